@@ -1,0 +1,1 @@
+"""Slate's Discord face: one cog per feature, each a thin menu over studio/."""

@@ -1,0 +1,60 @@
+"""Members: the people of a production, known by Discord id or by a shell name."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from storage.rows import Conn, fetch_all, fetch_one, now
+
+
+@dataclass(frozen=True)
+class Member:
+    id: int
+    production_id: int
+    discord_id: int | None
+    name: str
+    created_at: str = ""
+
+    @property
+    def mention(self) -> str:
+        return f"<@{self.discord_id}>" if self.discord_id else self.name
+
+
+async def get(conn: Conn, member_id: int) -> Member | None:
+    return await fetch_one(conn, Member, "SELECT * FROM member WHERE id = ?", (member_id,))
+
+
+async def many(conn: Conn, member_ids: list[int]) -> dict[int, Member]:
+    if not member_ids:
+        return {}
+    marks = ",".join("?" * len(member_ids))
+    found = await fetch_all(conn, Member, f"SELECT * FROM member WHERE id IN ({marks})",
+                            tuple(member_ids))
+    return {m.id: m for m in found}
+
+
+async def ensure(
+    conn: Conn, production_id: int, name: str, discord_id: int | None = None
+) -> Member:
+    """The member for this Discord id (or shell name), created on first sight; names follow."""
+    if discord_id is not None:
+        found = await fetch_one(
+            conn, Member, "SELECT * FROM member WHERE production_id = ? AND discord_id = ?",
+            (production_id, discord_id),
+        )
+    else:
+        found = await fetch_one(
+            conn, Member,
+            "SELECT * FROM member WHERE production_id = ? AND discord_id IS NULL AND name = ?",
+            (production_id, name),
+        )
+    if found is not None:
+        if found.name != name:
+            await conn.execute("UPDATE member SET name = ? WHERE id = ?", (name, found.id))
+            found = Member(found.id, found.production_id, found.discord_id, name, found.created_at)
+        return found
+    cursor = await conn.execute(
+        "INSERT INTO member (production_id, discord_id, name, created_at) VALUES (?, ?, ?, ?)",
+        (production_id, discord_id, name, now()),
+    )
+    return Member(cursor.lastrowid, production_id, discord_id, name)

@@ -1,0 +1,45 @@
+"""Small helpers every repository shares: timestamps and row → dataclass mapping."""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+import aiosqlite
+
+T = TypeVar("T")
+
+Conn = aiosqlite.Connection
+
+
+def now() -> str:
+    """The current UTC time as ISO-8601 text with milliseconds (sorts as time does)."""
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
+def to(cls: type[T], row: aiosqlite.Row | None) -> T | None:
+    if row is None:
+        return None
+    names = {f.name for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+    return cls(**{k: row[k] for k in row.keys() if k in names})
+
+
+def to_all(cls: type[T], rows: list[aiosqlite.Row] | Any) -> list[T]:
+    return [to(cls, row) for row in rows]  # type: ignore[misc]
+
+
+async def fetch_one(conn: Conn, cls: type[T], sql: str, args: tuple = ()) -> T | None:
+    cursor = await conn.execute(sql, args)
+    return to(cls, await cursor.fetchone())
+
+
+async def fetch_all(conn: Conn, cls: type[T], sql: str, args: tuple = ()) -> list[T]:
+    cursor = await conn.execute(sql, args)
+    return to_all(cls, await cursor.fetchall())
+
+
+async def scalar(conn: Conn, sql: str, args: tuple = ()) -> Any:
+    cursor = await conn.execute(sql, args)
+    row = await cursor.fetchone()
+    return None if row is None else row[0]

@@ -1,0 +1,1 @@
+"""Slate's production engine: importable and usable without discord.py."""

@@ -1,0 +1,24 @@
+"""The studio: settings plus the open database, shared by the bot, the shell and the tests."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from storage.db import Database
+from studio.settings import Settings
+
+
+@dataclass
+class Studio:
+    settings: Settings
+    db: Database
+
+    @classmethod
+    async def open(cls, settings: Settings) -> Studio:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        settings.media_path.mkdir(parents=True, exist_ok=True)
+        db = await Database.open(settings.database_path)
+        return cls(settings, db)
+
+    async def close(self) -> None:
+        await self.db.close()

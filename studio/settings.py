@@ -1,0 +1,154 @@
+"""Slate's settings: one typed object read from the environment and an optional `.env`.
+
+Every variable is prefixed `SLATE_` except the conventional secrets (`DISCORD_TOKEN`,
+`NOTION_TOKEN`) and the providers' own key names. Secrets are `SecretStr`, so a settings
+object printed or logged shows `**********`, never the value.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import time
+from pathlib import Path
+from typing import Annotated
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+
+class SettingsError(Exception):
+    """An invalid setting: the message is one line naming the variable and what is allowed."""
+
+
+def _alias(name: str) -> AliasChoices:
+    return AliasChoices(name)
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="SLATE_",
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        validate_default=True,
+    )
+
+    # Where things live. Database, media and cuts default to folders under the data dir.
+    data_dir: Path = Field(Path("./data"), description="holds the database, media and cuts")
+    database: Path | None = Field(None, description="SQLite file (default: DATA_DIR/slate.db)")
+    media_dir: Path | None = Field(None, description="media store (default: DATA_DIR/media)")
+
+    # Production rules.
+    producer_role: str = Field("Producer", min_length=1, max_length=100)
+    max_chapters_per_creator: int = Field(2, ge=1, le=100)
+    timezone: str = Field("UTC", description="IANA time zone for the schedule and nightly cut")
+    cut_time: time = Field(time(4, 0), description="nightly cut time, HH:MM in TIMEZONE")
+    shot_list_max_bytes: int = Field(4 * 1024 * 1024, ge=1024)
+
+    # Logging.
+    log_level: str = Field("INFO", pattern=r"^(DEBUG|INFO|WARNING|ERROR)$")
+
+    # Discord.
+    discord_token: SecretStr | None = Field(None, validation_alias=_alias("DISCORD_TOKEN"))
+    discord_guild_id: int | None = Field(
+        None, validation_alias=_alias("DISCORD_GUILD_ID"), ge=0
+    )
+
+    # Notion.
+    notion_token: SecretStr | None = Field(None, validation_alias=_alias("NOTION_TOKEN"))
+
+    # Generation providers: their own conventional key names.
+    runway_api_secret: SecretStr | None = Field(
+        None, validation_alias=_alias("RUNWAYML_API_SECRET")
+    )
+    replicate_api_token: SecretStr | None = Field(
+        None, validation_alias=_alias("REPLICATE_API_TOKEN")
+    )
+    elevenlabs_api_key: SecretStr | None = Field(
+        None, validation_alias=_alias("ELEVENLABS_API_KEY")
+    )
+    comfyui_urls: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, description="comma-separated ComfyUI server URLs"
+    )
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError("an IANA time zone such as UTC or Europe/Paris") from None
+        return value
+
+    @field_validator("cut_time", mode="before")
+    @classmethod
+    def _hh_mm(cls, value: object) -> object:
+        if isinstance(value, str) and not re.fullmatch(r"([01]?\d|2[0-3]):[0-5]\d", value.strip()):
+            raise ValueError("a time of day as HH:MM, e.g. 04:00")
+        return value
+
+    @field_validator("comfyui_urls", mode="before")
+    @classmethod
+    def _split_urls(cls, value: object) -> object:
+        if isinstance(value, str):
+            urls = [part.strip() for part in value.split(",") if part.strip()]
+            for url in urls:
+                if not re.match(r"^https?://", url):
+                    raise ValueError("comma-separated http(s) URLs")
+            return urls
+        return value
+
+    # Derived paths: one place decides the layout under the data dir.
+    @property
+    def database_path(self) -> Path:
+        return self.database or self.data_dir / "slate.db"
+
+    @property
+    def media_path(self) -> Path:
+        return self.media_dir or self.data_dir / "media"
+
+    @property
+    def cuts_path(self) -> Path:
+        return self.data_dir / "cuts"
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+
+def _variable_name(settings_cls: type[BaseSettings], field: str) -> str:
+    info = settings_cls.model_fields.get(field)
+    alias = getattr(info, "validation_alias", None) if info else None
+    if isinstance(alias, AliasChoices):
+        return str(alias.choices[0])
+    return f"SLATE_{field.upper()}"
+
+
+def _allowed(error: dict) -> str:
+    ctx = error.get("ctx") or {}
+    kind = error.get("type", "")
+    if kind == "value_error":
+        return str(ctx.get("error", error.get("msg", "")))
+    if kind in {"greater_than_equal", "less_than_equal"} or "ge" in ctx or "le" in ctx:
+        return str(error.get("msg", "")).lower()
+    if kind == "string_pattern_mismatch":
+        return "one of " + ctx.get("pattern", "").strip("^$()").replace("|", ", ")
+    if kind.startswith("int_"):
+        return "a whole number"
+    return str(error.get("msg", "")).lower()
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read the settings, or raise SettingsError with one line naming the bad variable.
+
+    The offending value is never repeated in the message: it may be a secret.
+    """
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        first = exc.errors(include_input=False)[0]
+        field = str(first["loc"][0]) if first.get("loc") else "?"
+        raise SettingsError(
+            f"invalid setting {_variable_name(Settings, field)}: expected {_allowed(first)}"
+        ) from None

@@ -1,0 +1,56 @@
+"""Shared fixtures: every test gets its own data directory and a freshly migrated database."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from storage.productions import Production
+from studio import production
+from studio.app import Studio
+from studio.people import Actor, actor
+from studio.settings import Settings, load_settings
+
+EXAMPLES = Path(__file__).parent.parent / "examples"
+
+
+@pytest.fixture
+def settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
+    # Tests never read a developer's .env or environment secrets.
+    monkeypatch.chdir(tmp_path)
+    for name in ("DISCORD_TOKEN", "NOTION_TOKEN", "RUNWAYML_API_SECRET", "REPLICATE_API_TOKEN",
+                 "ELEVENLABS_API_KEY"):
+        monkeypatch.delenv(name, raising=False)
+    return load_settings(data_dir=tmp_path / "data")
+
+
+@pytest.fixture
+async def studio(settings: Settings) -> AsyncIterator[Studio]:
+    opened = await Studio.open(settings)
+    try:
+        yield opened
+    finally:
+        await opened.close()
+
+
+@pytest.fixture
+async def prod(studio: Studio) -> Production:
+    return await production.setup(studio.db, 1, "Test Film", producer_role="Producer",
+                                  max_chapters=2)
+
+
+@pytest.fixture
+async def producer(studio: Studio, prod: Production) -> Actor:
+    return await actor(studio.db, prod, "Pat Producer", discord_id=9000, is_producer=True)
+
+
+@pytest.fixture
+async def sample(studio: Studio, prod: Production, producer: Actor) -> Production:
+    """The production with the example shot list (8 chapters, 40 shots) imported."""
+    from studio import shotlist
+
+    data = (EXAMPLES / "low_tide.csv").read_bytes()
+    await shotlist.import_shots(studio.db, prod, producer, data, "low_tide.csv")
+    return prod
