@@ -45,6 +45,8 @@ class Settings(BaseSettings):
     timezone: str = Field("UTC", description="IANA time zone for the schedule and nightly cut")
     cut_time: time = Field(time(4, 0), description="nightly cut time, HH:MM in TIMEZONE")
     shot_list_max_bytes: int = Field(4 * 1024 * 1024, ge=1024)
+    upload_max_bytes: int = Field(200 * 1024 * 1024, ge=1024, description="largest take or stem")
+    take_max_seconds: float = Field(120.0, gt=0, description="longest take or stem accepted")
 
     # Logging.
     log_level: str = Field("INFO", pattern=r"^(DEBUG|INFO|WARNING|ERROR)$")

@@ -1,0 +1,93 @@
+"""Takes: immutable attempts at a shot, numbered by revision, with their provenance."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+
+from storage.rows import Conn, fetch_all, fetch_one, now, scalar
+
+
+@dataclass(frozen=True)
+class Take:
+    id: int
+    shot_id: int
+    revision: int
+    source: str
+    media_sha256: str
+    preview_sha256: str | None
+    thumbnail_sha256: str | None
+    kind: str
+    provider: str
+    model: str
+    prompt: str
+    negative_prompt: str
+    seed: int | None
+    params: str
+    external_id: str
+    cost: float
+    creator_id: int | None
+    job_id: int | None
+    status: str
+    created_at: str = ""
+
+
+@dataclass(frozen=True)
+class Provenance:
+    """Where a take came from: the tool, its settings, and what it cost."""
+
+    provider: str = ""
+    model: str = ""
+    prompt: str = ""
+    negative_prompt: str = ""
+    seed: int | None = None
+    params: dict = field(default_factory=dict)
+    external_id: str = ""
+    cost: float = 0.0
+    job_id: int | None = None
+
+
+async def get(conn: Conn, take_id: int) -> Take | None:
+    return await fetch_one(conn, Take, "SELECT * FROM take WHERE id = ?", (take_id,))
+
+
+async def of_shot(conn: Conn, shot_id: int) -> list[Take]:
+    return await fetch_all(conn, Take, "SELECT * FROM take WHERE shot_id = ? ORDER BY revision",
+                           (shot_id,))
+
+
+async def create(
+    conn: Conn, shot_id: int, *, source: str, media_sha256: str, kind: str,
+    creator_id: int | None, provenance: Provenance, preview_sha256: str | None = None,
+    thumbnail_sha256: str | None = None,
+) -> Take:
+    """A new take, numbered after the shot's last revision (inside the caller's transaction)."""
+    revision = int(await scalar(conn, "SELECT COALESCE(MAX(revision), 0) + 1 FROM take"
+                                      " WHERE shot_id = ?", (shot_id,)))
+    p = provenance
+    cursor = await conn.execute(
+        "INSERT INTO take (shot_id, revision, source, media_sha256, preview_sha256,"
+        " thumbnail_sha256, kind, provider, model, prompt, negative_prompt, seed, params,"
+        " external_id, cost, creator_id, job_id, created_at)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (shot_id, revision, source, media_sha256, preview_sha256, thumbnail_sha256, kind,
+         p.provider, p.model, p.prompt, p.negative_prompt, p.seed,
+         json.dumps(p.params, sort_keys=True), p.external_id, p.cost, creator_id, p.job_id,
+         now()),
+    )
+    made = await get(conn, int(cursor.lastrowid))
+    assert made is not None
+    return made
+
+
+async def set_status(conn: Conn, take_id: int, status: str) -> None:
+    await conn.execute("UPDATE take SET status = ? WHERE id = ?", (status, take_id))
+
+
+async def set_previews(
+    conn: Conn, take_id: int, preview_sha256: str | None, thumbnail_sha256: str | None
+) -> None:
+    await conn.execute(
+        "UPDATE take SET preview_sha256 = ?, thumbnail_sha256 = ? WHERE id = ?",
+        (preview_sha256, thumbnail_sha256, take_id),
+    )

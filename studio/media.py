@@ -1,0 +1,142 @@
+"""Media facts: where ffmpeg is, and what a file really holds (probed, never trusted by name).
+
+Probing uses PyAV (FFmpeg's libraries in a wheel), so no ffprobe binary is needed; ffmpeg
+itself comes from the system when present, else from the imageio-ffmpeg wheel.
+"""
+
+from __future__ import annotations
+
+import functools
+import shutil
+import subprocess
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+
+import av
+
+from studio.errors import InvalidInput
+
+IMAGE_CODECS = {"png", "mjpeg", "jpeg2000", "webp", "bmp", "tiff", "gif", "jpegls"}
+IMAGE_CONTAINERS = {"image2", "png_pipe", "jpeg_pipe", "webp_pipe", "bmp_pipe", "tiff_pipe",
+                    "gif", "gif_pipe", "j2k_pipe"}
+
+
+@functools.cache
+def ffmpeg_exe() -> str:
+    """The ffmpeg binary: the system's when installed, else the one imageio-ffmpeg ships."""
+    found = shutil.which("ffmpeg")
+    if found:
+        return found
+    import imageio_ffmpeg
+
+    return imageio_ffmpeg.get_ffmpeg_exe()
+
+
+@functools.cache
+def ffmpeg_version() -> str:
+    """The ffmpeg version line: part of every cache key built from ffmpeg's output."""
+    out = subprocess.run([ffmpeg_exe(), "-hide_banner", "-version"], capture_output=True,
+                         text=True, check=False).stdout
+    return out.splitlines()[0] if out else "unknown"
+
+
+@dataclass(frozen=True)
+class Probe:
+    """What a media file holds, as FFmpeg reads it."""
+
+    kind: str  # video | image | audio
+    container: str
+    duration: float | None
+    width: int | None = None
+    height: int | None = None
+    fps: Fraction | None = None
+    video_codec: str | None = None
+    audio_codec: str | None = None
+    has_audio: bool = False
+    audio_streams: int = 0
+
+    @property
+    def is_portrait(self) -> bool:
+        return bool(self.width and self.height and self.height > self.width)
+
+
+def _fps(stream: av.video.stream.VideoStream) -> Fraction | None:
+    rate = stream.average_rate or stream.guessed_rate or stream.base_rate
+    if not rate:
+        return None
+    return Fraction(rate.numerator, rate.denominator).limit_denominator(1001)
+
+
+def probe(path: Path | str, *, decode_check: bool = True) -> Probe:
+    """Probe a file; raise InvalidInput naming the problem when it is not usable media.
+
+    With decode_check, the first frames are decoded too: a truncated or corrupt file whose
+    header still parses is caught here rather than in the nightly cut.
+    """
+    path = Path(path)
+    try:
+        size = path.stat().st_size
+    except OSError:
+        raise InvalidInput("the file could not be read") from None
+    if size == 0:
+        raise InvalidInput("the file is empty (0 bytes)")
+    try:
+        container = av.open(str(path), mode="r")
+    except (av.error.FFmpegError, UnicodeDecodeError, ValueError):
+        raise InvalidInput("the file is not video, image or audio that FFmpeg can read") from None
+    with container:
+        video = next((s for s in container.streams.video), None)
+        audios = list(container.streams.audio)
+        audio = audios[0] if audios else None
+        if video is None and audio is None:
+            raise InvalidInput("the file holds no video, image or audio stream")
+        fmt = container.format.name.split(",")[0]
+        duration = None
+        if container.duration is not None and container.duration > 0:
+            duration = container.duration / av.time_base
+        elif video is not None and video.duration and video.time_base:
+            duration = float(video.duration * video.time_base)
+        if video is not None:
+            codec = video.codec_context.name
+            still = fmt in IMAGE_CONTAINERS or (codec in IMAGE_CODECS and (video.frames or 0) <= 1
+                                                and not duration)
+            if video.codec_context.width == 0 or video.codec_context.height == 0:
+                raise InvalidInput("the video stream has no picture size: the file is damaged")
+            result = Probe(
+                kind="image" if still and audio is None else "video",
+                container=fmt,
+                duration=None if still and audio is None else duration,
+                width=video.codec_context.width,
+                height=video.codec_context.height,
+                fps=None if still else _fps(video),
+                video_codec=codec,
+                audio_codec=audio.codec_context.name if audio else None,
+                has_audio=audio is not None,
+                audio_streams=len(audios),
+            )
+        else:
+            assert audio is not None
+            result = Probe(kind="audio", container=fmt, duration=duration,
+                           audio_codec=audio.codec_context.name, has_audio=True,
+                           audio_streams=len(audios))
+        if decode_check:
+            _decode_some(container, video if video is not None else audio)
+    if result.kind != "image" and not result.duration:
+        raise InvalidInput("the file has no duration: it is empty or damaged")
+    return result
+
+
+def _decode_some(container: av.container.InputContainer, stream: av.stream.Stream) -> None:
+    """Decode a few frames: a corrupt file fails here even when its header parses."""
+    decoded = 0
+    try:
+        for frame in container.decode(stream):
+            del frame
+            decoded += 1
+            if decoded >= 3:
+                break
+    except (av.error.FFmpegError, ValueError):
+        raise InvalidInput("the file is damaged: its frames cannot be decoded") from None
+    if decoded == 0:
+        raise InvalidInput("the file is damaged: it holds no decodable frame")
