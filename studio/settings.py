@@ -74,6 +74,35 @@ class Settings(BaseSettings):
         default_factory=list, description="comma-separated ComfyUI server URLs"
     )
 
+    # Generation: providers, the job queue and its limits.
+    default_provider: str = Field("animatic", pattern=r"^(animatic|comfyui|runway|replicate)$",
+                                  description="provider for image, video and upscale jobs")
+    voice_provider: str = Field("animatic", pattern=r"^(animatic|elevenlabs)$")
+    animatic_width: int = Field(320, ge=64, le=3840, description="animatic frame width (px)")
+    provider_concurrency: dict[str, int] = Field(
+        default_factory=lambda: {"animatic": 4, "comfyui": 2, "runway": 2, "replicate": 4,
+                                 "elevenlabs": 2},
+        description="jobs in flight per provider, JSON object")
+    member_max_concurrent: int = Field(3, ge=1, le=1000, description="jobs in flight per member")
+    member_max_per_day: int = Field(200, ge=1, description="jobs a member may start per day")
+    generation_budget: float = Field(0.0, ge=0, description="production budget USD (0: none)")
+    job_poll_seconds: float = Field(2.0, gt=0, le=600, description="interval between polls")
+    job_backoff_seconds: float = Field(2.0, gt=0, description="first retry delay, doubled")
+    job_backoff_max_seconds: float = Field(120.0, gt=0)
+    job_max_attempts: int = Field(6, ge=1, le=100, description="tries before a job fails")
+    preview_max_bytes: int = Field(8 * 1024 * 1024, ge=1024, description="Discord upload cap")
+    runway_base_url: str = Field("https://api.dev.runwayml.com", pattern=r"^https?://")
+    runway_video_model: str = "gen4_turbo"
+    runway_image_model: str = "gen4_image"
+    replicate_base_url: str = Field("https://api.replicate.com", pattern=r"^https?://")
+    replicate_models: dict[str, str] = Field(
+        default_factory=lambda: {"image": "black-forest-labs/flux-schnell",
+                                 "video": "minimax/video-01",
+                                 "upscale": "nightmareai/real-esrgan"})
+    elevenlabs_base_url: str = Field("https://api.elevenlabs.io", pattern=r"^https?://")
+    elevenlabs_model: str = "eleven_multilingual_v2"
+    comfyui_workflows: Path | None = Field(None, description="folder of <kind>.json templates")
+
     @field_validator("timezone")
     @classmethod
     def _known_zone(cls, value: str) -> str:

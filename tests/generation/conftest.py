@@ -1,0 +1,82 @@
+"""Fixtures for generation tests: a fast queue, a chapter owner, fakes of the providers."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+
+import pytest
+
+from storage.productions import Production
+from studio import generate, production
+from studio.app import Studio
+from studio.jobs import JobQueue, QueueConfig
+from studio.people import Actor, actor
+from studio.providers.animatic import Animatic
+from studio.providers.base import Provider
+from tests.fakes.providers.comfyui import FakeComfyUI
+from tests.fakes.providers.elevenlabs import FakeElevenLabs
+from tests.fakes.providers.replicate import FakeReplicate
+from tests.fakes.providers.runway import FakeRunway
+
+
+def fast_config(**overrides: object) -> QueueConfig:
+    values: dict = {"poll_seconds": 0.01, "backoff_seconds": 0.005, "backoff_max_seconds": 0.02,
+                    "max_attempts": 4, "concurrency": {"animatic": 4}}
+    values.update(overrides)
+    return QueueConfig(**values)
+
+
+@pytest.fixture
+async def owner(studio: Studio, sample: Production) -> Actor:
+    """Maya holds chapter 1 (shots 1.1–1.5)."""
+    who = await actor(studio.db, sample, "Maya", discord_id=101)
+    await production.claim(studio.db, sample, who, 1)
+    return who
+
+
+@pytest.fixture
+def animatic(settings) -> Animatic:
+    return Animatic(settings.data_dir / "providers" / "animatic", width=160)
+
+
+@pytest.fixture
+async def make_queue(studio: Studio) -> AsyncIterator[Callable[..., JobQueue]]:
+    """Build the studio's queue with given providers and a millisecond config."""
+    def build(providers: dict[str, Provider], **config: object) -> JobQueue:
+        return generate.queue(studio, providers, fast_config(**config))
+
+    yield build
+    await generate.close_queue(studio)
+
+
+@pytest.fixture
+async def fake_runway(tmp_path: Path) -> AsyncIterator[FakeRunway]:
+    fake = FakeRunway(tmp_path / "fake-runway")
+    await fake.start()
+    yield fake
+    await fake.stop()
+
+
+@pytest.fixture
+async def fake_replicate(tmp_path: Path) -> AsyncIterator[FakeReplicate]:
+    fake = FakeReplicate(tmp_path / "fake-replicate")
+    await fake.start()
+    yield fake
+    await fake.stop()
+
+
+@pytest.fixture
+async def fake_elevenlabs(tmp_path: Path) -> AsyncIterator[FakeElevenLabs]:
+    fake = FakeElevenLabs(tmp_path / "fake-elevenlabs")
+    await fake.start()
+    yield fake
+    await fake.stop()
+
+
+@pytest.fixture
+async def fake_comfyui(tmp_path: Path) -> AsyncIterator[FakeComfyUI]:
+    fake = FakeComfyUI(tmp_path / "fake-comfyui")
+    await fake.start()
+    yield fake
+    await fake.stop()

@@ -1,0 +1,139 @@
+"""Generations on the embedded animatic provider: takes with provenance, previews, limits."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from storage import jobs, media_files
+from storage.productions import Production
+from studio import generate, mediastore
+from studio.app import Studio
+from studio.errors import InvalidInput, NotPermitted
+from studio.media import probe
+from studio.people import Actor, actor
+from studio.providers.animatic import Animatic, draw_frame
+
+
+def media(studio: Studio, sha: str) -> Path:
+    return mediastore.path_for(studio.settings.media_path, sha)
+
+
+async def test_image_take_has_provenance_preview_and_thumbnail(
+        studio: Studio, sample: Production, owner: Actor, make_queue, animatic: Animatic):
+    make_queue({"animatic": animatic})
+    take = await generate.run_now(studio, sample, owner, "1.2", kind="image",
+                                  prompt="A lighthouse at dusk", seed=42,
+                                  negative_prompt="blurry")
+    assert (take.source, take.kind, take.provider, take.model) == \
+        ("generated", "image", "animatic", "animatic-1")
+    assert (take.prompt, take.negative_prompt, take.seed) == ("A lighthouse at dusk", "blurry", 42)
+    assert take.creator_id == owner.id and take.external_id.startswith("anim-")
+    assert json.loads(take.params)["ratio"] == "16:9"
+    stored = await media_files.get(studio.db.reader, take.media_sha256)
+    assert stored is not None and (stored.kind, stored.width, stored.height) == ("image", 160, 90)
+    # Small enough for Discord: the take is its own preview; the thumbnail is a JPEG.
+    assert take.preview_sha256 == take.media_sha256
+    with Image.open(media(studio, take.thumbnail_sha256)) as thumb:
+        assert thumb.format == "JPEG"
+    job = await jobs.get(studio.db.reader, take.job_id)
+    assert job is not None and job.state == "succeeded" and job.take_id == take.id
+    assert job.external_id == take.external_id
+
+
+async def test_same_seed_same_frame_and_other_seed_differs():
+    one = draw_frame("Tide rolls out", 7, 160, 90).tobytes()
+    assert one == draw_frame("Tide rolls out", 7, 160, 90).tobytes()
+    assert one != draw_frame("Tide rolls out", 8, 160, 90).tobytes()
+
+
+async def test_video_has_exact_duration_and_ratio(
+        studio: Studio, sample: Production, owner: Actor, make_queue, animatic: Animatic):
+    make_queue({"animatic": animatic})
+    take = await generate.run_now(studio, sample, owner, "1.1", kind="video",
+                                  prompt="Waves", seed=1, motion=8, duration=2.0, ratio="9:16")
+    found = probe(media(studio, take.media_sha256))
+    assert found.kind == "video" and found.duration == pytest.approx(2.0, abs=0.05)
+    assert (found.width, found.height) == (160, 284)
+    assert json.loads(take.params)["motion"] == 8
+
+
+def _motion_energy(path: Path) -> float:
+    import av
+    from PIL import ImageChops, ImageStat
+
+    with av.open(str(path)) as container:
+        frames = [f.to_image().convert("L") for f in container.decode(video=0)]
+    return float(ImageStat.Stat(ImageChops.difference(frames[0], frames[-1])).mean[0])
+
+
+async def test_motion_one_is_nearly_still_and_ten_moves_most(
+        studio: Studio, sample: Production, owner: Actor, make_queue, animatic: Animatic):
+    make_queue({"animatic": animatic})
+    still = await generate.run_now(studio, sample, owner, "1.1", kind="video", prompt="Dunes",
+                                   seed=5, motion=1, duration=1.0)
+    strong = await generate.run_now(studio, sample, owner, "1.1", kind="video", prompt="Dunes",
+                                    seed=5, motion=10, duration=1.0)
+    assert _motion_energy(media(studio, still.media_sha256)) * 3 < \
+        _motion_energy(media(studio, strong.media_sha256))
+
+
+async def test_animate_and_upscale_start_from_an_image_take(
+        studio: Studio, sample: Production, owner: Actor, make_queue, animatic: Animatic):
+    make_queue({"animatic": animatic})
+    image = await generate.run_now(studio, sample, owner, "1.3", kind="image", prompt="Pier",
+                                   seed=3)
+    bigger = await generate.run_now(studio, sample, owner, "1.3", kind="upscale", strength=0.8)
+    up = probe(media(studio, bigger.media_sha256))
+    assert (up.width, up.height) == (320, 180)
+    assert json.loads(bigger.params)["image_take"] == image.id
+    moving = await generate.run_now(studio, sample, owner, "1.3", kind="video",
+                                    image_take=image.id, duration=1.0, motion=2)
+    assert json.loads(moving.params)["image_take"] == image.id
+    assert probe(media(studio, moving.media_sha256)).kind == "video"
+
+
+async def test_voice_without_espeak_is_a_tone_of_reading_length(
+        studio: Studio, sample: Production, owner: Actor, make_queue, animatic: Animatic,
+        monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setenv("PATH", "/nonexistent")  # no espeak-ng: the placeholder tone
+    make_queue({"animatic": animatic})
+    text = "The tide is low tonight and every boat in the harbour lies on its side"
+    take = await generate.run_now(studio, sample, owner, "1.4", kind="voice", prompt=text)
+    found = probe(media(studio, take.media_sha256))
+    assert found.kind == "audio"
+    assert found.duration == pytest.approx(len(text.split()) / 2.5, abs=0.1)
+    assert take.thumbnail_sha256 is None
+
+
+async def test_someone_else_cannot_generate_for_my_shot_and_nothing_is_queued(
+        studio: Studio, sample: Production, owner: Actor, make_queue, animatic: Animatic):
+    make_queue({"animatic": animatic})
+    stranger = await actor(studio.db, sample, "Jonas", discord_id=102)
+    with pytest.raises(NotPermitted, match="chapter 1's owner"):
+        await generate.request(studio, sample, stranger, "1.1", "image", prompt="x")
+    assert await jobs.listed(studio.db.reader, sample.id) == []
+
+
+@pytest.mark.parametrize(("options", "reason"), [
+    ({"kind": "sound"}, "one of"),
+    ({"kind": "video", "motion": 11}, "motion is 1"),
+    ({"kind": "video", "duration": 30.0}, "1 to 10 seconds"),
+    ({"kind": "image", "ratio": "wide"}, "unknown ratio"),
+    ({"kind": "upscale"}, "needs an image take"),
+    ({"kind": "image", "prompt": "@Nobody on the pier"}, "no such character"),
+    ({"kind": "image", "provider": "runway"}, "not configured"),
+    ({"kind": "voice", "prompt": ""}, "needs a prompt"),
+])
+async def test_bad_requests_are_refused_with_a_reason(
+        studio: Studio, sample: Production, owner: Actor, make_queue, animatic: Animatic,
+        options: dict, reason: str):
+    make_queue({"animatic": animatic})
+    options = {"prompt": "Pier at night", **options}
+    kind = options.pop("kind")
+    with pytest.raises(InvalidInput, match=reason):
+        await generate.request(studio, sample, owner, "1.1", kind, **options)
+    assert await jobs.listed(studio.db.reader, sample.id) == []
