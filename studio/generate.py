@@ -60,9 +60,12 @@ async def close_queue(studio: Studio) -> None:
 
 
 def _provider_for(studio: Studio, q: JobQueue, kind: str, name: str | None) -> Provider:
+    asked = name is not None
     name = name or (studio.settings.voice_provider if kind == "voice"
                     else studio.settings.default_provider)
     provider = q.providers.get(name)
+    if provider is None and not asked:  # the default is not set up: any that makes the kind
+        provider = next((p for p in q.providers.values() if p.serves(kind)), None)
     if provider is None:
         raise InvalidInput(f"the provider {name} is not configured "
                            f"(available: {', '.join(sorted(q.providers))})")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
 import subprocess
 from collections import deque
@@ -46,6 +47,7 @@ class Script:
     failure: str = "The content was flagged by moderation"
     expire_outputs: bool = False
     malformed_polls: int = 0
+    output_delay: float = 0.0  # a slow output download, to cut a worker off mid-way
 
 
 class FakeServer:
@@ -58,6 +60,7 @@ class FakeServer:
         self.submissions = 0
         self.script = Script()
         self.requests: list[dict] = []
+        self.output_requested = asyncio.Event()
 
     async def start(self) -> str:
         self.runner = web.AppRunner(self.app)

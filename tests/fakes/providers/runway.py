@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from pathlib import Path
 
@@ -99,6 +100,8 @@ class FakeRunway(FakeServer):
         return web.Response(status=204)
 
     async def output(self, request: web.Request) -> web.Response:
+        self.output_requested.set()
+        await asyncio.sleep(self.script.output_delay)
         if self.script.expire_outputs:
             return web.Response(status=403, text="Request has expired")
         name = request.match_info["name"]

@@ -1,0 +1,31 @@
+"""Small waits shared by the generation tests."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+
+from storage import jobs
+from storage.jobs import Job
+from studio.app import Studio
+
+
+async def until(check: Callable[[], Awaitable[bool]], within: float = 10.0) -> None:
+    async with asyncio.timeout(within):
+        while True:
+            if await check():
+                return
+            await asyncio.sleep(0.005)
+
+
+async def job_in(studio: Studio, job_id: int, *states: str, within: float = 10.0) -> Job:
+    found: list[Job] = []
+
+    async def check() -> bool:
+        job = await jobs.get(studio.db.reader, job_id)
+        assert job is not None
+        found[:] = [job]
+        return job.state in states
+
+    await until(check, within)
+    return found[0]
