@@ -138,8 +138,14 @@ class ComfyUI(Provider):
                 return Poll("running", self._progress.get(prompt_id, 0.0))
             if any(_prompt_id(item) == prompt_id for item in queue.get("queue_pending") or []):
                 return Poll("queued")
-            # Not done, not queued: the server lost it (restarted); resubmitting could bill twice.
-            return Poll("failed", error="the ComfyUI server no longer knows this prompt")
+            # It may have finished between the two reads: look at the history once more.
+            history = http.json_of(await http.request(self.client, self.name, "GET",
+                                                      f"{url}/history/{prompt_id}"), self.name)
+            entry = history.get(prompt_id)
+            if not entry:
+                # Not done, not queued: the server lost it (restarted); resubmitting could
+                # run it twice.
+                return Poll("failed", error="the ComfyUI server no longer knows this prompt")
         status = entry.get("status") or {}
         if status.get("status_str") == "error":
             messages = [m for m in status.get("messages") or [] if m and m[0] ==

@@ -39,6 +39,12 @@ class FakeComfyUI(FakeServer):
             self.app.router.add_post(f"{prefix}/upload/image", self.upload)
             self.app.router.add_get(f"{prefix}/ws", self.ws)
 
+    async def stop(self) -> None:
+        # Open websockets would hold the server's shutdown for its full timeout.
+        for socket in list(self.sockets):
+            await socket.close()
+        await super().stop()
+
     async def prompt(self, request: web.Request) -> web.Response:
         scripted = self.scripted_error(self.script.submit_errors)
         if scripted:

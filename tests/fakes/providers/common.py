@@ -63,7 +63,7 @@ class FakeServer:
         self.output_requested = asyncio.Event()
 
     async def start(self) -> str:
-        self.runner = web.AppRunner(self.app)
+        self.runner = web.AppRunner(self.app, shutdown_timeout=0.2)
         await self.runner.setup()
         site = web.TCPSite(self.runner, "127.0.0.1", 0)
         await site.start()
