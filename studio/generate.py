@@ -272,6 +272,13 @@ async def attach_previews(studio: Studio, take: Take) -> Take:
     return found
 
 
+async def upload_take(studio: Studio, prod: Production, who: Actor, code: str, path: Path, *,
+                      original_name: str = "") -> Take:
+    """A take made elsewhere: checked, stored, recorded, then given its preview and thumbnail."""
+    stored = await add_take(studio, prod, who, code, path, original_name=original_name)
+    return await attach_previews(studio, stored.take)
+
+
 async def run_now(studio: Studio, prod: Production, who: Actor, code: str, *,
                   kind: str = "video", within: float | None = None, **options: object) -> Take:
     """Queue a job and wait for its take (the worker may be running or not)."""
