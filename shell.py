@@ -66,6 +66,7 @@ def parser() -> argparse.ArgumentParser:
     p = sub.add_parser("backup", help="write an online, consistent copy of the database")
     p.add_argument("path", type=Path)
     sub.add_parser("demo", help="run the production pipeline on embedded defaults")
+    generation_parsers(sub)
     return root
 
 
@@ -260,4 +261,154 @@ async def demo(settings: Settings) -> int:
         print(f"\ndatabase: {settings.database_path}")
     finally:
         await studio.close()
+    return 0
+
+
+# --- generations, takes, stems, characters, jobs, budget ------------------------------------
+
+def generation_parsers(sub: argparse._SubParsersAction) -> None:
+    take = sub.add_parser("take", help="takes made elsewhere").add_subparsers(
+        dest="action", metavar="action", required=True)
+    p = take.add_parser("add", help="add a video, image or audio file as a take of a shot")
+    p.add_argument("--shot", required=True, help="the shot, e.g. 3.2")
+    p.add_argument("file", type=Path)
+    stem = sub.add_parser("stem", help="a chapter's audio stems").add_subparsers(
+        dest="action", metavar="action", required=True)
+    p = stem.add_parser("add", help="add a chapter's VO, SFX or music stem (audio)")
+    p.add_argument("--chapter", type=int, required=True)
+    p.add_argument("--kind", required=True, choices=("vo", "sfx", "music"))
+    p.add_argument("file", type=Path)
+    p = sub.add_parser("generate", help="generate a take for a shot and wait for it")
+    p.add_argument("--shot", required=True, help="the shot, e.g. 3.2")
+    p.add_argument("--kind", default="image", choices=("image", "video", "upscale", "voice"))
+    p.add_argument("--prompt", default="")
+    p.add_argument("--negative", default="", help="negative prompt")
+    p.add_argument("--seed", type=int)
+    p.add_argument("--provider", help="default: SLATE_DEFAULT_PROVIDER / SLATE_VOICE_PROVIDER")
+    p.add_argument("--duration", type=float, help="video seconds (default: the shot's)")
+    p.add_argument("--ratio", default="16:9")
+    p.add_argument("--motion", type=int, default=5, help="1 (almost still) to 10")
+    p.add_argument("--from-take", type=int, dest="image_take",
+                   help="the image take to animate or upscale")
+    p.add_argument("--strength", type=float, default=0.5, help="upscale strength 0..1")
+    p.add_argument("--voice", default="", help="voice id")
+    p = sub.add_parser("jobs", help="list generation jobs, or cancel one")
+    p.add_argument("--cancel", type=int, metavar="JOB")
+    p.add_argument("--open", action="store_true", help="only queued and running jobs")
+    sub.add_parser("budget", help="generation spend by member and provider")
+    character = sub.add_parser("character", help="characters for @Name in prompts")\
+        .add_subparsers(dest="action", metavar="action", required=True)
+    p = character.add_parser("add")
+    p.add_argument("name")
+    p.add_argument("--trigger", default="", help="trigger words")
+    p.add_argument("--lora", default="")
+    p.add_argument("--ref", type=Path, action="append", default=[], help="reference image")
+    p.add_argument("--voice", default="", help="voice id")
+    character.add_parser("list")
+    p = character.add_parser("show")
+    p.add_argument("name")
+
+
+@command("take")
+async def cmd_take(studio: Studio, args: argparse.Namespace) -> int:
+    from studio import generate
+
+    prod, who = await _shell_actor(studio, args)
+    if not args.file.is_file():
+        print(f"slate: cannot read {args.file}", file=sys.stderr)
+        return 1
+    take = await generate.upload_take(studio, prod, who, args.shot, args.file,
+                                      original_name=args.file.name)
+    print(f"take {take.id}: shot {args.shot} revision {take.revision} ({take.kind}), "
+          f"sha256 {take.media_sha256[:12]}")
+    return 0
+
+
+@command("stem")
+async def cmd_stem(studio: Studio, args: argparse.Namespace) -> int:
+    from studio.takes import add_stem
+
+    prod, who = await _shell_actor(studio, args)
+    if not args.file.is_file():
+        print(f"slate: cannot read {args.file}", file=sys.stderr)
+        return 1
+    stem = await add_stem(studio, prod, who, args.chapter, args.kind, args.file,
+                          original_name=args.file.name)
+    print(f"stem {stem.id}: chapter {args.chapter} {stem.kind}, sha256 {stem.media_sha256[:12]}")
+    return 0
+
+
+@command("generate")
+async def cmd_generate(studio: Studio, args: argparse.Namespace) -> int:
+    from studio import generate
+
+    prod, who = await _shell_actor(studio, args)
+    queue = generate.queue(studio)
+    try:
+        queue.listeners.append(lambda job: print(f"  job {job.id}: {job.state} "
+                                                 f"{job.progress:.0%}", file=sys.stderr))
+        take = await generate.run_now(
+            studio, prod, who, args.shot, kind=args.kind, prompt=args.prompt,
+            negative_prompt=args.negative, seed=args.seed, provider=args.provider,
+            duration=args.duration, ratio=args.ratio, motion=args.motion,
+            image_take=args.image_take, strength=args.strength, voice_id=args.voice)
+    finally:
+        await generate.close_queue(studio)
+    print(f"take {take.id}: shot {args.shot} revision {take.revision} ({take.kind}) by "
+          f"{take.provider}, seed {take.seed}, cost ${take.cost:.2f}")
+    return 0
+
+
+@command("jobs")
+async def cmd_jobs(studio: Studio, args: argparse.Namespace) -> int:
+    from studio import generate
+
+    prod, who = await _shell_actor(studio, args)
+    if args.cancel is not None:
+        try:
+            job = await generate.cancel(studio, prod, who, args.cancel)
+        finally:
+            await generate.close_queue(studio)
+        print(f"job {job.id} is {job.state}")
+        return 0
+    rows = await generate.jobs_of(studio, prod, who, everyone=True, open_only=args.open,
+                                  limit=100)
+    for job in rows:
+        print(f"{job.id:>5}  {job.kind:<8} {job.provider:<11} {job.state:<10} "
+              f"{job.progress:>4.0%}  ${job.cost:>6.2f}  {job.error[:60]}")
+    print(f"{len(rows)} jobs")
+    return 0
+
+
+@command("budget")
+async def cmd_budget(studio: Studio, args: argparse.Namespace) -> int:
+    from studio import generate
+
+    prod = await production.get(studio.db, args.guild)
+    spent, limit, rows = await generate.budget(studio, prod)
+    print(f"spent ${spent:.2f}" + (f" of ${limit:.2f}" if limit else " (no budget set)"))
+    for row in rows:
+        print(f"  {row.member_name[:20]:<20} {row.provider:<11} {row.jobs:>4} jobs  "
+              f"${row.cost:.2f}")
+    return 0
+
+
+@command("character")
+async def cmd_character(studio: Studio, args: argparse.Namespace) -> int:
+    from studio import characters
+
+    prod, who = await _shell_actor(studio, args)
+    if args.action == "add":
+        made = await characters.add(studio, prod, who, args.name, trigger_words=args.trigger,
+                                    lora=args.lora, reference_files=args.ref,
+                                    voice_id=args.voice)
+        print(f"character @{made.name} added")
+    elif args.action == "list":
+        for found in await characters.listed(studio, prod):
+            print(f"@{found.name:<20} {found.trigger_words[:50]}")
+    else:
+        found = await characters.show(studio, prod, args.name)
+        print(f"@{found.name}\n  trigger words: {found.trigger_words or '—'}\n"
+              f"  LoRA: {found.lora or '—'}\n  reference images: {len(found.references)}\n"
+              f"  voice: {found.voice_id or '—'}")
     return 0

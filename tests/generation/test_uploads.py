@@ -26,6 +26,14 @@ def clip(path: Path, *, seconds: float = 1.0, video: bool = True) -> Path:
     return path
 
 
+def noisy(path: Path) -> Path:
+    """A 2-s clip encoded near-lossless: far bigger than its preview may be."""
+    subprocess.run([ffmpeg_exe(), "-loglevel", "error", "-y", "-f", "lavfi", "-i",
+                    "testsrc2=size=320x180:rate=24:duration=2", "-c:v", "libx264", "-crf", "5",
+                    "-pix_fmt", "yuv420p", str(path)], check=True)
+    return path
+
+
 def stored_files(studio: Studio) -> list[Path]:
     root = studio.settings.media_path
     return [p for p in root.rglob("*") if p.is_file()] if root.exists() else []
@@ -60,7 +68,7 @@ async def test_bad_files_are_refused_and_leave_nothing(
 async def test_too_long_and_too_big_are_refused(
         studio: Studio, sample: Production, owner: Actor, tmp_path: Path):
     studio.settings = studio.settings.model_copy(update={"take_max_seconds": 1.0})
-    with pytest.raises(InvalidInput, match="lasts 2.0 s; at most 1 s"):
+    with pytest.raises(InvalidInput, match=r"lasts 2\.0 s; at most 1 s"):
         await generate.upload_take(studio, sample, owner, "1.1",
                                    clip(tmp_path / "long.mp4", seconds=2))
     studio.settings = studio.settings.model_copy(update={"upload_max_bytes": 1024})
@@ -72,10 +80,7 @@ async def test_too_long_and_too_big_are_refused(
 async def test_a_large_take_gets_a_smaller_preview(
         studio: Studio, sample: Production, owner: Actor, tmp_path: Path):
     studio.settings = studio.settings.model_copy(update={"preview_max_bytes": 60_000})
-    path = tmp_path / "noisy.mp4"
-    subprocess.run([ffmpeg_exe(), "-loglevel", "error", "-y", "-f", "lavfi", "-i",
-                    "testsrc2=size=320x180:rate=24:duration=2", "-c:v", "libx264", "-crf", "5",
-                    "-pix_fmt", "yuv420p", str(path)], check=True)
+    path = noisy(tmp_path / "noisy.mp4")
     assert path.stat().st_size > 60_000
     take = await generate.upload_take(studio, sample, owner, "1.1", path)
     assert take.preview_sha256 not in (None, take.media_sha256)
