@@ -208,7 +208,7 @@ class JobQueue:
         self._timers.append(asyncio.get_running_loop().call_later(delay, self._wake.set))
 
     async def _follow(self, job: Job, provider: Provider) -> None:
-        assert job.external_id is not None
+        assert job.external_id is not None, job
         failures = 0
         last = (job.state, round(job.progress, 2))
         while True:
