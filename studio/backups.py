@@ -96,8 +96,18 @@ def prune(settings: Settings, keep: int | None = None) -> list[Path]:
 async def backup_to(db: Database, target: Path) -> Path:
     """Write a checked online copy of the database to `target`."""
     written = await db.backup(target)
-    await asyncio.to_thread(check_copy, written)
+    await asyncio.to_thread(_seal, written)
     return written
+
+
+def _seal(path: Path) -> None:
+    # The copy inherits WAL mode; a backup should be one self-contained file.
+    conn = sqlite3.connect(path)
+    try:
+        conn.execute("PRAGMA journal_mode = DELETE")
+    finally:
+        conn.close()
+    check_copy(path)
 
 
 async def backup_now(studio: Studio) -> Path:
