@@ -9,6 +9,7 @@ from pathlib import Path
 RUN_ALL = Path(__file__).resolve().parents[2] / "bench" / "run_all.py"
 
 GOOD = """
+import json
 print("cut build: 2.0 s, floor 0.5 s, ratio 4.0")
 print(json.dumps({"bench": "cut_build", "figure": 2.0, "floor": 0.5, "ratio": 4.0, "unit": "s"}))
 print(json.dumps({"bench": "cut_probe", "figure": 30, "floor": 10, "ratio": 3, "unit": "ms"}))
