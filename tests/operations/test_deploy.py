@@ -18,7 +18,11 @@ def _example() -> dict[str, str]:
     for line in (DEPLOY / "slate.env.example").read_text().splitlines():
         match = LINE.match(line)
         if match:
-            found[match.group(1)] = match.group(2)
+            value = match.group(2)
+            # systemd, Compose and dotenv all take a single-quoted value literally.
+            if len(value) >= 2 and value[0] == value[-1] == "'":
+                value = value[1:-1]
+            found[match.group(1)] = value
     return found
 
 
