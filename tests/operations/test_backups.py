@@ -7,6 +7,8 @@ import hashlib
 import os
 import sqlite3
 import time
+from datetime import UTC, datetime
+from datetime import time as dt_time
 from pathlib import Path
 
 import pytest
@@ -220,3 +222,27 @@ def test_shell_backup_restore_and_gc(settings: Settings, monkeypatch: pytest.Mon
     assert capsys.readouterr().out.startswith("Before\n")
     assert shell.main(["restore", str(settings.data_dir / "nope.db")]) == 1
     assert "cannot read" in capsys.readouterr().err
+
+
+async def test_restore_onto_a_new_machine(settings: Settings, studio: Studio, prod: object,
+                                          tmp_path: Path) -> None:
+    saved = await backups.backup_now(studio)
+    fresh = settings.model_copy(update={"data_dir": tmp_path / "new-machine"})
+    report = backups.restore(fresh, saved)
+    assert report.kept is None and report.database == fresh.database_path
+    restored = await Studio.open(fresh)
+    try:
+        assert (await production.get(restored.db, 1)).title == "Test Film"
+    finally:
+        await restored.close()
+
+
+def test_nightly_backup_time_follows_the_zone(settings: Settings) -> None:
+    paris = settings.model_copy(update={"timezone": "Europe/Paris",
+                                        "backup_time": dt_time(3, 30)})
+    # 01:00 UTC on a winter night is 02:00 in Paris: the backup is due at 02:30 UTC.
+    assert backups.next_nightly(paris, datetime(2026, 1, 10, 1, 0, tzinfo=UTC)) == \
+        datetime(2026, 1, 10, 2, 30, tzinfo=UTC)
+    # Past the time, it is tomorrow's; in summer Paris is UTC+2.
+    assert backups.next_nightly(paris, datetime(2026, 7, 10, 1, 30, tzinfo=UTC)) == \
+        datetime(2026, 7, 11, 1, 30, tzinfo=UTC)
