@@ -84,3 +84,18 @@ async def delete_media_rows(conn: Conn, hashes: set[str]) -> int:
         cursor = await conn.execute("DELETE FROM media_file WHERE sha256 = ?", (sha,))
         deleted += cursor.rowcount
     return deleted
+
+
+async def queue_activity(conn: Conn, at: str) -> tuple[str | None, str | None]:
+    """When the longest-waiting ready queued job began waiting, and the latest change to any job.
+
+    A queued job is ready once its not_before (a retry's back-off) has passed; it waits from
+    its last change or its back-off's end, whichever is later.
+    """
+    cursor = await conn.execute(
+        "SELECT MIN(MAX(updated_at, COALESCE(not_before, updated_at))) FROM job"
+        " WHERE state = 'queued' AND (not_before IS NULL OR not_before <= ?)", (at,))
+    waiting = (await cursor.fetchone())[0]
+    cursor = await conn.execute("SELECT MAX(updated_at) FROM job")
+    changed = (await cursor.fetchone())[0]
+    return waiting, changed

@@ -22,6 +22,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 
 from aiohttp import web
 
@@ -107,6 +108,30 @@ def database_writable(db: Database) -> Check:
             await operations.touch_probe(tx)
 
     return check
+
+
+def queue_moving(db: Database, stuck_after: timedelta = timedelta(minutes=15)) -> Check:
+    """A check that fails when a ready job has waited longer than `stuck_after` while no job at
+    all changed for as long: a busy queue (every worker on a slow provider) still passes."""
+
+    async def check() -> None:
+        at = datetime.now(UTC)
+        waiting, changed = await operations.queue_activity(db.reader, _stamp(at))
+        if waiting is None or changed is None:
+            return
+        waited = at - datetime.fromisoformat(waiting)
+        idle = at - datetime.fromisoformat(changed)
+        if waited > stuck_after and idle > stuck_after:
+            raise RuntimeError(f"job queue stuck: a ready job has waited "
+                               f"{waited.total_seconds() / 60:.0f} min and no job changed for "
+                               f"{idle.total_seconds() / 60:.0f} min")
+
+    return check
+
+
+def _stamp(at: datetime) -> str:
+    # The database's time format (storage.rows.now): ISO-8601 UTC with milliseconds.
+    return at.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
 
 
 def job_gauge(db: Database) -> Refresh:

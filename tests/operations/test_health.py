@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import socket
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
 
 import aiohttp
 import pytest
@@ -110,14 +111,22 @@ async def test_readyz_fails_while_draining(
         assert resp.status == 200
 
 
-async def _add_job(studio: Studio, state: str, provider: str) -> None:
+def _ago(minutes: float) -> str:
+    at = datetime.now(UTC) - timedelta(minutes=minutes)
+    return at.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
+async def _add_job(studio: Studio, state: str, provider: str, *, changed: str | None = None,
+                   not_before: str | None = None) -> None:
     # The job queue's repository belongs to another part; a bare row is enough to count.
     async with studio.db.transaction() as tx:
         cursor = await tx.execute("SELECT id FROM production LIMIT 1")
         production_id = (await cursor.fetchone())[0]
+        stamp = changed or now()
         await tx.execute(
-            "INSERT INTO job (production_id, kind, provider, state, created_at, updated_at)"
-            " VALUES (?, 'video', ?, ?, ?, ?)", (production_id, provider, state, now(), now()))
+            "INSERT INTO job (production_id, kind, provider, state, not_before, created_at,"
+            " updated_at) VALUES (?, 'video', ?, ?, ?, ?, ?)",
+            (production_id, provider, state, not_before, stamp, stamp))
 
 
 async def test_metrics_count_interactions_and_jobs(
@@ -173,3 +182,25 @@ async def test_health_port_from_settings_listens_on_loopback(studio: Studio) -> 
             assert resp.status == 200
     finally:
         await server.stop()
+
+
+async def test_queue_check_fails_only_when_nothing_moves(studio: Studio, prod: object) -> None:
+    check = health.queue_moving(studio.db, stuck_after=timedelta(minutes=15))
+    checks = Checks()
+    checks.add("queue", check)
+
+    async def result() -> health.CheckResult:
+        return (await checks.run(1.0))["queue"]
+
+    assert (await result()).ok  # no jobs at all
+    # A job in back-off is not waiting on the queue.
+    await _add_job(studio, "queued", "runway", changed=_ago(40), not_before=_ago(-10))
+    assert (await result()).ok
+    await _add_job(studio, "queued", "animatic", changed=_ago(20))
+    stuck = await result()
+    assert not stuck.ok
+    assert stuck.detail == ("job queue stuck: a ready job has waited 20 min and no job "
+                            "changed for 20 min")
+    # A busy queue (a job moved a minute ago) is not a stuck one.
+    await _add_job(studio, "running", "runway", changed=_ago(1))
+    assert (await result()).ok
