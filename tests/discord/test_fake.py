@@ -13,6 +13,7 @@ import pytest
 from discord.ext import commands
 
 from tests.fakes.discord import Attachment, FakeDiscord, InteractionFailed
+from tests.fakes.discord.server import eventually
 
 
 class Bare:
@@ -54,12 +55,6 @@ async def bare(discord_fake: FakeDiscord) -> AsyncIterator[Bare]:
     await made.close()
 
 
-async def wait_for(condition, within: float = 5.0) -> None:  # noqa: ANN001
-    async with asyncio.timeout(within):
-        while not condition():
-            await asyncio.sleep(0.01)
-
-
 async def test_unanswered_and_late_interactions_fail(bare: Bare,
                                                      discord_fake: FakeDiscord) -> None:
     fake = discord_fake
@@ -85,7 +80,7 @@ async def test_unanswered_and_late_interactions_fail(bare: Bare,
         await user.slash("silent")
     with pytest.raises(InteractionFailed):
         await user.slash("late")
-    await wait_for(lambda: late)
+    await eventually(lambda: late)
     assert isinstance(late[0], discord.NotFound) and late[0].code == 10062
     assert len(fake.failed_interactions) == 2
 
@@ -166,7 +161,7 @@ async def test_reactions_deletes_threads_and_downloads(bare: Bare,
     assert thread.name == "Shot 1.1 review"
     await fake.remove_all_reactions(reply.message_id)
     await fake.delete_message(reply.message_id)
-    await wait_for(lambda: len(bare.events) == 6)
+    await eventually(lambda: len(bare.events) == 6)
     assert [e[0] for e in bare.events] == [
         "raw_reaction_add", "raw_reaction_add", "raw_reaction_remove", "raw_reaction_add",
         "raw_reaction_clear", "raw_message_delete"]

@@ -1114,6 +1114,15 @@ class UserSession:
         return message
 
 
+async def eventually(condition: Callable[[], object], within: float = 5.0) -> None:
+    """Wait until `condition()` holds (events reach the bot asynchronously), or fail."""
+    deadline = time.monotonic() + within
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError("the expected state was not reached in time")
+        await asyncio.sleep(0.01)
+
+
 def _schema_at(command: dict[str, Any], chain: list[str]) -> list[dict[str, Any]]:
     schema = command.get("options") or []
     for name in chain:
