@@ -20,13 +20,13 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import discord  # noqa: E402
-from discord import app_commands  # noqa: E402
-from discord.ext import commands  # noqa: E402
+import discord
+from discord import app_commands
+from discord.ext import commands
 
-from studio.settings import load_settings  # noqa: E402
-from tests.fakes.discord import FakeDiscord, InteractionFailed, User  # noqa: E402
-from tests.fakes.discord.fixtures import SlateRunner, import_example  # noqa: E402
+from studio.settings import load_settings
+from tests.fakes.discord import FakeDiscord, InteractionFailed, User
+from tests.fakes.discord.fixtures import SlateRunner, import_example
 
 USERS = 100
 COMMANDS = 500

@@ -28,6 +28,8 @@ async def test_login_syncs_guild_commands_once(stage: Stage) -> None:
     await stage.slate.restart()
     assert fake.command_syncs == 1  # the tree did not change: no second sync
     assert fake.identifies == 2
+    privileged = (1 << 1) | (1 << 8) | (1 << 15)  # members, presences, message content
+    assert all(session.intents & privileged == 0 for session in fake.sessions.values())
 
 
 async def test_claim_race_has_one_winner(stage: Stage) -> None:
@@ -130,6 +132,8 @@ async def test_sixty_chapter_board_pages_within_limits_and_survives_restart(
     for n in range(1, 61, 2):
         await stage.fake.as_user(stage.pat).slash("chapter assign", chapter=n,
                                                   member=stage.fake.add_user(f"Creator {n}"))
+    offered = await pat.autocomplete("chapter assign", "chapter")
+    assert len(offered) == 25 and offered[0]["value"] == 1
     board = await stage.fake.as_user(stage.bob).slash("production status")
     assert "page 1/4" in board.text and "**1. " in board.text and "**16. " not in board.text
     assert board.button("◀ Previous")["disabled"]

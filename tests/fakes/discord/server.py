@@ -967,7 +967,8 @@ class UserSession:
         for option in schema:
             name = option["name"]
             if name not in given:
-                if option.get("required") and name != focused:
+                # While typing (autocomplete) Discord sends only what is filled in so far.
+                if option.get("required") and focused is None:
                     raise Rejected(f"option {name!r} is required")
                 continue
             value = given[name]
