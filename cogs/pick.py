@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable, Coroutine
 from typing import Any
 
 import discord
 from discord import app_commands
 
-from cogs.common import has_producer_role, production_here, studio_of
+from cogs.common import has_producer_role, production_here, reference, studio_of
 from studio import pickers
 from studio.errors import SlateError
-
-log = logging.getLogger("slate.cogs")
 
 Complete = Callable[[discord.Interaction, str], Coroutine[Any, Any, list[app_commands.Choice]]]
 
@@ -29,6 +26,9 @@ def chapters(action: str) -> Complete:
                                                typed)
         except SlateError:
             return []
+        except Exception as exc:
+            reference("autocomplete", exc)
+            return []
         return [app_commands.Choice(name=c.name, value=int(c.value)) for c in found]
     return complete
 
@@ -42,6 +42,9 @@ def shots(action: str) -> Complete:
                                             interaction.user.id,
                                             has_producer_role(interaction, prod), action, typed)
         except SlateError:
+            return []
+        except Exception as exc:
+            reference("autocomplete", exc)
             return []
         return [app_commands.Choice(name=c.name, value=str(c.value)) for c in found]
     return complete

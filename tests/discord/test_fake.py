@@ -28,7 +28,7 @@ class Bare:
         self.tree = self.client.tree
         self.events: list[tuple[str, object]] = []
         for name in ("raw_reaction_add", "raw_reaction_remove", "raw_reaction_clear",
-                     "raw_message_delete"):
+                     "raw_reaction_clear_emoji", "raw_message_delete", "message"):
             self._listen(name)
 
     def _listen(self, name: str) -> None:
@@ -159,12 +159,22 @@ async def test_reactions_deletes_threads_and_downloads(bare: Bare,
     assert voters == [alice.id]
     thread = await message.create_thread(name="Shot 1.1 review")
     assert thread.name == "Shot 1.1 review"
+    await fake.remove_emoji_reactions(reply.message_id, "🎬")
     await fake.remove_all_reactions(reply.message_id)
     await fake.delete_message(reply.message_id)
-    await eventually(lambda: len(bare.events) == 6)
+    await fake.as_user(bob).upload(Attachment("take.mp4", b"\x00" * 64, "video/mp4"))
+    await eventually(lambda: len(bare.events) == 8)
     assert [e[0] for e in bare.events] == [
         "raw_reaction_add", "raw_reaction_add", "raw_reaction_remove", "raw_reaction_add",
-        "raw_reaction_clear", "raw_message_delete"]
+        "raw_reaction_clear_emoji", "raw_reaction_clear", "raw_message_delete", "message"]
+    uploaded = bare.events[-1][1]
+    assert isinstance(uploaded, discord.Message) and uploaded.author.id == bob.id
+    assert uploaded.attachments == []  # no message content intent: Discord strips them
+    await fake.as_user(bob).upload(Attachment("take.mp4", b"\x00" * 64, "video/mp4"),
+                                   content=f"<@{fake.bot_user.id}> for review")
+    await eventually(lambda: len(bare.events) == 9)
+    mentioned = bare.events[-1][1]
+    assert await mentioned.attachments[0].read() == b"\x00" * 64  # type: ignore[union-attr]
 
 
 async def test_modal_round_trip(bare: Bare, discord_fake: FakeDiscord) -> None:
