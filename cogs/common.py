@@ -27,9 +27,9 @@ from studio.people import Actor, actor, require_producer
 log = logging.getLogger("slate.cogs")
 
 # Work still running this long after Discord created the interaction is deferred (3 s limit).
-DEFER_AT_AGE_S = 2.0
+DEFER_AT_AGE_S = 2.2
 # Bounds on the wait, in case the bot's clock and Discord's disagree.
-MIN_WAIT_S, MAX_WAIT_S = 0.2, 1.5
+MIN_WAIT_S, MAX_WAIT_S = 0.3, 1.5
 
 
 def studio_of(interaction: discord.Interaction) -> Studio:
