@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 
+import aiohttp
 import discord
 import pytest
 from discord.ext import commands
@@ -205,3 +206,12 @@ async def test_bad_token_is_refused(discord_fake: FakeDiscord) -> None:
     with pytest.raises(discord.LoginFailure):
         await client.login("not-the-token")
     await client.close()
+
+
+async def test_unknown_routes_are_recorded_loudly(discord_fake: FakeDiscord) -> None:
+    async with aiohttp.ClientSession() as session:
+        url = f"{discord_fake.base_url}/api/v10/guilds/1/emojis"
+        async with session.get(url, headers={"Authorization": f"Bot {discord_fake.token}"}) as r:
+            assert r.status == 404
+    assert discord_fake.unknown_routes == ["GET /api/v10/guilds/1/emojis"]
+    discord_fake.unknown_routes.clear()  # the fixture would fail the test otherwise
