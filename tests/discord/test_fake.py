@@ -112,8 +112,10 @@ async def test_limits_are_enforced_like_discord(bare: Bare, discord_fake: FakeDi
             await channel.send(**case)
         assert refused.value.status in (400, 413) and refused.value.code == 50035
     assert len(fake.rejections) == len(cases)
+    fake.rate_limit("POST", r"/channels/\d+/messages$")
     ok = await channel.send("x" * 2000, embed=discord.Embed(description="y" * 3900))
     assert fake.messages[ok.id]["content"] == "x" * 2000
+    assert [c.status for c in fake.calls[-2:]] == [429, 200]  # discord.py waited and retried
 
 
 async def test_interaction_token_expires_after_15_minutes(bare: Bare,
