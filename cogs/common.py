@@ -145,9 +145,10 @@ async def show(interaction: discord.Interaction, result: Answer) -> None:
     if deferred == "update" or (deferred in ("public", "private")
                                 and result.ephemeral == (deferred == "private")):
         await interaction.edit_original_response(**result.kwargs(sending=False))
-    else:
-        await interaction.followup.send(**result.kwargs(sending=True),
-                                        ephemeral=result.ephemeral)
+        return
+    if deferred == "public":
+        await interaction.delete_original_response()  # no public "thinking…" left behind
+    await interaction.followup.send(**result.kwargs(sending=True), ephemeral=result.ephemeral)
 
 
 async def report(interaction: discord.Interaction, error: BaseException) -> None:
@@ -156,6 +157,8 @@ async def report(interaction: discord.Interaction, error: BaseException) -> None
         error = error.__cause__ or error
     if isinstance(error, SlateError):
         text = error.reason
+    elif isinstance(error, app_commands.TransformerError):
+        text = f"'{str(error.value)[:40]}' is not a valid {error.type.name}"
     elif isinstance(error, app_commands.CheckFailure):
         text = str(error) or "you may not use this command here"
     else:

@@ -10,7 +10,7 @@ import re
 import pytest
 
 from studio import production
-from tests.fakes.discord import Attachment
+from tests.fakes.discord import Attachment, Rejected
 from tests.fakes.discord.fixtures import Stage
 
 
@@ -238,3 +238,13 @@ async def test_gateway_drop_then_resume_replays_missed_interaction(stage: Stage)
     reply = await fake.as_user(stage.bob).slash("chapter info", chapter=8)
     assert "Chapter 8" in reply.text
     assert fake.resumes == 2 and fake.identifies == 1
+
+
+async def test_setup_offers_only_text_channels_for_the_board(stage: Stage) -> None:
+    voice = stage.fake.add_channel("Stage Door", type=2)
+    with pytest.raises(Rejected, match="only offers channels of types"):
+        await stage.fake.as_user(stage.fake.owner).slash(
+            "production setup", title="Low Tide", producer_role=stage.producer_role,
+            board_channel=voice)
+    prod = await production.get(stage.studio.db, stage.fake.guild_id)
+    assert prod.board_channel_id == stage.board.id

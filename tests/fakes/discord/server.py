@@ -68,6 +68,8 @@ class Channel:
                                 "permission_overwrites": [], "nsfw": False}
         if self.parent_id:
             data["parent_id"] = str(self.parent_id)
+        if self.type == 2:
+            data.update(bitrate=64000, user_limit=0, rtc_region=None)
         return data
 
 
@@ -1024,6 +1026,9 @@ class UserSession:
                 entry["value"] = str(value.id)
             elif kind == 7:
                 channel = value
+                allowed = option.get("channel_types")
+                if allowed and channel.type not in allowed:
+                    raise Rejected(f"option {name!r} only offers channels of types {allowed}")
                 resolved.setdefault("channels", {})[str(channel.id)] = {
                     **channel.payload(self.fake.guild_id), "permissions": str((1 << 53) - 1)}
                 entry["value"] = str(channel.id)
