@@ -94,3 +94,8 @@ async def published(conn: Conn, production_id: int) -> list[Cut]:
 async def set_path(conn: Conn, cut_id: int, path: str) -> None:
     """A cut past retention keeps its row (history) but no longer its files."""
     await conn.execute("UPDATE cut SET path = ? WHERE id = ?", (path, cut_id))
+
+
+async def recent(conn: Conn, production_id: int, limit: int = 20) -> list[Cut]:
+    return await fetch_all(conn, Cut, "SELECT * FROM cut WHERE production_id = ?"
+                                      " ORDER BY version DESC LIMIT ?", (production_id, limit))

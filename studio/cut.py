@@ -125,6 +125,10 @@ async def status(studio: Studio, prod: Production) -> tuple[BuildStatus | None, 
     return RUNNING.get(prod.id), await cuts.latest(studio.db.reader, prod.id)
 
 
+async def history(studio: Studio, prod: Production, limit: int = 20) -> list[Cut]:
+    return await cuts.recent(studio.db.reader, prod.id, limit)
+
+
 async def build(studio: Studio, prod: Production, *, trigger: str = "manual",
                 on_progress: OnProgress | None = None) -> CutResult:
     """Build, verify and publish the next cut; raise CutBusy or CutFailed (nothing replaced)."""
@@ -348,9 +352,32 @@ def _graph(line: Timeline, loudnorm: str, *, measure: bool = False) -> tuple[str
     return ";".join(parts), kinds
 
 
-def _measured(stderr: str) -> dict | None:
-    found = re.findall(r"\{[^{}]*\"input_i\"[^{}]*\}", stderr)
-    return json.loads(found[-1]) if found else None
+@dataclass(frozen=True)
+class Loudness:
+    """EBU R128 measurements of a mix (ffmpeg's ebur128 summary)."""
+
+    integrated: float
+    true_peak: float
+
+
+def measured_loudness(stderr: str) -> Loudness | None:
+    found_i = re.findall(r"Integrated loudness:\s*I:\s*(-?[\d.]+|-inf) LUFS", stderr)
+    found_tp = re.findall(r"True peak:\s*Peak:\s*(-?[\d.]+|-inf) dBFS", stderr)
+    if not found_i or not found_tp:
+        return None
+    return Loudness(float(found_i[-1]), float(found_tp[-1]))
+
+
+def gain_filter(measured: Loudness | None, target: float, ceiling: float = -1.0) -> str:
+    """Pass 2: the gain that brings the mix to the target, limited so peaks stay under ceiling."""
+    if measured is None or measured.integrated <= -70:
+        return "anull"  # silence (or near it) has no loudness to normalize
+    gain = target - measured.integrated
+    chain = f"volume={gain:.2f}dB"
+    if measured.true_peak + gain > ceiling:
+        # Louder than the peaks allow: a limiter holds the peaks, as loudnorm's dynamic mode.
+        chain += f",alimiter=limit={10 ** (ceiling / 20):.4f}:level=false"
+    return chain + f",aresample={SAMPLE_RATE}"
 
 
 async def _stitch(line: Timeline, segments: list[Path], stem_files: list[Path], staging: Path,
@@ -359,25 +386,14 @@ async def _stitch(line: Timeline, segments: list[Path], stem_files: list[Path], 
     inputs = ["-f", "concat", "-safe", "0", "-i", str(listing)]
     for path in stem_files:
         inputs += ["-i", str(path)]
-    target = line.profile.lufs
     seconds = line.duration
-    # Pass 1: measure the mix's loudness.
+    # Two passes: measure the mix (EBU R128, true peak), then apply the gain to reach the target.
     report("measuring loudness", 0.0)
-    graph, _ = _graph(line, f"loudnorm=I={target}:TP=-1.5:LRA=11:print_format=json",
-                      measure=True)
+    graph, _ = _graph(line, "ebur128=peak=true:framelog=quiet", measure=True)
     err = await run_ffmpeg(["-v", "info", *inputs, "-filter_complex", graph, "-map", "[mix]",
                             "-f", "null", "-"], total_seconds=seconds,
                            on_progress=lambda f: report("measuring loudness", f))
-    measured = _measured(err)
-    if measured is None or not _finite(measured.get("input_i")) or float(
-            measured["input_i"]) < -70:
-        loud = "anull"  # silence (or near it) has no loudness to normalize
-    else:
-        m = measured
-        loud = (f"loudnorm=I={target}:TP=-1.5:LRA=11:measured_I={m['input_i']}:"
-                f"measured_TP={m['input_tp']}:measured_LRA={m['input_lra']}:"
-                f"measured_thresh={m['input_thresh']}:offset={m['target_offset']}:"
-                f"linear=true,aresample={SAMPLE_RATE}")
+    loud = gain_filter(measured_loudness(err), line.profile.lufs)
     graph, kinds = _graph(line, loud)
     maps = ["-map", "0:v:0", "-map", "[mix]", "-map", "[takes]"]
     titles = ["Mix", "Takes"]
@@ -397,13 +413,6 @@ async def _stitch(line: Timeline, segments: list[Path], stem_files: list[Path], 
                       "-video_track_timescale", str(line.profile.timescale),
                       "-movflags", "+faststart", "-f", "mp4", str(film)],
                      total_seconds=seconds, on_progress=lambda f: report("stitching", f))
-
-
-def _finite(value: object) -> bool:
-    try:
-        return abs(float(value)) != float("inf")  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        return False
 
 
 async def verify(film: Path, line: Timeline) -> str | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import textwrap
 from pathlib import Path
 
@@ -15,8 +16,13 @@ DIM = (150, 150, 160)
 WARN = (240, 180, 60)
 
 
+@functools.cache
 def _font(size: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
-    return ImageFont.load_default(size=max(8, size))
+    # DejaVu covers far more of the world's scripts than Pillow's built-in font, when installed.
+    try:
+        return ImageFont.truetype("DejaVuSans.ttf", max(8, size))
+    except OSError:
+        return ImageFont.load_default(size=max(8, size))
 
 
 def _save(image: Image.Image, path: Path) -> Path:
@@ -58,7 +64,7 @@ def render_credits(lines: list[tuple[str, str]], profile: Profile, path: Path) -
     unit = max(7, min(h // 16, int(h * 0.8 / (rows * 1.4))))
     y = (h - int(rows * unit * 1.4)) // 2
     for role, names in lines:
-        text = f"{role}  —  {names}" if role else names
+        text = f"{role} - {names}" if role else names
         font = _font(unit if role else int(unit * 1.4))
         box = draw.textbbox((0, 0), text, font=font)
         draw.text(((w - (box[2] - box[0])) // 2, y), text, font=font, fill=INK)
