@@ -17,6 +17,7 @@ import logging
 import os
 import re
 import shutil
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -63,6 +64,15 @@ class BuildStatus:
     stage: str = "starting"
     fraction: float = 0.0
     started: datetime = field(default_factory=lambda: datetime.now(UTC))
+    timings: dict[str, float] = field(default_factory=dict)  # seconds spent in each stage
+    _mark: float = field(default_factory=time.perf_counter)
+
+    def enter(self, stage: str, fraction: float) -> None:
+        if stage != self.stage:
+            now = time.perf_counter()
+            self.timings[self.stage] = self.timings.get(self.stage, 0.0) + now - self._mark
+            self._mark = now
+        self.stage, self.fraction = stage, fraction
 
 
 @dataclass(frozen=True)
@@ -78,6 +88,7 @@ class CutResult:
     reused: int
     broken: list[BrokenTake]
     timeline: Timeline
+    timings: dict[str, float]
 
 
 RUNNING: dict[int, BuildStatus] = {}
@@ -144,7 +155,7 @@ async def build(studio: Studio, prod: Production, *, trigger: str = "manual",
         state = RUNNING[prod.id] = BuildStatus(cut.version)
 
         def report(stage: str, fraction: float) -> None:
-            state.stage, state.fraction = stage, fraction
+            state.enter(stage, fraction)
             if on_progress:
                 on_progress(stage, fraction)
 
@@ -190,12 +201,14 @@ async def _build(studio: Studio, prod: Production, cut: Cut, line: Timeline, sta
     verdict = await verify(film, line)
     if verdict:
         raise CutFailed(f"cut {cut.version} did not verify: {verdict}")
+    report("preview", 0.0)
     preview = await _preview(settings, film, staging, line)
     report("exporting", 0.0)
     paths = await asyncio.to_thread(editorial.write_all, line, segments, stem_files, staging)
     credits = staging / "credits.txt"
     credits.write_text("\n".join(f"{r}: {n}" if r else n for r, n in line.credits) + "\n",
                        encoding="utf-8")
+    report("publishing", 0.0)
     previous = await cuts.latest(studio.db.reader, prod.id)
     log_text = changelog(line, previous, cut.version, broken)
     (staging / "changelog.md").write_text(log_text, encoding="utf-8")
@@ -219,7 +232,8 @@ async def _build(studio: Studio, prod: Production, cut: Cut, line: Timeline, sta
     moved = {k: final / p.name for k, p in paths.items()}
     return CutResult(done, final, final / FILM,
                      final / preview.name if preview else None, moved, log_text,
-                     final / credits.name, encoded, len(segments) - encoded, broken, line)
+                     final / credits.name, encoded, len(segments) - encoded, broken, line,
+                     RUNNING[prod.id].timings)
 
 
 def _as_slate(entry: Entry, broken: BrokenTake) -> Entry:
