@@ -28,7 +28,7 @@ from storage.cuts import Cut
 from storage.productions import Production
 from studio import editorial, mediastore, normalize, slates, timeline
 from studio.app import Studio
-from studio.errors import SlateError
+from studio.errors import InvalidInput, SlateError
 from studio.media import FFmpegFailed, decodes_cleanly, run_ffmpeg, streams_of, write_concat_list
 from studio.settings import Settings
 from studio.timeline import SAMPLE_RATE, Entry, Timeline
@@ -54,6 +54,7 @@ class BrokenTake:
     owner: str
     creator: str
     reason: str
+    owner_id: int | None = None
 
 
 @dataclass
@@ -124,11 +125,15 @@ def last_scheduled(settings: Settings, at: datetime) -> datetime:
 async def nightly_missed(studio: Studio, prod: Production, at: datetime | None = None) -> bool:
     """True when the last nightly time passed with no build started since (bot was down)."""
     at = at or datetime.now(UTC)
+    scheduled = last_scheduled(studio.settings, at)
     last = await cuts.latest(studio.db.reader, prod.id, state=None)
-    if last is None:
-        return True
-    started = datetime.fromisoformat(last.started_at.replace("Z", "+00:00"))
-    return started < last_scheduled(studio.settings, at)
+    # A production set up after the last nightly time has missed nothing yet.
+    since = last.started_at if last is not None else prod.created_at
+    return _instant(since) < scheduled
+
+
+def _instant(stamp: str) -> datetime:
+    return datetime.fromisoformat(stamp.replace("Z", "+00:00"))
 
 
 async def status(studio: Studio, prod: Production) -> tuple[BuildStatus | None, Cut | None]:
@@ -140,10 +145,23 @@ async def history(studio: Studio, prod: Production, limit: int = 20) -> list[Cut
     return await cuts.recent(studio.db.reader, prod.id, limit)
 
 
+async def nightly(studio: Studio, prod: Production,
+                  on_progress: OnProgress | None = None) -> CutResult | None:
+    """The nightly build: skipped (None) when nothing changed since the last published cut."""
+    line = await timeline.build(studio, prod)
+    last = await cuts.latest(studio.db.reader, prod.id)
+    if not line.shots or (last is not None and not last.broken_takes
+                          and last.timeline_data == json.loads(json.dumps(line.to_json()))):
+        return None
+    return await build(studio, prod, trigger="nightly", on_progress=on_progress)
+
+
 async def build(studio: Studio, prod: Production, *, trigger: str = "manual",
                 on_progress: OnProgress | None = None) -> CutResult:
     """Build, verify and publish the next cut; raise CutBusy or CutFailed (nothing replaced)."""
     settings = studio.settings
+    if not (await timeline.build(studio, prod)).shots:
+        raise InvalidInput("the production has no shots yet: import a shot list first")
     with build_lock(settings):
         async with studio.db.transaction() as tx:
             await cuts.abandon_stale(tx, prod.id)
@@ -293,7 +311,7 @@ async def _segments(studio: Studio, line: Timeline, staging: Path, report: OnPro
                 except FFmpegFailed as exc:
                     reason = _short(str(exc), settings.data_dir)
                     broken.append(BrokenTake(entry.code, entry.take_id, entry.owner,
-                                             entry.creator, reason))
+                                             entry.creator, reason, entry.owner_id))
                     log.warning("take %s of shot %s broke the cut: %s", entry.take_id,
                                 entry.code, reason)
                     return await card(_as_slate(entry, broken[-1]))

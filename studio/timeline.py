@@ -67,6 +67,7 @@ class Entry:
     frames: int
     start_frame: int
     planned_duration: float
+    owner_id: int | None = None
     notes: str = ""
     take_id: int | None = None
     take_revision: int | None = None
@@ -155,7 +156,7 @@ async def build(studio: Studio, prod: Production) -> Timeline:
             base = dict(code=code, chapter_number=chapter.number, chapter_title=chapter.title,
                         shot_number=shot.number, description=shot.description, owner=owner,
                         planned_duration=shot.planned_duration, notes=shot.notes,
-                        start_frame=frame)
+                        start_frame=frame, owner_id=chapter.owner_id)
             take = await takes.get(conn, shot.approved_take_id) if shot.approved_take_id else None
             media = await media_files.get(conn, take.media_sha256) if take else None
             if take is None or media is None:

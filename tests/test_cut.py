@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime, timedelta
 from fractions import Fraction
 from pathlib import Path
 
@@ -14,6 +15,7 @@ from storage import cuts, shots
 from storage.productions import Production
 from studio import cut, mediastore, production, shotlist, takes
 from studio.app import Studio
+from studio.errors import SlateError
 from studio.media import concat_line, streams_of, write_concat_list
 from studio.people import Actor, actor
 from studio.settings import Settings, load_settings
@@ -230,12 +232,24 @@ async def test_editorial_files_read_back_with_opentimelineio(
     assert len(list(edl.find_clips())) == len(entries)
 
 
-async def test_nightly_missed_while_down(studio: Studio, film: Production) -> None:
-    from datetime import UTC, datetime
-
-    assert await cut.nightly_missed(studio, film)  # never built
-    await cut.build(studio, film, trigger="nightly")
-    assert not await cut.nightly_missed(studio, film)
-    tomorrow = datetime.now(UTC).replace(hour=23, minute=59) + __import__("datetime").timedelta(
-        days=1)
+async def test_nightly_missed_while_down_and_skipped_when_nothing_changed(
+    studio: Studio, film: Production, producer: Actor, tmp_path: Path
+) -> None:
+    now = datetime.now(UTC)
+    tomorrow = now + timedelta(days=1, minutes=1)
+    assert not await cut.nightly_missed(studio, film, at=now)  # set up after the last night
+    assert await cut.nightly_missed(studio, film, at=tomorrow)  # the bot slept through one
+    first = await cut.nightly(studio, film)
+    assert first is not None and first.cut.trigger == "nightly"
+    assert not await cut.nightly_missed(studio, film, at=now)
     assert await cut.nightly_missed(studio, film, at=tomorrow)
+    assert await cut.nightly(studio, film) is None  # nothing changed: no new cut
+    await approve(studio, film, producer, "1.4", make_standin_take(tmp_path / "a.mp4", "1.4"))
+    second = await cut.nightly(studio, film)
+    assert second is not None and second.cut.version == 2
+
+
+async def test_a_production_without_shots_is_refused(studio: Studio, prod: Production) -> None:
+    with pytest.raises(SlateError, match="no shots yet"):
+        await cut.build(studio, prod)
+    assert await cuts.latest(studio.db.reader, prod.id, state=None) is None
