@@ -486,7 +486,10 @@ async def _preview(settings: Settings, film: Path, staging: Path, line: Timeline
                           "-movflags", "+faststart", str(preview)])
     except FFmpegFailed:
         return None
-    return preview if _size(preview) <= limit else None
+    if _size(preview) <= limit:
+        return preview
+    preview.unlink()  # too big even so: the post gives the film's place instead
+    return None
 
 
 def _size(path: Path) -> int:
@@ -502,12 +505,23 @@ def _point_latest(settings: Settings, final: Path) -> None:
 
 
 def _retain(settings: Settings, published: list[Cut]) -> None:
-    """Keep the newest N published cuts' folders; older ones lose their files, not their row."""
+    """Keep the newest N published cuts' folders; older ones lose their files, not their row.
+
+    Normalized segments no kept cut uses (its film, its editorial files) leave the cache too.
+    """
     keep = {cut_dir(settings, c.version).name for c in published[:settings.cut_keep]}
     for folder in settings.cuts_path.iterdir():
         if folder.is_dir() and not folder.is_symlink() and folder.name.isdigit() \
                 and folder.name not in keep:
             shutil.rmtree(folder, ignore_errors=True)
+    used: set[str] = set()
+    for name in keep:
+        listing = settings.cuts_path / name / "segments.txt"
+        if listing.exists():
+            used |= set(re.findall(r"([0-9a-f]{64})\.mov'", listing.read_text(encoding="utf-8")))
+    for segment in (settings.cache_path / "segments").glob("*/*.mov"):
+        if segment.stem not in used:
+            segment.unlink(missing_ok=True)
 
 
 def changelog(line: Timeline, previous: Cut | None, version: int,

@@ -163,6 +163,11 @@ async def test_second_build_reencodes_nothing_and_an_approval_reencodes_one_shot
     # Retention keeps 2 published cuts on disk; every cut keeps its row.
     folders = sorted(p.name for p in studio.settings.cuts_path.iterdir() if p.name.isdigit())
     assert folders == ["0002", "0003"]
+    # The cache keeps exactly the segments the kept cuts are made of.
+    cached = {p.name for p in (studio.settings.cache_path / "segments").glob("*/*.mov")}
+    listed = {line.rsplit("/", 1)[1].rstrip("'") for f in folders for line in
+              (studio.settings.cuts_path / f / "segments.txt").read_text().splitlines()[1:]}
+    assert cached == listed and len(cached) == len(third.timeline.entries) + 1
     assert len(await cuts.published(studio.db.reader, film.id)) == 3
 
 
@@ -247,6 +252,15 @@ async def test_nightly_missed_while_down_and_skipped_when_nothing_changed(
     await approve(studio, film, producer, "1.4", make_standin_take(tmp_path / "a.mp4", "1.4"))
     second = await cut.nightly(studio, film)
     assert second is not None and second.cut.version == 2
+
+
+async def test_a_film_too_big_for_discord_gets_no_preview(
+    studio: Studio, film: Production
+) -> None:
+    small = studio.settings.model_copy(update={"cut_preview_max_bytes": 1024})
+    result = await cut.build(Studio(small, studio.db), film)
+    assert result.preview is None and result.film.stat().st_size > 1024
+    assert not (result.directory / "preview.mp4").exists()
 
 
 async def test_a_production_without_shots_is_refused(studio: Studio, prod: Production) -> None:
