@@ -160,14 +160,14 @@ async def build(studio: Studio, prod: Production, *, trigger: str = "manual",
                 on_progress: OnProgress | None = None) -> CutResult:
     """Build, verify and publish the next cut; raise CutBusy or CutFailed (nothing replaced)."""
     settings = studio.settings
-    if not (await timeline.build(studio, prod)).shots:
-        raise InvalidInput("the production has no shots yet: import a shot list first")
     with build_lock(settings):
+        line = await timeline.build(studio, prod)
+        if not line.shots:
+            raise InvalidInput("the production has no shots yet: import a shot list first")
         async with studio.db.transaction() as tx:
             await cuts.abandon_stale(tx, prod.id)
         for stale in settings.cuts_path.glob(".building-*"):
             shutil.rmtree(stale, ignore_errors=True)
-        line = await timeline.build(studio, prod)
         async with studio.db.transaction() as tx:
             cut = await cuts.start(tx, prod.id, trigger)
         state = RUNNING[prod.id] = BuildStatus(cut.version)

@@ -79,6 +79,7 @@ async def test_mixed_takes_make_a_verified_cut_matching_the_timeline(
                                  size=(256, 144), fps="25", seconds=2.0),
         "2.1": make_still(media / "still.png", "2.1", size=(300, 300)),
         "2.2": make_standin_take(media / "mjpeg.mkv", "2.2", codec="mjpeg", fps="30"),
+        "2.3": make_tone(media / "sound only.wav", 0.4),  # picture held black, sound kept
     }
     ids = {code: await approve(studio, film, producer, code, path, name=path.name)
            for code, path in made.items()}
@@ -96,9 +97,8 @@ async def test_mixed_takes_make_a_verified_cut_matching_the_timeline(
     fps = Fraction(24000, 1001)
     planned = [1, 1, 1.5, 1, 1, 1, 0.5, 1, 1.0]  # 8 shots then the credits
     assert [e.frames for e in line.entries] == [round(Fraction(str(p)) * fps) for p in planned]
-    assert [e.code for e in line.approved] == ["1.1", "1.2", "1.3", "2.1", "2.2"]
-    assert [e.take_id for e in line.approved] == [ids[c] for c in ("1.1", "1.2", "1.3", "2.1",
-                                                                     "2.2")]
+    assert [e.code for e in line.approved] == list(ids)
+    assert [e.take_id for e in line.approved] == list(ids.values())
     # The corrupt take is replaced by a slate and reported; the build still publishes.
     assert [(b.code, b.take_id) for b in result.broken] == [("2.4", broken_id)]
     assert line.entries[7].kind == "slate" and "could not be used" in line.entries[7].reason
@@ -114,7 +114,7 @@ async def test_mixed_takes_make_a_verified_cut_matching_the_timeline(
     assert frames == line.frames
     assert {"normalizing", "stitching", "verifying", "published"} <= stages
     assert result.cut.state == "published" and result.cut.version == 1
-    assert "5/8 shots approved (62%)" in result.changelog
+    assert "6/8 shots approved (75%)" in result.changelog
     assert "BROKEN: shot 2.4" in result.changelog
     assert result.preview == result.film  # a tiny film is its own Discord preview
     credits = result.credits.read_text(encoding="utf-8")
