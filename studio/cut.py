@@ -356,32 +356,31 @@ def _stem_chain(line: Timeline, index: int, input_no: int) -> str:
             f"asetpts=N/SR/TB")
 
 
-def _graph(line: Timeline, loudnorm: str, *, measure: bool = False) -> tuple[str, list[str]]:
-    """The audio graph: [mix] plus one [k_<kind>] track per stem kind, and the takes' audio."""
+def _graph(line: Timeline, loudness: str = "anull", *, mix: bool = True,
+           tracks: bool = True) -> str:
+    """The audio graph: [mix] (takes and stems, through `loudness`) and/or the separate tracks,
+    [takes] and one [k_<kind>] per stem kind."""
+    both = mix and tracks
+    takes_out = "asplit=2[takes][takes_mix]" if both else ("anull[takes]" if tracks
+                                                           else "anull[takes_mix]")
     parts = [f"[0:a:0]aresample={SAMPLE_RATE},aformat=sample_fmts=fltp:channel_layouts=stereo,"
-             f"asplit=2[takes][takes_mix]"]
-    kinds = line.stem_kinds
+             f"{takes_out}"]
     for i, _ in enumerate(line.stems):
         parts.append(_stem_chain(line, i, i + 1) + f"[s{i}]")
     mix_inputs = ["[takes_mix]"]
-    for kind in kinds:
+    for kind in line.stem_kinds:
         members = [f"[s{i}]" for i, s in enumerate(line.stems) if s.kind == kind]
-        if len(members) == 1:
-            parts.append(f"{members[0]}anull[k_{kind}_all]")
-        else:
-            parts.append(f"{''.join(members)}amix=inputs={len(members)}:duration=longest:"
-                         f"normalize=0[k_{kind}_all]")
-        parts.append(f"[k_{kind}_all]asplit=2[k_{kind}][m_{kind}]")
+        joined = "anull" if len(members) == 1 else (
+            f"amix=inputs={len(members)}:duration=longest:normalize=0")
+        out = (f"asplit=2[k_{kind}][m_{kind}]" if both else
+               f"anull[k_{kind}]" if tracks else f"anull[m_{kind}]")
+        parts.append(f"{''.join(members)}{joined},{out}")
         mix_inputs.append(f"[m_{kind}]")
-    if len(mix_inputs) == 1:
-        parts.append(f"[takes_mix]{loudnorm}[mix]")
-    else:
-        parts.append(f"{''.join(mix_inputs)}amix=inputs={len(mix_inputs)}:duration=first:"
-                     f"normalize=0,{loudnorm}[mix]")
-    if measure:
-        # Only the mix is measured: the other tracks are drained.
-        parts += ["[takes]anullsink", *(f"[k_{kind}]anullsink" for kind in kinds)]
-    return ";".join(parts), kinds
+    if mix:
+        joined = "anull" if len(mix_inputs) == 1 else (
+            f"amix=inputs={len(mix_inputs)}:duration=first:normalize=0")
+        parts.append(f"{''.join(mix_inputs)}{joined},{loudness}[mix]")
+    return ";".join(parts)
 
 
 @dataclass(frozen=True)
@@ -414,37 +413,58 @@ def gain_filter(measured: Loudness | None, target: float, ceiling: float = -1.0)
 
 async def _stitch(line: Timeline, segments: list[Path], stem_files: list[Path], staging: Path,
                   film: Path, report: OnProgress) -> None:
+    """Join the segments and build the audio; the mix and the other tracks run side by side."""
     listing = write_concat_list(segments, staging / "segments.txt")
     inputs = ["-f", "concat", "-safe", "0", "-i", str(listing)]
     for path in stem_files:
         inputs += ["-i", str(path)]
     seconds = line.duration
-    # Two passes: measure the mix (EBU R128, true peak), then apply the gain to reach the target.
-    report("measuring loudness", 0.0)
-    graph, _ = _graph(line, "ebur128=peak=true:framelog=quiet", measure=True)
-    err = await run_ffmpeg(["-v", "info", *inputs, "-filter_complex", graph, "-map", "[mix]",
-                            "-f", "null", "-"], total_seconds=seconds,
-                           on_progress=lambda f: report("measuring loudness", f))
-    loud = gain_filter(measured_loudness(err), line.profile.lufs)
-    graph, kinds = _graph(line, loud)
-    maps = ["-map", "0:v:0", "-map", "[mix]", "-map", "[takes]"]
-    titles = ["Mix", "Takes"]
-    for kind in kinds:
-        maps += ["-map", f"[k_{kind}]"]
-        titles.append(kind.upper() if kind != "music" else "Music")
+    aac = ["-c:a", "aac", "-b:a", "128k", "-ar", str(SAMPLE_RATE), "-ac", "2"]
+    mix_file, body_file = staging / "mix.m4a", staging / "body.mp4"
+
+    async def mix() -> None:
+        # Two passes: measure the mix (EBU R128, true peak), then apply the gain to the target.
+        err = await run_ffmpeg(["-v", "info", *inputs, "-filter_complex",
+                                _graph(line, "ebur128=peak=true:framelog=quiet", tracks=False),
+                                "-map", "[mix]", "-f", "null", "-"])
+        loudness = gain_filter(measured_loudness(err), line.profile.lufs)
+        await run_ffmpeg(["-v", "error", *inputs, "-filter_complex",
+                          _graph(line, loudness, tracks=False), "-map", "[mix]", *aac,
+                          "-f", "mp4", str(mix_file)])
+
+    async def body() -> None:
+        maps = ["-map", "0:v:0", "-map", "[takes]"]
+        for kind in line.stem_kinds:
+            maps += ["-map", f"[k_{kind}]"]
+        await run_ffmpeg(["-v", "error", *inputs, "-filter_complex", _graph(line, mix=False),
+                          *maps, "-c:v", "copy", *aac,
+                          "-video_track_timescale", str(line.profile.timescale),
+                          "-f", "mp4", str(body_file)],
+                         total_seconds=seconds, on_progress=lambda f: report("stitching", f))
+
+    report("stitching", 0.0)
+    running = [asyncio.ensure_future(mix()), asyncio.ensure_future(body())]
+    try:
+        await asyncio.gather(*running)
+    except BaseException:
+        for task in running:
+            task.cancel()
+        await asyncio.gather(*running, return_exceptions=True)
+        raise
+    titles = ["Mix", "Takes", *(k.upper() if k != "music" else "Music"
+                                for k in line.stem_kinds)]
     meta: list[str] = []
     for n, title in enumerate(titles):
         meta += [f"-metadata:s:a:{n}", f"title={title}", f"-metadata:s:a:{n}",
-                 f"handler_name={title}"]
-    meta += ["-disposition:a:0", "default"] + [
-        x for n in range(1, len(titles)) for x in (f"-disposition:a:{n}", "0")]
-    report("stitching", 0.0)
-    await run_ffmpeg(["-v", "error", *inputs, "-filter_complex", graph, *maps, "-c:v", "copy",
-                      "-c:a", "aac", "-b:a", "128k", "-ar", str(SAMPLE_RATE), "-ac", "2", *meta,
+                 f"handler_name={title}", f"-disposition:a:{n}", "default" if n == 0 else "0"]
+    # The film: picture and tracks copied from the body, the mix first (the default track).
+    await run_ffmpeg(["-v", "error", "-i", str(body_file), "-i", str(mix_file),
+                      "-map", "0:v:0", "-map", "1:a:0", "-map", "0:a", "-c", "copy", *meta,
                       "-metadata", f"title={line.production_title}",
                       "-video_track_timescale", str(line.profile.timescale),
-                      "-movflags", "+faststart", "-f", "mp4", str(film)],
-                     total_seconds=seconds, on_progress=lambda f: report("stitching", f))
+                      "-movflags", "+faststart", "-f", "mp4", str(film)])
+    mix_file.unlink()
+    body_file.unlink()
 
 
 async def verify(film: Path, line: Timeline) -> str | None:
