@@ -267,3 +267,26 @@ async def test_a_production_without_shots_is_refused(studio: Studio, prod: Produ
     with pytest.raises(SlateError, match="no shots yet"):
         await cut.build(studio, prod)
     assert await cuts.latest(studio.db.reader, prod.id, state=None) is None
+
+
+def test_shell_cut_builds_and_prints_where_the_film_is(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import shell
+
+    for name, value in {"SLATE_DATA_DIR": str(tmp_path / "data"), "SLATE_CUT_WIDTH": "160",
+                        "SLATE_CUT_HEIGHT": "90", "SLATE_CUT_CREDITS_SECONDS": "0"}.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.chdir(tmp_path)
+    shots_file = tmp_path / "shots.csv"
+    shots_file.write_text(SHOT_LIST, encoding="utf-8")
+    assert shell.main(["init", "--title", "Shell Film"]) == 0
+    assert shell.main(["import-shots", str(shots_file)]) == 0
+    capsys.readouterr()
+    assert shell.main(["cut", "--quiet"]) == 0
+    out = capsys.readouterr().out
+    film = tmp_path / "data" / "cuts" / "0001" / "film.mp4"
+    assert f"cut 1 published: {film}" in out and film.exists()
+    assert "0/8 shots approved (0%)" in out
+    assert shell.main(["cuts"]) == 0
+    assert "cut    1  published" in capsys.readouterr().out
