@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -90,7 +91,8 @@ async def normalize(
     if target.exists():
         return Segment(target, cached=True)
     target.parent.mkdir(parents=True, exist_ok=True)
-    partial = target.with_name(f".partial-{os.getpid()}-{key}.mov")
+    # Unique per call: two shots using the same take may be normalized at the same moment.
+    partial = target.with_name(f".partial-{os.getpid()}-{secrets.token_hex(4)}-{key}.mov")
     try:
         await run_ffmpeg(command(source, kind, has_audio, frames, profile, partial),
                          total_seconds=profile.seconds(frames), on_progress=on_progress)
