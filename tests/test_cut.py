@@ -290,3 +290,19 @@ def test_shell_cut_builds_and_prints_where_the_film_is(
     assert "0/8 shots approved (0%)" in out
     assert shell.main(["cuts"]) == 0
     assert "cut    1  published" in capsys.readouterr().out
+
+
+async def test_a_shot_lasts_its_take_when_the_setting_says_so(
+    studio: Studio, film: Production, producer: Actor, tmp_path: Path
+) -> None:
+    from studio import timeline
+
+    await approve(studio, film, producer, "1.1",
+                  make_standin_take(tmp_path / "a.mp4", "1.1", seconds=2.0))
+    by_plan = await timeline.build(studio, film)
+    by_take = await timeline.build(
+        Studio(studio.settings.model_copy(update={"cut_duration_from": "take"}), studio.db), film)
+    fps = Fraction(24000, 1001)
+    assert by_plan.entries[0].frames == round(1 * fps)  # planned 1 s: trimmed
+    assert by_take.entries[0].frames == round(2 * fps)  # the take's own 2 s
+    assert by_take.entries[1].frames == by_plan.entries[1].frames  # slates keep the plan
