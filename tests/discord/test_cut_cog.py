@@ -104,3 +104,32 @@ async def test_a_night_missed_while_down_is_built_at_startup(crew: Crew,
     prod = await production.get(slate.studio.db, crew.fake.guild_id)
     built = await cuts.latest(slate.studio.db.reader, prod.id)
     assert built is not None and built.trigger == "nightly"
+
+
+async def test_a_broken_take_becomes_a_slate_and_its_owner_is_told(
+        crew: Crew, slate: SlateRunner, tmp_path: Path) -> None:
+    from studio import mediastore
+
+    claimed = await crew.fake.as_user(crew.alice).slash("chapter claim", chapter=1)
+    assert "now holds chapter 1" in (claimed.content or "")
+    assert slate.studio is not None
+    studio = slate.studio
+    prod = await production.get(studio.db, crew.fake.guild_id)
+    alice = await actor(studio.db, prod, "Alice", discord_id=crew.alice.id)
+    stored = await takes.add_take(studio, prod, alice, "1.1",
+                                  make_standin_take(tmp_path / "t.mp4", "1.1"))
+    async with studio.db.transaction() as tx:
+        await shots.update(tx, stored.take.shot_id, approved_take_id=stored.take.id,
+                           status="approved")
+    # The stored file is damaged after upload (a bad disk): the cut must survive it.
+    kept = mediastore.path_for(studio.settings.media_path, stored.media.sha256)
+    kept.write_bytes(kept.read_bytes()[:100])
+
+    reply = await crew.fake.as_user(crew.pat).slash("cut now")
+
+    final = crew.fake.reply_of(crew.fake.messages[reply.message_id or 0])
+    assert "cut 1 is published" in (final.content or "")
+    [post] = crew.posts()
+    assert f"<@{crew.alice.id}>" in (post.content or "")
+    assert "shot 1.1: take" in (post.content or "") and "broke the cut" in (post.content or "")
+    assert "0/3 shots approved" in (post.content or "")
