@@ -18,7 +18,8 @@ import discord
 from discord import app_commands
 from discord.ext import commands, tasks
 
-from cogs.common import Answer, answer, context, reference, truncate
+from cogs.common import Answer, answer, context, reference
+from cogs.render import cut as truncate
 from storage.cuts import Cut
 from storage.members import many as members_by_id
 from storage.productions import Production
