@@ -10,12 +10,18 @@ import argparse
 import asyncio
 import shutil
 import sys
+import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
+from storage import audit, members, shots
+from storage import takes as takes_repo
 from storage.chapters import ChapterProgress
 from storage.db import SchemaTooNew
-from studio import backups, production, shotlist
+from storage.productions import Production
+from storage.shots import ShotRef
+from storage.takes import Provenance, Take
+from studio import backups, cut, production, shotlist
 from studio.app import Studio
 from studio.errors import SlateError
 from studio.logging_setup import setup_logging
@@ -76,6 +82,9 @@ def parser() -> argparse.ArgumentParser:
                    help="remove the unused files and the media rows nothing uses")
     p.add_argument("--min-age", type=float, default=3600.0, metavar="SECONDS",
                    help="leave files and rows younger than this alone (default 3600)")
+    p = sub.add_parser("cut", help="build, verify and publish the cut now")
+    p.add_argument("--quiet", action="store_true", help="no progress line")
+    sub.add_parser("cuts", help="list the published cuts and show the latest one's changelog")
     sub.add_parser("demo", help="run the production pipeline on embedded defaults")
     return root
 
@@ -249,6 +258,68 @@ async def cmd_gc(studio: Studio, args: argparse.Namespace) -> int:
     return 0
 
 
+class ProgressLine:
+    """ffmpeg's progress as one rewritten line on stderr (a plain log line when not a tty)."""
+
+    def __init__(self, enabled: bool = True) -> None:
+        self.enabled = enabled
+        self.last = ("", -1)
+        self.started = time.monotonic()
+
+    def __call__(self, stage: str, fraction: float) -> None:
+        shown = (stage, int(fraction * 20))
+        if not self.enabled or shown == self.last:
+            return
+        self.last = shown
+        bar = "#" * shown[1] + "." * (20 - shown[1])
+        end = "\r" if sys.stderr.isatty() else "\n"
+        elapsed = time.monotonic() - self.started
+        print(f"  {stage:<20} [{bar}] {fraction:4.0%} {elapsed:6.1f}s", end=end,
+              file=sys.stderr, flush=True)
+
+
+def render_cut(result: cut.CutResult) -> str:
+    lines = [f"cut {result.cut.version} published: {result.film}",
+             f"  runtime {result.timeline.duration:.1f}s, "
+             f"{len(result.timeline.approved)}/{len(result.timeline.shots)} shots approved, "
+             f"{result.encoded} segments encoded, {result.reused} reused from the cache",
+             f"  preview:   {result.preview or '(too big to post: share the film link)'}",
+             *(f"  {kind:<9}  {path}" for kind, path in result.editorial.items()),
+             f"  credits:   {result.credits}",
+             f"  changelog: {result.directory / 'changelog.md'}"]
+    for b in result.broken:
+        lines.append(f"  BROKEN: shot {b.code} take {b.take_id} ({b.owner or 'open'}): "
+                     f"{b.reason}")
+    return "\n".join(lines)
+
+
+@command("cut")
+async def cmd_cut(studio: Studio, args: argparse.Namespace) -> int:
+    prod = await production.get(studio.db, args.guild)
+    result = await cut.build(studio, prod, trigger="shell",
+                             on_progress=ProgressLine(not args.quiet))
+    print(render_cut(result))
+    print()
+    print(result.changelog)
+    return 0
+
+
+@command("cuts")
+async def cmd_cuts(studio: Studio, args: argparse.Namespace) -> int:
+    prod = await production.get(studio.db, args.guild)
+    running, latest = await cut.status(studio, prod)
+    if running:
+        print(f"building cut {running.version}: {running.stage} {running.fraction:.0%}")
+    for c in await cut.history(studio, prod):
+        print(f"cut {c.version:>4}  {c.state:<9}  {c.started_at[:16]}  "
+              f"{(c.duration or 0):7.1f}s  {c.shots_approved}/{c.shots_total}  "
+              f"{c.path or c.verdict}")
+    if latest is not None:
+        print()
+        print(latest.changelog)
+    return 0
+
+
 def render_board(title: str, rows: list[ChapterProgress]) -> str:
     lines = [title, "=" * len(title),
              f"{'ch':>3}  {'title':<22} {'owner':<14} {'due':<10} {'status':<12} shots"]
@@ -265,6 +336,73 @@ def render_board(title: str, rows: list[ChapterProgress]) -> str:
 
 DEMO_CLAIMS = [("Maya", 1), ("Jonas", 2), ("Ife", 3), ("Ren", 4), ("Sol", 5), ("Maya", 6),
                ("Jonas", 7), ("Ife", 8), ("Sol", 1), ("Maya", 4)]
+
+
+DEMO_TAKE_CHAPTERS = (1, 2, 3)
+DEMO_PATTERNS = ("testsrc2", "smptebars", "rgbtestsrc")
+
+
+def make_demo_take(ref: ShotRef, folder: Path) -> Path:
+    """A stand-in take for a shot: a captioned test pattern of the planned length.
+
+    The animatic provider (storyboard frames, camera moves) replaces this in the full demo.
+    """
+    from studio.standin import make_standin_take
+
+    caption = f"{ref.code}  {ref.shot.description}"
+    pattern = DEMO_PATTERNS[(ref.chapter_number - 1) % len(DEMO_PATTERNS)]
+    return make_standin_take(folder / f"take {ref.code}.mp4", caption,
+                             seconds=ref.shot.planned_duration, pattern=pattern)
+
+
+async def demo_approve(studio: Studio, prod: Production, take: Take) -> None:
+    """Approve a take directly (the review's votes and approvals replace this in the demo)."""
+    async with studio.db.transaction() as tx:
+        await shots.update(tx, take.shot_id, approved_take_id=take.id, status="approved")
+        await takes_repo.set_status(tx, take.id, "approved")
+        await audit.record(tx, prod.id, None, "shot", take.shot_id, "approve",
+                           after={"take": take.id, "by": "demo"})
+
+
+async def demo_cut(studio: Studio, prod: Production) -> None:
+    """Takes for the first chapters, some approved, two stems, then two nights' cuts."""
+    from studio import takes
+    from studio.standin import make_tone
+
+    folder = studio.settings.data_dir / "incoming"
+    folder.mkdir(parents=True, exist_ok=True)
+    made: list[Take] = []
+    for ref in await shots.of_production(studio.db.reader, prod.id):
+        if ref.chapter_number not in DEMO_TAKE_CHAPTERS:
+            continue
+        owner = await members.get(studio.db.reader, ref.owner_id) if ref.owner_id else None
+        who = await actor(studio.db, prod, owner.name if owner else "Producer",
+                          is_producer=owner is None)
+        path = await asyncio.to_thread(make_demo_take, ref, folder)
+        stored = await takes.add_take(studio, prod, who, ref.code, path, source="generated",
+                                      provenance=Provenance(provider="standin",
+                                                            model="ffmpeg lavfi"))
+        made.append(stored.take)
+    print(f"\n  {len(made)} takes made for chapters "
+          f"{', '.join(map(str, DEMO_TAKE_CHAPTERS))}")
+    held_back = made[-1]
+    for take in made[:-1:2] + made[1:-1:2][:4]:
+        await demo_approve(studio, prod, take)
+    producer = await actor(studio.db, prod, "Producer", is_producer=True)
+    vo = await asyncio.to_thread(make_tone, folder / "ch1 vo.wav", 8.0, 180)
+    music = await asyncio.to_thread(make_tone, folder / "ch2 music.wav", 12.0, 392)
+    await takes.add_stem(studio, prod, producer, 1, "vo", vo)
+    await takes.add_stem(studio, prod, producer, 2, "music", music)
+    print("  approvals made, stems added (VO for chapter 1, music for chapter 2)\n")
+    first = await cut.build(studio, prod, trigger="demo", on_progress=ProgressLine())
+    print(render_cut(first))
+    # The next night: one more approval, and only that shot is encoded again.
+    await demo_approve(studio, prod, held_back)
+    second = await cut.build(studio, prod, trigger="demo", on_progress=ProgressLine())
+    print()
+    print(render_cut(second))
+    print()
+    print(second.changelog)
 
 
 async def demo(settings: Settings) -> int:
@@ -291,6 +429,7 @@ async def demo(settings: Settings) -> int:
                 print(f"  {name} claims chapter {number}")
             except SlateError as exc:
                 print(f"  {name} cannot claim chapter {number}: {exc.reason}")
+        await demo_cut(studio, prod)
         print()
         print(render_board(prod.title, await production.board(studio.db, prod)))
         print(f"\ndatabase: {settings.database_path}")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from datetime import time
+from fractions import Fraction
 from pathlib import Path
 from typing import Annotated
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -47,6 +48,18 @@ class Settings(BaseSettings):
     shot_list_max_bytes: int = Field(4 * 1024 * 1024, ge=1024)
     upload_max_bytes: int = Field(200 * 1024 * 1024, ge=1024, description="largest take or stem")
     take_max_seconds: float = Field(120.0, gt=0, description="longest take or stem accepted")
+
+    # The cut: the production's profile (small previz defaults) and what is kept.
+    cut_width: int = Field(640, ge=16, le=7680, multiple_of=2, description="cut picture width")
+    cut_height: int = Field(360, ge=16, le=4320, multiple_of=2, description="cut picture height")
+    cut_fps: str = Field("24", description="cut frame rate, e.g. 24, 30 or 24000/1001")
+    cut_lufs: float = Field(-14.0, ge=-40, le=-5, description="loudness target of the mix")
+    cut_keep: int = Field(5, ge=1, le=1000, description="published cuts kept on disk")
+    cut_duration_from: str = Field("plan", pattern=r"^(plan|take)$",
+                                   description="a shot lasts its planned length or its take's")
+    cut_credits_seconds: float = Field(4.0, ge=0, le=60, description="end credits card length")
+    cut_preview_max_bytes: int = Field(10 * 1024 * 1024, ge=1024,
+                                       description="largest preview posted to Discord")
 
     # Logging.
     log_level: str = Field("INFO", pattern=r"^(DEBUG|INFO|WARNING|ERROR)$")
@@ -102,6 +115,16 @@ class Settings(BaseSettings):
             raise ValueError("a time of day as HH:MM, e.g. 04:00")
         return value
 
+    @field_validator("cut_fps")
+    @classmethod
+    def _rational_fps(cls, value: str) -> str:
+        if not re.fullmatch(r"\d{1,6}(/\d{1,6})?", value.strip()):
+            raise ValueError("a frame rate such as 24, 30 or 24000/1001")
+        rate = Fraction(value.strip())
+        if not 1 <= rate <= 120:
+            raise ValueError("a frame rate between 1 and 120")
+        return value.strip()
+
     @field_validator("comfyui_urls", mode="before")
     @classmethod
     def _split_urls(cls, value: object) -> object:
@@ -125,6 +148,14 @@ class Settings(BaseSettings):
     @property
     def cuts_path(self) -> Path:
         return self.data_dir / "cuts"
+
+    @property
+    def cache_path(self) -> Path:
+        return self.data_dir / "cache"
+
+    @property
+    def fps(self) -> Fraction:
+        return Fraction(self.cut_fps)
 
     @property
     def backups_path(self) -> Path:
