@@ -1,0 +1,49 @@
+"""Candidate messages: the Discord message (channel, message id) carrying a take's reactions."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from storage.rows import Conn, fetch_all, fetch_one, now
+
+
+@dataclass(frozen=True)
+class CandidateMessage:
+    take_id: int
+    window_id: int
+    channel_id: int
+    message_id: int
+    posted_at: str = ""
+
+
+async def by_message(conn: Conn, message_id: int) -> CandidateMessage | None:
+    return await fetch_one(conn, CandidateMessage,
+                           "SELECT * FROM candidate_message WHERE message_id = ?", (message_id,))
+
+
+async def of_take(conn: Conn, take_id: int) -> CandidateMessage | None:
+    return await fetch_one(conn, CandidateMessage,
+                           "SELECT * FROM candidate_message WHERE take_id = ?", (take_id,))
+
+
+async def of_window(conn: Conn, window_id: int) -> list[CandidateMessage]:
+    return await fetch_all(
+        conn, CandidateMessage,
+        "SELECT * FROM candidate_message WHERE window_id = ? ORDER BY take_id", (window_id,))
+
+
+async def put(conn: Conn, take_id: int, window_id: int, channel_id: int, message_id: int) -> None:
+    """Record (or move) a take's current candidate message."""
+    await conn.execute(
+        "INSERT INTO candidate_message (take_id, window_id, channel_id, message_id, posted_at)"
+        " VALUES (?, ?, ?, ?, ?) ON CONFLICT (take_id) DO UPDATE SET"
+        " window_id = excluded.window_id, channel_id = excluded.channel_id,"
+        " message_id = excluded.message_id, posted_at = excluded.posted_at",
+        (take_id, window_id, channel_id, message_id, now()))
+
+
+async def delete_message(conn: Conn, message_id: int) -> CandidateMessage | None:
+    found = await by_message(conn, message_id)
+    if found is not None:
+        await conn.execute("DELETE FROM candidate_message WHERE message_id = ?", (message_id,))
+    return found

@@ -1,0 +1,105 @@
+"""Votes: one per member per take, +1 for or -1 against, with the weight of the voter's role."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from storage.rows import Conn, fetch_all, fetch_one, now
+
+
+@dataclass(frozen=True)
+class Vote:
+    take_id: int
+    member_id: int
+    value: int
+    weight: float
+    cast_at: str = ""
+
+
+@dataclass(frozen=True)
+class Tally:
+    """A take's counted votes: the creator's own are left out unless the production says so."""
+
+    take_id: int
+    votes_for: float
+    votes_against: float
+    voters: int
+
+    @property
+    def score(self) -> float:
+        return self.votes_for - self.votes_against
+
+
+async def get(conn: Conn, take_id: int, member_id: int) -> Vote | None:
+    return await fetch_one(conn, Vote, "SELECT * FROM vote WHERE take_id = ? AND member_id = ?",
+                           (take_id, member_id))
+
+
+async def put(conn: Conn, take_id: int, member_id: int, value: int, weight: float) -> Vote | None:
+    """Cast or switch a vote; returns the vote it replaced (None when new)."""
+    before = await get(conn, take_id, member_id)
+    if before is not None and before.value == value and before.weight == weight:
+        return before
+    await conn.execute(
+        "INSERT INTO vote (take_id, member_id, value, weight, cast_at) VALUES (?, ?, ?, ?, ?)"
+        " ON CONFLICT (take_id, member_id) DO UPDATE SET value = excluded.value,"
+        " weight = excluded.weight, cast_at = excluded.cast_at",
+        (take_id, member_id, value, weight, now()),
+    )
+    return before
+
+
+async def delete(conn: Conn, take_id: int, member_id: int, value: int | None = None) -> bool:
+    """Withdraw a vote; with `value`, only if the vote still has that value (a switch wins)."""
+    if value is None:
+        cursor = await conn.execute("DELETE FROM vote WHERE take_id = ? AND member_id = ?",
+                                    (take_id, member_id))
+    else:
+        cursor = await conn.execute(
+            "DELETE FROM vote WHERE take_id = ? AND member_id = ? AND value = ?",
+            (take_id, member_id, value))
+    return cursor.rowcount > 0
+
+
+async def clear_take(conn: Conn, take_id: int) -> int:
+    cursor = await conn.execute("DELETE FROM vote WHERE take_id = ?", (take_id,))
+    return cursor.rowcount
+
+
+async def of_take(conn: Conn, take_id: int) -> list[Vote]:
+    return await fetch_all(conn, Vote, "SELECT * FROM vote WHERE take_id = ? ORDER BY member_id",
+                           (take_id,))
+
+
+def _marks(ids: list[int]) -> str:
+    return ",".join("?" * len(ids))
+
+
+async def tallies(conn: Conn, take_ids: list[int], *, creator_counts: bool) -> dict[int, Tally]:
+    """Every listed take's tally (zero when nobody voted)."""
+    if not take_ids:
+        return {}
+    cursor = await conn.execute(
+        "SELECT t.id,"
+        " COALESCE(SUM(CASE WHEN v.value = 1 THEN v.weight ELSE 0 END), 0),"
+        " COALESCE(SUM(CASE WHEN v.value = -1 THEN v.weight ELSE 0 END), 0),"
+        " COUNT(v.member_id)"
+        " FROM take t LEFT JOIN vote v ON v.take_id = t.id"
+        " AND (? OR t.creator_id IS NULL OR v.member_id != t.creator_id)"
+        f" WHERE t.id IN ({_marks(take_ids)}) GROUP BY t.id",
+        (int(creator_counts), *take_ids),
+    )
+    return {row[0]: Tally(row[0], float(row[1]), float(row[2]), int(row[3]))
+            for row in await cursor.fetchall()}
+
+
+async def distinct_voters(conn: Conn, take_ids: list[int], *, creator_counts: bool) -> int:
+    """How many members cast a counted vote on any of these takes (for the quorum)."""
+    if not take_ids:
+        return 0
+    return int((await (await conn.execute(
+        "SELECT COUNT(DISTINCT v.member_id) FROM vote v JOIN take t ON t.id = v.take_id"
+        f" WHERE t.id IN ({_marks(take_ids)})"
+        " AND (? OR t.creator_id IS NULL OR v.member_id != t.creator_id)",
+        (*take_ids, int(creator_counts)),
+    )).fetchone())[0])
