@@ -1,0 +1,194 @@
+"""What every cog shares: who is acting, the producer check, answering in time, and errors.
+
+A command reads: `ctx = await context(interaction)`, then one studio call, then an `Answer`
+handed to `answer()`, which replies within Discord's 3 s (deferring if the work runs long),
+turns a SlateError into a short ephemeral reason and anything else into an ephemeral
+"something went wrong (ref XXXX)" with the traceback logged under that ref.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+from collections.abc import Awaitable
+from dataclasses import dataclass, field
+from typing import Any
+
+import discord
+from discord import app_commands
+
+from storage.productions import Production
+from studio import production
+from studio.app import Studio
+from studio.errors import NotPermitted, SlateError
+from studio.people import Actor, actor, require_producer
+
+log = logging.getLogger("slate.cogs")
+
+# Work still running after this long is deferred: the 3 s deadline counts from Discord's side.
+DEFER_AFTER_S = 1.5
+
+
+def studio_of(interaction: discord.Interaction) -> Studio:
+    return interaction.client.studio  # type: ignore[attr-defined]
+
+
+def has_producer_role(interaction: discord.Interaction, prod: Production) -> bool:
+    """The production's producer role, or Manage Server (server managers steer too)."""
+    if interaction.permissions.manage_guild:
+        return True
+    roles = getattr(interaction.user, "roles", [])
+    return any(role.name == prod.producer_role for role in roles)
+
+
+def display_name(user: discord.abc.User) -> str:
+    return getattr(user, "display_name", None) or user.name
+
+
+@dataclass(frozen=True)
+class Context:
+    """One interaction's studio, production and acting member."""
+
+    studio: Studio
+    production: Production
+    actor: Actor
+
+    @property
+    def db(self):
+        return self.studio.db
+
+    def require_producer(self, doing: str) -> None:
+        require_producer(self.actor, self.production, doing)
+
+
+async def production_here(interaction: discord.Interaction) -> Production:
+    if interaction.guild_id is None:
+        raise NotPermitted("Slate works inside a server, not in direct messages")
+    return await production.get(studio_of(interaction).db, interaction.guild_id)
+
+
+async def context(interaction: discord.Interaction) -> Context:
+    """The production of this server and the member acting (created on first sight)."""
+    studio = studio_of(interaction)
+    prod = await production_here(interaction)
+    who = await actor(studio.db, prod, display_name(interaction.user),
+                      discord_id=interaction.user.id,
+                      is_producer=has_producer_role(interaction, prod))
+    return Context(studio, prod, who)
+
+
+def require_manager(interaction: discord.Interaction, doing: str) -> None:
+    if not interaction.permissions.manage_guild:
+        raise NotPermitted(f"{doing} needs the Manage Server permission")
+
+
+@dataclass
+class Answer:
+    """What to show: a new message, or (edit=True) the clicked message changed in place."""
+
+    content: str | None = None
+    embeds: list[discord.Embed] = field(default_factory=list)
+    view: discord.ui.View | None = None
+    files: list[discord.File] = field(default_factory=list)
+    ephemeral: bool = False
+    edit: bool = False
+
+    def kwargs(self, *, sending: bool) -> dict[str, Any]:
+        given: dict[str, Any] = {"content": self.content, "embeds": self.embeds}
+        if self.view is not None:
+            given["view"] = self.view
+        if self.files:
+            given["files" if sending else "attachments"] = self.files
+        return given
+
+
+async def answer(interaction: discord.Interaction, work: Awaitable[Answer], *,
+                 ephemeral: bool = False, edit: bool = False) -> None:
+    """Run `work` and show its Answer; defer first if it is not done within DEFER_AFTER_S.
+
+    `ephemeral`/`edit` say how to defer (a private "thinking…", or an update of the clicked
+    message); they must match what the Answer will be.
+    """
+    task = asyncio.ensure_future(work)
+    done, _ = await asyncio.wait({task}, timeout=DEFER_AFTER_S)
+    if not done and not interaction.response.is_done():
+        if edit:
+            await interaction.response.defer()
+            interaction.extras["slate_deferred"] = "update"
+        else:
+            await interaction.response.defer(thinking=True, ephemeral=ephemeral)
+            interaction.extras["slate_deferred"] = "private" if ephemeral else "public"
+    try:
+        result = await task
+    except Exception as exc:
+        await report(interaction, exc)
+        return
+    await show(interaction, result)
+
+
+async def show(interaction: discord.Interaction, result: Answer) -> None:
+    if not interaction.response.is_done():
+        if result.edit:
+            await interaction.response.edit_message(**result.kwargs(sending=False))
+        else:
+            await interaction.response.send_message(**result.kwargs(sending=True),
+                                                    ephemeral=result.ephemeral)
+        return
+    deferred = interaction.extras.get("slate_deferred")
+    if deferred == "update" or (deferred in ("public", "private")
+                                and result.ephemeral == (deferred == "private")):
+        await interaction.edit_original_response(**result.kwargs(sending=False))
+    else:
+        await interaction.followup.send(**result.kwargs(sending=True),
+                                        ephemeral=result.ephemeral)
+
+
+async def report(interaction: discord.Interaction, error: BaseException) -> None:
+    """A SlateError shows its reason; anything else a reference the logs can be searched for."""
+    if isinstance(error, app_commands.CommandInvokeError | app_commands.TransformerError):
+        error = error.__cause__ or error
+    if isinstance(error, SlateError):
+        text = error.reason
+    elif isinstance(error, app_commands.CheckFailure):
+        text = str(error) or "you may not use this command here"
+    else:
+        ref = secrets.token_hex(2).upper()
+        log.error("interaction %s failed (ref %s)", _what(interaction), ref,
+                  exc_info=(type(error), error, error.__traceback__))
+        text = f"something went wrong (ref {ref})"
+    try:
+        if not interaction.response.is_done():
+            await interaction.response.send_message(text, ephemeral=True)
+            return
+        if interaction.extras.get("slate_deferred") == "public":
+            # A public "thinking…" would show the refusal to everyone: replace it privately.
+            await interaction.delete_original_response()
+        await interaction.followup.send(text, ephemeral=True)
+    except discord.HTTPException:
+        log.exception("could not tell the user about an error (%s)", text)
+
+
+def _what(interaction: discord.Interaction) -> str:
+    if interaction.command is not None:
+        return f"/{interaction.command.qualified_name}"
+    data = interaction.data or {}
+    return f"component {data.get('custom_id', '?')}"
+
+
+async def guarded(interaction: discord.Interaction, work: Awaitable[Answer], *,
+                  ephemeral: bool = False, edit: bool = False) -> None:
+    """`answer` for buttons and modals (their errors do not pass through the command tree)."""
+    await answer(interaction, work, ephemeral=ephemeral, edit=edit)
+
+
+class SlateTree(app_commands.CommandTree):
+    """The command tree: errors not already answered get the same treatment as in `answer`."""
+
+    async def on_error(self, interaction: discord.Interaction,
+                       error: app_commands.AppCommandError) -> None:
+        await report(interaction, error)
+
+
+def truncate(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
