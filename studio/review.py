@@ -12,11 +12,13 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from pathlib import Path
 
 from storage import (
     approvals,
     audit,
     candidates,
+    chapter_threads,
     members,
     productions,
     review_settings,
@@ -37,7 +39,7 @@ from storage.shots import ShotRef
 from storage.takes import Take
 from storage.vote_windows import VoteWindow
 from storage.votes import Tally
-from studio import production
+from studio import mediastore, production
 from studio.errors import InvalidInput, NotFound, NotPermitted
 from studio.people import Actor
 from studio.timers import Dispatcher, parse, stamp, utcnow
@@ -712,3 +714,29 @@ async def queue(db: Database, prod: Production, who: Actor | None = None, *,
         items = [i for i in items if i.ref.owner_id == who.id]
     items.sort(key=lambda i: (i.since, i.ref.chapter_number, i.ref.shot.number))
     return items
+
+
+# --- where notices go -----------------------------------------------------------------------
+
+async def chapter_thread(db: Database, chapter_id: int) -> int | None:
+    return await chapter_threads.get(db.reader, chapter_id)
+
+
+async def record_chapter_thread(db: Database, chapter_id: int, parent_channel_id: int,
+                                thread_id: int) -> None:
+    async with db.transaction() as tx:
+        await chapter_threads.put(tx, chapter_id, parent_channel_id, thread_id)
+
+
+def preview_path(media_dir: Path, take: Take, limit: int) -> Path | None:
+    """The file shown with a candidate: its preview, thumbnail or media, if one fits `limit`."""
+    for sha in (take.preview_sha256, take.thumbnail_sha256, take.media_sha256):
+        if sha:
+            path = mediastore.path_for(media_dir, sha)
+            if path.is_file() and path.stat().st_size <= limit:
+                return path
+    return None
+
+
+async def production_of(db: Database, production_id: int) -> Production | None:
+    return await productions.get(db.reader, production_id)

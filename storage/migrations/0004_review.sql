@@ -73,3 +73,11 @@ CREATE TABLE shot_mark (
     marked_at TEXT NOT NULL,
     PRIMARY KEY (shot_id, purpose)
 );
+
+-- The thread (under the takes channel) where a chapter's review notices are posted.
+CREATE TABLE chapter_thread (
+    chapter_id INTEGER PRIMARY KEY REFERENCES chapter(id) ON DELETE CASCADE,
+    parent_channel_id INTEGER NOT NULL,
+    thread_id INTEGER NOT NULL,
+    created_at TEXT NOT NULL
+);

@@ -1,0 +1,470 @@
+"""Review in Discord: candidate takes carry 👍/👎 votes; /vote, /approve, /retake, /review.
+
+Votes come from raw reaction events (they work for messages not in the cache), applied under a
+per-guild lock so one guild's events are stored in the order Discord sent them. At start-up and
+before a vote closes, every running vote is reconciled with Discord's reaction lists, so
+reactions cast while the bot was down are counted. Deadlines are durable timers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import defaultdict
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from cogs.common import Answer, answer, context, display_name, truncate
+from storage.productions import Production
+from storage.timers import Timer
+from studio import production, review
+from studio.app import Studio
+from studio.errors import NotFound
+from studio.review import VOTE_AGAINST, VOTE_FOR, Voter
+from studio.timers import Dispatcher, parse
+
+log = logging.getLogger("slate.cogs.review")
+
+COLOUR = discord.Colour(0xD69E2E)
+# Discord's reaction list pages hold at most 100 users.
+REACTION_PAGE = 100
+UPLOAD_LIMIT = 10 * 1024 * 1024
+OUTCOME_TEXT = {
+    "tie": "it is a tie (or the lead is under the margin)",
+    "no_quorum": "too few members voted",
+    "no_support": "no take has more votes for than against",
+}
+
+
+def message_link(guild_id: int, channel_id: int, message_id: int) -> str:
+    return f"https://discord.com/channels/{guild_id}/{channel_id}/{message_id}"
+
+
+def when(text: str) -> str:
+    """A stored UTC time as a Discord timestamp each reader sees in their own zone."""
+    return f"<t:{int(parse(text).timestamp())}:R>"
+
+
+def status_embed(found: review.VoteStatus, guild_id: int) -> discord.Embed:
+    window = found.window
+    if window is None:
+        head = "never put to the vote"
+    elif window.state == "open":
+        head = f"voting, closes {when(window.deadline)}"
+    elif window.state == "decision":
+        head = f"waiting for a producer: {OUTCOME_TEXT.get(window.outcome, window.outcome)}"
+    else:
+        head = f"closed ({window.outcome})"
+    embed = discord.Embed(title=truncate(f"Shot {found.ref.code} — vote", 256), colour=COLOUR,
+                          description=truncate(
+                              f"{head}\n{found.voters} voter(s) · quorum "
+                              f"{found.rules.quorum} · margin {found.rules.margin:g}", 4096))
+    for c in found.candidates[:25]:
+        link = (f"[message]({message_link(guild_id, c.message.channel_id, c.message.message_id)})"
+                if c.message else "not posted")
+        embed.add_field(name=f"r{c.take.revision} · {c.take.status}",
+                        value=f"score **{c.tally.score:+g}** ({VOTE_FOR} {c.tally.votes_for:g}"
+                              f" · {VOTE_AGAINST} {c.tally.votes_against:g}) · {link}",
+                        inline=False)
+    return embed
+
+
+def queue_embed(items: list[review.QueueItem], guild_id: int) -> discord.Embed:
+    kinds = {"unopened": "waiting for a vote", "voting": "voting",
+             "decision": "waiting for a decision"}
+    lines = []
+    for item in items[:20]:
+        links = " ".join(f"[r{n}]({message_link(guild_id, m.channel_id, m.message_id)})"
+                         for n, m in enumerate(item.messages[:5], start=1))
+        lines.append(truncate(f"**{item.ref.code}** · {kinds[item.kind]} since "
+                              f"{when(item.since)} · {item.candidates} candidate(s) {links}",
+                              190))
+    more = f"\n…and {len(items) - 20} more" if len(items) > 20 else ""
+    return discord.Embed(title="Review queue", colour=COLOUR,
+                         description=("\n".join(lines) + more) or "Nothing is waiting.")
+
+
+def candidate_text(ref_code: str, take_revision: int, prompt: str, source: str) -> str:
+    about = f" — {truncate(prompt, 300)}" if prompt else ""
+    return (f"**Shot {ref_code} · take r{take_revision}** ({source}){about}\n"
+            f"Vote with {VOTE_FOR} (for) or {VOTE_AGAINST} (against).")
+
+
+def is_producer(member: discord.abc.User | None, prod: Production) -> bool:
+    if not isinstance(member, discord.Member):
+        return False
+    return member.guild_permissions.manage_guild or any(
+        role.name == prod.producer_role for role in member.roles)
+
+
+class ReviewCog(commands.Cog):
+    vote = app_commands.Group(name="vote", description="Votes on a shot's candidate takes",
+                              guild_only=True)
+    queue_group = app_commands.Group(name="review", description="The review queue",
+                                     guild_only=True)
+
+    def __init__(self, bot: commands.Bot) -> None:
+        self.bot = bot
+        self.studio: Studio = bot.studio  # type: ignore[attr-defined]
+        self.timers = Dispatcher(self.studio.db)
+        self.timers.on(review.CLOSE_EVENT, self._deadline)
+        self.locks: defaultdict[int, asyncio.Lock] = defaultdict(asyncio.Lock)
+        self._cleanup: set[asyncio.Task] = set()
+
+    async def cog_unload(self) -> None:
+        await self.timers.stop()
+
+    # --- reactions --------------------------------------------------------------------------
+
+    def _own(self, user_id: int) -> bool:
+        return self.bot.user is not None and user_id == self.bot.user.id
+
+    async def _production(self, guild_id: int | None) -> Production | None:
+        if guild_id is None:
+            return None
+        try:
+            return await production.get(self.studio.db, guild_id)
+        except NotFound:
+            return None
+
+    @commands.Cog.listener()
+    async def on_raw_reaction_add(self, payload: discord.RawReactionActionEvent) -> None:
+        if payload.guild_id is None or self._own(payload.user_id):
+            return
+        async with self.locks[payload.guild_id]:
+            prod = await self._production(payload.guild_id)
+            if prod is None:
+                return
+            voter = Voter(payload.user_id,
+                          display_name(payload.member) if payload.member else str(
+                              payload.user_id),
+                          is_producer(payload.member, prod))
+            change = await review.reaction_added(self.studio.db, payload.message_id, voter,
+                                                 str(payload.emoji))
+        if change is not None and change.stale_emoji is not None:
+            # The member switched: take their other reaction away so the message shows one vote.
+            self._later(self._remove_reaction(payload.channel_id, payload.message_id,
+                                              change.stale_emoji, payload.user_id))
+
+    @commands.Cog.listener()
+    async def on_raw_reaction_remove(self, payload: discord.RawReactionActionEvent) -> None:
+        if payload.guild_id is None or self._own(payload.user_id):
+            return
+        async with self.locks[payload.guild_id]:
+            await review.reaction_removed(self.studio.db, payload.message_id, payload.user_id,
+                                          str(payload.emoji))
+
+    @commands.Cog.listener()
+    async def on_raw_reaction_clear(self, payload: discord.RawReactionClearEvent) -> None:
+        async with self.locks[payload.guild_id or 0]:
+            await review.reactions_cleared(self.studio.db, payload.message_id)
+
+    @commands.Cog.listener()
+    async def on_raw_reaction_clear_emoji(self, payload: discord.RawReactionClearEmojiEvent
+                                          ) -> None:
+        async with self.locks[payload.guild_id or 0]:
+            await review.reactions_cleared(self.studio.db, payload.message_id,
+                                           str(payload.emoji))
+
+    @commands.Cog.listener()
+    async def on_raw_message_delete(self, payload: discord.RawMessageDeleteEvent) -> None:
+        async with self.locks[payload.guild_id or 0]:
+            await review.message_deleted(self.studio.db, payload.message_id)
+
+    @commands.Cog.listener()
+    async def on_raw_bulk_message_delete(self, payload: discord.RawBulkMessageDeleteEvent
+                                         ) -> None:
+        async with self.locks[payload.guild_id or 0]:
+            for message_id in payload.message_ids:
+                await review.message_deleted(self.studio.db, message_id)
+
+    def _later(self, work) -> None:
+        task = asyncio.create_task(work)
+        self._cleanup.add(task)
+        task.add_done_callback(self._cleanup.discard)
+
+    async def _remove_reaction(self, channel_id: int, message_id: int, emoji: str,
+                               user_id: int) -> None:
+        message = self.bot.get_partial_messageable(channel_id).get_partial_message(message_id)
+        try:
+            await message.remove_reaction(emoji, discord.Object(user_id))
+        except discord.HTTPException as exc:
+            # Without Manage Messages the old reaction stays; the stored vote is right anyway.
+            log.info("could not remove a switched reaction on %s: %s", message_id, exc)
+
+    # --- reconciling with Discord -----------------------------------------------------------
+
+    @commands.Cog.listener()
+    async def on_ready(self) -> None:
+        for window in await review.open_windows(self.studio.db):
+            try:
+                await self.reconcile(window.id)
+            except discord.HTTPException:
+                log.exception("could not reconcile vote %s", window.id)
+        self.timers.start()
+
+    async def _reaction_users(self, channel_id: int, message_id: int, emoji: str
+                              ) -> list[dict]:
+        """Everyone who reacted with `emoji`, page by page (Discord gives 100 at a time)."""
+        found: list[dict] = []
+        after: int | None = None
+        while True:
+            page = await self.bot.http.get_reaction_users(channel_id, message_id, emoji,
+                                                          REACTION_PAGE, after=after)
+            found += page
+            if len(page) < REACTION_PAGE:
+                return found
+            after = int(page[-1]["id"])
+
+    async def reconcile(self, window_id: int) -> review.Reconciled:
+        """Count what Discord shows for a running vote; deleted messages drop their votes."""
+        found = await review.window_status(self.studio.db, window_id)
+        guild_id = (await self._guild_of(found.ref.production_id)) or 0
+        prod = await self._production(guild_id)
+        guild = self.bot.get_guild(guild_id)
+        async with self.locks[guild_id]:
+            lists: dict[int, dict[str, list[Voter]]] = {}
+            for candidate in found.candidates:
+                message = candidate.message
+                if message is None:
+                    continue
+                try:
+                    lists[message.message_id] = {
+                        emoji: [self._voter(user, guild, prod) for user in
+                                await self._reaction_users(message.channel_id,
+                                                           message.message_id, emoji)]
+                        for emoji in (VOTE_FOR, VOTE_AGAINST)}
+                except discord.NotFound:
+                    await review.message_deleted(self.studio.db, message.message_id)
+            me = self.bot.user.id if self.bot.user else 0
+            done = await review.reconcile(self.studio.db, window_id, lists,
+                                          ignore=frozenset({me}))
+        for take_id, discord_id, emoji in done.stale:
+            message = next((c.message for c in found.candidates
+                            if c.take.id == take_id and c.message), None)
+            if message is not None:
+                self._later(self._remove_reaction(message.channel_id, message.message_id,
+                                                  emoji, discord_id))
+        if done.changes:
+            log.info("vote %s reconciled: %s", window_id, done)
+        return done
+
+    def _voter(self, user: dict, guild: discord.Guild | None, prod: Production | None
+               ) -> Voter:
+        member = guild.get_member(int(user["id"])) if guild is not None else None
+        name = user.get("global_name") or user.get("username") or user["id"]
+        return Voter(int(user["id"]), str(name),
+                     is_producer(member, prod) if prod is not None else False)
+
+    async def _guild_of(self, production_id: int) -> int | None:
+        found = await review.production_of(self.studio.db, production_id)
+        return found.guild_id if found else None
+
+    # --- closing ----------------------------------------------------------------------------
+
+    async def _deadline(self, timer: Timer) -> None:
+        window_id = int(timer.data["window"])
+        await self.reconcile(window_id)
+        closing = await review.close_due(self.studio.db, window_id)
+        if closing is not None:
+            await self._announce_close(closing)
+
+    async def _announce_close(self, closing: review.Closing) -> None:
+        found = closing.status
+        guild_id = await self._guild_of(found.ref.production_id) or 0
+        prod = await self._production(guild_id)
+        if prod is None or found.window is None:
+            return
+        channel_id = found.window.summary_channel_id or prod.takes_channel_id
+        if closing.approval is not None:
+            await self._announce_approval(prod, closing.approval, channel_id)
+            return
+        role = discord.utils.get(self.bot.get_guild(guild_id).roles, name=prod.producer_role) \
+            if self.bot.get_guild(guild_id) else None
+        ping = role.mention if role else f"@{prod.producer_role}"
+        if channel_id:
+            await self.bot.get_partial_messageable(channel_id).send(
+                truncate(f"{ping} the vote on shot {found.ref.code} closed without a winner: "
+                         f"{OUTCOME_TEXT.get(closing.outcome, closing.outcome)}. Decide with "
+                         f"`/approve` or `/retake`.", 2000),
+                allowed_mentions=discord.AllowedMentions(roles=True))
+
+    async def _announce_approval(self, prod: Production, done: review.ApprovalResult,
+                                 channel_id: int | None) -> None:
+        replaced = f", replacing r{done.previous.revision}" if done.previous else ""
+        how = (f"by vote (score {done.score:+g})" if done.how == "vote" else "by a decision")
+        text = (f"✅ Shot {done.ref.code}: take r{done.take.revision} approved {how}"
+                f"{replaced}. It goes into the next cut.")
+        if channel_id and done.how == "vote":
+            await self.bot.get_partial_messageable(channel_id).send(text)
+        await self._chapter_notice(prod, done.ref, text)
+
+    async def _chapter_notice(self, prod: Production, ref, text: str, *,
+                              mention: discord.AllowedMentions | None = None) -> None:
+        """Post in the chapter's thread under the takes channel (made on first use)."""
+        if not prod.takes_channel_id:
+            return
+        thread_id = await review.chapter_thread(self.studio.db, ref.shot.chapter_id)
+        send = {"allowed_mentions": mention or discord.AllowedMentions.none()}
+        if thread_id is not None:
+            try:
+                await self.bot.get_partial_messageable(thread_id).send(text, **send)
+                return
+            except discord.NotFound:
+                pass  # the thread was deleted: make a new one
+        parent = self.bot.get_channel(prod.takes_channel_id)
+        if not isinstance(parent, discord.TextChannel):
+            return
+        thread = await parent.create_thread(
+            name=truncate(f"Chapter {ref.chapter_number} — {ref.chapter_title}", 100),
+            type=discord.ChannelType.public_thread)
+        await review.record_chapter_thread(self.studio.db, ref.shot.chapter_id, parent.id,
+                                           thread.id)
+        await thread.send(text, **send)
+
+    # --- posting candidates -----------------------------------------------------------------
+
+    async def _post_candidates(self, interaction: discord.Interaction,
+                               found: review.VoteStatus, prod: Production) -> int:
+        assert found.window is not None
+        channel_id = prod.takes_channel_id or interaction.channel_id
+        assert channel_id is not None
+        channel = self.bot.get_partial_messageable(channel_id)
+        limit = min(UPLOAD_LIMIT, getattr(interaction, "attachment_size_limit", UPLOAD_LIMIT))
+        posted = 0
+        for take in found.unposted:
+            path = review.preview_path(self.studio.settings.media_path, take, limit)
+            files = [discord.File(path, filename=f"{found.ref.code}r{take.revision}"
+                                  f"{_suffix(take.kind)}")] if path else []
+            message = await channel.send(
+                candidate_text(found.ref.code, take.revision, take.prompt, take.source),
+                files=files)
+            # Recorded before seeding: a vote cast the moment the message appears counts.
+            await review.record_posted(self.studio.db, found.window.id, take.id, channel_id,
+                                       message.id)
+            for emoji in (VOTE_FOR, VOTE_AGAINST):
+                await message.add_reaction(emoji)
+            posted += 1
+        refreshed = await review.window_status(self.studio.db, found.window.id)
+        summary = summary_text(refreshed, interaction.guild_id or 0)
+        window = refreshed.window
+        assert window is not None
+        if window.summary_message_id and window.summary_channel_id == channel_id:
+            try:
+                await channel.get_partial_message(window.summary_message_id).delete()
+            except discord.HTTPException:
+                pass  # already gone; a fresh summary follows at the bottom
+        message = await channel.send(summary)
+        await review.record_summary(self.studio.db, window.id, channel_id, message.id)
+        return posted
+
+    # --- commands ---------------------------------------------------------------------------
+
+    @vote.command(name="open", description="Put a shot's candidate takes to the vote (or bump it)")
+    @app_commands.describe(shot="chapter.shot, e.g. 3.2",
+                           hours="How long the vote runs (default: the production's setting)")
+    async def vote_open(self, interaction: discord.Interaction, shot: str,
+                        hours: app_commands.Range[float, 0.01, 720.0] | None = None) -> None:
+        async def work() -> Answer:
+            ctx = await context(interaction)
+            found = await review.open_vote(ctx.db, ctx.production, ctx.actor, shot, hours,
+                                           dispatcher=self.timers)
+            posted = await self._post_candidates(interaction, found, ctx.production)
+            window = found.window
+            assert window is not None
+            return Answer(f"The vote on shot {found.ref.code} is open until "
+                          f"{when(window.deadline)}: {len(found.candidates)} candidate(s), "
+                          f"{posted} posted now.", ephemeral=True)
+        await answer(interaction, work(), ephemeral=True)
+
+    @vote.command(name="close", description="Close a shot's vote now")
+    @app_commands.describe(shot="chapter.shot, e.g. 3.2")
+    async def vote_close(self, interaction: discord.Interaction, shot: str) -> None:
+        async def work() -> Answer:
+            ctx = await context(interaction)
+            running = await review.status(ctx.db, ctx.production, shot)
+            if running.window is not None and running.window.state == "open":
+                await self.reconcile(running.window.id)
+            closing = await review.close_vote(ctx.db, ctx.production, ctx.actor, shot)
+            await self._announce_close(closing)
+            if closing.approval is not None:
+                text = (f"Closed: take r{closing.approval.take.revision} of shot "
+                        f"{closing.approval.ref.code} is approved.")
+            else:
+                text = (f"Closed without a winner: "
+                        f"{OUTCOME_TEXT.get(closing.outcome, closing.outcome)}.")
+            return Answer(text, embeds=[status_embed(closing.status, ctx.production.guild_id)],
+                          ephemeral=True)
+        await answer(interaction, work(), ephemeral=True)
+
+    @vote.command(name="status", description="A shot's vote: candidates and their tallies")
+    @app_commands.describe(shot="chapter.shot, e.g. 3.2")
+    async def vote_status(self, interaction: discord.Interaction, shot: str) -> None:
+        async def work() -> Answer:
+            ctx = await context(interaction)
+            found = await review.status(ctx.db, ctx.production, shot)
+            return Answer(embeds=[status_embed(found, ctx.production.guild_id)],
+                          ephemeral=True)
+        await answer(interaction, work(), ephemeral=True)
+
+    @app_commands.command(name="approve", description="Approve a take for its shot")
+    @app_commands.describe(take="shot and revision, e.g. 3.2r2")
+    @app_commands.guild_only()
+    async def approve(self, interaction: discord.Interaction, take: str) -> None:
+        async def work() -> Answer:
+            ctx = await context(interaction)
+            done = await review.approve(ctx.db, ctx.production, ctx.actor, take)
+            await self._announce_approval(ctx.production, done, None)
+            replaced = f" (replacing r{done.previous.revision})" if done.previous else ""
+            return Answer(f"Take r{done.take.revision} of shot {done.ref.code} is approved"
+                          f"{replaced}.", ephemeral=True)
+        await answer(interaction, work(), ephemeral=True)
+
+    @app_commands.command(name="retake", description="Send a shot back to its owner with a note")
+    @app_commands.describe(shot="chapter.shot, e.g. 3.2", note="What to change")
+    @app_commands.guild_only()
+    async def retake(self, interaction: discord.Interaction, shot: str,
+                     note: app_commands.Range[str, 1, 1000]) -> None:
+        async def work() -> Answer:
+            ctx = await context(interaction)
+            done = await review.retake(ctx.db, ctx.production, ctx.actor, shot, note)
+            owner = done.owner.mention if done.owner else "nobody (the chapter is open)"
+            await self._chapter_notice(
+                ctx.production, done.ref,
+                truncate(f"🔁 Retake for shot {done.ref.code}, {owner}: {done.note}", 2000),
+                mention=discord.AllowedMentions(users=True))
+            return Answer(f"Shot {done.ref.code} is sent back to {owner}.", ephemeral=True)
+        await answer(interaction, work(), ephemeral=True)
+
+    @queue_group.command(name="queue", description="Shots waiting for a vote or a decision")
+    @app_commands.describe(mine="Only the shots of chapters you hold")
+    async def review_queue(self, interaction: discord.Interaction, mine: bool = False) -> None:
+        async def work() -> Answer:
+            ctx = await context(interaction)
+            items = await review.queue(ctx.db, ctx.production, ctx.actor, mine=mine)
+            return Answer(embeds=[queue_embed(items, ctx.production.guild_id)],
+                          ephemeral=True)
+        await answer(interaction, work(), ephemeral=True)
+
+
+def _suffix(kind: str) -> str:
+    return {"image": ".png", "video": ".mp4", "audio": ".wav"}.get(kind, "")
+
+
+def summary_text(found: review.VoteStatus, guild_id: int) -> str:
+    window = found.window
+    assert window is not None
+    links = ", ".join(
+        f"[r{c.take.revision}]"
+        f"({message_link(guild_id, c.message.channel_id, c.message.message_id)})"
+        for c in found.candidates if c.message)
+    return truncate(f"🗳️ **Vote on shot {found.ref.code}** — closes {when(window.deadline)}. "
+                    f"Candidates: {links or 'none posted'}. React {VOTE_FOR} or {VOTE_AGAINST} "
+                    f"on each take; one vote per take.", 2000)
+
+
+async def setup(bot: commands.Bot) -> None:
+    await bot.add_cog(ReviewCog(bot))
+
