@@ -9,8 +9,8 @@ reactions cast while the bot was down are counted. Deadlines are durable timers.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
-from collections import defaultdict
 
 import discord
 from discord import app_commands
@@ -31,6 +31,8 @@ COLOUR = discord.Colour(0xD69E2E)
 # Discord's reaction list pages hold at most 100 users.
 REACTION_PAGE = 100
 UPLOAD_LIMIT = 10 * 1024 * 1024
+# Reaction events stored per transaction at most.
+BATCH = 500
 OUTCOME_TEXT = {
     "tie": "it is a tie (or the lead is under the margin)",
     "no_quorum": "too few members voted",
@@ -110,75 +112,104 @@ class ReviewCog(commands.Cog):
         self.studio: Studio = bot.studio  # type: ignore[attr-defined]
         self.timers = Dispatcher(self.studio.db)
         self.timers.on(review.CLOSE_EVENT, self._deadline)
-        self.locks: defaultdict[int, asyncio.Lock] = defaultdict(asyncio.Lock)
+        self.pending: list[tuple[review.Event, int, discord.Member | None]] = []
+        self._drainer: asyncio.Task | None = None
+        # Held while a batch is stored or a vote reconciled: the two never interleave.
+        self.applying = asyncio.Lock()
         self._cleanup: set[asyncio.Task] = set()
 
     async def cog_unload(self) -> None:
         await self.timers.stop()
+        await self.settled()
 
     # --- reactions --------------------------------------------------------------------------
+    # Each listener only queues its event (in arrival order); one drainer applies the queue in
+    # batches, each batch one transaction, so a burst of reactions costs a few commits.
 
     def _own(self, user_id: int) -> bool:
         return self.bot.user is not None and user_id == self.bot.user.id
 
-    async def _production(self, guild_id: int | None) -> Production | None:
-        if guild_id is None:
-            return None
-        try:
-            return await production.get(self.studio.db, guild_id)
-        except NotFound:
-            return None
+    def _queue(self, event: review.Event, channel_id: int,
+               member: discord.Member | None = None) -> None:
+        self.pending.append((event, channel_id, member))
+        if self._drainer is None or self._drainer.done():
+            self._drainer = asyncio.create_task(self._drain())
+
+    async def _drain(self) -> None:
+        while self.pending:
+            async with self.applying:
+                batch, self.pending = self.pending[:BATCH], self.pending[BATCH:]
+                try:
+                    events = await self._with_roles(batch)
+                    results = await review.apply_events(self.studio.db, events)
+                except Exception:
+                    # Not stored: the next reconcile reads them back from Discord.
+                    log.exception("could not store %d reaction events", len(batch))
+                    self._later(self.reconcile_all())
+                    continue
+            for event, (_, channel_id, _), result in zip(events, batch, results, strict=True):
+                if isinstance(result, review.VoteChange) and result.stale_emoji is not None:
+                    assert isinstance(event, review.Reaction)
+                    # The member switched: take their other reaction away, one vote shows.
+                    self._later(self._remove_reaction(channel_id, event.message_id,
+                                                      result.stale_emoji, event.discord_id))
+
+    async def settled(self) -> None:
+        """Wait until every queued event is stored (tests and shutdown)."""
+        while self._drainer is not None and not self._drainer.done():
+            await asyncio.shield(self._drainer)
 
     @commands.Cog.listener()
     async def on_raw_reaction_add(self, payload: discord.RawReactionActionEvent) -> None:
         if payload.guild_id is None or self._own(payload.user_id):
             return
-        async with self.locks[payload.guild_id]:
-            prod = await self._production(payload.guild_id)
-            if prod is None:
-                return
-            voter = Voter(payload.user_id,
-                          display_name(payload.member) if payload.member else str(
-                              payload.user_id),
-                          is_producer(payload.member, prod))
-            change = await review.reaction_added(self.studio.db, payload.message_id, voter,
-                                                 str(payload.emoji))
-        if change is not None and change.stale_emoji is not None:
-            # The member switched: take their other reaction away so the message shows one vote.
-            self._later(self._remove_reaction(payload.channel_id, payload.message_id,
-                                              change.stale_emoji, payload.user_id))
+        member = payload.member
+        self._queue(review.Reaction(
+            payload.message_id, payload.user_id, str(payload.emoji), True,
+            display_name(member) if member else str(payload.user_id)), payload.channel_id,
+            member)
 
     @commands.Cog.listener()
     async def on_raw_reaction_remove(self, payload: discord.RawReactionActionEvent) -> None:
         if payload.guild_id is None or self._own(payload.user_id):
             return
-        async with self.locks[payload.guild_id]:
-            await review.reaction_removed(self.studio.db, payload.message_id, payload.user_id,
-                                          str(payload.emoji))
+        self._queue(review.Reaction(payload.message_id, payload.user_id, str(payload.emoji),
+                                    False), payload.channel_id)
 
     @commands.Cog.listener()
     async def on_raw_reaction_clear(self, payload: discord.RawReactionClearEvent) -> None:
-        async with self.locks[payload.guild_id or 0]:
-            await review.reactions_cleared(self.studio.db, payload.message_id)
+        self._queue(review.Cleared(payload.message_id), payload.channel_id)
 
     @commands.Cog.listener()
     async def on_raw_reaction_clear_emoji(self, payload: discord.RawReactionClearEmojiEvent
                                           ) -> None:
-        async with self.locks[payload.guild_id or 0]:
-            await review.reactions_cleared(self.studio.db, payload.message_id,
-                                           str(payload.emoji))
+        self._queue(review.Cleared(payload.message_id, str(payload.emoji)), payload.channel_id)
 
     @commands.Cog.listener()
     async def on_raw_message_delete(self, payload: discord.RawMessageDeleteEvent) -> None:
-        async with self.locks[payload.guild_id or 0]:
-            await review.message_deleted(self.studio.db, payload.message_id)
+        self._queue(review.Deleted(payload.message_id), payload.channel_id)
 
     @commands.Cog.listener()
     async def on_raw_bulk_message_delete(self, payload: discord.RawBulkMessageDeleteEvent
                                          ) -> None:
-        async with self.locks[payload.guild_id or 0]:
-            for message_id in payload.message_ids:
-                await review.message_deleted(self.studio.db, message_id)
+        for message_id in payload.message_ids:
+            self._queue(review.Deleted(message_id), payload.channel_id)
+
+    async def _with_roles(self, batch: list[tuple[review.Event, int, discord.Member | None]]
+                          ) -> list[review.Event]:
+        """Mark the reactions of producers (their votes may weigh more)."""
+        roles: dict[int, Production | None] = {}
+        events = []
+        for event, _, member in batch:
+            if isinstance(event, review.Reaction) and member is not None:
+                guild_id = member.guild.id
+                if guild_id not in roles:
+                    roles[guild_id] = await self._production(guild_id)
+                prod = roles[guild_id]
+                if prod is not None and is_producer(member, prod):
+                    event = dataclasses.replace(event, is_producer=True)
+            events.append(event)
+        return events
 
     def _later(self, work) -> None:
         task = asyncio.create_task(work)
@@ -194,16 +225,27 @@ class ReviewCog(commands.Cog):
             # Without Manage Messages the old reaction stays; the stored vote is right anyway.
             log.info("could not remove a switched reaction on %s: %s", message_id, exc)
 
+    async def _production(self, guild_id: int | None) -> Production | None:
+        if guild_id is None:
+            return None
+        try:
+            return await production.get(self.studio.db, guild_id)
+        except NotFound:
+            return None
+
     # --- reconciling with Discord -----------------------------------------------------------
 
     @commands.Cog.listener()
     async def on_ready(self) -> None:
+        await self.reconcile_all()
+        self.timers.start()
+
+    async def reconcile_all(self) -> None:
         for window in await review.open_windows(self.studio.db):
             try:
                 await self.reconcile(window.id)
             except discord.HTTPException:
                 log.exception("could not reconcile vote %s", window.id)
-        self.timers.start()
 
     async def _reaction_users(self, channel_id: int, message_id: int, emoji: str
                               ) -> list[dict]:
@@ -224,7 +266,7 @@ class ReviewCog(commands.Cog):
         guild_id = (await self._guild_of(found.ref.production_id)) or 0
         prod = await self._production(guild_id)
         guild = self.bot.get_guild(guild_id)
-        async with self.locks[guild_id]:
+        async with self.applying:
             lists: dict[int, dict[str, list[Voter]]] = {}
             for candidate in found.candidates:
                 message = candidate.message
@@ -237,7 +279,8 @@ class ReviewCog(commands.Cog):
                                                            message.message_id, emoji)]
                         for emoji in (VOTE_FOR, VOTE_AGAINST)}
                 except discord.NotFound:
-                    await review.message_deleted(self.studio.db, message.message_id)
+                    await review.apply_events(self.studio.db, [review.Deleted(
+                        message.message_id)])
             me = self.bot.user.id if self.bot.user else 0
             done = await review.reconcile(self.studio.db, window_id, lists,
                                           ignore=frozenset({me}))

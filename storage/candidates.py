@@ -16,6 +16,26 @@ class CandidateMessage:
     posted_at: str = ""
 
 
+@dataclass(frozen=True)
+class VotingTarget:
+    """A candidate message whose take is taking votes now."""
+
+    take_id: int
+    window_id: int
+    production_id: int
+
+
+async def voting_target(conn: Conn, message_id: int) -> VotingTarget | None:
+    """The take a message votes on, if its window is open and the take still a candidate."""
+    cursor = await conn.execute(
+        "SELECT cm.take_id, cm.window_id, w.production_id FROM candidate_message cm"
+        " JOIN vote_window w ON w.id = cm.window_id AND w.state = 'open'"
+        " JOIN take t ON t.id = cm.take_id AND t.status = 'candidate'"
+        " WHERE cm.message_id = ?", (message_id,))
+    row = await cursor.fetchone()
+    return None if row is None else VotingTarget(int(row[0]), int(row[1]), int(row[2]))
+
+
 async def by_message(conn: Conn, message_id: int) -> CandidateMessage | None:
     return await fetch_one(conn, CandidateMessage,
                            "SELECT * FROM candidate_message WHERE message_id = ?", (message_id,))

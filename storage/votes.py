@@ -103,3 +103,28 @@ async def distinct_voters(conn: Conn, take_ids: list[int], *, creator_counts: bo
         " AND (? OR t.creator_id IS NULL OR v.member_id != t.creator_id)",
         (*take_ids, int(creator_counts)),
     )).fetchone())[0])
+
+
+async def clear_value(conn: Conn, take_id: int, value: int) -> int:
+    cursor = await conn.execute("DELETE FROM vote WHERE take_id = ? AND value = ?",
+                                (take_id, value))
+    return cursor.rowcount
+
+
+async def by_discord_id(conn: Conn, take_id: int) -> dict[int, Vote]:
+    """A take's votes by voters known to Discord, keyed by their Discord id."""
+    cursor = await conn.execute(
+        "SELECT v.*, m.discord_id FROM vote v JOIN member m ON m.id = v.member_id"
+        " WHERE v.take_id = ? AND m.discord_id IS NOT NULL", (take_id,))
+    return {row["discord_id"]: Vote(row["take_id"], row["member_id"], row["value"],
+                                    row["weight"], row["cast_at"])
+            for row in await cursor.fetchall()}
+
+
+async def member_id_for(conn: Conn, production_id: int, discord_id: int) -> int | None:
+    """The voter's member id, without creating one (a removal by a stranger changes nothing)."""
+    cursor = await conn.execute(
+        "SELECT id FROM member WHERE production_id = ? AND discord_id = ?",
+        (production_id, discord_id))
+    row = await cursor.fetchone()
+    return None if row is None else int(row[0])

@@ -117,106 +117,168 @@ class VoteChange:
         return self.before != self.after
 
 
-async def _open_candidate(conn: Conn, message_id: int) -> tuple[CandidateMessage, VoteWindow
-                                                                  ] | None:
-    """The candidate message and its window, if it is taking votes now."""
-    message = await candidates.by_message(conn, message_id)
+@dataclass(frozen=True)
+class Reaction:
+    """A reaction added or removed on a message, as the gateway reported it."""
+
+    message_id: int
+    discord_id: int
+    emoji: str
+    added: bool
+    name: str = ""
+    is_producer: bool = False
+
+
+@dataclass(frozen=True)
+class Cleared:
+    """All reactions (emoji None), or all of one emoji, were removed from a message."""
+
+    message_id: int
+    emoji: str | None = None
+
+
+@dataclass(frozen=True)
+class Deleted:
+    """A message was deleted."""
+
+    message_id: int
+
+
+Event = Reaction | Cleared | Deleted
+
+
+@dataclass
+class _Batch:
+    """What one transaction already looked up: targets by message, members by Discord id."""
+
+    targets: dict[int, candidates.VotingTarget | None] = field(default_factory=dict)
+    members: dict[tuple[int, int], int | None] = field(default_factory=dict)
+    weights: dict[int, float] = field(default_factory=dict)
+
+
+async def apply_events(db: Database, events: list[Event]) -> list[VoteChange | int | None]:
+    """Apply gateway events in order, in one transaction; one result per event.
+
+    A Reaction gives its VoteChange (None when it is not a vote), a Cleared the number of
+    votes withdrawn, a Deleted the number of votes dropped with the message.
+    """
+    results: list[VoteChange | int | None] = []
+    batch = _Batch()
+    async with db.transaction() as tx:
+        for event in events:
+            if isinstance(event, Reaction):
+                results.append(await _react(tx, event, batch))
+            elif isinstance(event, Cleared):
+                results.append(await _clear(tx, event, batch))
+            else:
+                results.append(await _delete(tx, event, batch))
+    return results
+
+
+async def _target(tx: Conn, message_id: int, batch: _Batch) -> candidates.VotingTarget | None:
+    if message_id not in batch.targets:
+        batch.targets[message_id] = await candidates.voting_target(tx, message_id)
+    return batch.targets[message_id]
+
+
+async def _react(tx: Conn, event: Reaction, batch: _Batch) -> VoteChange | None:
+    value = VOTE_EMOJI.get(event.emoji)
+    if value is None:
+        return None
+    target = await _target(tx, event.message_id, batch)
+    if target is None:
+        return None
+    key = (target.production_id, event.discord_id)
+    if event.added:
+        if batch.members.get(key) is None:
+            member = await members.ensure(tx, target.production_id,
+                                          event.name or str(event.discord_id), event.discord_id)
+            batch.members[key] = member.id
+        member_id = batch.members[key]
+        assert member_id is not None
+        weight = 1.0
+        if event.is_producer:
+            if target.production_id not in batch.weights:
+                rules = await review_settings.get(tx, target.production_id)
+                batch.weights[target.production_id] = (
+                    rules or review_settings.defaults(target.production_id)).producer_weight
+            weight = batch.weights[target.production_id]
+        before = await votes.put(tx, target.take_id, member_id, value, weight)
+        before_value = None if before is None else before.value
+        stale = EMOJI_OF[before_value] if before_value not in (None, value) else None
+        return VoteChange(target.take_id, member_id, before_value, value, stale)
+    if key not in batch.members:
+        batch.members[key] = await votes.member_id_for(tx, target.production_id,
+                                                       event.discord_id)
+    member_id = batch.members[key]
+    if member_id is None:
+        return None
+    before = await votes.get(tx, target.take_id, member_id)
+    removed = await votes.delete(tx, target.take_id, member_id, value)
+    before_value = None if before is None else before.value
+    return VoteChange(target.take_id, member_id, before_value, None if removed else before_value)
+
+
+async def _clear(tx: Conn, event: Cleared, batch: _Batch) -> int:
+    if event.emoji is not None and event.emoji not in VOTE_EMOJI:
+        return 0
+    target = await _target(tx, event.message_id, batch)
+    if target is None:
+        return 0
+    if event.emoji is None:
+        return await votes.clear_take(tx, target.take_id)
+    return await votes.clear_value(tx, target.take_id, VOTE_EMOJI[event.emoji])
+
+
+async def _delete(tx: Conn, event: Deleted, batch: _Batch) -> int:
+    """A deleted candidate message: its reactions are gone, so are the votes they carried.
+
+    The take stays a candidate; `/vote open` on its shot posts it again. A decided vote keeps
+    its record; only the link to the message goes.
+    """
+    batch.targets.pop(event.message_id, None)
+    message = await candidates.delete_message(tx, event.message_id)
     if message is None:
-        return None
-    window = await vote_windows.get(conn, message.window_id)
+        return 0
+    window = await vote_windows.get(tx, message.window_id)
     if window is None or window.state != "open":
-        return None
-    take = await takes.get(conn, message.take_id)
-    if take is None or take.status != "candidate":
-        return None
-    return message, window
-
-
-async def _member_by_discord(conn: Conn, production_id: int, discord_id: int) -> Member | None:
-    cursor = await conn.execute(
-        "SELECT id FROM member WHERE production_id = ? AND discord_id = ?",
-        (production_id, discord_id))
-    row = await cursor.fetchone()
-    return None if row is None else await members.get(conn, row[0])
+        return 0
+    dropped = await votes.clear_take(tx, message.take_id)
+    await audit.record(tx, window.production_id, None, "take", message.take_id,
+                       "candidate_message_deleted",
+                       before={"message_id": event.message_id, "votes": dropped})
+    return dropped
 
 
 async def reaction_added(db: Database, message_id: int, voter: Voter, emoji: str
                          ) -> VoteChange | None:
     """A member added a reaction: cast or switch their vote on that take."""
-    value = VOTE_EMOJI.get(emoji)
-    if value is None:
-        return None
-    async with db.transaction() as tx:
-        found = await _open_candidate(tx, message_id)
-        if found is None:
-            return None
-        message, window = found
-        member = await members.ensure(tx, window.production_id, voter.name, voter.discord_id)
-        rules = await review_settings.put(tx, window.production_id)
-        weight = rules.producer_weight if voter.is_producer else 1.0
-        before = await votes.put(tx, message.take_id, member.id, value, weight)
-    before_value = None if before is None else before.value
-    stale = EMOJI_OF[before_value] if before_value not in (None, value) else None
-    return VoteChange(message.take_id, member.id, before_value, value, stale)
+    [result] = await apply_events(db, [Reaction(message_id, voter.discord_id, emoji, True,
+                                                voter.name, voter.is_producer)])
+    assert not isinstance(result, int)
+    return result
 
 
 async def reaction_removed(db: Database, message_id: int, discord_id: int, emoji: str
                            ) -> VoteChange | None:
     """A member removed a reaction: withdraw their vote if that reaction was their vote."""
-    value = VOTE_EMOJI.get(emoji)
-    if value is None:
-        return None
-    async with db.transaction() as tx:
-        found = await _open_candidate(tx, message_id)
-        if found is None:
-            return None
-        message, window = found
-        member = await _member_by_discord(tx, window.production_id, discord_id)
-        if member is None:
-            return None
-        before = await votes.get(tx, message.take_id, member.id)
-        removed = await votes.delete(tx, message.take_id, member.id, value)
-    before_value = None if before is None else before.value
-    return VoteChange(message.take_id, member.id, before_value,
-                      None if removed else before_value)
+    [result] = await apply_events(db, [Reaction(message_id, discord_id, emoji, False)])
+    assert not isinstance(result, int)
+    return result
 
 
 async def reactions_cleared(db: Database, message_id: int, emoji: str | None = None) -> int:
     """All reactions (or all of one emoji) were removed from a candidate message."""
-    if emoji is not None and emoji not in VOTE_EMOJI:
-        return 0
-    async with db.transaction() as tx:
-        found = await _open_candidate(tx, message_id)
-        if found is None:
-            return 0
-        take_id = found[0].take_id
-        if emoji is None:
-            return await votes.clear_take(tx, take_id)
-        cursor = await tx.execute("DELETE FROM vote WHERE take_id = ? AND value = ?",
-                                  (take_id, VOTE_EMOJI[emoji]))
-        return cursor.rowcount
+    [result] = await apply_events(db, [Cleared(message_id, emoji)])
+    assert isinstance(result, int)
+    return result
 
 
-async def message_deleted(db: Database, message_id: int) -> CandidateMessage | None:
-    """A candidate message was deleted: its reactions are gone, so are the votes they carried.
-
-    The take stays a candidate; `/vote open` on its shot posts it again.
-    """
-    async with db.transaction() as tx:
-        message = await candidates.by_message(tx, message_id)
-        if message is None:
-            return None
-        window = await vote_windows.get(tx, message.window_id)
-        if window is not None and window.state != "open":
-            # A decided vote keeps its record; only the link to the message goes.
-            await candidates.delete_message(tx, message_id)
-            return message
-        await candidates.delete_message(tx, message_id)
-        await votes.clear_take(tx, message.take_id)
-        if window is not None:
-            await audit.record(tx, window.production_id, None, "take", message.take_id,
-                               "candidate_message_deleted", before={"message_id": message_id})
-    return message
+async def message_deleted(db: Database, message_id: int) -> int:
+    """A candidate message was deleted; returns how many votes went with it."""
+    [result] = await apply_events(db, [Deleted(message_id)])
+    assert isinstance(result, int)
+    return result
 
 
 @dataclass(frozen=True)
@@ -256,7 +318,7 @@ async def reconcile(
             take = await takes.get(tx, message.take_id)
             if take is None or take.status != "candidate":
                 continue
-            stored = await _votes_by_discord_id(tx, message.take_id)
+            stored = await votes.by_discord_id(tx, message.take_id)
             wanted: dict[int, tuple[int, Voter]] = {}
             both: set[int] = set()
             for emoji, value in VOTE_EMOJI.items():
@@ -288,15 +350,6 @@ async def reconcile(
                     await votes.delete(tx, take.id, on_record.member_id)
                     removed += 1
     return Reconciled(added, removed, switched, tuple(stale))
-
-
-async def _votes_by_discord_id(conn: Conn, take_id: int) -> dict[int, votes.Vote]:
-    cursor = await conn.execute(
-        "SELECT v.*, m.discord_id FROM vote v JOIN member m ON m.id = v.member_id"
-        " WHERE v.take_id = ? AND m.discord_id IS NOT NULL", (take_id,))
-    return {row["discord_id"]: votes.Vote(row["take_id"], row["member_id"], row["value"],
-                                          row["weight"], row["cast_at"])
-            for row in await cursor.fetchall()}
 
 
 # --- vote windows ---------------------------------------------------------------------------

@@ -277,3 +277,17 @@ async def test_deadline_closes_the_vote_after_a_restart(stage: Stage, tmp_path):
     assert approved.window is not None and approved.window.winner_take_id is not None
     winner = next(c for c in approved.candidates if c.take.id == approved.window.winner_take_id)
     assert winner.take.revision == 2 and winner.tally.votes_for == 1
+
+
+async def test_remove_all_and_producer_weight(stage: Stage, tmp_path):
+    prod = await _ready(stage, tmp_path)
+    pat = await actor(stage.studio.db, prod, "Pat", discord_id=stage.pat.id, is_producer=True)
+    await review.configure(stage.studio.db, prod, pat, producer_weight=2)
+    posted = await open_vote(stage)
+    await stage.fake.as_user(stage.pat).react(posted[1], VOTE_FOR)
+    await stage.fake.as_user(stage.bob).react(posted[1], VOTE_AGAINST)
+    # The creator's own vote does not count by default.
+    await stage.fake.as_user(stage.alice).react(posted[1], VOTE_FOR)
+    await until(lambda: _equals(stage, {1: (2, 1), 2: (0, 0)}))
+    await stage.fake.remove_all_reactions(posted[1])
+    await until(lambda: _equals(stage, {1: (0, 0), 2: (0, 0)}))

@@ -95,7 +95,7 @@ async def test_deleted_message_drops_its_votes_and_is_posted_again(studio, sampl
     first, second = posted[candidates[0].id], posted[candidates[1].id]
     await review.reaction_added(studio.db, first, Voter(1, "A"), VOTE_FOR)
     await review.reaction_added(studio.db, second, Voter(1, "A"), VOTE_FOR)
-    assert await review.message_deleted(studio.db, first) is not None
+    assert await review.message_deleted(studio.db, first) == 1
     assert (await _score(studio, sample)) == {1: (0, 0, 0), 2: (1, 0, 1)}
     # Reactions on the deleted message no longer count.
     assert await review.reaction_added(studio.db, first, Voter(2, "B"), VOTE_FOR) is None
