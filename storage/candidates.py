@@ -36,6 +36,21 @@ async def voting_target(conn: Conn, message_id: int) -> VotingTarget | None:
     return None if row is None else VotingTarget(int(row[0]), int(row[1]), int(row[2]))
 
 
+async def voting_targets(conn: Conn, message_ids: list[int]) -> dict[int, VotingTarget]:
+    """`voting_target` for many messages at once (messages not taking votes are left out)."""
+    if not message_ids:
+        return {}
+    marks = ",".join("?" * len(message_ids))
+    cursor = await conn.execute(
+        "SELECT cm.message_id, cm.take_id, cm.window_id, w.production_id"
+        " FROM candidate_message cm"
+        " JOIN vote_window w ON w.id = cm.window_id AND w.state = 'open'"
+        " JOIN take t ON t.id = cm.take_id AND t.status = 'candidate'"
+        f" WHERE cm.message_id IN ({marks})", tuple(message_ids))
+    return {int(row[0]): VotingTarget(int(row[1]), int(row[2]), int(row[3]))
+            for row in await cursor.fetchall()}
+
+
 async def by_message(conn: Conn, message_id: int) -> CandidateMessage | None:
     return await fetch_one(conn, CandidateMessage,
                            "SELECT * FROM candidate_message WHERE message_id = ?", (message_id,))

@@ -128,3 +128,36 @@ async def member_id_for(conn: Conn, production_id: int, discord_id: int) -> int 
         (production_id, discord_id))
     row = await cursor.fetchone()
     return None if row is None else int(row[0])
+
+
+async def of_takes(conn: Conn, take_ids: list[int]) -> list[Vote]:
+    if not take_ids:
+        return []
+    return await fetch_all(conn, Vote,
+                           f"SELECT * FROM vote WHERE take_id IN ({_marks(take_ids)})",
+                           tuple(take_ids))
+
+
+async def member_ids_for(conn: Conn, production_id: int, discord_ids: list[int]
+                         ) -> dict[int, int]:
+    """Discord id → member id for those already known (none is created)."""
+    if not discord_ids:
+        return {}
+    cursor = await conn.execute(
+        "SELECT discord_id, id FROM member WHERE production_id = ?"
+        f" AND discord_id IN ({_marks(discord_ids)})", (production_id, *discord_ids))
+    return {int(row[0]): int(row[1]) for row in await cursor.fetchall()}
+
+
+async def write(conn: Conn, cast: list[tuple[int, int, int, float]],
+                withdrawn: list[tuple[int, int]]) -> None:
+    """Store many votes at once: cast (take, member, value, weight), withdrawn (take, member)."""
+    stamp = now()
+    if cast:
+        await conn.executemany(
+            "INSERT INTO vote (take_id, member_id, value, weight, cast_at) VALUES (?, ?, ?, ?, ?)"
+            " ON CONFLICT (take_id, member_id) DO UPDATE SET value = excluded.value,"
+            " weight = excluded.weight, cast_at = excluded.cast_at",
+            [(t, m, v, w, stamp) for t, m, v, w in cast])
+    if withdrawn:
+        await conn.executemany("DELETE FROM vote WHERE take_id = ? AND member_id = ?", withdrawn)

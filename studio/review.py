@@ -147,13 +147,56 @@ class Deleted:
 Event = Reaction | Cleared | Deleted
 
 
-@dataclass
-class _Batch:
-    """What one transaction already looked up: targets by message, members by Discord id."""
+class _Ballots:
+    """One batch's view of the votes it touches: loaded once, changed in memory in event
+    order, written back with a few statements. Keys are (take id, member id)."""
 
-    targets: dict[int, candidates.VotingTarget | None] = field(default_factory=dict)
-    members: dict[tuple[int, int], int | None] = field(default_factory=dict)
-    weights: dict[int, float] = field(default_factory=dict)
+    def __init__(self) -> None:
+        self.targets: dict[int, candidates.VotingTarget] = {}
+        self.members: dict[tuple[int, int], int] = {}
+        self.weights: dict[int, float] = {}
+        self.votes: dict[tuple[int, int], tuple[int, float]] = {}
+        self.loaded: dict[tuple[int, int], tuple[int, float]] = {}
+        self.dirty: set[tuple[int, int]] = set()
+
+    async def load(self, tx: Conn, events: list[Event]) -> None:
+        message_ids = sorted({e.message_id for e in events})
+        self.targets = await candidates.voting_targets(tx, message_ids)
+        take_ids = sorted({t.take_id for t in self.targets.values()})
+        for vote in await votes.of_takes(tx, take_ids):
+            self.votes[(vote.take_id, vote.member_id)] = (vote.value, vote.weight)
+        self.loaded = dict(self.votes)
+        wanted: dict[int, set[int]] = {}
+        for event in events:
+            target = self.targets.get(event.message_id)
+            if isinstance(event, Reaction) and target is not None:
+                wanted.setdefault(target.production_id, set()).add(event.discord_id)
+        for production_id, discord_ids in wanted.items():
+            known = await votes.member_ids_for(tx, production_id, sorted(discord_ids))
+            for discord_id, member_id in known.items():
+                self.members[(production_id, discord_id)] = member_id
+            rules = await review_settings.get(tx, production_id)
+            self.weights[production_id] = (
+                rules or review_settings.defaults(production_id)).producer_weight
+
+    def set(self, key: tuple[int, int], vote: tuple[int, float] | None) -> None:
+        if vote is None:
+            self.votes.pop(key, None)
+        else:
+            self.votes[key] = vote
+        self.dirty.add(key)
+
+    async def save(self, tx: Conn) -> None:
+        cast, withdrawn = [], []
+        for key in sorted(self.dirty):
+            now_vote, before = self.votes.get(key), self.loaded.get(key)
+            if now_vote == before:
+                continue
+            if now_vote is None:
+                withdrawn.append(key)
+            else:
+                cast.append((*key, *now_vote))
+        await votes.write(tx, cast, withdrawn)
 
 
 async def apply_events(db: Database, events: list[Event]) -> list[VoteChange | int | None]:
@@ -163,90 +206,73 @@ async def apply_events(db: Database, events: list[Event]) -> list[VoteChange | i
     votes withdrawn, a Deleted the number of votes dropped with the message.
     """
     results: list[VoteChange | int | None] = []
-    batch = _Batch()
+    ballots = _Ballots()
     async with db.transaction() as tx:
+        await ballots.load(tx, events)
         for event in events:
             if isinstance(event, Reaction):
-                results.append(await _react(tx, event, batch))
+                results.append(await _react(tx, event, ballots))
             elif isinstance(event, Cleared):
-                results.append(await _clear(tx, event, batch))
+                results.append(_clear(event, ballots))
             else:
-                results.append(await _delete(tx, event, batch))
+                results.append(await _delete(tx, event, ballots))
+        await ballots.save(tx)
     return results
 
 
-async def _target(tx: Conn, message_id: int, batch: _Batch) -> candidates.VotingTarget | None:
-    if message_id not in batch.targets:
-        batch.targets[message_id] = await candidates.voting_target(tx, message_id)
-    return batch.targets[message_id]
-
-
-async def _react(tx: Conn, event: Reaction, batch: _Batch) -> VoteChange | None:
+async def _react(tx: Conn, event: Reaction, ballots: _Ballots) -> VoteChange | None:
     value = VOTE_EMOJI.get(event.emoji)
-    if value is None:
+    target = ballots.targets.get(event.message_id)
+    if value is None or target is None:
         return None
-    target = await _target(tx, event.message_id, batch)
-    if target is None:
-        return None
-    key = (target.production_id, event.discord_id)
+    who = (target.production_id, event.discord_id)
+    if event.added and who not in ballots.members:
+        member = await members.ensure(tx, target.production_id,
+                                      event.name or str(event.discord_id), event.discord_id)
+        ballots.members[who] = member.id
+    member_id = ballots.members.get(who)
+    if member_id is None:
+        return None  # a removal by someone who never voted
+    key = (target.take_id, member_id)
+    before = ballots.votes.get(key)
+    before_value = None if before is None else before[0]
     if event.added:
-        if batch.members.get(key) is None:
-            member = await members.ensure(tx, target.production_id,
-                                          event.name or str(event.discord_id), event.discord_id)
-            batch.members[key] = member.id
-        member_id = batch.members[key]
-        assert member_id is not None
-        weight = 1.0
-        if event.is_producer:
-            if target.production_id not in batch.weights:
-                rules = await review_settings.get(tx, target.production_id)
-                batch.weights[target.production_id] = (
-                    rules or review_settings.defaults(target.production_id)).producer_weight
-            weight = batch.weights[target.production_id]
-        before = await votes.put(tx, target.take_id, member_id, value, weight)
-        before_value = None if before is None else before.value
+        weight = ballots.weights[target.production_id] if event.is_producer else 1.0
+        if before != (value, weight):
+            ballots.set(key, (value, weight))
         stale = EMOJI_OF[before_value] if before_value not in (None, value) else None
         return VoteChange(target.take_id, member_id, before_value, value, stale)
-    if key not in batch.members:
-        batch.members[key] = await votes.member_id_for(tx, target.production_id,
-                                                       event.discord_id)
-    member_id = batch.members[key]
-    if member_id is None:
-        return None
-    before = await votes.get(tx, target.take_id, member_id)
-    removed = await votes.delete(tx, target.take_id, member_id, value)
-    before_value = None if before is None else before.value
-    return VoteChange(target.take_id, member_id, before_value, None if removed else before_value)
+    if before_value == value:
+        ballots.set(key, None)
+        return VoteChange(target.take_id, member_id, before_value, None)
+    return VoteChange(target.take_id, member_id, before_value, before_value)
 
 
-async def _clear(tx: Conn, event: Cleared, batch: _Batch) -> int:
-    if event.emoji is not None and event.emoji not in VOTE_EMOJI:
+def _clear(event: Cleared, ballots: _Ballots) -> int:
+    target = ballots.targets.get(event.message_id)
+    if target is None or (event.emoji is not None and event.emoji not in VOTE_EMOJI):
         return 0
-    target = await _target(tx, event.message_id, batch)
-    if target is None:
-        return 0
-    if event.emoji is None:
-        return await votes.clear_take(tx, target.take_id)
-    return await votes.clear_value(tx, target.take_id, VOTE_EMOJI[event.emoji])
+    only = None if event.emoji is None else VOTE_EMOJI[event.emoji]
+    gone = [key for key, (value, _) in ballots.votes.items()
+            if key[0] == target.take_id and (only is None or value == only)]
+    for key in gone:
+        ballots.set(key, None)
+    return len(gone)
 
 
-async def _delete(tx: Conn, event: Deleted, batch: _Batch) -> int:
+async def _delete(tx: Conn, event: Deleted, ballots: _Ballots) -> int:
     """A deleted candidate message: its reactions are gone, so are the votes they carried.
 
     The take stays a candidate; `/vote open` on its shot posts it again. A decided vote keeps
     its record; only the link to the message goes.
     """
-    batch.targets.pop(event.message_id, None)
+    dropped = _clear(Cleared(event.message_id), ballots)
+    target = ballots.targets.pop(event.message_id, None)
     message = await candidates.delete_message(tx, event.message_id)
-    if message is None:
-        return 0
-    window = await vote_windows.get(tx, message.window_id)
-    if window is None or window.state != "open":
-        return 0
-    dropped = await votes.clear_take(tx, message.take_id)
-    await audit.record(tx, window.production_id, None, "take", message.take_id,
-                       "candidate_message_deleted",
-                       before={"message_id": event.message_id, "votes": dropped})
+    if message is not None and target is not None:
+        await audit.record(tx, target.production_id, None, "take", message.take_id,
+                           "candidate_message_deleted",
+                           before={"message_id": event.message_id, "votes": dropped})
     return dropped
 
 
