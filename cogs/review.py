@@ -491,6 +491,40 @@ class ReviewCog(commands.Cog):
                           ephemeral=True)
         await answer(interaction, work(), ephemeral=True)
 
+    @queue_group.command(name="settings", description="Show or change how votes decide")
+    @app_commands.describe(
+        quorum="Members who must vote before a winner is declared",
+        margin="How far the winner's score must lead the next",
+        creator_votes_count="Whether a take's creator's own vote counts",
+        producer_weight="How much a producer's vote weighs (1 = like anyone's)",
+        owner_may_approve="Whether a chapter's owner may approve and ask for retakes",
+        vote_hours="How long a vote runs unless /vote open says otherwise")
+    async def review_settings(
+        self, interaction: discord.Interaction,
+        quorum: app_commands.Range[int, 0, 10000] | None = None,
+        margin: app_commands.Range[float, 0.0, 10000.0] | None = None,
+        creator_votes_count: bool | None = None,
+        producer_weight: app_commands.Range[float, 0.1, 100.0] | None = None,
+        owner_may_approve: bool | None = None,
+        vote_hours: app_commands.Range[float, 0.01, 720.0] | None = None) -> None:
+        async def work() -> Answer:
+            ctx = await context(interaction)
+            given = {"quorum": quorum, "margin": margin,
+                     "creator_votes_count": creator_votes_count,
+                     "producer_weight": producer_weight, "owner_may_approve": owner_may_approve,
+                     "vote_hours": vote_hours}
+            if any(v is not None for v in given.values()):
+                rules = await review.configure(ctx.db, ctx.production, ctx.actor, **given)
+            else:
+                rules = await review.settings_of(ctx.db, ctx.production)
+            return Answer(
+                f"Quorum **{rules.quorum}** · margin **{rules.margin:g}** · creators' own votes "
+                f"{'count' if rules.creator_votes_count else 'do not count'} · producer votes "
+                f"weigh **{rules.producer_weight:g}** · chapter owners "
+                f"{'may' if rules.owner_may_approve else 'may not'} approve · votes run "
+                f"**{rules.vote_hours:g} h**.", ephemeral=True)
+        await answer(interaction, work(), ephemeral=True)
+
 
 def _suffix(kind: str) -> str:
     return {"image": ".png", "video": ".mp4", "audio": ".wav"}.get(kind, "")

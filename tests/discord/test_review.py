@@ -291,3 +291,13 @@ async def test_remove_all_and_producer_weight(stage: Stage, tmp_path):
     await until(lambda: _equals(stage, {1: (2, 1), 2: (0, 0)}))
     await stage.fake.remove_all_reactions(posted[1])
     await until(lambda: _equals(stage, {1: (0, 0), 2: (0, 0)}))
+
+
+async def test_review_settings_for_producers_only(stage: Stage, tmp_path):
+    shown = await stage.fake.as_user(stage.bob).slash("review settings")
+    assert "Quorum **3**" in shown.text
+    refused = await stage.fake.as_user(stage.bob).slash("review settings", quorum=1)
+    assert "needs the Producer role" in refused.text
+    changed = await stage.fake.as_user(stage.pat).slash("review settings", quorum=1,
+                                                        producer_weight=2.0)
+    assert "Quorum **1**" in changed.text and "weigh **2**" in changed.text
