@@ -132,8 +132,12 @@ def _allowed(error: dict) -> str:
     kind = error.get("type", "")
     if kind == "value_error":
         return str(ctx.get("error", error.get("msg", "")))
-    if kind in {"greater_than_equal", "less_than_equal"} or "ge" in ctx or "le" in ctx:
-        return str(error.get("msg", "")).lower()
+    if kind == "greater_than_equal":
+        return f"a value of at least {ctx.get('ge')}"
+    if kind == "greater_than":
+        return f"a value above {ctx.get('gt')}"
+    if kind == "less_than_equal":
+        return f"a value of at most {ctx.get('le')}"
     if kind == "string_pattern_mismatch":
         return "one of " + ctx.get("pattern", "").strip("^$()").replace("|", ", ")
     if kind.startswith("int_"):
