@@ -136,6 +136,8 @@ async def serve(settings: Settings) -> int:
         print("slate: Discord refused an intent the bot asked for", file=sys.stderr)
         return 2
     finally:
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.remove_signal_handler(sig)
         stopper.cancel()
         await bot.close()
         if not runner.done():

@@ -26,8 +26,10 @@ from studio.people import Actor, actor, require_producer
 
 log = logging.getLogger("slate.cogs")
 
-# Work still running after this long is deferred: the 3 s deadline counts from Discord's side.
-DEFER_AFTER_S = 1.5
+# Work still running this long after Discord created the interaction is deferred (3 s limit).
+DEFER_AT_AGE_S = 2.0
+# Bounds on the wait, in case the bot's clock and Discord's disagree.
+MIN_WAIT_S, MAX_WAIT_S = 0.2, 1.5
 
 
 def studio_of(interaction: discord.Interaction) -> Studio:
@@ -105,13 +107,17 @@ class Answer:
 
 async def answer(interaction: discord.Interaction, work: Awaitable[Answer], *,
                  ephemeral: bool = False, edit: bool = False) -> None:
-    """Run `work` and show its Answer; defer first if it is not done within DEFER_AFTER_S.
+    """Run `work` and show its Answer; defer first if it is not done in time.
+
+    Buttons and modals use this too: their errors do not pass through the command tree.
 
     `ephemeral`/`edit` say how to defer (a private "thinking…", or an update of the clicked
     message); they must match what the Answer will be.
     """
     task = asyncio.ensure_future(work)
-    done, _ = await asyncio.wait({task}, timeout=DEFER_AFTER_S)
+    age = (discord.utils.utcnow() - interaction.created_at).total_seconds()
+    wait = min(max(DEFER_AT_AGE_S - age, MIN_WAIT_S), MAX_WAIT_S)
+    done, _ = await asyncio.wait({task}, timeout=wait)
     if not done and not interaction.response.is_done():
         if edit:
             await interaction.response.defer()
@@ -153,9 +159,7 @@ async def report(interaction: discord.Interaction, error: BaseException) -> None
     elif isinstance(error, app_commands.CheckFailure):
         text = str(error) or "you may not use this command here"
     else:
-        ref = secrets.token_hex(2).upper()
-        log.error("interaction %s failed (ref %s)", _what(interaction), ref,
-                  exc_info=(type(error), error, error.__traceback__))
+        ref = reference(f"interaction {_what(interaction)}", error)
         text = f"something went wrong (ref {ref})"
     try:
         if not interaction.response.is_done():
@@ -169,17 +173,18 @@ async def report(interaction: discord.Interaction, error: BaseException) -> None
         log.exception("could not tell the user about an error (%s)", text)
 
 
+def reference(what: str, error: BaseException) -> str:
+    """Log `error` with its traceback under a short reference, and return the reference."""
+    ref = secrets.token_hex(2).upper()
+    log.error("%s failed (ref %s)", what, ref, exc_info=(type(error), error, error.__traceback__))
+    return ref
+
+
 def _what(interaction: discord.Interaction) -> str:
     if interaction.command is not None:
         return f"/{interaction.command.qualified_name}"
     data = interaction.data or {}
     return f"component {data.get('custom_id', '?')}"
-
-
-async def guarded(interaction: discord.Interaction, work: Awaitable[Answer], *,
-                  ephemeral: bool = False, edit: bool = False) -> None:
-    """`answer` for buttons and modals (their errors do not pass through the command tree)."""
-    await answer(interaction, work, ephemeral=ephemeral, edit=edit)
 
 
 class SlateTree(app_commands.CommandTree):

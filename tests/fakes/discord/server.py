@@ -10,7 +10,6 @@ the fake does not know fail with 404 and are recorded in `fake.unknown_routes`.
 from __future__ import annotations
 
 import asyncio
-import itertools
 import json
 import re
 import time
@@ -25,9 +24,11 @@ from aiohttp import WSMsgType, web
 from tests.fakes.discord import limits
 
 API = "/api/v10"
+DISCORD_EPOCH_MS = 1_420_070_400_000
 EPHEMERAL = 64
 ADMINISTRATOR = 1 << 3
 MANAGE_GUILD = 1 << 5
+MESSAGE_CONTENT = 1 << 15
 # What @everyone may do in a fresh server (view, send, read history, react, use commands…).
 EVERYONE_PERMISSIONS = 0x0000_0064_0004_2E41
 
@@ -171,7 +172,7 @@ class FakeDiscord:
         self.token = token
         self.heartbeat_ms = heartbeat_ms
         self.answer_deadline = answer_deadline
-        self._ids = itertools.count(1_300_000_000_000_000_000)
+        self._last_id = 0
         # Roles and channels made after the bot connected reach it before the next event.
         self._pending: list[tuple[str, dict[str, Any]]] = []
         self.guild_id = self.next_id()
@@ -206,7 +207,10 @@ class FakeDiscord:
     # --- set-up -----------------------------------------------------------------------------
 
     def next_id(self) -> int:
-        return next(self._ids)
+        """A snowflake: milliseconds since Discord's epoch, so `created_at` means something."""
+        stamp = (int(time.time() * 1000) - DISCORD_EPOCH_MS) << 22
+        self._last_id = max(self._last_id + 1, stamp)
+        return self._last_id
 
     def now(self) -> float:
         return time.monotonic() + self.clock_offset
@@ -371,12 +375,15 @@ class FakeDiscord:
 
     async def dispatch(self, name: str, data: dict[str, Any]) -> None:
         """Send an event to every live bot session (buffered for replay if it is disconnected)."""
-        pending, self._pending = self._pending, []
-        for event in pending:
-            await self.dispatch(*event)
+        await self._flush_pending()
         for session in list(self.sessions.values()):
             if not session.closed:
                 await self._dispatch_to(session, name, data)
+
+    async def _flush_pending(self) -> None:
+        pending, self._pending = self._pending, []
+        for event in pending:
+            await self.dispatch(*event)
 
     async def force_reconnect(self) -> None:
         """Discord's op 7: the bot must reconnect and resume."""
@@ -885,6 +892,14 @@ class FakeDiscord:
             "channel_id": message["channel_id"], "message_id": str(message_id),
             "guild_id": str(self.guild_id)})
 
+    async def remove_emoji_reactions(self, message_id: int, emoji: str) -> None:
+        """A moderator clears one emoji from a message: MESSAGE_REACTION_REMOVE_EMOJI."""
+        self.reactions.get(message_id, {}).pop(emoji, None)
+        message = self.messages[message_id]
+        await self.dispatch("MESSAGE_REACTION_REMOVE_EMOJI", {
+            "channel_id": message["channel_id"], "message_id": str(message_id),
+            "guild_id": str(self.guild_id), "emoji": {"id": None, "name": emoji}})
+
     async def delete_message(self, message_id: int) -> None:
         """A moderator deletes a message: MESSAGE_DELETE reaches the bot."""
         message = self.messages.pop(message_id)
@@ -967,7 +982,8 @@ class UserSession:
         for option in schema:
             name = option["name"]
             if name not in given:
-                if option.get("required") and name != focused:
+                # While typing (autocomplete) Discord sends only what is filled in so far.
+                if option.get("required") and focused is None:
                     raise Rejected(f"option {name!r} is required")
                 continue
             value = given[name]
@@ -1104,14 +1120,35 @@ class UserSession:
 
     async def upload(self, *files: Attachment, content: str = "",
                      channel: Channel | None = None) -> dict[str, Any]:
-        """Post a message with attachments (MESSAGE_CREATE reaches the bot)."""
+        """Post a message with attachments (MESSAGE_CREATE reaches the bot).
+
+        As on Discord, a bot without the message content intent gets the message with its
+        content, attachments, embeds and components emptied, unless it is mentioned.
+        """
         where = channel or self.channel
         message = self.fake._store_message(where.id, self.user, {"content": content},
                                            list(files))
-        await self.fake.dispatch("MESSAGE_CREATE", {**message,
-                                                    "member": _without_user(
-                                                        self.fake.member_payload(self.user))})
+        event = {**message, "member": _without_user(self.fake.member_payload(self.user))}
+        mentioned = f"<@{self.fake.bot_user.id}>" in content
+        await self.fake._flush_pending()
+        for session in list(self.fake.sessions.values()):
+            if session.closed:
+                continue
+            seen = event
+            if not session.intents & MESSAGE_CONTENT and not mentioned:
+                seen = {**event, "content": "", "attachments": [], "embeds": [],
+                        "components": []}
+            await self.fake._dispatch_to(session, "MESSAGE_CREATE", seen)
         return message
+
+
+async def eventually(condition: Callable[[], object], within: float = 5.0) -> None:
+    """Wait until `condition()` holds (events reach the bot asynchronously), or fail."""
+    deadline = time.monotonic() + within
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError("the expected state was not reached in time")
+        await asyncio.sleep(0.01)
 
 
 def _schema_at(command: dict[str, Any], chain: list[str]) -> list[dict[str, Any]]:
