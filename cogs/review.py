@@ -33,6 +33,7 @@ REACTION_PAGE = 100
 UPLOAD_LIMIT = 10 * 1024 * 1024
 # Reaction events stored per transaction at most.
 BATCH = 500
+GATHER_S = 0.005
 OUTCOME_TEXT = {
     "tie": "it is a tie (or the lead is under the margin)",
     "no_quorum": "too few members voted",
@@ -137,6 +138,9 @@ class ReviewCog(commands.Cog):
 
     async def _drain(self) -> None:
         while self.pending:
+            if len(self.pending) < BATCH:
+                # Let a burst gather: a few ms of delay turn many commits into one.
+                await asyncio.sleep(GATHER_S)
             async with self.applying:
                 batch, self.pending = self.pending[:BATCH], self.pending[BATCH:]
                 try:

@@ -138,6 +138,21 @@ async def of_takes(conn: Conn, take_ids: list[int]) -> list[Vote]:
                            tuple(take_ids))
 
 
+async def current(conn: Conn, take_ids: list[int], member_ids: list[int] | None
+                  ) -> dict[tuple[int, int], tuple[int, float]]:
+    """(take, member) → (value, weight) for these takes, only these members unless None."""
+    if not take_ids or member_ids == []:
+        return {}
+    sql = ("SELECT take_id, member_id, value, weight FROM vote"
+           f" WHERE take_id IN ({_marks(take_ids)})")
+    args: tuple = tuple(take_ids)
+    if member_ids is not None:
+        sql += f" AND member_id IN ({_marks(member_ids)})"
+        args += tuple(member_ids)
+    cursor = await conn.execute(sql, args)
+    return {(row[0], row[1]): (row[2], row[3]) for row in await cursor.fetchall()}
+
+
 async def member_ids_for(conn: Conn, production_id: int, discord_ids: list[int]
                          ) -> dict[int, int]:
     """Discord id → member id for those already known (none is created)."""

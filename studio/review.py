@@ -162,15 +162,18 @@ class _Ballots:
     async def load(self, tx: Conn, events: list[Event]) -> None:
         message_ids = sorted({e.message_id for e in events})
         self.targets = await candidates.voting_targets(tx, message_ids)
-        take_ids = sorted({t.take_id for t in self.targets.values()})
-        for vote in await votes.of_takes(tx, take_ids):
-            self.votes[(vote.take_id, vote.member_id)] = (vote.value, vote.weight)
-        self.loaded = dict(self.votes)
         wanted: dict[int, set[int]] = {}
+        voted_on: set[int] = set()
+        whole: set[int] = set()  # takes whose votes all may go (cleared, deleted)
         for event in events:
             target = self.targets.get(event.message_id)
-            if isinstance(event, Reaction) and target is not None:
+            if target is None:
+                continue
+            if isinstance(event, Reaction):
                 wanted.setdefault(target.production_id, set()).add(event.discord_id)
+                voted_on.add(target.take_id)
+            else:
+                whole.add(target.take_id)
         for production_id, discord_ids in wanted.items():
             known = await votes.member_ids_for(tx, production_id, sorted(discord_ids))
             for discord_id, member_id in known.items():
@@ -178,6 +181,11 @@ class _Ballots:
             rules = await review_settings.get(tx, production_id)
             self.weights[production_id] = (
                 rules or review_settings.defaults(production_id)).producer_weight
+        # Only the ballots this batch can touch: its voters' on its takes, and whole takes.
+        self.votes = await votes.current(tx, sorted(voted_on - whole),
+                                         sorted(set(self.members.values())))
+        self.votes.update(await votes.current(tx, sorted(whole), None))
+        self.loaded = dict(self.votes)
 
     def set(self, key: tuple[int, int], vote: tuple[int, float] | None) -> None:
         if vote is None:
