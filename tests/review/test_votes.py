@@ -138,3 +138,32 @@ async def test_votes_stop_counting_once_closed(studio, sample, producer, candida
     assert closing.outcome == "approved"
     assert await review.reaction_added(studio.db, first, Voter(2, "B"), VOTE_FOR) is None
     assert len(await votes.of_take(studio.db.reader, candidates[0].id)) == 1
+
+
+async def test_a_batch_applies_events_in_order(studio, sample, producer, candidates):
+    from studio.review import Cleared, Deleted, Reaction
+
+    _, posted = await _running(studio, sample, producer)
+    first, second = posted[candidates[0].id], posted[candidates[1].id]
+    await review.reaction_added(studio.db, first, Voter(9, "Nine"), VOTE_AGAINST)
+    results = await review.apply_events(studio.db, [
+        Reaction(first, 1, VOTE_FOR, True, "A"),
+        Reaction(first, 1, VOTE_AGAINST, True, "A"),   # switch
+        Reaction(first, 1, VOTE_FOR, False),           # the outdated reaction goes: no change
+        Reaction(first, 2, VOTE_FOR, True, "B"),
+        Reaction(first, 2, VOTE_FOR, False),           # withdrawn
+        Reaction(second, 3, VOTE_FOR, True, "C"),
+        Reaction(second, 4, VOTE_AGAINST, True, "D"),
+        Cleared(second, VOTE_AGAINST),                 # D's vote goes
+        Reaction(second, 5, VOTE_FOR, True, "E"),
+        Reaction(first, 6, VOTE_FOR, True, "F"),
+        Deleted(first),                                # every vote on the first take goes
+        Reaction(first, 7, VOTE_FOR, True, "G"),       # no longer a candidate message
+        Reaction(second, 8, "🎬", True, "H"),          # not a vote
+    ])
+    changes = [r.stale_emoji if isinstance(r, review.VoteChange) else r for r in results]
+    assert changes[1] == VOTE_FOR
+    assert results[7] == 1 and results[10] == 3 and results[11] is None and results[12] is None
+    assert (await _score(studio, sample)) == {1: (0, 0, 0), 2: (2, 0, 2)}
+    # C and E stand on the second take.
+    assert len(await votes.of_take(studio.db.reader, candidates[1].id)) == 2
