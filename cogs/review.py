@@ -16,6 +16,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from cogs import pick
 from cogs.common import Answer, answer, context, display_name, truncate
 from storage.productions import Production
 from storage.timers import Timer
@@ -328,8 +329,8 @@ class ReviewCog(commands.Cog):
         if closing.approval is not None:
             await self._announce_approval(prod, closing.approval, channel_id)
             return
-        role = discord.utils.get(self.bot.get_guild(guild_id).roles, name=prod.producer_role) \
-            if self.bot.get_guild(guild_id) else None
+        guild = self.bot.get_guild(guild_id)
+        role = discord.utils.get(guild.roles, name=prod.producer_role) if guild else None
         ping = role.mention if role else f"@{prod.producer_role}"
         if channel_id:
             await self.bot.get_partial_messageable(channel_id).send(
@@ -410,6 +411,7 @@ class ReviewCog(commands.Cog):
     # --- commands ---------------------------------------------------------------------------
 
     @vote.command(name="open", description="Put a shot's candidate takes to the vote (or bump it)")
+    @app_commands.autocomplete(shot=pick.shots("edit"))
     @app_commands.describe(shot="chapter.shot, e.g. 3.2",
                            hours="How long the vote runs (default: the production's setting)")
     async def vote_open(self, interaction: discord.Interaction, shot: str,
@@ -427,6 +429,7 @@ class ReviewCog(commands.Cog):
         await answer(interaction, work(), ephemeral=True)
 
     @vote.command(name="close", description="Close a shot's vote now")
+    @app_commands.autocomplete(shot=pick.shots("edit"))
     @app_commands.describe(shot="chapter.shot, e.g. 3.2")
     async def vote_close(self, interaction: discord.Interaction, shot: str) -> None:
         async def work() -> Answer:
@@ -447,6 +450,7 @@ class ReviewCog(commands.Cog):
         await answer(interaction, work(), ephemeral=True)
 
     @vote.command(name="status", description="A shot's vote: candidates and their tallies")
+    @app_commands.autocomplete(shot=pick.shots("view"))
     @app_commands.describe(shot="chapter.shot, e.g. 3.2")
     async def vote_status(self, interaction: discord.Interaction, shot: str) -> None:
         async def work() -> Answer:
@@ -471,6 +475,7 @@ class ReviewCog(commands.Cog):
 
     @app_commands.command(name="retake", description="Send a shot back to its owner with a note")
     @app_commands.describe(shot="chapter.shot, e.g. 3.2", note="What to change")
+    @app_commands.autocomplete(shot=pick.shots("edit"))
     @app_commands.guild_only()
     async def retake(self, interaction: discord.Interaction, shot: str,
                      note: app_commands.Range[str, 1, 1000]) -> None:

@@ -10,7 +10,7 @@ was missed while the bot was away.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -634,7 +634,6 @@ class ApprovalResult:
     score: float | None = None
     owner: Member | None = None
     window_id: int | None = None
-    chapter_thread_id: int | None = field(default=None)
 
 
 async def _approve(
