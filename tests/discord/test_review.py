@@ -301,3 +301,23 @@ async def test_review_settings_for_producers_only(stage: Stage, tmp_path):
     changed = await stage.fake.as_user(stage.pat).slash("review settings", quorum=1,
                                                         producer_weight=2.0)
     assert "Quorum **1**" in changed.text and "weigh **2**" in changed.text
+
+
+async def test_deadline_closes_a_running_vote_and_pings_producers(stage: Stage, tmp_path):
+    prod = await _ready(stage, tmp_path)
+    await open_vote(stage, hours=5.0)
+    past = stamp(utcnow() - timedelta(seconds=1))
+    async with stage.studio.db.transaction() as tx:
+        for window in await vote_windows.in_state(tx, prod.id, "open"):
+            await vote_windows.set_deadline(tx, window.id, past)
+        for timer in await timer_rows.due(tx, "9999"):
+            await timer_rows.set_expiry(tx, timer.id, past)
+    assert stage.slate.bot is not None
+    stage.slate.bot.get_cog("ReviewCog").timers.poke()  # type: ignore[union-attr]
+
+    async def decided() -> bool:
+        return bool(await vote_windows.in_state(stage.studio.db.reader, prod.id, "decision"))
+    await until(decided)
+    pings = [m for m in stage.fake.messages.values()
+             if f"<@&{stage.producer_role.id}>" in (m.get("content") or "")]
+    assert len(pings) == 1 and "too few members voted" in pings[0]["content"]
