@@ -26,10 +26,10 @@ class ChapterCog(commands.Cog):
             open_ = [r for r in rows if r.chapter.owner_id is None
                      and r.chapter.status != "omitted"]
             mine = [r for r in rows if r.owner_discord_id == interaction.user.id]
-            embed = discord.Embed(title=render._cut(f"{prod.title} — chapters", 256),
+            embed = discord.Embed(title=render.cut(f"{prod.title} — chapters", 256),
                                   colour=render.COLOUR)
             for name, picked in (("Open", open_), ("Yours", mine)):
-                lines = [render._cut(f"**{r.chapter.number}.** {r.chapter.title} · "
+                lines = [render.cut(f"**{r.chapter.number}.** {r.chapter.title} · "
                                      f"{r.shots_total} shots", 100) for r in picked[:9]]
                 if len(picked) > 9:
                     lines.append(f"… and {len(picked) - 9} more (see /production status)")

@@ -27,9 +27,9 @@ from studio.people import Actor, actor, require_producer
 log = logging.getLogger("slate.cogs")
 
 # Work still running this long after Discord created the interaction is deferred (3 s limit).
-DEFER_AT_AGE_S = 2.0
+DEFER_AT_AGE_S = 2.2
 # Bounds on the wait, in case the bot's clock and Discord's disagree.
-MIN_WAIT_S, MAX_WAIT_S = 0.2, 1.5
+MIN_WAIT_S, MAX_WAIT_S = 0.3, 1.5
 
 
 def studio_of(interaction: discord.Interaction) -> Studio:
@@ -145,9 +145,10 @@ async def show(interaction: discord.Interaction, result: Answer) -> None:
     if deferred == "update" or (deferred in ("public", "private")
                                 and result.ephemeral == (deferred == "private")):
         await interaction.edit_original_response(**result.kwargs(sending=False))
-    else:
-        await interaction.followup.send(**result.kwargs(sending=True),
-                                        ephemeral=result.ephemeral)
+        return
+    if deferred == "public":
+        await interaction.delete_original_response()  # no public "thinking…" left behind
+    await interaction.followup.send(**result.kwargs(sending=True), ephemeral=result.ephemeral)
 
 
 async def report(interaction: discord.Interaction, error: BaseException) -> None:
@@ -156,6 +157,8 @@ async def report(interaction: discord.Interaction, error: BaseException) -> None
         error = error.__cause__ or error
     if isinstance(error, SlateError):
         text = error.reason
+    elif isinstance(error, app_commands.TransformerError):
+        text = f"'{str(error.value)[:40]}' is not a valid {error.type.name}"
     elif isinstance(error, app_commands.CheckFailure):
         text = str(error) or "you may not use this command here"
     else:
@@ -193,7 +196,3 @@ class SlateTree(app_commands.CommandTree):
     async def on_error(self, interaction: discord.Interaction,
                        error: app_commands.AppCommandError) -> None:
         await report(interaction, error)
-
-
-def truncate(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"

@@ -5,7 +5,6 @@ from __future__ import annotations
 import discord
 
 from storage.chapters import ChapterProgress
-from storage.members import Member
 from storage.shots import Shot, ShotRef
 from studio.production import ChapterDetail
 
@@ -15,7 +14,7 @@ LINE = 200  # at most CHAPTERS_PER_PAGE × LINE = 3000 characters in a descripti
 COLOUR = discord.Colour(0x2B6CB0)
 
 
-def _cut(text: str, limit: int) -> str:
+def cut(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
@@ -40,8 +39,8 @@ def board_page(title: str, rows: list[ChapterProgress], page: int) -> tuple[disc
         due = f" · due {c.due_date}" if c.due_date else ""
         owner = owner_text(row.owner_name, row.owner_discord_id)
         shots = f"{row.shots_approved}/{row.shots_total} approved"
-        lines.append(_cut(f"**{c.number}. {c.title}** — {owner}{due} · {shots} · {c.status}", LINE))
-    embed = discord.Embed(title=_cut(f"{title} — production board", 256),
+        lines.append(cut(f"**{c.number}. {c.title}** — {owner}{due} · {shots} · {c.status}", LINE))
+    embed = discord.Embed(title=cut(f"{title} — production board", 256),
                           description="\n".join(lines) or "No chapters yet: a producer runs "
                           "/shot import.", colour=COLOUR)
     done = sum(r.shots_approved for r in rows)
@@ -56,18 +55,18 @@ def chapter_embed(detail: ChapterDetail, page: int = 0) -> discord.Embed:
     c = detail.chapter
     owner = owner_text(detail.owner.name if detail.owner else None,
                        detail.owner.discord_id if detail.owner else None)
-    embed = discord.Embed(title=_cut(f"Chapter {c.number}: {c.title}", 256),
-                          description=_cut(c.synopsis, 1000) or None, colour=COLOUR)
+    embed = discord.Embed(title=cut(f"Chapter {c.number}: {c.title}", 256),
+                          description=cut(c.synopsis, 1000) or None, colour=COLOUR)
     embed.add_field(name="Owner", value=owner)
     embed.add_field(name="Status", value=c.status)
     embed.add_field(name="Due", value=c.due_date or "—")
     live = [s for s in detail.shots if s.status != "omitted"]
     approved = sum(1 for s in live if s.status == "approved")
     shown = live[page * SHOTS_PER_PAGE:(page + 1) * SHOTS_PER_PAGE]
-    lines = [_cut(f"`{c.number}.{s.number}` {s.planned_duration:g}s · {s.status} · "
+    lines = [cut(f"`{c.number}.{s.number}` {s.planned_duration:g}s · {s.status} · "
                   f"{s.description}", 150) for s in shown]
     embed.add_field(name=f"Shots ({approved}/{len(live)} approved)",
-                    value=_cut("\n".join(lines), 1024) or "none yet", inline=False)
+                    value=cut("\n".join(lines), 1024) or "none yet", inline=False)
     if len(live) > SHOTS_PER_PAGE:
         embed.set_footer(text=f"shots {page * SHOTS_PER_PAGE + 1}–"
                               f"{page * SHOTS_PER_PAGE + len(shown)} of {len(live)}")
@@ -76,32 +75,28 @@ def chapter_embed(detail: ChapterDetail, page: int = 0) -> discord.Embed:
 
 def shot_embed(ref: ShotRef, takes: int | None = None) -> discord.Embed:
     s: Shot = ref.shot
-    embed = discord.Embed(title=_cut(f"Shot {ref.code} — {ref.chapter_title}", 256),
-                          description=_cut(s.description, 2000), colour=COLOUR)
+    embed = discord.Embed(title=cut(f"Shot {ref.code} — {ref.chapter_title}", 256),
+                          description=cut(s.description, 2000), colour=COLOUR)
     embed.add_field(name="Duration", value=f"{s.planned_duration:g}s")
     embed.add_field(name="Status", value=s.status)
     if takes is not None:
         embed.add_field(name="Takes", value=str(takes))
     if s.camera:
-        embed.add_field(name="Camera", value=_cut(s.camera, 1024), inline=False)
+        embed.add_field(name="Camera", value=cut(s.camera, 1024), inline=False)
     if s.character_names:
-        embed.add_field(name="Characters", value=_cut(", ".join(s.character_names), 1024),
+        embed.add_field(name="Characters", value=cut(", ".join(s.character_names), 1024),
                         inline=False)
     if s.notes:
-        embed.add_field(name="Notes", value=_cut(s.notes, 1024), inline=False)
+        embed.add_field(name="Notes", value=cut(s.notes, 1024), inline=False)
     return embed
 
 
 def shot_list_embed(chapter_number: int, title: str, shots: list[Shot]) -> discord.Embed:
     live = [s for s in shots if s.status != "omitted"]
-    lines = [_cut(f"`{chapter_number}.{s.number}` {s.planned_duration:g}s · {s.status} · "
+    lines = [cut(f"`{chapter_number}.{s.number}` {s.planned_duration:g}s · {s.status} · "
                   f"{s.description}", 150) for s in live[:SHOTS_PER_PAGE]]
     more = len(live) - SHOTS_PER_PAGE
     if more > 0:
         lines.append(f"… and {more} more")
-    return discord.Embed(title=_cut(f"Chapter {chapter_number}: {title} — shots", 256),
+    return discord.Embed(title=cut(f"Chapter {chapter_number}: {title} — shots", 256),
                          description="\n".join(lines) or "no shots yet", colour=COLOUR)
-
-
-def member_text(member: Member) -> str:
-    return member.mention

@@ -97,7 +97,7 @@ class ShotCog(commands.Cog):
             data = await file.read()
             report = await shotlist.import_shots(ctx.db, ctx.production, ctx.actor, data,
                                                  file.filename, max_bytes=limit)
-            return Answer(f"imported `{render._cut(file.filename, 80)}`: {report.summary()}")
+            return Answer(f"imported `{render.cut(file.filename, 80)}`: {report.summary()}")
         await answer(interaction, work())
 
 

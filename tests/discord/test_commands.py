@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import re
 
 import pytest
 
 from studio import production
-from tests.fakes.discord import Attachment
+from tests.fakes.discord import Attachment, Rejected
 from tests.fakes.discord.fixtures import Stage
 
 
@@ -28,6 +29,11 @@ async def test_login_syncs_guild_commands_once(stage: Stage) -> None:
     await stage.slate.restart()
     assert fake.command_syncs == 1  # the tree did not change: no second sync
     assert fake.identifies == 2
+    # A tree that differs from the last synced one (here: a stale stored hash) syncs again.
+    stored = stage.slate.settings.data_dir / "discord_commands.json"
+    stored.write_text(json.dumps(dict.fromkeys(json.loads(stored.read_text()), "0" * 64)))
+    await stage.slate.restart()
+    assert fake.command_syncs == 2
     privileged = (1 << 1) | (1 << 8) | (1 << 15)  # members, presences, message content
     assert all(session.intents & privileged == 0 for session in fake.sessions.values())
 
@@ -193,6 +199,20 @@ async def test_slow_work_is_deferred_then_answered(stage: Stage) -> None:
     assert interaction.response_type == 5 and interaction.answered_after < 3
 
 
+async def test_refusal_after_a_public_defer_stays_private(stage: Stage) -> None:
+    await stage.fake.as_user(stage.alice).slash("chapter claim", chapter=7)
+    async with stage.studio.db.transaction():
+        claim = asyncio.create_task(stage.fake.as_user(stage.bob).slash("chapter claim",
+                                                                        chapter=7))
+        await asyncio.sleep(2.2)
+    reply = await claim
+    assert reply.ephemeral and "already claimed by Alice" in reply.content
+    thinking = [m for m in stage.fake.messages.values()
+                if m.get("interaction_metadata", {}).get("user", {}).get("id")
+                == str(stage.bob.id) and not m["flags"] & 64]
+    assert thinking == []  # the public "thinking…" was removed, not left behind
+
+
 async def test_unexpected_error_gives_a_reference_logged_with_traceback(
         stage: Stage, caplog: pytest.LogCaptureFixture) -> None:
     await stage.studio.db.close()  # the database goes away under the bot
@@ -218,3 +238,13 @@ async def test_gateway_drop_then_resume_replays_missed_interaction(stage: Stage)
     reply = await fake.as_user(stage.bob).slash("chapter info", chapter=8)
     assert "Chapter 8" in reply.text
     assert fake.resumes == 2 and fake.identifies == 1
+
+
+async def test_setup_offers_only_text_channels_for_the_board(stage: Stage) -> None:
+    voice = stage.fake.add_channel("Stage Door", type=2)
+    with pytest.raises(Rejected, match="only offers channels of types"):
+        await stage.fake.as_user(stage.fake.owner).slash(
+            "production setup", title="Low Tide", producer_role=stage.producer_role,
+            board_channel=voice)
+    prod = await production.get(stage.studio.db, stage.fake.guild_id)
+    assert prod.board_channel_id == stage.board.id

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 
+import aiohttp
 import discord
 import pytest
 from discord.ext import commands
@@ -111,8 +112,10 @@ async def test_limits_are_enforced_like_discord(bare: Bare, discord_fake: FakeDi
             await channel.send(**case)
         assert refused.value.status in (400, 413) and refused.value.code == 50035
     assert len(fake.rejections) == len(cases)
+    fake.rate_limit("POST", r"/channels/\d+/messages$")
     ok = await channel.send("x" * 2000, embed=discord.Embed(description="y" * 3900))
     assert fake.messages[ok.id]["content"] == "x" * 2000
+    assert [c.status for c in fake.calls[-2:]] == [429, 200]  # discord.py waited and retried
 
 
 async def test_interaction_token_expires_after_15_minutes(bare: Bare,
@@ -205,3 +208,12 @@ async def test_bad_token_is_refused(discord_fake: FakeDiscord) -> None:
     with pytest.raises(discord.LoginFailure):
         await client.login("not-the-token")
     await client.close()
+
+
+async def test_unknown_routes_are_recorded_loudly(discord_fake: FakeDiscord) -> None:
+    async with aiohttp.ClientSession() as session:
+        url = f"{discord_fake.base_url}/api/v10/guilds/1/emojis"
+        async with session.get(url, headers={"Authorization": f"Bot {discord_fake.token}"}) as r:
+            assert r.status == 404
+    assert discord_fake.unknown_routes == ["GET /api/v10/guilds/1/emojis"]
+    discord_fake.unknown_routes.clear()  # the fixture would fail the test otherwise

@@ -68,6 +68,8 @@ class Channel:
                                 "permission_overwrites": [], "nsfw": False}
         if self.parent_id:
             data["parent_id"] = str(self.parent_id)
+        if self.type == 2:
+            data.update(bitrate=64000, user_limit=0, rtc_region=None)
         return data
 
 
@@ -203,6 +205,8 @@ class FakeDiscord:
         self._runner: web.AppRunner | None = None
         self.port = 0
         self.threads: list[dict[str, Any]] = []
+        # Scripted rate limits: (method, path regex, retry_after seconds), each answered once.
+        self.rate_limits: list[tuple[str, str, float]] = []
 
     # --- set-up -----------------------------------------------------------------------------
 
@@ -218,6 +222,10 @@ class FakeDiscord:
     def advance(self, seconds: float) -> None:
         """Move the fake's clock on (to expire interaction tokens without waiting)."""
         self.clock_offset += seconds
+
+    def rate_limit(self, method: str, path_pattern: str, retry_after: float = 0.05) -> None:
+        """Answer the next matching request with a 429, as Discord does when a bucket is empty."""
+        self.rate_limits.append((method, path_pattern, retry_after))
 
     def add_role(self, name: str, permissions: int = 0) -> Role:
         role = Role(self.next_id(), name, permissions, position=len(self.roles))
@@ -420,6 +428,17 @@ class FakeDiscord:
             else:
                 raw = await request.read()
                 body = json.loads(raw) if raw else None
+        limited = next((r for r in self.rate_limits if r[0] == request.method
+                        and re.search(r[1], path)), None)
+        if limited is not None:
+            self.rate_limits.remove(limited)
+            self.calls.append(Call(request.method, path, 429, body, time.monotonic()))
+            return web.Response(
+                status=429, headers={"Content-Type": "application/json", "Via": "1.1 google",
+                                     "Retry-After": str(limited[2]),
+                                     "X-RateLimit-Scope": "user"},
+                body=json.dumps({"message": "You are being rate limited.",
+                                 "retry_after": limited[2], "global": False}).encode())
         status, answer = await self._route(request, path, body, files)
         call = Call(request.method, path, status, body, time.monotonic())
         self.calls.append(call)
@@ -1007,6 +1026,9 @@ class UserSession:
                 entry["value"] = str(value.id)
             elif kind == 7:
                 channel = value
+                allowed = option.get("channel_types")
+                if allowed and channel.type not in allowed:
+                    raise Rejected(f"option {name!r} only offers channels of types {allowed}")
                 resolved.setdefault("channels", {})[str(channel.id)] = {
                     **channel.payload(self.fake.guild_id), "permissions": str((1 << 53) - 1)}
                 entry["value"] = str(channel.id)
