@@ -17,7 +17,8 @@ from discord import app_commands
 from discord.ext import commands
 
 from cogs import pick
-from cogs.common import Answer, answer, context, display_name, truncate
+from cogs.common import Answer, answer, context, display_name
+from cogs.render import cut as truncate
 from storage.productions import Production
 from storage.timers import Timer
 from studio import production, review
