@@ -826,3 +826,18 @@ def preview_path(media_dir: Path, take: Take, limit: int) -> Path | None:
 
 async def production_of(db: Database, production_id: int) -> Production | None:
     return await productions.get(db.reader, production_id)
+
+
+# --- for the Notion sync and the cut --------------------------------------------------------
+
+async def marked_shots(db: Database, purpose: str) -> list[int]:
+    """Shots changed by review since `purpose` ('notion' or 'cut') last took them."""
+    if purpose not in shot_marks.PURPOSES:
+        raise InvalidInput(f"a mark is one of: {', '.join(shot_marks.PURPOSES)}")
+    return await shot_marks.marked(db.reader, purpose)
+
+
+async def take_marks(db: Database, purpose: str, shot_ids: list[int]) -> None:
+    """The Notion sync or the cut has picked these shots up."""
+    async with db.transaction() as tx:
+        await shot_marks.clear(tx, purpose, shot_ids)

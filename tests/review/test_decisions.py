@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from storage import approvals, audit, shot_marks, shots, takes
+from storage import approvals, audit, shots, takes
 from studio import production, review
 from studio.errors import InvalidInput, NotFound, NotPermitted
 from studio.people import actor
@@ -38,8 +38,11 @@ async def test_winner_is_approved_at_close(studio, sample, producer, creator, ca
     assert shot is not None
     assert shot.status == "approved" and shot.approved_take_id == candidates[0].id
     assert (await takes.get(studio.db.reader, candidates[0].id)).status == "approved"
-    assert await shot_marks.marked(studio.db.reader, "cut") == [shot.id]
-    assert await shot_marks.marked(studio.db.reader, "notion") == [shot.id]
+    assert await review.marked_shots(studio.db, "cut") == [shot.id]
+    assert await review.marked_shots(studio.db, "notion") == [shot.id]
+    await review.take_marks(studio.db, "cut", [shot.id])
+    assert await review.marked_shots(studio.db, "cut") == []
+    assert await review.marked_shots(studio.db, "notion") == [shot.id]
     actions = [e.action for e in await audit.for_entity(studio.db.reader, "shot", shot.id)]
     assert actions[-3:] == ["vote_open", "vote_close", "approve"]
     assert closing.status.window is not None and closing.status.window.state == "closed"
