@@ -1,4 +1,4 @@
-"""Candidate messages: the Discord message (channel, message id) carrying a take's reactions."""
+"""Candidates: the message (channel, message id) carrying a take's votes; shots with candidates."""
 
 from __future__ import annotations
 
@@ -82,3 +82,13 @@ async def delete_message(conn: Conn, message_id: int) -> CandidateMessage | None
     if found is not None:
         await conn.execute("DELETE FROM candidate_message WHERE message_id = ?", (message_id,))
     return found
+
+
+async def shots_with_candidates(conn: Conn, production_id: int) -> list[tuple[int, str, int]]:
+    """(shot id, oldest candidate's time, candidate count) for shots not cut from the film."""
+    cursor = await conn.execute(
+        "SELECT s.id, MIN(t.created_at), COUNT(t.id) FROM shot s JOIN chapter c ON"
+        " c.id = s.chapter_id JOIN take t ON t.shot_id = s.id AND t.status = 'candidate'"
+        " WHERE c.production_id = ? AND s.status != 'omitted'"
+        " GROUP BY s.id", (production_id,))
+    return [(int(r[0]), str(r[1]), int(r[2])) for r in await cursor.fetchall()]

@@ -82,3 +82,10 @@ async def finish(conn: Conn, window_id: int, *, state: str, outcome: str,
         "UPDATE vote_window SET state = ?, outcome = ?, winner_take_id = ?,"
         " closed_at = COALESCE(closed_at, ?) WHERE id = ?",
         (state, outcome, winner_take_id, now(), window_id))
+
+
+async def reopen(conn: Conn, window_id: int, deadline: str) -> None:
+    """Open again (a vote waiting for a decision, or a deadline moved): outcome cleared."""
+    await conn.execute(
+        "UPDATE vote_window SET state = 'open', outcome = '', winner_take_id = NULL,"
+        " closed_at = NULL, deadline = ? WHERE id = ?", (deadline, window_id))

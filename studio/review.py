@@ -467,9 +467,7 @@ async def open_vote(
                                       "takes": [t.revision for t in pending]})
         elif window.state == "decision" or hours is not None:
             # Reopening a vote that was waiting for a decision, or moving its deadline.
-            await tx.execute("UPDATE vote_window SET state = 'open', outcome = '',"
-                             " closed_at = NULL, deadline = ? WHERE id = ?",
-                             (stamp(deadline), window.id))
+            await vote_windows.reopen(tx, window.id, stamp(deadline))
             for timer in await timers.find(tx, CLOSE_EVENT, {"window": window.id}):
                 await timers.delete(tx, timer.id)
             await timers.create(tx, CLOSE_EVENT, {"window": window.id}, stamp(deadline))
@@ -785,12 +783,7 @@ async def queue(db: Database, prod: Production, who: Actor | None = None, *,
             since = window.opened_at if kind == "voting" else (window.closed_at or
                                                                 window.opened_at)
             items.append(QueueItem(kind, ref, since, window, messages, count))
-    cursor = await conn.execute(
-        "SELECT s.id, MIN(t.created_at), COUNT(t.id) FROM shot s JOIN chapter c ON"
-        " c.id = s.chapter_id JOIN take t ON t.shot_id = s.id AND t.status = 'candidate'"
-        " WHERE c.production_id = ? AND s.status != 'omitted'"
-        " GROUP BY s.id", (prod.id,))
-    for shot_id, since, count in await cursor.fetchall():
+    for shot_id, since, count in await candidates.shots_with_candidates(conn, prod.id):
         if shot_id in live:
             continue
         ref = await shots.ref(conn, shot_id)
