@@ -104,6 +104,18 @@ def is_producer(member: discord.abc.User | None, prod: Production) -> bool:
         role.name == prod.producer_role for role in member.roles)
 
 
+async def complete_take(interaction: discord.Interaction, typed: str
+                        ) -> list[app_commands.Choice[str]]:
+    """Candidate takes the user may approve."""
+    try:
+        ctx = await context(interaction)
+        found = await review.takes_to_approve(ctx.db, ctx.production, ctx.actor, typed)
+    except Exception:
+        log.exception("take autocomplete failed")
+        return []
+    return [app_commands.Choice(name=name, value=value) for name, value in found]
+
+
 class ReviewCog(commands.Cog):
     vote = app_commands.Group(name="vote", description="Votes on a shot's candidate takes",
                               guild_only=True)
@@ -464,6 +476,7 @@ class ReviewCog(commands.Cog):
     @app_commands.command(name="approve", description="Approve a take for its shot")
     @app_commands.describe(take="shot and revision, e.g. 3.2r2")
     @app_commands.guild_only()
+    @app_commands.autocomplete(take=complete_take)
     async def approve(self, interaction: discord.Interaction, take: str) -> None:
         async def work() -> Answer:
             ctx = await context(interaction)

@@ -834,3 +834,21 @@ async def take_marks(db: Database, purpose: str, shot_ids: list[int]) -> None:
     """The Notion sync or the cut has picked these shots up."""
     async with db.transaction() as tx:
         await shot_marks.clear(tx, purpose, shot_ids)
+
+
+async def takes_to_approve(db: Database, prod: Production, who: Actor, typed: str = "",
+                           limit: int = 25) -> list[tuple[str, str]]:
+    """(label, value) of candidate takes `who` may approve whose name starts with `typed`."""
+    rules = await settings_of(db, prod)
+    typed = typed.strip().lower()
+    found: list[tuple[str, str]] = []
+    for ref in await shots.of_production(db.reader, prod.id):
+        if not who.is_producer and not (rules.owner_may_approve and ref.owner_id == who.id):
+            continue
+        for take in await takes.of_shot(db.reader, ref.shot.id):
+            value = f"{ref.code}r{take.revision}"
+            if take.status == "candidate" and value.startswith(typed):
+                found.append((f"{value} — {ref.shot.description}"[:100], value))
+                if len(found) == limit:
+                    return found
+    return found

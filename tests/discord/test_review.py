@@ -321,3 +321,10 @@ async def test_deadline_closes_a_running_vote_and_pings_producers(stage: Stage, 
     pings = [m for m in stage.fake.messages.values()
              if f"<@&{stage.producer_role.id}>" in (m.get("content") or "")]
     assert len(pings) == 1 and "too few members voted" in pings[0]["content"]
+
+
+async def test_take_autocomplete_on_approve(stage: Stage, tmp_path):
+    await _ready(stage, tmp_path)
+    choices = await stage.fake.as_user(stage.pat).autocomplete("approve", "take", "1.1")
+    assert [c["value"] for c in choices] == ["1.1r1", "1.1r2"]
+    assert await stage.fake.as_user(stage.alice).autocomplete("approve", "take", "") == []
