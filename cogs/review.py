@@ -284,6 +284,9 @@ class ReviewCog(commands.Cog):
         guild_id = (await self._guild_of(found.ref.production_id)) or 0
         prod = await self._production(guild_id)
         guild = self.bot.get_guild(guild_id)
+        # Roles matter only when producers' votes weigh more, and only for votes not on record.
+        weighed = prod is not None and found.rules.producer_weight != 1
+        on_record = await review.voters_on_record(self.studio.db, window_id) if weighed else set()
         async with self.applying:
             lists: dict[int, dict[str, list[Voter]]] = {}
             for candidate in found.candidates:
@@ -292,9 +295,9 @@ class ReviewCog(commands.Cog):
                     continue
                 try:
                     lists[message.message_id] = {
-                        emoji: [self._voter(user, guild, prod) for user in
-                                await self._reaction_users(message.channel_id,
-                                                           message.message_id, emoji)]
+                        emoji: [await self._voter(user, guild, prod, weighed, on_record)
+                                for user in await self._reaction_users(
+                                    message.channel_id, message.message_id, emoji)]
                         for emoji in (VOTE_FOR, VOTE_AGAINST)}
                 except discord.NotFound:
                     await review.apply_events(self.studio.db, [review.Deleted(
@@ -312,12 +315,21 @@ class ReviewCog(commands.Cog):
             log.info("vote %s reconciled: %s", window_id, done)
         return done
 
-    def _voter(self, user: dict, guild: discord.Guild | None, prod: Production | None
-               ) -> Voter:
-        member = guild.get_member(int(user["id"])) if guild is not None else None
-        name = user.get("global_name") or user.get("username") or user["id"]
-        return Voter(int(user["id"]), str(name),
-                     is_producer(member, prod) if prod is not None else False)
+    async def _voter(self, user: dict, guild: discord.Guild | None, prod: Production | None,
+                     weighed: bool, on_record: set[int]) -> Voter:
+        """A reacting user; their roles are looked up when their new vote may weigh more."""
+        user_id = int(user["id"])
+        name = str(user.get("global_name") or user.get("username") or user_id)
+        if not weighed or guild is None or prod is None or user_id in on_record or (
+                self.bot.user is not None and user_id == self.bot.user.id):
+            return Voter(user_id, name)
+        member = guild.get_member(user_id)
+        if member is None:
+            try:
+                member = await guild.fetch_member(user_id)
+            except discord.HTTPException:
+                return Voter(user_id, name)  # left the server: an ordinary vote
+        return Voter(user_id, name, is_producer(member, prod))
 
     async def _guild_of(self, production_id: int) -> int | None:
         found = await review.production_of(self.studio.db, production_id)

@@ -386,6 +386,14 @@ async def reconcile(
     return Reconciled(added, removed, switched, tuple(stale))
 
 
+async def voters_on_record(db: Database, window_id: int) -> set[int]:
+    """Discord ids of members with a vote on any take of this vote."""
+    found: set[int] = set()
+    for message in await candidates.of_window(db.reader, window_id):
+        found |= set(await votes.by_discord_id(db.reader, message.take_id))
+    return found
+
+
 # --- vote windows ---------------------------------------------------------------------------
 
 @dataclass(frozen=True)

@@ -328,3 +328,15 @@ async def test_take_autocomplete_on_approve(stage: Stage, tmp_path):
     choices = await stage.fake.as_user(stage.pat).autocomplete("approve", "take", "1.1")
     assert [c["value"] for c in choices] == ["1.1r1", "1.1r2"]
     assert await stage.fake.as_user(stage.alice).autocomplete("approve", "take", "") == []
+
+
+async def test_a_producer_vote_cast_while_stopped_keeps_its_weight(stage: Stage, tmp_path):
+    prod = await _ready(stage, tmp_path)
+    pat = await actor(stage.studio.db, prod, "Pat", discord_id=stage.pat.id, is_producer=True)
+    await review.configure(stage.studio.db, prod, pat, producer_weight=2)
+    posted = await open_vote(stage)
+    await stage.slate.stop()
+    await stage.fake.as_user(stage.pat).react(posted[2], VOTE_FOR)
+    await stage.fake.as_user(stage.bob).react(posted[2], VOTE_FOR)
+    await stage.slate.start()
+    await until(lambda: _equals(stage, {1: (0, 0), 2: (3, 0)}))
