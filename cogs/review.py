@@ -405,7 +405,7 @@ class ReviewCog(commands.Cog):
         channel_id = prod.takes_channel_id or interaction.channel_id
         assert channel_id is not None
         channel = self.bot.get_partial_messageable(channel_id)
-        limit = min(UPLOAD_LIMIT, getattr(interaction, "attachment_size_limit", UPLOAD_LIMIT))
+        limit = min(UPLOAD_LIMIT, interaction.filesize_limit)
         posted = 0
         for take in found.unposted:
             path = review.preview_path(self.studio.settings.media_path, take, limit)
