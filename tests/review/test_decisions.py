@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import pytest
@@ -169,3 +170,24 @@ async def test_queue_lists_oldest_first_with_messages(studio, sample, producer, 
     assert len(voting.messages) == 2 and voting.candidates == 2
     mine = await review.queue(studio.db, sample, creator, mine=True)
     assert [i.ref.code for i in mine] == ["1.1"]
+
+
+@pytest.mark.parametrize(("scores", "voters", "quorum", "margin", "expected"), [
+    ([3, 1], 4, 3, 1, ("approved", 1)),
+    ([3, 3], 4, 3, 1, ("tie", None)),
+    ([3, 3], 4, 3, 0, ("tie", None)),          # an exact tie is a tie even with no margin
+    ([3, 2.5], 4, 3, 0, ("approved", 1)),
+    ([3, 2], 4, 3, 2, ("tie", None)),          # a lead under the margin
+    ([2], 2, 3, 1, ("no_quorum", None)),
+    ([1], 1, 1, 1, ("approved", 1)),           # one candidate needs the margin over zero
+    ([1], 1, 1, 2, ("tie", None)),
+    ([0, -1], 5, 3, 1, ("no_support", None)),
+    ([-2, 4], 6, 0, 1, ("approved", 2)),
+])
+def test_decide(scores, voters, quorum, margin, expected):
+    from storage.review_settings import defaults
+    from storage.votes import Tally
+
+    rules = dataclasses.replace(defaults(1), quorum=quorum, margin=margin)
+    tallies = [Tally(n, max(s, 0), max(-s, 0), voters) for n, s in enumerate(scores, start=1)]
+    assert review.decide(tallies, voters, rules) == expected
