@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import logging
 import shutil
 import sys
 from collections.abc import Awaitable, Callable
@@ -16,9 +15,10 @@ from pathlib import Path
 
 from storage.chapters import ChapterProgress
 from storage.db import SchemaTooNew
-from studio import production, review, shotlist
+from studio import backups, production, review, shotlist
 from studio.app import Studio
 from studio.errors import SlateError
+from studio.logging_setup import setup_logging
 from studio.people import actor, member_named
 from studio.settings import Settings, SettingsError, load_settings
 
@@ -63,8 +63,19 @@ def parser() -> argparse.ArgumentParser:
     p = sub.add_parser("due", help="set a chapter's due date, YYYY-MM-DD or 'clear'")
     p.add_argument("number", type=int)
     p.add_argument("date")
-    p = sub.add_parser("backup", help="write an online, consistent copy of the database")
-    p.add_argument("path", type=Path)
+    p = sub.add_parser("backup", help="write an online, consistent copy of the database "
+                       "(default: DATA_DIR/backups/slate-<UTC time>.db, keeping BACKUP_KEEP)")
+    p.add_argument("path", type=Path, nargs="?")
+    p = sub.add_parser("restore", help="put a backup in place of the database (bot stopped); "
+                       "the old one is kept as <database>.before-restore")
+    p.add_argument("file", type=Path)
+    p.add_argument("--force", action="store_true",
+                   help="restore even though the database looks in use (not closed cleanly)")
+    p = sub.add_parser("gc", help="list media files no row uses (dry run); --delete removes them")
+    p.add_argument("--delete", action="store_true",
+                   help="remove the unused files and the media rows nothing uses")
+    p.add_argument("--min-age", type=float, default=3600.0, metavar="SECONDS",
+                   help="leave files and rows younger than this alone (default 3600)")
     sub.add_parser("demo", help="run the production pipeline on embedded defaults")
     add_review_parsers(sub)
     return root
@@ -77,12 +88,13 @@ def main(argv: list[str]) -> int:
     except SettingsError as exc:
         print(f"slate: {exc}", file=sys.stderr)
         return 2
-    logging.basicConfig(level=settings.log_level,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    setup_logging(settings)
     if args.command is None:
         return run_bot(settings)
     if args.command == "demo":
         return asyncio.run(demo(settings))
+    if args.command == "restore":
+        return cmd_restore(settings, args)
     return asyncio.run(_run(settings, COMMANDS[args.command], args))
 
 
@@ -204,8 +216,37 @@ async def cmd_due(studio: Studio, args: argparse.Namespace) -> int:
 
 @command("backup")
 async def cmd_backup(studio: Studio, args: argparse.Namespace) -> int:
-    target = await studio.db.backup(args.path)
+    if args.path is None:
+        target = await backups.backup_now(studio)
+    else:
+        target = await backups.backup_to(studio.db, args.path)
     print(f"backup written to {target}")
+    return 0
+
+
+def cmd_restore(settings: Settings, args: argparse.Namespace) -> int:
+    # Not through Studio.open: opening would migrate and hold the database being replaced.
+    try:
+        report = backups.restore(settings, args.file, force=args.force)
+    except SlateError as exc:
+        print(f"slate: {exc.reason}", file=sys.stderr)
+        return 1
+    kept = f"; the previous database is kept as {report.kept}" if report.kept else ""
+    print(f"restored {args.file} (schema version {report.version}) to {report.database}{kept}")
+    print("migrations newer than the backup run when Slate next starts")
+    return 0
+
+
+@command("gc")
+async def cmd_gc(studio: Studio, args: argparse.Namespace) -> int:
+    report = await backups.collect_garbage(studio, delete=args.delete, min_age=args.min_age)
+    for path in report.unused_files:
+        print(f"{'removed' if args.delete else 'unused'}: {path}")
+    for sha in report.unused_rows:
+        print(f"{'removed row' if args.delete else 'unused row'}: media_file {sha}")
+    print(report.summary())
+    if not args.delete and (report.unused_files or report.unused_rows):
+        print("dry run: nothing changed; run `python bot.py gc --delete` to remove them")
     return 0
 
 

@@ -44,7 +44,7 @@ EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "low_tide.csv"
 USERS = 100
 COMMANDS = 500
 SEED = 7
-ROUNDS = 3
+ROUNDS = 5
 
 
 def burst_plan(users: list[User]) -> list[tuple[User, str, dict[str, Any]]]:

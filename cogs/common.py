@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
+import time
 from collections.abc import Awaitable
 from dataclasses import dataclass, field
 from typing import Any
@@ -30,6 +31,7 @@ log = logging.getLogger("slate.cogs")
 DEFER_AT_AGE_S = 2.2
 # Bounds on the wait, in case the bot's clock and Discord's disagree.
 MIN_WAIT_S, MAX_WAIT_S = 0.3, 1.5
+FOLLOWUPS_AT_ONCE = 4
 
 
 def studio_of(interaction: discord.Interaction) -> Studio:
@@ -64,10 +66,31 @@ class Context:
         require_producer(self.actor, self.production, doing)
 
 
+# Every interaction needs its server's production: keep each for a few seconds (a shell
+# `init` elsewhere shows within PRODUCTION_TTL_S; /production setup here shows at once).
+PRODUCTION_TTL_S = 10.0
+
+
+def _productions(interaction: discord.Interaction) -> dict[int, tuple[float, Production]]:
+    client = interaction.client
+    if not hasattr(client, "slate_productions"):
+        client.slate_productions = {}  # type: ignore[attr-defined]
+    return client.slate_productions  # type: ignore[attr-defined]
+
+
+def remember_production(interaction: discord.Interaction, prod: Production) -> None:
+    _productions(interaction)[prod.guild_id] = (time.monotonic() + PRODUCTION_TTL_S, prod)
+
+
 async def production_here(interaction: discord.Interaction) -> Production:
     if interaction.guild_id is None:
         raise NotPermitted("Slate works inside a server, not in direct messages")
-    return await production.get(studio_of(interaction).db, interaction.guild_id)
+    kept = _productions(interaction).get(interaction.guild_id)
+    if kept is not None and kept[0] > time.monotonic():
+        return kept[1]
+    found = await production.get(studio_of(interaction).db, interaction.guild_id)
+    remember_production(interaction, found)
+    return found
 
 
 async def context(interaction: discord.Interaction) -> Context:
@@ -142,13 +165,23 @@ async def show(interaction: discord.Interaction, result: Answer) -> None:
                                                     ephemeral=result.ephemeral)
         return
     deferred = interaction.extras.get("slate_deferred")
-    if deferred == "update" or (deferred in ("public", "private")
-                                and result.ephemeral == (deferred == "private")):
-        await interaction.edit_original_response(**result.kwargs(sending=False))
-        return
-    if deferred == "public":
-        await interaction.delete_original_response()  # no public "thinking…" left behind
-    await interaction.followup.send(**result.kwargs(sending=True), ephemeral=result.ephemeral)
+    async with _after_the_deadline(interaction):
+        if deferred == "update" or (deferred in ("public", "private")
+                                    and result.ephemeral == (deferred == "private")):
+            await interaction.edit_original_response(**result.kwargs(sending=False))
+            return
+        if deferred == "public":
+            await interaction.delete_original_response()  # no public "thinking…" left behind
+        await interaction.followup.send(**result.kwargs(sending=True),
+                                        ephemeral=result.ephemeral)
+
+
+def _after_the_deadline(interaction: discord.Interaction) -> asyncio.Semaphore:
+    """Edits and follow-ups have 15 minutes; in a burst they queue behind first answers (3 s)."""
+    client = interaction.client
+    if not hasattr(client, "slate_followups"):
+        client.slate_followups = asyncio.Semaphore(FOLLOWUPS_AT_ONCE)  # type: ignore[attr-defined]
+    return client.slate_followups  # type: ignore[attr-defined]
 
 
 async def report(interaction: discord.Interaction, error: BaseException) -> None:
@@ -168,10 +201,11 @@ async def report(interaction: discord.Interaction, error: BaseException) -> None
         if not interaction.response.is_done():
             await interaction.response.send_message(text, ephemeral=True)
             return
-        if interaction.extras.get("slate_deferred") == "public":
-            # A public "thinking…" would show the refusal to everyone: replace it privately.
-            await interaction.delete_original_response()
-        await interaction.followup.send(text, ephemeral=True)
+        async with _after_the_deadline(interaction):
+            if interaction.extras.get("slate_deferred") == "public":
+                # A public "thinking…" would show the refusal to everyone: replace it privately.
+                await interaction.delete_original_response()
+            await interaction.followup.send(text, ephemeral=True)
     except discord.HTTPException:
         log.exception("could not tell the user about an error (%s)", text)
 

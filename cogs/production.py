@@ -9,7 +9,14 @@ from discord import app_commands
 from discord.ext import commands
 
 from cogs import render
-from cogs.common import Answer, answer, production_here, require_manager, studio_of
+from cogs.common import (
+    Answer,
+    answer,
+    production_here,
+    remember_production,
+    require_manager,
+    studio_of,
+)
 from studio import production
 from studio.errors import NotFound
 
@@ -83,6 +90,7 @@ class ProductionCog(commands.Cog):
                 board_channel_id=board_channel.id if board_channel else None,
                 takes_channel_id=takes_channel.id if takes_channel else None,
                 cuts_channel_id=cuts_channel.id if cuts_channel else None)
+            remember_production(interaction, prod)
             where = [f"{name}: <#{cid}>" for name, cid in (
                 ("board", prod.board_channel_id), ("takes", prod.takes_channel_id),
                 ("cuts", prod.cuts_channel_id)) if cid]

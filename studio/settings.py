@@ -74,6 +74,18 @@ class Settings(BaseSettings):
         default_factory=list, description="comma-separated ComfyUI server URLs"
     )
 
+    # Operations: health and metrics, log format, backups.
+    health_port: int = Field(
+        0, ge=0, le=65535, description="local HTTP port for /livez, /readyz, /metrics (0 = off)"
+    )
+    health_host: str = Field(
+        "127.0.0.1", min_length=1, description="address the health port listens on"
+    )
+    log_format: str = Field("text", pattern=r"^(text|json)$")
+    backup_nightly: bool = Field(False, description="write a backup every night at BACKUP_TIME")
+    backup_time: time = Field(time(3, 30), description="nightly backup time, HH:MM in TIMEZONE")
+    backup_keep: int = Field(7, ge=1, le=1000, description="backups kept in DATA_DIR/backups")
+
     @field_validator("timezone")
     @classmethod
     def _known_zone(cls, value: str) -> str:
@@ -83,7 +95,7 @@ class Settings(BaseSettings):
             raise ValueError("an IANA time zone such as UTC or Europe/Paris") from None
         return value
 
-    @field_validator("cut_time", mode="before")
+    @field_validator("cut_time", "backup_time", mode="before")
     @classmethod
     def _hh_mm(cls, value: object) -> object:
         if isinstance(value, str) and not re.fullmatch(r"([01]?\d|2[0-3]):[0-5]\d", value.strip()):
@@ -113,6 +125,10 @@ class Settings(BaseSettings):
     @property
     def cuts_path(self) -> Path:
         return self.data_dir / "cuts"
+
+    @property
+    def backups_path(self) -> Path:
+        return self.data_dir / "backups"
 
     @property
     def zone(self) -> ZoneInfo:

@@ -6,6 +6,7 @@
 `stage` is a production set up through `/production setup` with a producer (pat) and two
 creators (alice, bob); `discord_fake` and `slate` give the pieces alone. `slate.restart()`
 closes the bot and starts a new one on the same database and fake.
+A new cog is one line in `bot.EXTENSIONS`; its commands use `cogs.common.context` and `answer`.
 At teardown a test fails if the bot hit an unknown route, was refused by a Discord limit, or
 left an interaction unanswered (set `fake.expect_trouble = True` when a test provokes that).
 """
