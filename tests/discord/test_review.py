@@ -19,7 +19,7 @@ from tests.fakes.discord.fixtures import Stage
 from tests.review.helpers import takes_for
 
 
-async def until(check: Callable[[], Awaitable[bool]], within: float = 10.0) -> None:
+async def until(check: Callable[[], Awaitable[bool]], within: float = 20.0) -> None:
     deadline = asyncio.get_running_loop().time() + within
     while not await check():
         if asyncio.get_running_loop().time() > deadline:
@@ -315,12 +315,16 @@ async def test_deadline_closes_a_running_vote_and_pings_producers(stage: Stage, 
     assert stage.slate.bot is not None
     stage.slate.bot.get_cog("ReviewCog").timers.poke()  # type: ignore[union-attr]
 
-    async def decided() -> bool:
-        return bool(await vote_windows.in_state(stage.studio.db.reader, prod.id, "decision"))
-    await until(decided)
-    pings = [m for m in stage.fake.messages.values()
-             if f"<@&{stage.producer_role.id}>" in (m.get("content") or "")]
-    assert len(pings) == 1 and "too few members voted" in pings[0]["content"]
+    def pings() -> list[dict]:
+        return [m for m in stage.fake.messages.values()
+                if f"<@&{stage.producer_role.id}>" in (m.get("content") or "")]
+
+    async def announced() -> bool:
+        # The decision is committed first, then announced.
+        return bool(pings())
+    await until(announced)
+    assert await vote_windows.in_state(stage.studio.db.reader, prod.id, "decision")
+    assert len(pings()) == 1 and "too few members voted" in pings()[0]["content"]
 
 
 async def test_take_autocomplete_on_approve(stage: Stage, tmp_path):
