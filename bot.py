@@ -30,6 +30,7 @@ EXTENSIONS: tuple[str, ...] = (
     "cogs.shots",
     "cogs.schedule",
     "cogs.cut",
+    "cogs.review",
 )
 
 COMMAND_HASH_FILE = "discord_commands.json"

@@ -21,7 +21,7 @@ from storage.db import SchemaTooNew
 from storage.productions import Production
 from storage.shots import ShotRef
 from storage.takes import Provenance, Take
-from studio import backups, cut, production, shotlist
+from studio import backups, cut, production, review, shotlist
 from studio.app import Studio
 from studio.errors import SlateError
 from studio.logging_setup import setup_logging
@@ -86,6 +86,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--quiet", action="store_true", help="no progress line")
     sub.add_parser("cuts", help="list the published cuts and show the latest one's changelog")
     sub.add_parser("demo", help="run the production pipeline on embedded defaults")
+    add_review_parsers(sub)
     return root
 
 
@@ -435,4 +436,103 @@ async def demo(settings: Settings) -> int:
         print(f"\ndatabase: {settings.database_path}")
     finally:
         await studio.close()
+    return 0
+
+
+# --- review: votes, approvals, retakes ------------------------------------------------------
+
+def add_review_parsers(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("vote-status", help="a shot's vote: candidates and their tallies")
+    p.add_argument("shot", help="chapter.shot, e.g. 3.2")
+    p = sub.add_parser("vote-close", help="close a shot's running vote now")
+    p.add_argument("shot")
+    p = sub.add_parser("approve", help="approve a take directly, e.g. 3.2r2")
+    p.add_argument("take")
+    p = sub.add_parser("retake", help="send a shot back to its owner with a note")
+    p.add_argument("shot")
+    p.add_argument("note")
+    sub.add_parser("review-queue", help="shots waiting for a vote or a decision, oldest first")
+    p = sub.add_parser("review-settings", help="show or change how votes decide")
+    p.add_argument("--quorum", type=int)
+    p.add_argument("--margin", type=float)
+    p.add_argument("--creator-votes-count", type=int, choices=(0, 1))
+    p.add_argument("--producer-weight", type=float)
+    p.add_argument("--owner-may-approve", type=int, choices=(0, 1))
+    p.add_argument("--vote-hours", type=float)
+
+
+def render_vote(found: review.VoteStatus) -> str:
+    window = found.window
+    head = f"shot {found.ref.code}: " + (
+        "never put to the vote" if window is None else
+        f"vote {window.state}" + (f" ({window.outcome})" if window.outcome else "") +
+        f", deadline {window.deadline}")
+    lines = [head, f"  {found.voters} voter(s); quorum {found.rules.quorum}, "
+                   f"margin {found.rules.margin:g}"]
+    for c in found.candidates:
+        lines.append(f"  r{c.take.revision:<3} {c.take.status:<10} score {c.tally.score:+g} "
+                     f"(+{c.tally.votes_for:g} / -{c.tally.votes_against:g}, "
+                     f"{c.tally.voters} vote(s))")
+    return "\n".join(lines)
+
+
+@command("vote-status")
+async def cmd_vote_status(studio: Studio, args: argparse.Namespace) -> int:
+    prod = await production.get(studio.db, args.guild)
+    print(render_vote(await review.status(studio.db, prod, args.shot)))
+    return 0
+
+
+@command("vote-close")
+async def cmd_vote_close(studio: Studio, args: argparse.Namespace) -> int:
+    prod, who = await _shell_actor(studio, args)
+    closing = await review.close_vote(studio.db, prod, who, args.shot)
+    print(render_vote(closing.status))
+    if closing.approval is not None:
+        print(f"approved {closing.approval.ref.code}r{closing.approval.take.revision}")
+    else:
+        print(f"no winner ({closing.outcome}): a producer decides with approve or retake")
+    return 0
+
+
+@command("approve")
+async def cmd_approve(studio: Studio, args: argparse.Namespace) -> int:
+    prod, who = await _shell_actor(studio, args)
+    done = await review.approve(studio.db, prod, who, args.take)
+    replaced = f" (replacing r{done.previous.revision})" if done.previous else ""
+    print(f"approved {done.ref.code}r{done.take.revision}{replaced}")
+    return 0
+
+
+@command("retake")
+async def cmd_retake(studio: Studio, args: argparse.Namespace) -> int:
+    prod, who = await _shell_actor(studio, args)
+    done = await review.retake(studio.db, prod, who, args.shot, args.note)
+    print(f"shot {done.ref.code} sent back to {done.owner.name if done.owner else 'nobody'}: "
+          f"{done.note}")
+    return 0
+
+
+@command("review-queue")
+async def cmd_review_queue(studio: Studio, args: argparse.Namespace) -> int:
+    prod = await production.get(studio.db, args.guild)
+    items = await review.queue(studio.db, prod)
+    for item in items:
+        print(f"{item.ref.code:<6} {item.kind:<9} since {item.since}  "
+              f"{item.candidates} candidate(s)")
+    print(f"{len(items)} shot(s) waiting")
+    return 0
+
+
+@command("review-settings")
+async def cmd_review_settings(studio: Studio, args: argparse.Namespace) -> int:
+    prod, who = await _shell_actor(studio, args)
+    given = {name: getattr(args, name) for name in (
+        "quorum", "margin", "creator_votes_count", "producer_weight", "owner_may_approve",
+        "vote_hours") if getattr(args, name) is not None}
+    rules = (await review.configure(studio.db, prod, who, **given) if given
+             else await review.settings_of(studio.db, prod))
+    for name in ("quorum", "margin", "creator_votes_count", "producer_weight",
+                 "owner_may_approve", "vote_hours"):
+        print(f"{name.replace('_', '-')}: {getattr(rules, name):g}")
     return 0
