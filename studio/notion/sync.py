@@ -116,6 +116,36 @@ class _Plan:
     slate_hash: str = ""
 
 
+class _Batch:
+    """Page ids and hashes committed 50 rows at a time.
+
+    A crash between a write and its commit loses nothing: the next push lists the data source
+    by key and adopts the pages it finds instead of creating them again.
+    """
+
+    SIZE = 50
+
+    def __init__(self, db: Database, production_id: int):
+        self.db = db
+        self.production_id = production_id
+        self.pending: list[tuple[_Plan, str, str, str | None]] = []
+
+    async def add(self, plan: _Plan, page_id: str, pushed: str, pulled: str | None) -> None:
+        self.pending.append((plan, page_id, pushed, pulled))
+        if len(self.pending) >= self.SIZE:
+            await self.flush()
+
+    async def flush(self) -> None:
+        taken, self.pending = self.pending, []
+        if not taken:
+            return
+        async with self.db.transaction() as tx:
+            for plan, page_id, pushed, pulled in taken:
+                await notion_rows.save_row(tx, self.production_id, plan.key, plan.entity,
+                                           plan.entity_id, page_id=page_id, pushed_hash=pushed,
+                                           pulled_hash=pulled, pushed=True)
+
+
 def _notion_id(text: str, what: str) -> str:
     found = extract_notion_id(text.strip()) if text and text.strip() else None
     if not found:
@@ -330,8 +360,9 @@ class NotionService:
             await notion_rows.set_pulled(tx, production.id, started)
 
     async def _absorb(self, production: Production, link: NotionLink, row: NotionRow,
-                      plan: _Plan, page: dict, own: dict[str, str], report: SyncReport) -> str:
-        """Take one page's Notion-owned fields into Slate; note edits to Slate's. → slate hash."""
+                      plan: _Plan, page: dict, own: dict[str, str],
+                      report: SyncReport) -> tuple[str, str]:
+        """Take one page's Notion-owned fields into Slate; note edits to Slate's. → its hashes."""
         entity = plan.entity
         seen = page_values(entity, link, page)
         notion_names, slate_names = owned(entity, own, NOTION), owned(entity, own, SLATE)
@@ -359,7 +390,7 @@ class NotionService:
             edited = [fields[n].prop for n in slate_names if seen[n] != plan.values.get(n)]
             report.restored.append(f"{row.key}: {', '.join(edited) or 'edited'}")
         if not (changes or restore or pulled_hash != row.pulled_hash):
-            return slate_hash
+            return slate_hash, pulled_hash
         async with self.db.transaction() as tx:
             if changes:
                 if entity == CHAPTER:
@@ -375,7 +406,7 @@ class NotionService:
             )
         if changes:
             report.pulled.append(f"{row.key}: {', '.join(names)}")
-        return slate_hash
+        return slate_hash, pulled_hash
 
     # --- push --------------------------------------------------------------------------------
 
@@ -410,13 +441,15 @@ class NotionService:
             # Rows without a page: one listing finds pages made before (a lost answer, a crash).
             existing = await self._listing(link, entity, source, rows, report)
         gate = asyncio.Semaphore(self.settings.notion_workers)
+        batch = _Batch(self.db, production.id)
 
         async def one(plan: _Plan) -> None:
             async with gate:
                 if report.stopped:
                     return
                 try:
-                    await self._write(production, link, source, plan, own, existing, report)
+                    await self._write(production, link, source, plan, own, rows.get(plan.key),
+                                      existing, batch, report)
                 except NotionRefused as exc:
                     if exc.code in _FATAL:
                         report.stopped = f"Notion said {exc.reason}"
@@ -425,7 +458,10 @@ class NotionService:
                 except InvalidInput as exc:
                     report.failed.append(f"{plan.key}: {exc.reason}")
 
-        await asyncio.gather(*(one(plan) for plan in todo))
+        try:
+            await asyncio.gather(*(one(plan) for plan in todo))
+        finally:
+            await batch.flush()
 
     async def _listing(self, link: NotionLink, entity: str, source: str,
                        rows: dict[str, NotionRow], report: SyncReport) -> dict[str, dict]:
@@ -450,28 +486,28 @@ class NotionService:
         return self._key_locks.setdefault((production_id, key), asyncio.Lock())
 
     async def _write(self, production: Production, link: NotionLink, source: str,
-                     plan: _Plan, own: dict[str, str], existing: dict[str, dict],
-                     report: SyncReport) -> None:
+                     plan: _Plan, own: dict[str, str], row: NotionRow | None,
+                     existing: dict[str, dict], batch: _Batch, report: SyncReport) -> None:
         entity = plan.entity
         slate_names = owned(entity, own, SLATE)
+        # Syncs of one production never overlap (see sync()); the key lock guards the create.
         async with self._key_lock(production.id, plan.key):
-            row = await notion_rows.row(self.db.reader, production.id, plan.key)
             if row is None or row.page_id is None:
                 found = existing.get(plan.key)
                 if found is not None:
                     # A page already holds this row: adopt it, taking Notion's own fields first.
                     row = NotionRow(production.id, plan.key, entity, plan.entity_id, found["id"],
                                     None, None)
-                    seen_hash = await self._absorb(production, link, row, plan, found, own,
-                                                   report)
+                    seen_hash, pulled = await self._absorb(production, link, row, plan, found,
+                                                           own, report)
                     report.adopted.append(plan.key)
                     if seen_hash == plan.slate_hash:
-                        await self._save(production, plan, found["id"], plan.slate_hash,
-                                         None, keep_pulled=True)
+                        await batch.add(plan, found["id"], plan.slate_hash, pulled)
                         return
-                    row = await notion_rows.row(self.db.reader, production.id, plan.key)
+                    row = NotionRow(production.id, plan.key, entity, plan.entity_id, found["id"],
+                                    None, pulled)
                 else:
-                    await self._create(production, link, source, plan, own, report)
+                    await self._create(production, link, source, plan, own, batch, report)
                     return
             assert row is not None and row.page_id is not None
             props = page_properties(entity, link, plan.values, slate_names)
@@ -487,16 +523,17 @@ class NotionService:
                     await notion_rows.forget_page(tx, production.id, plan.key)
                 found = await self._find(source, entity, link, plan.key)
                 if found is None:
-                    await self._create(production, link, source, plan, own, report)
+                    await self._create(production, link, source, plan, own, batch, report)
                     return
                 await self.api.update_page(found["id"], props)
                 row = NotionRow(production.id, plan.key, entity, plan.entity_id, found["id"],
                                 None, row.pulled_hash)
-            await self._save(production, plan, row.page_id, plan.slate_hash, row.pulled_hash)
+            await batch.add(plan, row.page_id, plan.slate_hash, row.pulled_hash)
             report.updated.append(plan.key)
 
     async def _create(self, production: Production, link: NotionLink, source: str,
-                      plan: _Plan, own: dict[str, str], report: SyncReport) -> None:
+                      plan: _Plan, own: dict[str, str], batch: _Batch,
+                      report: SyncReport) -> None:
         entity = plan.entity
         notion_names = owned(entity, own, NOTION)
         # A new page starts with Slate's values for Notion's fields too: nothing is overwritten.
@@ -514,8 +551,7 @@ class NotionService:
         if page is None:
             raise NotionRefused("no_answer", f"Notion did not confirm the page after "
                                              f"{CREATE_ATTEMPTS} tries")
-        await self._save(production, plan, page["id"], plan.slate_hash,
-                         digest(plan.values, notion_names))
+        await batch.add(plan, page["id"], plan.slate_hash, digest(plan.values, notion_names))
         report.created.append(plan.key)
 
     async def _find(self, source: str, entity: str, link: NotionLink, key: str) -> dict | None:
@@ -523,16 +559,6 @@ class NotionService:
             source, {"property": KEY_PROPERTY, "rich_text": {"equals": key}})]
         matches.sort(key=lambda p: (p.get("created_time", ""), p["id"]))
         return matches[0] if matches else None
-
-    async def _save(self, production: Production, plan: _Plan, page_id: str, pushed: str,
-                    pulled: str | None, *, keep_pulled: bool = False) -> None:
-        async with self.db.transaction() as tx:
-            if keep_pulled:
-                current = await notion_rows.row(tx, production.id, plan.key)
-                pulled = current.pulled_hash if current else pulled
-            await notion_rows.save_row(tx, production.id, plan.key, plan.entity, plan.entity_id,
-                                       page_id=page_id, pushed_hash=pushed, pulled_hash=pulled,
-                                       pushed=True)
 
     # --- automatic triggers ------------------------------------------------------------------
 
