@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
 
@@ -424,3 +425,35 @@ async def test_changes_are_pushed_automatically_and_notion_pulled_periodically(
     finally:
         await service.close()
     one_page_per_row(fake, link, expected_keys(2, 2))
+
+
+# --- the shell ------------------------------------------------------------------------------
+
+async def test_the_shell_connects_and_syncs(
+    studio: Studio, fake: FakeNotion, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    import shell
+
+    await studio.close()  # the shell opens the database itself
+    monkeypatch.setenv("NOTION_TOKEN", fake.token)
+    monkeypatch.setenv("SLATE_NOTION_BASE_URL", fake.url)
+    monkeypatch.setenv("SLATE_NOTION_RATE", "100")
+    monkeypatch.setenv("SLATE_DATA_DIR", str(studio.settings.data_dir))
+    parent = fake.add_parent_page()
+    examples = Path(__file__).parent.parent / "examples" / "low_tide.csv"
+
+    def run(*argv: str) -> int:
+        return shell.main(list(argv))
+
+    assert await asyncio.to_thread(run, "init") == 0
+    assert await asyncio.to_thread(run, "import-shots", str(examples)) == 0
+    assert await asyncio.to_thread(run, "notion-sync") == 1
+    assert "Notion is not connected" in capsys.readouterr().err
+    assert await asyncio.to_thread(run, "notion-connect", "--parent", parent) == 0
+    assert await asyncio.to_thread(run, "notion-sync") == 0
+    out = capsys.readouterr().out
+    assert "48 created" in out
+    assert fake.token not in out
+    assert await asyncio.to_thread(run, "notion-sync") == 0
+    assert "0 created, 0 updated" in capsys.readouterr().out
