@@ -98,14 +98,9 @@ def main(argv: list[str]) -> int:
 
 
 def run_bot(settings: Settings) -> int:
-    if settings.discord_token is None:
-        print("slate: DISCORD_TOKEN is not set: create a bot at "
-              "https://discord.com/developers/applications and export its token "
-              "(or try `python bot.py demo`)", file=sys.stderr)
-        return 2
-    print("slate: the Discord face is not built yet; use the shell commands "
-          "(python bot.py --help)", file=sys.stderr)
-    return 2
+    import bot
+
+    return asyncio.run(bot.serve(settings))
 
 
 async def _run(settings: Settings, fn: Command, args: argparse.Namespace) -> int:
