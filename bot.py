@@ -29,6 +29,7 @@ EXTENSIONS: tuple[str, ...] = (
     "cogs.chapters",
     "cogs.shots",
     "cogs.schedule",
+    "cogs.notion",
 )
 
 COMMAND_HASH_FILE = "discord_commands.json"
