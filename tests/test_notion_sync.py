@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -12,7 +13,7 @@ from storage import chapters, notion_rows, shots
 from storage.productions import Production
 from studio import production
 from studio.app import Studio
-from studio.errors import InvalidInput, NotPermitted
+from studio.errors import InvalidInput, NotPermitted, SlateError
 from studio.notion import NotionService
 from studio.notion.mapping import CHAPTER_FIELDS, SHOT_FIELDS
 from studio.people import Actor, actor
@@ -304,6 +305,39 @@ async def test_a_10000_character_note_round_trips(
     assert chapter is not None and chapter.notes == edited
 
 
+async def test_an_edit_in_the_minute_of_the_last_pull_is_not_missed(
+    studio: Studio, prod: Production, producer: Actor, fake: FakeNotion, notion: NotionService,
+) -> None:
+    frozen = time.time()
+    fake.clock = lambda: frozen  # every edit shows as the minute the last pull started in
+    await make_production(studio.db, prod, 1, 1)
+    link = await connected(notion, fake, prod, producer)
+    await notion.sync(prod, producer)
+    await notion.sync(prod, producer)
+    fake.edit(page(fake, link, "shot 1.1")["id"],
+              {"Priority": {"select": {"name": "high"}}})
+    shown = page(fake, link, "shot 1.1")["last_edited_time"]
+    link = await notion_rows.link(studio.db.reader, prod.id)
+    assert link is not None and link.last_pull_at is not None
+    assert shown < link.last_pull_at  # a filter "after the last pull" would skip this edit
+    report = await notion.sync(prod, producer)
+    assert report.pulled == ["shot 1.1: Priority"]
+
+
+async def test_a_wrong_token_stops_the_sync_with_notions_reason(
+    studio: Studio, prod: Production, producer: Actor, fake: FakeNotion, notion: NotionService,
+) -> None:
+    await make_production(studio.db, prod, 1, 1)
+    await connected(notion, fake, prod, producer)
+    fake.token = "ntn_rotated"
+    report = await notion.sync(prod, producer)
+    assert report.stopped == "Notion said API token is invalid. (unauthorized)"
+    assert not report.created and "ntn_test_secret" not in report.summary()
+    with pytest.raises(SlateError) as refused:
+        await notion.connect(prod, producer, parent=fake.add_parent_page())
+    assert refused.value.reason == "Notion refused: API token is invalid. (unauthorized)"
+
+
 # --- failures -------------------------------------------------------------------------------
 
 async def test_a_429_storm_500s_and_lost_answers_end_with_one_page_per_row(
@@ -382,17 +416,19 @@ async def test_the_fake_refuses_what_notion_refuses(
 async def test_the_limiter_holds_the_configured_rate(
     studio: Studio, fake: FakeNotion, prod: Production, producer: Actor,
 ) -> None:
-    service = service_for(studio.db, studio.settings, fake, rate=20.0)
+    service = service_for(studio.db, studio.settings, fake, rate=10.0)
     try:
         link = await connected(service, fake, prod, producer)
         fake.reset_counts()
+        fake.rate_limit = 15  # Notion's own enforcement, above ours
         source = link.chapters_data_source_id
-        await asyncio.gather(*(service.api.data_source(source) for _ in range(30)))
+        await asyncio.gather(*(service.api.data_source(source) for _ in range(25)))
     finally:
         await service.close()
-    assert fake.calls() == 30
-    assert fake.average_rate() <= 20 * 1.05
-    assert fake.peak_rate() <= 21
+    assert fake.calls() == 25 and fake.calls(status=429) == 0
+    assert fake.average_rate() <= 10 * 1.05
+    # Evenly spaced: a one-second window holds the rate, plus one at its edge, plus jitter.
+    assert fake.peak_rate() <= 12
 
 
 # --- triggers -------------------------------------------------------------------------------
