@@ -369,9 +369,15 @@ async def test_pages_created_before_a_crash_are_adopted_not_duplicated(
     async with studio.db.transaction() as tx:
         for key in (await notion_rows.rows(tx, prod.id)):
             await notion_rows.forget_page(tx, prod.id, key)
+    # And a person duplicated a row in Notion meanwhile.
+    twin = fake._create_page({"parent": {"type": "data_source_id",
+                                         "data_source_id": link.shots_data_source_id},
+                              "properties": {"Key": {"rich_text": [
+                                  {"text": {"content": "shot 2.2"}}]}}})
     fake.reset_counts()
     report = await notion.sync(prod, producer)
     assert not report.created and len(report.adopted) == 8
+    assert report.trashed == ["shot 2.2"] and fake.pages[twin["id"]]["in_trash"]
     assert fake.calls("POST", "/pages") == 0
     one_page_per_row(fake, link, expected_keys(2, 3))
 

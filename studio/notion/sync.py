@@ -466,16 +466,19 @@ class NotionService:
     async def _listing(self, link: NotionLink, entity: str, source: str,
                        rows: dict[str, NotionRow], report: SyncReport) -> dict[str, dict]:
         """Key → page for every row in the data source; extra pages of one key go to the trash."""
-        by_key: dict[str, list[dict]] = {}
+        by_key: dict[str, list[tuple[int, dict]]] = {}
         async for page in self.api.query(source):
-            key = page_values(entity, link, page).get("key") if page.get("properties") else None
-            if key:
-                by_key.setdefault(key, []).append(page)
+            values = page_values(entity, link, page)
+            if values.get("key"):
+                filled = sum(1 for v in values.values() if v not in (None, "", []))
+                by_key.setdefault(values["key"], []).append((filled, page))
         kept: dict[str, dict] = {}
-        for key, pages in by_key.items():
+        for key, found in by_key.items():
             mapped = rows.get(key).page_id if rows.get(key) else None
-            pages.sort(key=lambda p: (not _same_id(p["id"], mapped), p.get("created_time", ""),
-                                      p["id"]))
+            # Keep Slate's page, else the oldest (to the minute), else the most complete.
+            found.sort(key=lambda f: (not _same_id(f[1]["id"], mapped),
+                                      f[1].get("created_time", ""), -f[0]))
+            pages = [page for _, page in found]
             kept[key] = pages[0]
             for extra in pages[1:]:
                 await self.api.update_page(extra["id"], in_trash=True)
@@ -557,7 +560,7 @@ class NotionService:
     async def _find(self, source: str, entity: str, link: NotionLink, key: str) -> dict | None:
         matches = [page async for page in self.api.query(
             source, {"property": KEY_PROPERTY, "rich_text": {"equals": key}})]
-        matches.sort(key=lambda p: (p.get("created_time", ""), p["id"]))
+        matches.sort(key=lambda p: p.get("created_time", ""))
         return matches[0] if matches else None
 
     # --- automatic triggers ------------------------------------------------------------------
