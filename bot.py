@@ -31,6 +31,7 @@ EXTENSIONS: tuple[str, ...] = (
     "cogs.schedule",
     "cogs.cut",
     "cogs.review",
+    "cogs.notion",
 )
 
 COMMAND_HASH_FILE = "discord_commands.json"

@@ -87,6 +87,18 @@ def parser() -> argparse.ArgumentParser:
     sub.add_parser("cuts", help="list the published cuts and show the latest one's changelog")
     sub.add_parser("demo", help="run the production pipeline on embedded defaults")
     add_review_parsers(sub)
+    p = sub.add_parser("notion-connect", help="create or check the Notion databases (NOTION_TOKEN)")
+    p.add_argument("--parent", help="a Notion page URL to create both databases in")
+    p.add_argument("--chapters", help="an existing Chapters database URL")
+    p.add_argument("--shots", help="an existing Shots database URL")
+    p.add_argument("--notion-owned", default="",
+                   help="comma-separated plan fields Notion owns, e.g. shot.planned,"
+                        "chapter.description")
+    p.add_argument("--add-missing", action="store_true",
+                   help="add the columns an existing database lacks")
+    p = sub.add_parser("notion-sync", help="pull from and push to Notion now, and report")
+    p.add_argument("--push-only", action="store_true")
+    p.add_argument("--pull-only", action="store_true")
     return root
 
 
@@ -319,6 +331,36 @@ async def cmd_cuts(studio: Studio, args: argparse.Namespace) -> int:
         print()
         print(latest.changelog)
     return 0
+@command("notion-connect")
+async def cmd_notion_connect(studio: Studio, args: argparse.Namespace) -> int:
+    from studio.notion import NotionService
+
+    prod, who = await _shell_actor(studio, args)
+    service = NotionService(studio.db, studio.settings)
+    try:
+        result = await service.connect(
+            prod, who, parent=args.parent, chapters=args.chapters, shots=args.shots,
+            notion_owned=args.notion_owned.split(","), add_missing=args.add_missing,
+        )
+    finally:
+        await service.close()
+    print(result.summary())
+    return 0
+
+
+@command("notion-sync")
+async def cmd_notion_sync(studio: Studio, args: argparse.Namespace) -> int:
+    from studio.notion import NotionService
+
+    prod, who = await _shell_actor(studio, args)
+    service = NotionService(studio.db, studio.settings)
+    try:
+        report = await service.sync(prod, who, pull=not args.push_only,
+                                    push=not args.pull_only)
+    finally:
+        await service.close()
+    print(report.summary())
+    return 1 if report.failed or report.stopped else 0
 
 
 def render_board(title: str, rows: list[ChapterProgress]) -> str:

@@ -72,6 +72,19 @@ class Settings(BaseSettings):
 
     # Notion.
     notion_token: SecretStr | None = Field(None, validation_alias=_alias("NOTION_TOKEN"))
+    notion_base_url: str = Field("https://api.notion.com", pattern=r"^https?://",
+                                 description="Notion's API root (tests point it at a fake)")
+    notion_rate: float = Field(3.0, gt=0, le=100, description="average requests per second")
+    notion_timeout: float = Field(30.0, gt=0, le=300, description="seconds per request")
+    notion_push_delay: float = Field(30.0, ge=0, le=3600,
+                                     description="quiet seconds after a change before a push")
+    notion_pull_interval: float = Field(300.0, ge=10, le=86400,
+                                        description="seconds between automatic pulls")
+    notion_pull_margin: float = Field(120.0, ge=60, le=3600,
+                                      description="pull overlap, for minute-rounded edit times")
+    notion_workers: int = Field(3, ge=1, le=10, description="writes in flight at once")
+    notion_media_url: str | None = Field(None, pattern=r"^https?://",
+                                         description="public URL of the media folder, for links")
 
     # Generation providers: their own conventional key names.
     runway_api_secret: SecretStr | None = Field(
