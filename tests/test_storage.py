@@ -6,9 +6,10 @@ import asyncio
 import sqlite3
 from pathlib import Path
 
+import aiosqlite
 import pytest
 
-from storage.db import Database, SchemaTooNew, migrations
+from storage.db import Database, SchemaTooNew, apply_migrations, migrations
 from storage.productions import Production
 from studio import production
 from studio.app import Studio
@@ -93,3 +94,20 @@ async def test_backup_is_consistent_while_claims_go_on(
     finally:
         await copy.close()
     assert not (target.parent / "copy.db.partial").exists()
+
+
+async def test_a_migration_that_landed_late_is_still_applied(tmp_path: Path) -> None:
+    path = tmp_path / "slate.db"
+    known = migrations()
+    late = known[len(known) // 2]
+    conn = await aiosqlite.connect(path, isolation_level=None)
+    applied = await apply_migrations(conn, [m for m in known if m[0] != late[0]])
+    await conn.close()
+    assert late[0] not in applied and applied[-1] == known[-1][0]
+
+    db = await Database.open(path)  # the missing number runs although newer ones already did
+    await db.close()
+    raw = sqlite3.connect(path)
+    versions = [r[0] for r in raw.execute("SELECT version FROM schema_version ORDER BY version")]
+    raw.close()
+    assert versions == [v for v, _, _ in known]
