@@ -21,6 +21,8 @@ if TYPE_CHECKING:
     from studio.app import Studio
     from studio.settings import Settings
 
+from studio import backups, health
+
 log = logging.getLogger("slate.bot")
 
 # Every cog, in load order: a feature adds its one line here.
@@ -117,6 +119,10 @@ async def serve(settings: Settings) -> int:
         return 2
     studio = await Studio.open(settings)
     bot = make_bot(studio)
+    health_server = await health.start_for(studio)
+    health.add_check("gateway", _gateway_check(bot))
+    health.add_check("queue", health.queue_moving(studio.db))
+    nightly_backup = asyncio.create_task(backups.run_nightly(studio))
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -138,13 +144,26 @@ async def serve(settings: Settings) -> int:
         print("slate: Discord refused an intent the bot asked for", file=sys.stderr)
         return 2
     finally:
+        # Stop taking work first, then let in-flight writes finish as the database closes.
+        health.mark_draining()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.remove_signal_handler(sig)
         stopper.cancel()
+        nightly_backup.cancel()
         await bot.close()
         if not runner.done():
             runner.cancel()
+        if health_server is not None:
+            await health_server.stop()
         await studio.close()
+
+
+def _gateway_check(bot: commands.Bot) -> health.Check:
+    async def check() -> None:
+        if bot.is_closed() or not bot.is_ready():
+            raise RuntimeError("not connected to the Discord gateway")
+
+    return check
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -73,3 +73,44 @@ async def test_sigterm_closes_the_gateway_cleanly(tmp_path: Path,
     assert child.returncode == 0
     assert "stopping: closing the gateway and the database" in err.decode()
     await eventually(lambda: not discord_fake.live_sessions())
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+async def test_a_real_run_serves_health_and_never_logs_a_secret(
+    tmp_path: Path, discord_fake: FakeDiscord
+) -> None:
+    import httpx
+
+    secrets = {"NOTION_TOKEN": "ntn_notion_secret_123", "RUNWAYML_API_SECRET": "key_runway_456",
+               "REPLICATE_API_TOKEN": "r8_replicate_789", "ELEVENLABS_API_KEY": "sk_eleven_012"}
+    port = _free_port()
+    env = child_env(tmp_path, discord_fake.token) | secrets | {
+        "SLATE_HEALTH_PORT": str(port), "SLATE_LOG_LEVEL": "DEBUG"}
+    child = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", CHILD, str(discord_fake.port), cwd=tmp_path, env=env,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+    await eventually(discord_fake.live_sessions, 30)
+    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as http:
+        for _ in range(100):
+            ready = await http.get("/readyz")
+            if ready.status_code == 200:
+                break
+            await asyncio.sleep(0.1)
+        assert ready.status_code == 200, ready.text
+        assert {"gateway", "queue", "database"} <= set(ready.json()["checks"])
+        assert (await http.get("/livez")).status_code == 200
+        assert "slate_interactions_total" in (await http.get("/metrics")).text
+    child.send_signal(signal.SIGTERM)
+    out, err = await asyncio.wait_for(child.communicate(), 30)
+    assert child.returncode == 0
+    logs = (out + err).decode()
+    assert "stopping" in logs
+    for value in [discord_fake.token, *secrets.values()]:
+        assert value not in logs
