@@ -8,17 +8,23 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import logging
 import shutil
 import sys
+import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
+from storage import audit, members, shots
+from storage import takes as takes_repo
 from storage.chapters import ChapterProgress
 from storage.db import SchemaTooNew
-from studio import production, shotlist
+from storage.productions import Production
+from storage.shots import ShotRef
+from storage.takes import Provenance, Take
+from studio import backups, cut, production, review, shotlist
 from studio.app import Studio
 from studio.errors import SlateError
+from studio.logging_setup import setup_logging
 from studio.people import actor, member_named
 from studio.settings import Settings, SettingsError, load_settings
 
@@ -63,10 +69,37 @@ def parser() -> argparse.ArgumentParser:
     p = sub.add_parser("due", help="set a chapter's due date, YYYY-MM-DD or 'clear'")
     p.add_argument("number", type=int)
     p.add_argument("date")
-    p = sub.add_parser("backup", help="write an online, consistent copy of the database")
-    p.add_argument("path", type=Path)
+    p = sub.add_parser("backup", help="write an online, consistent copy of the database "
+                       "(default: DATA_DIR/backups/slate-<UTC time>.db, keeping BACKUP_KEEP)")
+    p.add_argument("path", type=Path, nargs="?")
+    p = sub.add_parser("restore", help="put a backup in place of the database (bot stopped); "
+                       "the old one is kept as <database>.before-restore")
+    p.add_argument("file", type=Path)
+    p.add_argument("--force", action="store_true",
+                   help="restore even though the database looks in use (not closed cleanly)")
+    p = sub.add_parser("gc", help="list media files no row uses (dry run); --delete removes them")
+    p.add_argument("--delete", action="store_true",
+                   help="remove the unused files and the media rows nothing uses")
+    p.add_argument("--min-age", type=float, default=3600.0, metavar="SECONDS",
+                   help="leave files and rows younger than this alone (default 3600)")
+    p = sub.add_parser("cut", help="build, verify and publish the cut now")
+    p.add_argument("--quiet", action="store_true", help="no progress line")
+    sub.add_parser("cuts", help="list the published cuts and show the latest one's changelog")
     sub.add_parser("demo", help="run the production pipeline on embedded defaults")
     generation_parsers(sub)
+    add_review_parsers(sub)
+    p = sub.add_parser("notion-connect", help="create or check the Notion databases (NOTION_TOKEN)")
+    p.add_argument("--parent", help="a Notion page URL to create both databases in")
+    p.add_argument("--chapters", help="an existing Chapters database URL")
+    p.add_argument("--shots", help="an existing Shots database URL")
+    p.add_argument("--notion-owned", default="",
+                   help="comma-separated plan fields Notion owns, e.g. shot.planned,"
+                        "chapter.description")
+    p.add_argument("--add-missing", action="store_true",
+                   help="add the columns an existing database lacks")
+    p = sub.add_parser("notion-sync", help="pull from and push to Notion now, and report")
+    p.add_argument("--push-only", action="store_true")
+    p.add_argument("--pull-only", action="store_true")
     return root
 
 
@@ -77,24 +110,20 @@ def main(argv: list[str]) -> int:
     except SettingsError as exc:
         print(f"slate: {exc}", file=sys.stderr)
         return 2
-    logging.basicConfig(level=settings.log_level,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    setup_logging(settings)
     if args.command is None:
         return run_bot(settings)
     if args.command == "demo":
         return asyncio.run(demo(settings))
+    if args.command == "restore":
+        return cmd_restore(settings, args)
     return asyncio.run(_run(settings, COMMANDS[args.command], args))
 
 
 def run_bot(settings: Settings) -> int:
-    if settings.discord_token is None:
-        print("slate: DISCORD_TOKEN is not set: create a bot at "
-              "https://discord.com/developers/applications and export its token "
-              "(or try `python bot.py demo`)", file=sys.stderr)
-        return 2
-    print("slate: the Discord face is not built yet; use the shell commands "
-          "(python bot.py --help)", file=sys.stderr)
-    return 2
+    import bot
+
+    return asyncio.run(bot.serve(settings))
 
 
 async def _run(settings: Settings, fn: Command, args: argparse.Namespace) -> int:
@@ -209,9 +238,130 @@ async def cmd_due(studio: Studio, args: argparse.Namespace) -> int:
 
 @command("backup")
 async def cmd_backup(studio: Studio, args: argparse.Namespace) -> int:
-    target = await studio.db.backup(args.path)
+    if args.path is None:
+        target = await backups.backup_now(studio)
+    else:
+        target = await backups.backup_to(studio.db, args.path)
     print(f"backup written to {target}")
     return 0
+
+
+def cmd_restore(settings: Settings, args: argparse.Namespace) -> int:
+    # Not through Studio.open: opening would migrate and hold the database being replaced.
+    try:
+        report = backups.restore(settings, args.file, force=args.force)
+    except SlateError as exc:
+        print(f"slate: {exc.reason}", file=sys.stderr)
+        return 1
+    kept = f"; the previous database is kept as {report.kept}" if report.kept else ""
+    print(f"restored {args.file} (schema version {report.version}) to {report.database}{kept}")
+    print("migrations newer than the backup run when Slate next starts")
+    return 0
+
+
+@command("gc")
+async def cmd_gc(studio: Studio, args: argparse.Namespace) -> int:
+    report = await backups.collect_garbage(studio, delete=args.delete, min_age=args.min_age)
+    for path in report.unused_files:
+        print(f"{'removed' if args.delete else 'unused'}: {path}")
+    for sha in report.unused_rows:
+        print(f"{'removed row' if args.delete else 'unused row'}: media_file {sha}")
+    print(report.summary())
+    if not args.delete and (report.unused_files or report.unused_rows):
+        print("dry run: nothing changed; run `python bot.py gc --delete` to remove them")
+    return 0
+
+
+class ProgressLine:
+    """ffmpeg's progress as one rewritten line on stderr (a plain log line when not a tty)."""
+
+    def __init__(self, enabled: bool = True) -> None:
+        self.enabled = enabled
+        self.last = ("", -1)
+        self.started = time.monotonic()
+
+    def __call__(self, stage: str, fraction: float) -> None:
+        shown = (stage, int(fraction * 20))
+        if not self.enabled or shown == self.last:
+            return
+        self.last = shown
+        bar = "#" * shown[1] + "." * (20 - shown[1])
+        end = "\r" if sys.stderr.isatty() else "\n"
+        elapsed = time.monotonic() - self.started
+        print(f"  {stage:<20} [{bar}] {fraction:4.0%} {elapsed:6.1f}s", end=end,
+              file=sys.stderr, flush=True)
+
+
+def render_cut(result: cut.CutResult) -> str:
+    lines = [f"cut {result.cut.version} published: {result.film}",
+             f"  runtime {result.timeline.duration:.1f}s, "
+             f"{len(result.timeline.approved)}/{len(result.timeline.shots)} shots approved, "
+             f"{result.encoded} segments encoded, {result.reused} reused from the cache",
+             f"  preview:   {result.preview or '(too big to post: share the film link)'}",
+             *(f"  {kind:<9}  {path}" for kind, path in result.editorial.items()),
+             f"  credits:   {result.credits}",
+             f"  changelog: {result.directory / 'changelog.md'}"]
+    for b in result.broken:
+        lines.append(f"  BROKEN: shot {b.code} take {b.take_id} ({b.owner or 'open'}): "
+                     f"{b.reason}")
+    return "\n".join(lines)
+
+
+@command("cut")
+async def cmd_cut(studio: Studio, args: argparse.Namespace) -> int:
+    prod = await production.get(studio.db, args.guild)
+    result = await cut.build(studio, prod, trigger="shell",
+                             on_progress=ProgressLine(not args.quiet))
+    print(render_cut(result))
+    print()
+    print(result.changelog)
+    return 0
+
+
+@command("cuts")
+async def cmd_cuts(studio: Studio, args: argparse.Namespace) -> int:
+    prod = await production.get(studio.db, args.guild)
+    running, latest = await cut.status(studio, prod)
+    if running:
+        print(f"building cut {running.version}: {running.stage} {running.fraction:.0%}")
+    for c in await cut.history(studio, prod):
+        print(f"cut {c.version:>4}  {c.state:<9}  {c.started_at[:16]}  "
+              f"{(c.duration or 0):7.1f}s  {c.shots_approved}/{c.shots_total}  "
+              f"{c.path or c.verdict}")
+    if latest is not None:
+        print()
+        print(latest.changelog)
+    return 0
+@command("notion-connect")
+async def cmd_notion_connect(studio: Studio, args: argparse.Namespace) -> int:
+    from studio.notion import NotionService
+
+    prod, who = await _shell_actor(studio, args)
+    service = NotionService(studio.db, studio.settings)
+    try:
+        result = await service.connect(
+            prod, who, parent=args.parent, chapters=args.chapters, shots=args.shots,
+            notion_owned=args.notion_owned.split(","), add_missing=args.add_missing,
+        )
+    finally:
+        await service.close()
+    print(result.summary())
+    return 0
+
+
+@command("notion-sync")
+async def cmd_notion_sync(studio: Studio, args: argparse.Namespace) -> int:
+    from studio.notion import NotionService
+
+    prod, who = await _shell_actor(studio, args)
+    service = NotionService(studio.db, studio.settings)
+    try:
+        report = await service.sync(prod, who, pull=not args.push_only,
+                                    push=not args.pull_only)
+    finally:
+        await service.close()
+    print(report.summary())
+    return 1 if report.failed or report.stopped else 0
 
 
 def render_board(title: str, rows: list[ChapterProgress]) -> str:
@@ -230,6 +380,73 @@ def render_board(title: str, rows: list[ChapterProgress]) -> str:
 
 DEMO_CLAIMS = [("Maya", 1), ("Jonas", 2), ("Ife", 3), ("Ren", 4), ("Sol", 5), ("Maya", 6),
                ("Jonas", 7), ("Ife", 8), ("Sol", 1), ("Maya", 4)]
+
+
+DEMO_TAKE_CHAPTERS = (1, 2, 3)
+DEMO_PATTERNS = ("testsrc2", "smptebars", "rgbtestsrc")
+
+
+def make_demo_take(ref: ShotRef, folder: Path) -> Path:
+    """A stand-in take for a shot: a captioned test pattern of the planned length.
+
+    The animatic provider (storyboard frames, camera moves) replaces this in the full demo.
+    """
+    from studio.standin import make_standin_take
+
+    caption = f"{ref.code}  {ref.shot.description}"
+    pattern = DEMO_PATTERNS[(ref.chapter_number - 1) % len(DEMO_PATTERNS)]
+    return make_standin_take(folder / f"take {ref.code}.mp4", caption,
+                             seconds=ref.shot.planned_duration, pattern=pattern)
+
+
+async def demo_approve(studio: Studio, prod: Production, take: Take) -> None:
+    """Approve a take directly (the review's votes and approvals replace this in the demo)."""
+    async with studio.db.transaction() as tx:
+        await shots.update(tx, take.shot_id, approved_take_id=take.id, status="approved")
+        await takes_repo.set_status(tx, take.id, "approved")
+        await audit.record(tx, prod.id, None, "shot", take.shot_id, "approve",
+                           after={"take": take.id, "by": "demo"})
+
+
+async def demo_cut(studio: Studio, prod: Production) -> None:
+    """Takes for the first chapters, some approved, two stems, then two nights' cuts."""
+    from studio import takes
+    from studio.standin import make_tone
+
+    folder = studio.settings.data_dir / "incoming"
+    folder.mkdir(parents=True, exist_ok=True)
+    made: list[Take] = []
+    for ref in await shots.of_production(studio.db.reader, prod.id):
+        if ref.chapter_number not in DEMO_TAKE_CHAPTERS:
+            continue
+        owner = await members.get(studio.db.reader, ref.owner_id) if ref.owner_id else None
+        who = await actor(studio.db, prod, owner.name if owner else "Producer",
+                          is_producer=owner is None)
+        path = await asyncio.to_thread(make_demo_take, ref, folder)
+        stored = await takes.add_take(studio, prod, who, ref.code, path, source="generated",
+                                      provenance=Provenance(provider="standin",
+                                                            model="ffmpeg lavfi"))
+        made.append(stored.take)
+    print(f"\n  {len(made)} takes made for chapters "
+          f"{', '.join(map(str, DEMO_TAKE_CHAPTERS))}")
+    held_back = made[-1]
+    for take in made[:-1:2] + made[1:-1:2][:4]:
+        await demo_approve(studio, prod, take)
+    producer = await actor(studio.db, prod, "Producer", is_producer=True)
+    vo = await asyncio.to_thread(make_tone, folder / "ch1 vo.wav", 8.0, 180)
+    music = await asyncio.to_thread(make_tone, folder / "ch2 music.wav", 12.0, 392)
+    await takes.add_stem(studio, prod, producer, 1, "vo", vo)
+    await takes.add_stem(studio, prod, producer, 2, "music", music)
+    print("  approvals made, stems added (VO for chapter 1, music for chapter 2)\n")
+    first = await cut.build(studio, prod, trigger="demo", on_progress=ProgressLine())
+    print(render_cut(first))
+    # The next night: one more approval, and only that shot is encoded again.
+    await demo_approve(studio, prod, held_back)
+    second = await cut.build(studio, prod, trigger="demo", on_progress=ProgressLine())
+    print()
+    print(render_cut(second))
+    print()
+    print(second.changelog)
 
 
 async def demo(settings: Settings) -> int:
@@ -256,6 +473,7 @@ async def demo(settings: Settings) -> int:
                 print(f"  {name} claims chapter {number}")
             except SlateError as exc:
                 print(f"  {name} cannot claim chapter {number}: {exc.reason}")
+        await demo_cut(studio, prod)
         print()
         print(render_board(prod.title, await production.board(studio.db, prod)))
         print(f"\ndatabase: {settings.database_path}")
@@ -411,4 +629,103 @@ async def cmd_character(studio: Studio, args: argparse.Namespace) -> int:
         print(f"@{found.name}\n  trigger words: {found.trigger_words or '—'}\n"
               f"  LoRA: {found.lora or '—'}\n  reference images: {len(found.references)}\n"
               f"  voice: {found.voice_id or '—'}")
+    return 0
+
+
+# --- review: votes, approvals, retakes ------------------------------------------------------
+
+def add_review_parsers(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("vote-status", help="a shot's vote: candidates and their tallies")
+    p.add_argument("shot", help="chapter.shot, e.g. 3.2")
+    p = sub.add_parser("vote-close", help="close a shot's running vote now")
+    p.add_argument("shot")
+    p = sub.add_parser("approve", help="approve a take directly, e.g. 3.2r2")
+    p.add_argument("take")
+    p = sub.add_parser("retake", help="send a shot back to its owner with a note")
+    p.add_argument("shot")
+    p.add_argument("note")
+    sub.add_parser("review-queue", help="shots waiting for a vote or a decision, oldest first")
+    p = sub.add_parser("review-settings", help="show or change how votes decide")
+    p.add_argument("--quorum", type=int)
+    p.add_argument("--margin", type=float)
+    p.add_argument("--creator-votes-count", type=int, choices=(0, 1))
+    p.add_argument("--producer-weight", type=float)
+    p.add_argument("--owner-may-approve", type=int, choices=(0, 1))
+    p.add_argument("--vote-hours", type=float)
+
+
+def render_vote(found: review.VoteStatus) -> str:
+    window = found.window
+    head = f"shot {found.ref.code}: " + (
+        "never put to the vote" if window is None else
+        f"vote {window.state}" + (f" ({window.outcome})" if window.outcome else "") +
+        f", deadline {window.deadline}")
+    lines = [head, f"  {found.voters} voter(s); quorum {found.rules.quorum}, "
+                   f"margin {found.rules.margin:g}"]
+    for c in found.candidates:
+        lines.append(f"  r{c.take.revision:<3} {c.take.status:<10} score {c.tally.score:+g} "
+                     f"(+{c.tally.votes_for:g} / -{c.tally.votes_against:g}, "
+                     f"{c.tally.voters} vote(s))")
+    return "\n".join(lines)
+
+
+@command("vote-status")
+async def cmd_vote_status(studio: Studio, args: argparse.Namespace) -> int:
+    prod = await production.get(studio.db, args.guild)
+    print(render_vote(await review.status(studio.db, prod, args.shot)))
+    return 0
+
+
+@command("vote-close")
+async def cmd_vote_close(studio: Studio, args: argparse.Namespace) -> int:
+    prod, who = await _shell_actor(studio, args)
+    closing = await review.close_vote(studio.db, prod, who, args.shot)
+    print(render_vote(closing.status))
+    if closing.approval is not None:
+        print(f"approved {closing.approval.ref.code}r{closing.approval.take.revision}")
+    else:
+        print(f"no winner ({closing.outcome}): a producer decides with approve or retake")
+    return 0
+
+
+@command("approve")
+async def cmd_approve(studio: Studio, args: argparse.Namespace) -> int:
+    prod, who = await _shell_actor(studio, args)
+    done = await review.approve(studio.db, prod, who, args.take)
+    replaced = f" (replacing r{done.previous.revision})" if done.previous else ""
+    print(f"approved {done.ref.code}r{done.take.revision}{replaced}")
+    return 0
+
+
+@command("retake")
+async def cmd_retake(studio: Studio, args: argparse.Namespace) -> int:
+    prod, who = await _shell_actor(studio, args)
+    done = await review.retake(studio.db, prod, who, args.shot, args.note)
+    print(f"shot {done.ref.code} sent back to {done.owner.name if done.owner else 'nobody'}: "
+          f"{done.note}")
+    return 0
+
+
+@command("review-queue")
+async def cmd_review_queue(studio: Studio, args: argparse.Namespace) -> int:
+    prod = await production.get(studio.db, args.guild)
+    items = await review.queue(studio.db, prod)
+    for item in items:
+        print(f"{item.ref.code:<6} {item.kind:<9} since {item.since}  "
+              f"{item.candidates} candidate(s)")
+    print(f"{len(items)} shot(s) waiting")
+    return 0
+
+
+@command("review-settings")
+async def cmd_review_settings(studio: Studio, args: argparse.Namespace) -> int:
+    prod, who = await _shell_actor(studio, args)
+    given = {name: getattr(args, name) for name in (
+        "quorum", "margin", "creator_votes_count", "producer_weight", "owner_may_approve",
+        "vote_hours") if getattr(args, name) is not None}
+    rules = (await review.configure(studio.db, prod, who, **given) if given
+             else await review.settings_of(studio.db, prod))
+    for name in ("quorum", "margin", "creator_votes_count", "producer_weight",
+                 "owner_may_approve", "vote_hours"):
+        print(f"{name.replace('_', '-')}: {getattr(rules, name):g}")
     return 0

@@ -62,7 +62,7 @@ async def owned_by(conn: Conn, production_id: int, member_id: int) -> list[Chapt
 
 
 async def progress(conn: Conn, production_id: int) -> list[ChapterProgress]:
-    cursor = await conn.execute(
+    rows = await conn.execute_fetchall(
         "SELECT c.*, m.name AS owner_name, m.discord_id AS owner_discord_id,"
         " COUNT(s.id) FILTER (WHERE s.status != 'omitted') AS shots_total,"
         " COUNT(s.id) FILTER (WHERE s.status = 'approved') AS shots_approved"
@@ -72,7 +72,7 @@ async def progress(conn: Conn, production_id: int) -> list[ChapterProgress]:
         (production_id,),
     )
     result = []
-    for row in await cursor.fetchall():
+    for row in rows:
         chapter = Chapter(**{k: row[k] for k in Chapter.__dataclass_fields__})
         result.append(ChapterProgress(chapter, row["owner_name"], row["owner_discord_id"],
                                       row["shots_total"], row["shots_approved"]))

@@ -138,17 +138,22 @@ async def check_schema(conn: aiosqlite.Connection) -> int:
     return version
 
 
-async def apply_migrations(conn: aiosqlite.Connection) -> list[int]:
-    """Apply every migration newer than the database, each in its own transaction."""
+async def apply_migrations(
+    conn: aiosqlite.Connection, available: list[tuple[int, str, str]] | None = None
+) -> list[int]:
+    """Apply every migration the database lacks, in order, each in its own transaction."""
     await conn.execute(
         "CREATE TABLE IF NOT EXISTS schema_version ("
         " version INTEGER PRIMARY KEY, name TEXT NOT NULL,"
         " applied_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ','now')))"
     )
-    version = await check_schema(conn)
+    await check_schema(conn)
+    cursor = await conn.execute("SELECT version FROM schema_version")
+    done = {int(row[0]) for row in await cursor.fetchall()}
     applied = []
-    for number, name, sql in migrations():
-        if number <= version:
+    # Each missing migration runs, not only newer ones: branches may land numbers out of order.
+    for number, name, sql in migrations() if available is None else available:
+        if number in done:
             continue
         # executescript would commit on its own; run statements inside one explicit transaction.
         await conn.execute("BEGIN IMMEDIATE")

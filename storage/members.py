@@ -58,3 +58,10 @@ async def ensure(
         (production_id, discord_id, name, now()),
     )
     return Member(cursor.lastrowid, production_id, discord_id, name)
+
+
+async def by_discord_id(conn: Conn, production_id: int, discord_id: int) -> Member | None:
+    return await fetch_one(
+        conn, Member, "SELECT * FROM member WHERE production_id = ? AND discord_id = ?",
+        (production_id, discord_id),
+    )

@@ -29,17 +29,17 @@ def to_all(cls: type[T], rows: list[aiosqlite.Row] | Any) -> list[T]:
     return [to(cls, row) for row in rows]  # type: ignore[misc]
 
 
+# One trip to aiosqlite's thread per query (execute + fetch separately would be two).
+
 async def fetch_one(conn: Conn, cls: type[T], sql: str, args: tuple = ()) -> T | None:
-    cursor = await conn.execute(sql, args)
-    return to(cls, await cursor.fetchone())
+    rows = list(await conn.execute_fetchall(sql, args))
+    return to(cls, rows[0] if rows else None)
 
 
 async def fetch_all(conn: Conn, cls: type[T], sql: str, args: tuple = ()) -> list[T]:
-    cursor = await conn.execute(sql, args)
-    return to_all(cls, await cursor.fetchall())
+    return to_all(cls, await conn.execute_fetchall(sql, args))
 
 
 async def scalar(conn: Conn, sql: str, args: tuple = ()) -> Any:
-    cursor = await conn.execute(sql, args)
-    row = await cursor.fetchone()
-    return None if row is None else row[0]
+    rows = list(await conn.execute_fetchall(sql, args))
+    return rows[0][0] if rows else None

@@ -61,18 +61,16 @@ async def get(conn: Conn, shot_id: int) -> Shot | None:
 
 
 async def ref(conn: Conn, shot_id: int) -> ShotRef | None:
-    cursor = await conn.execute(f"{_REF_SQL} WHERE s.id = ?", (shot_id,))
-    row = await cursor.fetchone()
-    return None if row is None else _ref(row)
+    rows = list(await conn.execute_fetchall(f"{_REF_SQL} WHERE s.id = ?", (shot_id,)))
+    return _ref(rows[0]) if rows else None
 
 
 async def by_code(conn: Conn, production_id: int, chapter: int, number: int) -> ShotRef | None:
-    cursor = await conn.execute(
+    rows = list(await conn.execute_fetchall(
         f"{_REF_SQL} WHERE c.production_id = ? AND c.number = ? AND s.number = ?",
         (production_id, chapter, number),
-    )
-    row = await cursor.fetchone()
-    return None if row is None else _ref(row)
+    ))
+    return _ref(rows[0]) if rows else None
 
 
 async def of_chapter(conn: Conn, chapter_id: int, *, include_omitted: bool = True) -> list[Shot]:
@@ -84,10 +82,10 @@ async def of_chapter(conn: Conn, chapter_id: int, *, include_omitted: bool = Tru
 
 
 async def of_production(conn: Conn, production_id: int) -> list[ShotRef]:
-    cursor = await conn.execute(
+    rows = await conn.execute_fetchall(
         f"{_REF_SQL} WHERE c.production_id = ? ORDER BY c.number, s.number", (production_id,)
     )
-    return [_ref(row) for row in await cursor.fetchall()]
+    return [_ref(row) for row in rows]
 
 
 async def create(

@@ -6,9 +6,11 @@ itself comes from the system when present, else from the imageio-ffmpeg wheel.
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import shutil
 import subprocess
+from collections.abc import Callable
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -140,3 +142,85 @@ def _decode_some(container: av.container.InputContainer, stream: av.stream.Strea
         raise InvalidInput("the file is damaged: its frames cannot be decoded") from None
     if decoded == 0:
         raise InvalidInput("the file is damaged: it holds no decodable frame")
+
+
+class FFmpegFailed(Exception):
+    """ffmpeg exited with an error: the message is the end of what it printed."""
+
+
+async def run_ffmpeg(
+    args: list[str], *, total_seconds: float | None = None,
+    on_progress: Callable[[float], None] | None = None,
+) -> str:
+    """Run ffmpeg with `args`; report 0..1 from its -progress output; return its stderr.
+
+    A cancelled caller kills ffmpeg: a build that is stopped leaves no process behind.
+    """
+    argv = [ffmpeg_exe(), "-hide_banner", "-nostdin", "-y", "-nostats",
+            "-progress", "pipe:1", *args]
+    proc = await asyncio.create_subprocess_exec(
+        *argv, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+    try:
+        stderr_task = asyncio.ensure_future(proc.stderr.read())  # type: ignore[union-attr]
+        assert proc.stdout is not None
+        async for raw in proc.stdout:
+            key, _, value = raw.decode(errors="replace").strip().partition("=")
+            if key == "out_time_us" and on_progress and total_seconds and value.isdigit():
+                on_progress(min(1.0, int(value) / 1e6 / total_seconds))
+        err = (await stderr_task).decode(errors="replace")
+        code = await proc.wait()
+    except BaseException:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+        raise
+    if code != 0:
+        tail = " ".join(err.strip().splitlines()[-3:])[-400:]
+        raise FFmpegFailed(tail or f"ffmpeg exited with {code}")
+    return err
+
+
+def concat_line(path: Path) -> str:
+    """One line of a concat demuxer list: absolute path, each ' written as '\\''."""
+    text = str(Path(path).resolve())
+    if "\n" in text or "\r" in text:
+        raise InvalidInput("a media path holds a line break")
+    return "file '" + text.replace("'", "'\\''") + "'"
+
+
+def write_concat_list(paths: list[Path], target: Path) -> Path:
+    target.write_text("ffconcat version 1.0\n" + "".join(concat_line(p) + "\n" for p in paths),
+                      encoding="utf-8")
+    return target
+
+
+async def decodes_cleanly(path: Path) -> str | None:
+    """Decode every stream end to end; None when clean, else what ffmpeg complained about."""
+    try:
+        err = await run_ffmpeg(["-v", "error", "-xerror", "-i", str(path), "-map", "0",
+                                "-f", "null", "-"])
+    except FFmpegFailed as exc:
+        return str(exc)
+    return err.strip() or None
+
+
+@dataclass(frozen=True)
+class StreamFacts:
+    kind: str
+    codec: str
+    title: str
+    width: int | None = None
+    height: int | None = None
+
+
+def streams_of(path: Path | str) -> tuple[float, list[StreamFacts]]:
+    """The container's duration and each stream's kind, codec and title."""
+    with av.open(str(path)) as container:
+        duration = (container.duration or 0) / av.time_base
+        found = []
+        for s in container.streams:
+            title = s.metadata.get("title", "") or s.metadata.get("handler_name", "")
+            w = s.codec_context.width if s.type == "video" else None
+            h = s.codec_context.height if s.type == "video" else None
+            found.append(StreamFacts(s.type, s.codec_context.name, title, w, h))
+    return duration, found

@@ -31,6 +31,11 @@ async def actor(
     db: Database, production: Production, name: str, *, discord_id: int | None = None,
     is_producer: bool = False,
 ) -> Actor:
+    if discord_id is not None:
+        # Most interactions come from someone already known: no write, no wait for the lock.
+        known = await members.by_discord_id(db.reader, production.id, discord_id)
+        if known is not None and known.name == name:
+            return Actor(known, is_producer)
     async with db.transaction() as tx:
         member = await members.ensure(tx, production.id, name, discord_id)
     return Actor(member, is_producer)

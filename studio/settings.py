@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from datetime import time
+from fractions import Fraction
 from pathlib import Path
 from typing import Annotated
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -48,6 +49,18 @@ class Settings(BaseSettings):
     upload_max_bytes: int = Field(200 * 1024 * 1024, ge=1024, description="largest take or stem")
     take_max_seconds: float = Field(120.0, gt=0, description="longest take or stem accepted")
 
+    # The cut: the production's profile (small previz defaults) and what is kept.
+    cut_width: int = Field(640, ge=16, le=7680, multiple_of=2, description="cut picture width")
+    cut_height: int = Field(360, ge=16, le=4320, multiple_of=2, description="cut picture height")
+    cut_fps: str = Field("24", description="cut frame rate, e.g. 24, 30 or 24000/1001")
+    cut_lufs: float = Field(-14.0, ge=-40, le=-5, description="loudness target of the mix")
+    cut_keep: int = Field(5, ge=1, le=1000, description="published cuts kept on disk")
+    cut_duration_from: str = Field("plan", pattern=r"^(plan|take)$",
+                                   description="a shot lasts its planned length or its take's")
+    cut_credits_seconds: float = Field(4.0, ge=0, le=60, description="end credits card length")
+    cut_preview_max_bytes: int = Field(10 * 1024 * 1024, ge=1024,
+                                       description="largest preview posted to Discord")
+
     # Logging.
     log_level: str = Field("INFO", pattern=r"^(DEBUG|INFO|WARNING|ERROR)$")
 
@@ -59,6 +72,19 @@ class Settings(BaseSettings):
 
     # Notion.
     notion_token: SecretStr | None = Field(None, validation_alias=_alias("NOTION_TOKEN"))
+    notion_base_url: str = Field("https://api.notion.com", pattern=r"^https?://",
+                                 description="Notion's API root (tests point it at a fake)")
+    notion_rate: float = Field(3.0, gt=0, le=100, description="average requests per second")
+    notion_timeout: float = Field(30.0, gt=0, le=300, description="seconds per request")
+    notion_push_delay: float = Field(30.0, ge=0, le=3600,
+                                     description="quiet seconds after a change before a push")
+    notion_pull_interval: float = Field(300.0, ge=10, le=86400,
+                                        description="seconds between automatic pulls")
+    notion_pull_margin: float = Field(120.0, ge=60, le=3600,
+                                      description="pull overlap, for minute-rounded edit times")
+    notion_workers: int = Field(3, ge=1, le=10, description="writes in flight at once")
+    notion_media_url: str | None = Field(None, pattern=r"^https?://",
+                                         description="public URL of the media folder, for links")
 
     # Generation providers: their own conventional key names.
     runway_api_secret: SecretStr | None = Field(
@@ -103,6 +129,18 @@ class Settings(BaseSettings):
     elevenlabs_model: str = "eleven_multilingual_v2"
     comfyui_workflows: Path | None = Field(None, description="folder of <kind>.json templates")
 
+    # Operations: health and metrics, log format, backups.
+    health_port: int = Field(
+        0, ge=0, le=65535, description="local HTTP port for /livez, /readyz, /metrics (0 = off)"
+    )
+    health_host: str = Field(
+        "127.0.0.1", min_length=1, description="address the health port listens on"
+    )
+    log_format: str = Field("text", pattern=r"^(text|json)$")
+    backup_nightly: bool = Field(False, description="write a backup every night at BACKUP_TIME")
+    backup_time: time = Field(time(3, 30), description="nightly backup time, HH:MM in TIMEZONE")
+    backup_keep: int = Field(7, ge=1, le=1000, description="backups kept in DATA_DIR/backups")
+
     @field_validator("timezone")
     @classmethod
     def _known_zone(cls, value: str) -> str:
@@ -112,12 +150,22 @@ class Settings(BaseSettings):
             raise ValueError("an IANA time zone such as UTC or Europe/Paris") from None
         return value
 
-    @field_validator("cut_time", mode="before")
+    @field_validator("cut_time", "backup_time", mode="before")
     @classmethod
     def _hh_mm(cls, value: object) -> object:
         if isinstance(value, str) and not re.fullmatch(r"([01]?\d|2[0-3]):[0-5]\d", value.strip()):
             raise ValueError("a time of day as HH:MM, e.g. 04:00")
         return value
+
+    @field_validator("cut_fps")
+    @classmethod
+    def _rational_fps(cls, value: str) -> str:
+        if not re.fullmatch(r"\d{1,6}(/\d{1,6})?", value.strip()):
+            raise ValueError("a frame rate such as 24, 30 or 24000/1001")
+        rate = Fraction(value.strip())
+        if not 1 <= rate <= 120:
+            raise ValueError("a frame rate between 1 and 120")
+        return value.strip()
 
     @field_validator("comfyui_urls", mode="before")
     @classmethod
@@ -144,6 +192,18 @@ class Settings(BaseSettings):
         return self.data_dir / "cuts"
 
     @property
+    def cache_path(self) -> Path:
+        return self.data_dir / "cache"
+
+    @property
+    def fps(self) -> Fraction:
+        return Fraction(self.cut_fps)
+
+    @property
+    def backups_path(self) -> Path:
+        return self.data_dir / "backups"
+
+    @property
     def zone(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
 
@@ -161,8 +221,12 @@ def _allowed(error: dict) -> str:
     kind = error.get("type", "")
     if kind == "value_error":
         return str(ctx.get("error", error.get("msg", "")))
-    if kind in {"greater_than_equal", "less_than_equal"} or "ge" in ctx or "le" in ctx:
-        return str(error.get("msg", "")).lower()
+    if kind == "greater_than_equal":
+        return f"a value of at least {ctx.get('ge')}"
+    if kind == "greater_than":
+        return f"a value above {ctx.get('gt')}"
+    if kind == "less_than_equal":
+        return f"a value of at most {ctx.get('le')}"
     if kind == "string_pattern_mismatch":
         return "one of " + ctx.get("pattern", "").strip("^$()").replace("|", ", ")
     if kind.startswith("int_"):

@@ -19,6 +19,7 @@ from storage.productions import Production
 from studio.errors import ShotListError
 from studio.people import Actor, require_producer
 from studio.production import MAX_DURATION_S
+from studio.units import size_text
 
 # Accepted spellings of each column, as people type them in spreadsheets.
 _ALIASES = {
@@ -84,8 +85,8 @@ class ImportReport:
 
 def _decode(data: bytes, max_bytes: int) -> str:
     if len(data) > max_bytes:
-        raise ShotListError(f"the file is {len(data) / 1e6:.1f} MB; a shot list may be at most "
-                            f"{max_bytes / 1e6:.1f} MB")
+        raise ShotListError(f"the file is {size_text(len(data))}; a shot list may be at most "
+                            f"{size_text(max_bytes)}")
     if not data.strip():
         raise ShotListError("the file is empty")
     try:

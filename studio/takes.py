@@ -19,6 +19,7 @@ from studio.app import Studio
 from studio.errors import InvalidInput, NotPermitted
 from studio.media import Probe, probe
 from studio.people import Actor
+from studio.units import size_text
 
 
 @dataclass(frozen=True)
@@ -33,7 +34,7 @@ def check_upload(studio: Studio, path: Path, *, allowed: tuple[str, ...]) -> Pro
     limit = studio.settings.upload_max_bytes
     size = path.stat().st_size
     if size > limit:
-        raise InvalidInput(f"the file is {size / 1e6:.1f} MB; the limit is {limit / 1e6:.0f} MB")
+        raise InvalidInput(f"the file is {size_text(size)}; the limit is {size_text(limit)}")
     found = probe(path)
     if found.kind not in allowed:
         raise InvalidInput(f"the file is {found.kind}; expected {' or '.join(allowed)}")

@@ -15,6 +15,9 @@ from studio.settings import Settings, load_settings
 
 EXAMPLES = Path(__file__).parent.parent / "examples"
 
+# The fake Discord and the bot logged into it: `discord_fake`, `slate`, `stage`.
+pytest_plugins = ["tests.fakes.discord.fixtures"]
+
 
 @pytest.fixture
 def settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:

@@ -1,0 +1,151 @@
+"""The nightly cut over 200 takes of mixed formats: a full build and the next night's build after
+one approval, beside the floor measured in the same run (ffmpeg's concat demuxer with stream
+copy over the already-normalized segments: joining with nothing else done), and beside moviepy's
+concatenate_videoclips on the same takes when moviepy is installed.
+
+Our builds also mix and loudness-normalize the audio (two passes), encode every track, verify
+by decoding the whole film, and write the editorial files: work the floor does not do.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from storage import shots
+from studio import cut, production, shotlist, takes
+from studio.app import Studio
+from studio.media import ffmpeg_exe
+from studio.people import actor
+from studio.settings import load_settings
+from studio.standin import make_standin_take, make_still, make_tone
+
+CHAPTERS = 10
+PER_CHAPTER = 20
+SECONDS = 0.5
+FORMATS = [  # (suffix, options): containers, codecs, sizes, rates, with and without sound
+    (".mp4", {"fps": "24"}),
+    (".avi", {"codec": "mpeg4", "fps": "24000/1001", "size": (90, 160), "audio": True}),
+    (".mkv", {"codec": "mjpeg", "fps": "30", "size": (192, 108)}),
+    (".mov", {"fps": "25", "audio": True, "size": (240, 180)}),
+    (".png", {}),
+]
+
+
+def make_take(folder: Path, n: int) -> Path:
+    suffix, options = FORMATS[n % len(FORMATS)]
+    path = folder / f"take {n}{suffix}"
+    if suffix == ".png":
+        return make_still(path, f"take {n}", size=(200, 120))
+    return make_standin_take(path, f"take {n}", seconds=SECONDS, **options)  # type: ignore[arg-type]
+
+
+def shot_list() -> bytes:
+    lines = ["chapter,chapter_title,shot,description,duration"]
+    for c in range(1, CHAPTERS + 1):
+        for s in range(1, PER_CHAPTER + 1):
+            lines.append(f"{c},Chapter {c},{s},Shot {c}.{s},{SECONDS}")
+    return ("\n".join(lines) + "\n").encode()
+
+
+def floor_concat(listing: Path, out: Path) -> float:
+    start = time.perf_counter()
+    subprocess.run([ffmpeg_exe(), "-v", "error", "-y", "-f", "concat", "-safe", "0", "-i",
+                    str(listing), "-map", "0", "-c", "copy", str(out)], check=True)
+    return time.perf_counter() - start
+
+
+def moviepy_concat(paths: list[Path], out: Path) -> float | None:
+    try:
+        from moviepy import ImageClip, VideoFileClip, concatenate_videoclips  # type: ignore
+    except ImportError:
+        try:
+            from moviepy.editor import (  # type: ignore
+                ImageClip,
+                VideoFileClip,
+                concatenate_videoclips,
+            )
+        except ImportError:
+            return None
+    start = time.perf_counter()
+    clips = [ImageClip(str(p), duration=SECONDS) if p.suffix == ".png"
+             else VideoFileClip(str(p)) for p in paths]
+    final = concatenate_videoclips(clips, method="compose")
+    final.write_videofile(str(out), fps=24, logger=None)
+    return time.perf_counter() - start
+
+
+async def main() -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        folder = root / "in"
+        folder.mkdir()
+        settings = load_settings(data_dir=root / "data", cut_width=320, cut_height=180,
+                                 cut_fps="24", cut_credits_seconds=1, cut_keep=3)
+        studio = await Studio.open(settings)
+        prod = await production.setup(studio.db, 1, "Bench")
+        producer = await actor(studio.db, prod, "P", discord_id=1, is_producer=True)
+        await shotlist.import_shots(studio.db, prod, producer, shot_list(), "bench.csv")
+        count = CHAPTERS * PER_CHAPTER
+        t0 = time.perf_counter()
+        paths = await asyncio.gather(*(asyncio.to_thread(make_take, folder, n)
+                                       for n in range(count + 1)))
+        print(f"made {count + 1} takes in {time.perf_counter() - t0:.1f} s", file=sys.stderr)
+        codes = [f"{c}.{s}" for c in range(1, CHAPTERS + 1) for s in range(1, PER_CHAPTER + 1)]
+        for code, path in zip(codes, paths, strict=False):
+            stored = await takes.add_take(studio, prod, producer, code, path)
+            async with studio.db.transaction() as tx:
+                await shots.update(tx, stored.take.shot_id, approved_take_id=stored.take.id,
+                                   status="approved")
+        for c in (1, 5):
+            await takes.add_stem(studio, prod, producer, c, "music",
+                                 make_tone(folder / f"m{c}.wav", PER_CHAPTER * SECONDS))
+
+        start = time.perf_counter()
+        full = await cut.build(studio, prod)
+        full_s = time.perf_counter() - start
+        floor_full_s = floor_concat(full.directory / "segments.txt", root / "floor1.mp4")
+
+        # The next night: one shot gets a new approved take.
+        stored = await takes.add_take(studio, prod, producer, "3.7", paths[count])
+        async with studio.db.transaction() as tx:
+            await shots.update(tx, stored.take.shot_id, approved_take_id=stored.take.id)
+        start = time.perf_counter()
+        nightly = await cut.build(studio, prod)
+        nightly_s = time.perf_counter() - start
+        assert nightly.encoded == 1, nightly.encoded
+        floor_s = floor_concat(nightly.directory / "segments.txt", root / "floor2.mp4")
+        await studio.close()
+        moviepy_s = moviepy_concat(list(paths[:count]), root / "moviepy.mp4")
+
+    cores = os.cpu_count()
+    print(f"full build: {count} takes, {full.timeline.duration:.0f} s of film, in {full_s:.2f} s "
+          f"({full.encoded} segments encoded); floor (concat copy of the normalized segments) "
+          f"{floor_full_s:.2f} s; ratio {full_s / floor_full_s:.1f}x  [{cores} cores]")
+    print(f"incremental build after one approval: {nightly_s:.2f} s ({nightly.encoded} segment "
+          f"encoded); floor {floor_s:.2f} s; ratio {nightly_s / floor_s:.1f}x (target <= 1.5x)")
+    for name, result in (("full", full), ("incremental", nightly)):
+        spent = ", ".join(f"{k} {v:.2f}" for k, v in result.timings.items())
+        print(f"  {name} by stage (s): {spent}")
+    if moviepy_s is None:
+        print("moviepy is not installed: the moviepy comparison is skipped")
+    else:
+        print(f"moviepy concatenate_videoclips: {moviepy_s:.2f} s; ours {full_s:.2f} s; "
+              f"{moviepy_s / full_s:.1f}x faster (target >= 10x)")
+    print(json.dumps({"bench": "cut full build (200 takes)", "figure": round(full_s, 3),
+                      "floor": round(floor_full_s, 3), "ratio": round(full_s / floor_full_s, 2),
+                      "unit": "s", "moviepy": None if moviepy_s is None else round(moviepy_s, 3)}))
+    print(json.dumps({"bench": "cut incremental build (one approval)",
+                      "figure": round(nightly_s, 3),
+                      "floor": round(floor_s, 3), "ratio": round(nightly_s / floor_s, 2),
+                      "unit": "s"}))
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

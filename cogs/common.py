@@ -1,0 +1,232 @@
+"""What every cog shares: who is acting, the producer check, answering in time, and errors.
+
+A command reads: `ctx = await context(interaction)`, then one studio call, then an `Answer`
+handed to `answer()`, which replies within Discord's 3 s (deferring if the work runs long),
+turns a SlateError into a short ephemeral reason and anything else into an ephemeral
+"something went wrong (ref XXXX)" with the traceback logged under that ref.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+import time
+from collections.abc import Awaitable
+from dataclasses import dataclass, field
+from typing import Any
+
+import discord
+from discord import app_commands
+
+from storage.productions import Production
+from studio import production
+from studio.app import Studio
+from studio.errors import NotPermitted, SlateError
+from studio.people import Actor, actor, require_producer
+
+log = logging.getLogger("slate.cogs")
+
+# Work still running this long after Discord created the interaction is deferred (3 s limit).
+DEFER_AT_AGE_S = 2.2
+# Bounds on the wait, in case the bot's clock and Discord's disagree.
+MIN_WAIT_S, MAX_WAIT_S = 0.3, 1.5
+FOLLOWUPS_AT_ONCE = 4
+
+
+def studio_of(interaction: discord.Interaction) -> Studio:
+    return interaction.client.studio  # type: ignore[attr-defined]
+
+
+def has_producer_role(interaction: discord.Interaction, prod: Production) -> bool:
+    """The production's producer role, or Manage Server (server managers steer too)."""
+    if interaction.permissions.manage_guild:
+        return True
+    roles = getattr(interaction.user, "roles", [])
+    return any(role.name == prod.producer_role for role in roles)
+
+
+def display_name(user: discord.abc.User) -> str:
+    return getattr(user, "display_name", None) or user.name
+
+
+@dataclass(frozen=True)
+class Context:
+    """One interaction's studio, production and acting member."""
+
+    studio: Studio
+    production: Production
+    actor: Actor
+
+    @property
+    def db(self):
+        return self.studio.db
+
+    def require_producer(self, doing: str) -> None:
+        require_producer(self.actor, self.production, doing)
+
+
+# Every interaction needs its server's production: keep each for a few seconds (a shell
+# `init` elsewhere shows within PRODUCTION_TTL_S; /production setup here shows at once).
+PRODUCTION_TTL_S = 10.0
+
+
+def _productions(interaction: discord.Interaction) -> dict[int, tuple[float, Production]]:
+    client = interaction.client
+    if not hasattr(client, "slate_productions"):
+        client.slate_productions = {}  # type: ignore[attr-defined]
+    return client.slate_productions  # type: ignore[attr-defined]
+
+
+def remember_production(interaction: discord.Interaction, prod: Production) -> None:
+    _productions(interaction)[prod.guild_id] = (time.monotonic() + PRODUCTION_TTL_S, prod)
+
+
+async def production_here(interaction: discord.Interaction) -> Production:
+    if interaction.guild_id is None:
+        raise NotPermitted("Slate works inside a server, not in direct messages")
+    kept = _productions(interaction).get(interaction.guild_id)
+    if kept is not None and kept[0] > time.monotonic():
+        return kept[1]
+    found = await production.get(studio_of(interaction).db, interaction.guild_id)
+    remember_production(interaction, found)
+    return found
+
+
+async def context(interaction: discord.Interaction) -> Context:
+    """The production of this server and the member acting (created on first sight)."""
+    studio = studio_of(interaction)
+    prod = await production_here(interaction)
+    who = await actor(studio.db, prod, display_name(interaction.user),
+                      discord_id=interaction.user.id,
+                      is_producer=has_producer_role(interaction, prod))
+    return Context(studio, prod, who)
+
+
+def require_manager(interaction: discord.Interaction, doing: str) -> None:
+    if not interaction.permissions.manage_guild:
+        raise NotPermitted(f"{doing} needs the Manage Server permission")
+
+
+@dataclass
+class Answer:
+    """What to show: a new message, or (edit=True) the clicked message changed in place."""
+
+    content: str | None = None
+    embeds: list[discord.Embed] = field(default_factory=list)
+    view: discord.ui.View | None = None
+    files: list[discord.File] = field(default_factory=list)
+    ephemeral: bool = False
+    edit: bool = False
+
+    def kwargs(self, *, sending: bool) -> dict[str, Any]:
+        given: dict[str, Any] = {"content": self.content, "embeds": self.embeds}
+        if self.view is not None:
+            given["view"] = self.view
+        if self.files:
+            given["files" if sending else "attachments"] = self.files
+        return given
+
+
+async def answer(interaction: discord.Interaction, work: Awaitable[Answer], *,
+                 ephemeral: bool = False, edit: bool = False) -> None:
+    """Run `work` and show its Answer; defer first if it is not done in time.
+
+    Buttons and modals use this too: their errors do not pass through the command tree.
+
+    `ephemeral`/`edit` say how to defer (a private "thinking…", or an update of the clicked
+    message); they must match what the Answer will be.
+    """
+    task = asyncio.ensure_future(work)
+    age = (discord.utils.utcnow() - interaction.created_at).total_seconds()
+    wait = min(max(DEFER_AT_AGE_S - age, MIN_WAIT_S), MAX_WAIT_S)
+    done, _ = await asyncio.wait({task}, timeout=wait)
+    if not done and not interaction.response.is_done():
+        if edit:
+            await interaction.response.defer()
+            interaction.extras["slate_deferred"] = "update"
+        else:
+            await interaction.response.defer(thinking=True, ephemeral=ephemeral)
+            interaction.extras["slate_deferred"] = "private" if ephemeral else "public"
+    try:
+        result = await task
+    except Exception as exc:
+        await report(interaction, exc)
+        return
+    await show(interaction, result)
+
+
+async def show(interaction: discord.Interaction, result: Answer) -> None:
+    if not interaction.response.is_done():
+        if result.edit:
+            await interaction.response.edit_message(**result.kwargs(sending=False))
+        else:
+            await interaction.response.send_message(**result.kwargs(sending=True),
+                                                    ephemeral=result.ephemeral)
+        return
+    deferred = interaction.extras.get("slate_deferred")
+    async with _after_the_deadline(interaction):
+        if deferred == "update" or (deferred in ("public", "private")
+                                    and result.ephemeral == (deferred == "private")):
+            await interaction.edit_original_response(**result.kwargs(sending=False))
+            return
+        if deferred == "public":
+            await interaction.delete_original_response()  # no public "thinking…" left behind
+        await interaction.followup.send(**result.kwargs(sending=True),
+                                        ephemeral=result.ephemeral)
+
+
+def _after_the_deadline(interaction: discord.Interaction) -> asyncio.Semaphore:
+    """Edits and follow-ups have 15 minutes; in a burst they queue behind first answers (3 s)."""
+    client = interaction.client
+    if not hasattr(client, "slate_followups"):
+        client.slate_followups = asyncio.Semaphore(FOLLOWUPS_AT_ONCE)  # type: ignore[attr-defined]
+    return client.slate_followups  # type: ignore[attr-defined]
+
+
+async def report(interaction: discord.Interaction, error: BaseException) -> None:
+    """A SlateError shows its reason; anything else a reference the logs can be searched for."""
+    if isinstance(error, app_commands.CommandInvokeError | app_commands.TransformerError):
+        error = error.__cause__ or error
+    if isinstance(error, SlateError):
+        text = error.reason
+    elif isinstance(error, app_commands.TransformerError):
+        text = f"'{str(error.value)[:40]}' is not a valid {error.type.name}"
+    elif isinstance(error, app_commands.CheckFailure):
+        text = str(error) or "you may not use this command here"
+    else:
+        ref = reference(f"interaction {_what(interaction)}", error)
+        text = f"something went wrong (ref {ref})"
+    try:
+        if not interaction.response.is_done():
+            await interaction.response.send_message(text, ephemeral=True)
+            return
+        async with _after_the_deadline(interaction):
+            if interaction.extras.get("slate_deferred") == "public":
+                # A public "thinking…" would show the refusal to everyone: replace it privately.
+                await interaction.delete_original_response()
+            await interaction.followup.send(text, ephemeral=True)
+    except discord.HTTPException:
+        log.exception("could not tell the user about an error (%s)", text)
+
+
+def reference(what: str, error: BaseException) -> str:
+    """Log `error` with its traceback under a short reference, and return the reference."""
+    ref = secrets.token_hex(2).upper()
+    log.error("%s failed (ref %s)", what, ref, exc_info=(type(error), error, error.__traceback__))
+    return ref
+
+
+def _what(interaction: discord.Interaction) -> str:
+    if interaction.command is not None:
+        return f"/{interaction.command.qualified_name}"
+    data = interaction.data or {}
+    return f"component {data.get('custom_id', '?')}"
+
+
+class SlateTree(app_commands.CommandTree):
+    """The command tree: errors not already answered get the same treatment as in `answer`."""
+
+    async def on_error(self, interaction: discord.Interaction,
+                       error: app_commands.AppCommandError) -> None:
+        await report(interaction, error)

@@ -1,0 +1,582 @@
+"""Review in Discord: candidate takes carry 👍/👎 votes; /vote, /approve, /retake, /review.
+
+Votes come from raw reaction events (they work for messages not in the cache), applied under a
+per-guild lock so one guild's events are stored in the order Discord sent them. At start-up and
+before a vote closes, every running vote is reconciled with Discord's reaction lists, so
+reactions cast while the bot was down are counted. Deadlines are durable timers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import logging
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from cogs import pick
+from cogs.common import Answer, answer, context, display_name
+from cogs.render import cut as truncate
+from storage.productions import Production
+from storage.timers import Timer
+from studio import production, review
+from studio.app import Studio
+from studio.errors import NotFound
+from studio.review import VOTE_AGAINST, VOTE_FOR, Voter
+from studio.timers import Dispatcher, parse
+
+log = logging.getLogger("slate.cogs.review")
+
+COLOUR = discord.Colour(0xD69E2E)
+# Discord's reaction list pages hold at most 100 users.
+REACTION_PAGE = 100
+UPLOAD_LIMIT = 10 * 1024 * 1024
+# Reaction events stored per transaction at most.
+BATCH = 500
+GATHER_S = 0.005
+OUTCOME_TEXT = {
+    "tie": "it is a tie (or the lead is under the margin)",
+    "no_quorum": "too few members voted",
+    "no_support": "no take has more votes for than against",
+}
+
+
+def message_link(guild_id: int, channel_id: int, message_id: int) -> str:
+    return f"https://discord.com/channels/{guild_id}/{channel_id}/{message_id}"
+
+
+def when(text: str) -> str:
+    """A stored UTC time as a Discord timestamp each reader sees in their own zone."""
+    return f"<t:{int(parse(text).timestamp())}:R>"
+
+
+def status_embed(found: review.VoteStatus, guild_id: int) -> discord.Embed:
+    window = found.window
+    if window is None:
+        head = "never put to the vote"
+    elif window.state == "open":
+        head = f"voting, closes {when(window.deadline)}"
+    elif window.state == "decision":
+        head = f"waiting for a producer: {OUTCOME_TEXT.get(window.outcome, window.outcome)}"
+    else:
+        head = f"closed ({window.outcome})"
+    embed = discord.Embed(title=truncate(f"Shot {found.ref.code} — vote", 256), colour=COLOUR,
+                          description=truncate(
+                              f"{head}\n{found.voters} voter(s) · quorum "
+                              f"{found.rules.quorum} · margin {found.rules.margin:g}", 4096))
+    for c in found.candidates[:25]:
+        link = (f"[message]({message_link(guild_id, c.message.channel_id, c.message.message_id)})"
+                if c.message else "not posted")
+        embed.add_field(name=f"r{c.take.revision} · {c.take.status}",
+                        value=f"score **{c.tally.score:+g}** ({VOTE_FOR} {c.tally.votes_for:g}"
+                              f" · {VOTE_AGAINST} {c.tally.votes_against:g}) · {link}",
+                        inline=False)
+    return embed
+
+
+def queue_embed(items: list[review.QueueItem], guild_id: int) -> discord.Embed:
+    kinds = {"unopened": "waiting for a vote", "voting": "voting",
+             "decision": "waiting for a decision"}
+    lines = []
+    for item in items[:20]:
+        links = " ".join(f"[r{n}]({message_link(guild_id, m.channel_id, m.message_id)})"
+                         for n, m in enumerate(item.messages[:5], start=1))
+        lines.append(truncate(f"**{item.ref.code}** · {kinds[item.kind]} since "
+                              f"{when(item.since)} · {item.candidates} candidate(s) {links}",
+                              190))
+    more = f"\n…and {len(items) - 20} more" if len(items) > 20 else ""
+    return discord.Embed(title="Review queue", colour=COLOUR,
+                         description=("\n".join(lines) + more) or "Nothing is waiting.")
+
+
+def candidate_text(ref_code: str, take_revision: int, prompt: str, source: str) -> str:
+    about = f" — {truncate(prompt, 300)}" if prompt else ""
+    return (f"**Shot {ref_code} · take r{take_revision}** ({source}){about}\n"
+            f"Vote with {VOTE_FOR} (for) or {VOTE_AGAINST} (against).")
+
+
+def is_producer(member: discord.abc.User | None, prod: Production) -> bool:
+    if not isinstance(member, discord.Member):
+        return False
+    return member.guild_permissions.manage_guild or any(
+        role.name == prod.producer_role for role in member.roles)
+
+
+async def complete_take(interaction: discord.Interaction, typed: str
+                        ) -> list[app_commands.Choice[str]]:
+    """Candidate takes the user may approve."""
+    try:
+        ctx = await context(interaction)
+        found = await review.takes_to_approve(ctx.db, ctx.production, ctx.actor, typed)
+    except Exception:
+        log.exception("take autocomplete failed")
+        return []
+    return [app_commands.Choice(name=name, value=value) for name, value in found]
+
+
+class ReviewCog(commands.Cog):
+    vote = app_commands.Group(name="vote", description="Votes on a shot's candidate takes",
+                              guild_only=True)
+    queue_group = app_commands.Group(name="review", description="The review queue",
+                                     guild_only=True)
+
+    def __init__(self, bot: commands.Bot) -> None:
+        self.bot = bot
+        self.studio: Studio = bot.studio  # type: ignore[attr-defined]
+        self.timers = Dispatcher(self.studio.db)
+        self.timers.on(review.CLOSE_EVENT, self._deadline)
+        self.pending: list[tuple[review.Event, int, discord.Member | None]] = []
+        self._drainer: asyncio.Task | None = None
+        # Held while a batch is stored or a vote reconciled: the two never interleave.
+        self.applying = asyncio.Lock()
+        self._cleanup: set[asyncio.Task] = set()
+
+    async def cog_unload(self) -> None:
+        await self.timers.stop()
+        await self.settled()
+
+    # --- reactions --------------------------------------------------------------------------
+    # Each listener only queues its event (in arrival order); one drainer applies the queue in
+    # batches, each batch one transaction, so a burst of reactions costs a few commits.
+
+    def _own(self, user_id: int) -> bool:
+        return self.bot.user is not None and user_id == self.bot.user.id
+
+    def _queue(self, event: review.Event, channel_id: int,
+               member: discord.Member | None = None) -> None:
+        self.pending.append((event, channel_id, member))
+        if self._drainer is None or self._drainer.done():
+            self._drainer = asyncio.create_task(self._drain())
+
+    async def _drain(self) -> None:
+        while self.pending:
+            if len(self.pending) < BATCH:
+                # Let a burst gather: a few ms of delay turn many commits into one.
+                await asyncio.sleep(GATHER_S)
+            async with self.applying:
+                batch, self.pending = self.pending[:BATCH], self.pending[BATCH:]
+                try:
+                    events = await self._with_roles(batch)
+                    results = await review.apply_events(self.studio.db, events)
+                except Exception:
+                    # Not stored: the next reconcile reads them back from Discord.
+                    log.exception("could not store %d reaction events", len(batch))
+                    self._later(self.reconcile_all())
+                    continue
+            for event, (_, channel_id, _), result in zip(events, batch, results, strict=True):
+                if isinstance(result, review.VoteChange) and result.stale_emoji is not None:
+                    assert isinstance(event, review.Reaction)
+                    # The member switched: take their other reaction away, one vote shows.
+                    self._later(self._remove_reaction(channel_id, event.message_id,
+                                                      result.stale_emoji, event.discord_id))
+
+    async def settled(self) -> None:
+        """Wait until every queued event is stored (tests and shutdown)."""
+        while self._drainer is not None and not self._drainer.done():
+            await asyncio.shield(self._drainer)
+
+    @commands.Cog.listener()
+    async def on_raw_reaction_add(self, payload: discord.RawReactionActionEvent) -> None:
+        if payload.guild_id is None or self._own(payload.user_id):
+            return
+        member = payload.member
+        self._queue(review.Reaction(
+            payload.message_id, payload.user_id, str(payload.emoji), True,
+            display_name(member) if member else str(payload.user_id)), payload.channel_id,
+            member)
+
+    @commands.Cog.listener()
+    async def on_raw_reaction_remove(self, payload: discord.RawReactionActionEvent) -> None:
+        if payload.guild_id is None or self._own(payload.user_id):
+            return
+        self._queue(review.Reaction(payload.message_id, payload.user_id, str(payload.emoji),
+                                    False), payload.channel_id)
+
+    @commands.Cog.listener()
+    async def on_raw_reaction_clear(self, payload: discord.RawReactionClearEvent) -> None:
+        self._queue(review.Cleared(payload.message_id), payload.channel_id)
+
+    @commands.Cog.listener()
+    async def on_raw_reaction_clear_emoji(self, payload: discord.RawReactionClearEmojiEvent
+                                          ) -> None:
+        self._queue(review.Cleared(payload.message_id, str(payload.emoji)), payload.channel_id)
+
+    @commands.Cog.listener()
+    async def on_raw_message_delete(self, payload: discord.RawMessageDeleteEvent) -> None:
+        self._queue(review.Deleted(payload.message_id), payload.channel_id)
+
+    @commands.Cog.listener()
+    async def on_raw_bulk_message_delete(self, payload: discord.RawBulkMessageDeleteEvent
+                                         ) -> None:
+        for message_id in payload.message_ids:
+            self._queue(review.Deleted(message_id), payload.channel_id)
+
+    async def _with_roles(self, batch: list[tuple[review.Event, int, discord.Member | None]]
+                          ) -> list[review.Event]:
+        """Mark the reactions of producers (their votes may weigh more)."""
+        roles: dict[int, Production | None] = {}
+        events = []
+        for event, _, member in batch:
+            if isinstance(event, review.Reaction) and member is not None:
+                guild_id = member.guild.id
+                if guild_id not in roles:
+                    roles[guild_id] = await self._production(guild_id)
+                prod = roles[guild_id]
+                if prod is not None and is_producer(member, prod):
+                    event = dataclasses.replace(event, is_producer=True)
+            events.append(event)
+        return events
+
+    def _later(self, work) -> None:
+        task = asyncio.create_task(work)
+        self._cleanup.add(task)
+        task.add_done_callback(self._cleanup.discard)
+
+    async def _remove_reaction(self, channel_id: int, message_id: int, emoji: str,
+                               user_id: int) -> None:
+        message = self.bot.get_partial_messageable(channel_id).get_partial_message(message_id)
+        try:
+            await message.remove_reaction(emoji, discord.Object(user_id))
+        except discord.HTTPException as exc:
+            # Without Manage Messages the old reaction stays; the stored vote is right anyway.
+            log.info("could not remove a switched reaction on %s: %s", message_id, exc)
+
+    async def _production(self, guild_id: int | None) -> Production | None:
+        if guild_id is None:
+            return None
+        try:
+            return await production.get(self.studio.db, guild_id)
+        except NotFound:
+            return None
+
+    # --- reconciling with Discord -----------------------------------------------------------
+
+    @commands.Cog.listener()
+    async def on_ready(self) -> None:
+        await self.reconcile_all()
+        self.timers.start()
+
+    async def reconcile_all(self) -> None:
+        for window in await review.open_windows(self.studio.db):
+            try:
+                await self.reconcile(window.id)
+            except discord.HTTPException:
+                log.exception("could not reconcile vote %s", window.id)
+
+    async def _reaction_users(self, channel_id: int, message_id: int, emoji: str
+                              ) -> list[dict]:
+        """Everyone who reacted with `emoji`, page by page (Discord gives 100 at a time)."""
+        found: list[dict] = []
+        after: int | None = None
+        while True:
+            page = await self.bot.http.get_reaction_users(channel_id, message_id, emoji,
+                                                          REACTION_PAGE, after=after)
+            found += page
+            if len(page) < REACTION_PAGE:
+                return found
+            after = int(page[-1]["id"])
+
+    async def reconcile(self, window_id: int) -> review.Reconciled:
+        """Count what Discord shows for a running vote; deleted messages drop their votes."""
+        found = await review.window_status(self.studio.db, window_id)
+        guild_id = (await self._guild_of(found.ref.production_id)) or 0
+        prod = await self._production(guild_id)
+        guild = self.bot.get_guild(guild_id)
+        # Roles matter only when producers' votes weigh more, and only for votes not on record.
+        weighed = prod is not None and found.rules.producer_weight != 1
+        on_record = await review.voters_on_record(self.studio.db, window_id) if weighed else set()
+        async with self.applying:
+            lists: dict[int, dict[str, list[Voter]]] = {}
+            for candidate in found.candidates:
+                message = candidate.message
+                if message is None:
+                    continue
+                try:
+                    lists[message.message_id] = {
+                        emoji: [await self._voter(user, guild, prod, weighed, on_record)
+                                for user in await self._reaction_users(
+                                    message.channel_id, message.message_id, emoji)]
+                        for emoji in (VOTE_FOR, VOTE_AGAINST)}
+                except discord.NotFound:
+                    await review.apply_events(self.studio.db, [review.Deleted(
+                        message.message_id)])
+            me = self.bot.user.id if self.bot.user else 0
+            done = await review.reconcile(self.studio.db, window_id, lists,
+                                          ignore=frozenset({me}))
+        for take_id, discord_id, emoji in done.stale:
+            message = next((c.message for c in found.candidates
+                            if c.take.id == take_id and c.message), None)
+            if message is not None:
+                self._later(self._remove_reaction(message.channel_id, message.message_id,
+                                                  emoji, discord_id))
+        if done.changes:
+            log.info("vote %s reconciled: %s", window_id, done)
+        return done
+
+    async def _voter(self, user: dict, guild: discord.Guild | None, prod: Production | None,
+                     weighed: bool, on_record: set[int]) -> Voter:
+        """A reacting user; their roles are looked up when their new vote may weigh more."""
+        user_id = int(user["id"])
+        name = str(user.get("global_name") or user.get("username") or user_id)
+        if not weighed or guild is None or prod is None or user_id in on_record or (
+                self.bot.user is not None and user_id == self.bot.user.id):
+            return Voter(user_id, name)
+        member = guild.get_member(user_id)
+        if member is None:
+            try:
+                member = await guild.fetch_member(user_id)
+            except discord.HTTPException:
+                return Voter(user_id, name)  # left the server: an ordinary vote
+        return Voter(user_id, name, is_producer(member, prod))
+
+    async def _guild_of(self, production_id: int) -> int | None:
+        found = await review.production_of(self.studio.db, production_id)
+        return found.guild_id if found else None
+
+    # --- closing ----------------------------------------------------------------------------
+
+    async def _deadline(self, timer: Timer) -> None:
+        window_id = int(timer.data["window"])
+        await self.reconcile(window_id)
+        closing = await review.close_due(self.studio.db, window_id)
+        if closing is not None:
+            await self._announce_close(closing)
+
+    async def _announce_close(self, closing: review.Closing) -> None:
+        found = closing.status
+        guild_id = await self._guild_of(found.ref.production_id) or 0
+        prod = await self._production(guild_id)
+        if prod is None or found.window is None:
+            return
+        channel_id = found.window.summary_channel_id or prod.takes_channel_id
+        if closing.approval is not None:
+            await self._announce_approval(prod, closing.approval, channel_id)
+            return
+        guild = self.bot.get_guild(guild_id)
+        role = discord.utils.get(guild.roles, name=prod.producer_role) if guild else None
+        ping = role.mention if role else f"@{prod.producer_role}"
+        if channel_id:
+            await self.bot.get_partial_messageable(channel_id).send(
+                truncate(f"{ping} the vote on shot {found.ref.code} closed without a winner: "
+                         f"{OUTCOME_TEXT.get(closing.outcome, closing.outcome)}. Decide with "
+                         f"`/approve` or `/retake`.", 2000),
+                allowed_mentions=discord.AllowedMentions(roles=True))
+
+    async def _announce_approval(self, prod: Production, done: review.ApprovalResult,
+                                 channel_id: int | None) -> None:
+        replaced = f", replacing r{done.previous.revision}" if done.previous else ""
+        how = (f"by vote (score {done.score:+g})" if done.how == "vote" else "by a decision")
+        text = (f"✅ Shot {done.ref.code}: take r{done.take.revision} approved {how}"
+                f"{replaced}. It goes into the next cut.")
+        if channel_id and done.how == "vote":
+            await self.bot.get_partial_messageable(channel_id).send(text)
+        await self._chapter_notice(prod, done.ref, text)
+
+    async def _chapter_notice(self, prod: Production, ref, text: str, *,
+                              mention: discord.AllowedMentions | None = None) -> None:
+        """Post in the chapter's thread under the takes channel (made on first use)."""
+        if not prod.takes_channel_id:
+            return
+        thread_id = await review.chapter_thread(self.studio.db, ref.shot.chapter_id)
+        send = {"allowed_mentions": mention or discord.AllowedMentions.none()}
+        if thread_id is not None:
+            try:
+                await self.bot.get_partial_messageable(thread_id).send(text, **send)
+                return
+            except discord.NotFound:
+                pass  # the thread was deleted: make a new one
+        parent = self.bot.get_channel(prod.takes_channel_id)
+        if not isinstance(parent, discord.TextChannel):
+            return
+        thread = await parent.create_thread(
+            name=truncate(f"Chapter {ref.chapter_number} — {ref.chapter_title}", 100),
+            type=discord.ChannelType.public_thread)
+        await review.record_chapter_thread(self.studio.db, ref.shot.chapter_id, parent.id,
+                                           thread.id)
+        await thread.send(text, **send)
+
+    # --- posting candidates -----------------------------------------------------------------
+
+    async def _post_candidates(self, interaction: discord.Interaction,
+                               found: review.VoteStatus, prod: Production) -> int:
+        assert found.window is not None
+        channel_id = prod.takes_channel_id or interaction.channel_id
+        assert channel_id is not None
+        channel = self.bot.get_partial_messageable(channel_id)
+        limit = min(UPLOAD_LIMIT, interaction.filesize_limit)
+        posted = 0
+        for take in found.unposted:
+            path = review.preview_path(self.studio.settings.media_path, take, limit)
+            files = [discord.File(path, filename=f"{found.ref.code}r{take.revision}"
+                                  f"{_suffix(take.kind)}")] if path else []
+            message = await channel.send(
+                candidate_text(found.ref.code, take.revision, take.prompt, take.source),
+                files=files)
+            # Recorded before seeding: a vote cast the moment the message appears counts.
+            await review.record_posted(self.studio.db, found.window.id, take.id, channel_id,
+                                       message.id)
+            for emoji in (VOTE_FOR, VOTE_AGAINST):
+                await message.add_reaction(emoji)
+            posted += 1
+        refreshed = await review.window_status(self.studio.db, found.window.id)
+        summary = summary_text(refreshed, interaction.guild_id or 0)
+        window = refreshed.window
+        assert window is not None
+        if window.summary_message_id and window.summary_channel_id == channel_id:
+            try:
+                await channel.get_partial_message(window.summary_message_id).delete()
+            except discord.HTTPException:
+                pass  # already gone; a fresh summary follows at the bottom
+        message = await channel.send(summary)
+        await review.record_summary(self.studio.db, window.id, channel_id, message.id)
+        return posted
+
+    # --- commands ---------------------------------------------------------------------------
+
+    @vote.command(name="open", description="Put a shot's candidate takes to the vote (or bump it)")
+    @app_commands.autocomplete(shot=pick.shots("edit"))
+    @app_commands.describe(shot="chapter.shot, e.g. 3.2",
+                           hours="How long the vote runs (default: the production's setting)")
+    async def vote_open(self, interaction: discord.Interaction, shot: str,
+                        hours: app_commands.Range[float, 0.01, 720.0] | None = None) -> None:
+        async def work() -> Answer:
+            ctx = await context(interaction)
+            found = await review.open_vote(ctx.db, ctx.production, ctx.actor, shot, hours,
+                                           dispatcher=self.timers)
+            posted = await self._post_candidates(interaction, found, ctx.production)
+            window = found.window
+            assert window is not None
+            return Answer(f"The vote on shot {found.ref.code} is open until "
+                          f"{when(window.deadline)}: {len(found.candidates)} candidate(s), "
+                          f"{posted} posted now.", ephemeral=True)
+        await answer(interaction, work(), ephemeral=True)
+
+    @vote.command(name="close", description="Close a shot's vote now")
+    @app_commands.autocomplete(shot=pick.shots("edit"))
+    @app_commands.describe(shot="chapter.shot, e.g. 3.2")
+    async def vote_close(self, interaction: discord.Interaction, shot: str) -> None:
+        async def work() -> Answer:
+            ctx = await context(interaction)
+            running = await review.status(ctx.db, ctx.production, shot)
+            if running.window is not None and running.window.state == "open":
+                await self.reconcile(running.window.id)
+            closing = await review.close_vote(ctx.db, ctx.production, ctx.actor, shot)
+            await self._announce_close(closing)
+            if closing.approval is not None:
+                text = (f"Closed: take r{closing.approval.take.revision} of shot "
+                        f"{closing.approval.ref.code} is approved.")
+            else:
+                text = (f"Closed without a winner: "
+                        f"{OUTCOME_TEXT.get(closing.outcome, closing.outcome)}.")
+            return Answer(text, embeds=[status_embed(closing.status, ctx.production.guild_id)],
+                          ephemeral=True)
+        await answer(interaction, work(), ephemeral=True)
+
+    @vote.command(name="status", description="A shot's vote: candidates and their tallies")
+    @app_commands.autocomplete(shot=pick.shots("view"))
+    @app_commands.describe(shot="chapter.shot, e.g. 3.2")
+    async def vote_status(self, interaction: discord.Interaction, shot: str) -> None:
+        async def work() -> Answer:
+            ctx = await context(interaction)
+            found = await review.status(ctx.db, ctx.production, shot)
+            return Answer(embeds=[status_embed(found, ctx.production.guild_id)],
+                          ephemeral=True)
+        await answer(interaction, work(), ephemeral=True)
+
+    @app_commands.command(name="approve", description="Approve a take for its shot")
+    @app_commands.describe(take="shot and revision, e.g. 3.2r2")
+    @app_commands.guild_only()
+    @app_commands.autocomplete(take=complete_take)
+    async def approve(self, interaction: discord.Interaction, take: str) -> None:
+        async def work() -> Answer:
+            ctx = await context(interaction)
+            done = await review.approve(ctx.db, ctx.production, ctx.actor, take)
+            await self._announce_approval(ctx.production, done, None)
+            replaced = f" (replacing r{done.previous.revision})" if done.previous else ""
+            return Answer(f"Take r{done.take.revision} of shot {done.ref.code} is approved"
+                          f"{replaced}.", ephemeral=True)
+        await answer(interaction, work(), ephemeral=True)
+
+    @app_commands.command(name="retake", description="Send a shot back to its owner with a note")
+    @app_commands.describe(shot="chapter.shot, e.g. 3.2", note="What to change")
+    @app_commands.autocomplete(shot=pick.shots("edit"))
+    @app_commands.guild_only()
+    async def retake(self, interaction: discord.Interaction, shot: str,
+                     note: app_commands.Range[str, 1, 1000]) -> None:
+        async def work() -> Answer:
+            ctx = await context(interaction)
+            done = await review.retake(ctx.db, ctx.production, ctx.actor, shot, note)
+            owner = done.owner.mention if done.owner else "nobody (the chapter is open)"
+            await self._chapter_notice(
+                ctx.production, done.ref,
+                truncate(f"🔁 Retake for shot {done.ref.code}, {owner}: {done.note}", 2000),
+                mention=discord.AllowedMentions(users=True))
+            return Answer(f"Shot {done.ref.code} is sent back to {owner}.", ephemeral=True)
+        await answer(interaction, work(), ephemeral=True)
+
+    @queue_group.command(name="queue", description="Shots waiting for a vote or a decision")
+    @app_commands.describe(mine="Only the shots of chapters you hold")
+    async def review_queue(self, interaction: discord.Interaction, mine: bool = False) -> None:
+        async def work() -> Answer:
+            ctx = await context(interaction)
+            items = await review.queue(ctx.db, ctx.production, ctx.actor, mine=mine)
+            return Answer(embeds=[queue_embed(items, ctx.production.guild_id)],
+                          ephemeral=True)
+        await answer(interaction, work(), ephemeral=True)
+
+    @queue_group.command(name="settings", description="Show or change how votes decide")
+    @app_commands.describe(
+        quorum="Members who must vote before a winner is declared",
+        margin="How far the winner's score must lead the next",
+        creator_votes_count="Whether a take's creator's own vote counts",
+        producer_weight="How much a producer's vote weighs (1 = like anyone's)",
+        owner_may_approve="Whether a chapter's owner may approve and ask for retakes",
+        vote_hours="How long a vote runs unless /vote open says otherwise")
+    async def review_settings(
+        self, interaction: discord.Interaction,
+        quorum: app_commands.Range[int, 0, 10000] | None = None,
+        margin: app_commands.Range[float, 0.0, 10000.0] | None = None,
+        creator_votes_count: bool | None = None,
+        producer_weight: app_commands.Range[float, 0.1, 100.0] | None = None,
+        owner_may_approve: bool | None = None,
+        vote_hours: app_commands.Range[float, 0.01, 720.0] | None = None) -> None:
+        async def work() -> Answer:
+            ctx = await context(interaction)
+            given = {"quorum": quorum, "margin": margin,
+                     "creator_votes_count": creator_votes_count,
+                     "producer_weight": producer_weight, "owner_may_approve": owner_may_approve,
+                     "vote_hours": vote_hours}
+            if any(v is not None for v in given.values()):
+                rules = await review.configure(ctx.db, ctx.production, ctx.actor, **given)
+            else:
+                rules = await review.settings_of(ctx.db, ctx.production)
+            return Answer(
+                f"Quorum **{rules.quorum}** · margin **{rules.margin:g}** · creators' own votes "
+                f"{'count' if rules.creator_votes_count else 'do not count'} · producer votes "
+                f"weigh **{rules.producer_weight:g}** · chapter owners "
+                f"{'may' if rules.owner_may_approve else 'may not'} approve · votes run "
+                f"**{rules.vote_hours:g} h**.", ephemeral=True)
+        await answer(interaction, work(), ephemeral=True)
+
+
+def _suffix(kind: str) -> str:
+    return {"image": ".png", "video": ".mp4", "audio": ".wav"}.get(kind, "")
+
+
+def summary_text(found: review.VoteStatus, guild_id: int) -> str:
+    window = found.window
+    assert window is not None
+    links = ", ".join(
+        f"[r{c.take.revision}]"
+        f"({message_link(guild_id, c.message.channel_id, c.message.message_id)})"
+        for c in found.candidates if c.message)
+    return truncate(f"🗳️ **Vote on shot {found.ref.code}** — closes {when(window.deadline)}. "
+                    f"Candidates: {links or 'none posted'}. React {VOTE_FOR} or {VOTE_AGAINST} "
+                    f"on each take; one vote per take.", 2000)
+
+
+async def setup(bot: commands.Bot) -> None:
+    await bot.add_cog(ReviewCog(bot))
+

@@ -1,0 +1,587 @@
+"""The cut: stitch the approved takes (slates where there are none) into one verified film.
+
+Each segment is normalized once (cached), the segments are joined with the concat demuxer and
+stream copy, the stems are placed at their chapter's start, the mix is loudness-normalized in
+two passes, and the film is verified before it is published by renaming its folder into place.
+A failed or interrupted build never touches the last good cut.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import fcntl
+import json
+import logging
+import os
+import re
+import shutil
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from storage import audit, cuts
+from storage.cuts import Cut
+from storage.productions import Production
+from studio import editorial, mediastore, normalize, slates, timeline
+from studio.app import Studio
+from studio.errors import InvalidInput, SlateError
+from studio.media import FFmpegFailed, decodes_cleanly, run_ffmpeg, streams_of, write_concat_list
+from studio.settings import Settings
+from studio.timeline import SAMPLE_RATE, Entry, Timeline
+
+log = logging.getLogger(__name__)
+
+OnProgress = Callable[[str, float], None]
+FILM = "film.mp4"
+
+
+class CutBusy(SlateError):
+    """Another build of the cut is running (in this process or another)."""
+
+
+class CutFailed(SlateError):
+    """The build did not produce a film that passed verification."""
+
+
+@dataclass(frozen=True)
+class BrokenTake:
+    code: str
+    take_id: int
+    owner: str
+    creator: str
+    reason: str
+    owner_id: int | None = None
+
+
+@dataclass
+class BuildStatus:
+    """What a running build is doing, for /cut status and the shell's progress line."""
+
+    version: int
+    stage: str = "starting"
+    fraction: float = 0.0
+    started: datetime = field(default_factory=lambda: datetime.now(UTC))
+    timings: dict[str, float] = field(default_factory=dict)  # seconds spent in each stage
+    _mark: float = field(default_factory=time.perf_counter)
+
+    def enter(self, stage: str, fraction: float) -> None:
+        if stage != self.stage:
+            now = time.perf_counter()
+            self.timings[self.stage] = self.timings.get(self.stage, 0.0) + now - self._mark
+            self._mark = now
+        self.stage, self.fraction = stage, fraction
+
+
+@dataclass(frozen=True)
+class CutResult:
+    cut: Cut
+    directory: Path
+    film: Path
+    preview: Path | None
+    editorial: dict[str, Path]
+    changelog: str
+    credits: Path
+    encoded: int
+    reused: int
+    broken: list[BrokenTake]
+    timeline: Timeline
+    timings: dict[str, float]
+
+
+RUNNING: dict[int, BuildStatus] = {}
+
+
+def cut_dir(settings: Settings, version: int) -> Path:
+    return settings.cuts_path / f"{version:04d}"
+
+
+@contextlib.contextmanager
+def build_lock(settings: Settings) -> Iterator[None]:
+    """One build at a time, across processes too (the bot and a shell `cut`)."""
+    settings.cuts_path.mkdir(parents=True, exist_ok=True)
+    handle = (settings.cuts_path / ".lock").open("a")
+    try:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise CutBusy("a cut is already being built; try /cut status") from None
+        yield
+    finally:
+        handle.close()
+
+
+def last_scheduled(settings: Settings, at: datetime) -> datetime:
+    """The most recent nightly time at or before `at`, in the production's zone."""
+    local = at.astimezone(settings.zone)
+    today = local.replace(hour=settings.cut_time.hour, minute=settings.cut_time.minute,
+                          second=0, microsecond=0)
+    return today if today <= local else today - timedelta(days=1)
+
+
+async def nightly_missed(studio: Studio, prod: Production, at: datetime | None = None) -> bool:
+    """True when the last nightly time passed with no build started since (bot was down)."""
+    at = at or datetime.now(UTC)
+    scheduled = last_scheduled(studio.settings, at)
+    last = await cuts.latest(studio.db.reader, prod.id, state=None)
+    # A production set up after the last nightly time has missed nothing yet.
+    since = last.started_at if last is not None else prod.created_at
+    return _instant(since) < scheduled
+
+
+def _instant(stamp: str) -> datetime:
+    return datetime.fromisoformat(stamp.replace("Z", "+00:00"))
+
+
+async def status(studio: Studio, prod: Production) -> tuple[BuildStatus | None, Cut | None]:
+    """The running build, if any, and the latest published cut."""
+    return RUNNING.get(prod.id), await cuts.latest(studio.db.reader, prod.id)
+
+
+async def history(studio: Studio, prod: Production, limit: int = 20) -> list[Cut]:
+    return await cuts.recent(studio.db.reader, prod.id, limit)
+
+
+async def nightly(studio: Studio, prod: Production,
+                  on_progress: OnProgress | None = None) -> CutResult | None:
+    """The nightly build: skipped (None) when nothing changed since the last published cut."""
+    line = await timeline.build(studio, prod)
+    last = await cuts.latest(studio.db.reader, prod.id)
+    if not line.shots or (last is not None and not last.broken_takes
+                          and last.timeline_data == json.loads(json.dumps(line.to_json()))):
+        return None
+    return await build(studio, prod, trigger="nightly", on_progress=on_progress)
+
+
+async def build(studio: Studio, prod: Production, *, trigger: str = "manual",
+                on_progress: OnProgress | None = None) -> CutResult:
+    """Build, verify and publish the next cut; raise CutBusy or CutFailed (nothing replaced)."""
+    settings = studio.settings
+    with build_lock(settings):
+        line = await timeline.build(studio, prod)
+        if not line.shots:
+            raise InvalidInput("the production has no shots yet: import a shot list first")
+        async with studio.db.transaction() as tx:
+            await cuts.abandon_stale(tx, prod.id)
+        for stale in settings.cuts_path.glob(".building-*"):
+            shutil.rmtree(stale, ignore_errors=True)
+        async with studio.db.transaction() as tx:
+            cut = await cuts.start(tx, prod.id, trigger)
+        state = RUNNING[prod.id] = BuildStatus(cut.version)
+
+        def report(stage: str, fraction: float) -> None:
+            state.enter(stage, fraction)
+            if on_progress:
+                on_progress(stage, fraction)
+
+        staging = settings.cuts_path / f".building-{cut.version:04d}"
+        try:
+            result = await _build(studio, prod, cut, line, staging, report)
+        except BaseException as exc:
+            shutil.rmtree(staging, ignore_errors=True)
+            verdict = ("interrupted" if isinstance(exc, asyncio.CancelledError | KeyboardInterrupt)
+                       else getattr(exc, "reason", None) or f"{type(exc).__name__}: {exc}")
+            with contextlib.suppress(Exception):
+                async with studio.db.transaction() as tx:
+                    await cuts.fail(tx, cut.id, verdict)
+            if isinstance(exc, SlateError | asyncio.CancelledError | KeyboardInterrupt):
+                raise
+            log.exception("cut %s failed", cut.version)
+            raise CutFailed(f"cut {cut.version} failed: {verdict}"[:300]) from exc
+        finally:
+            RUNNING.pop(prod.id, None)
+        _retain(settings, await cuts.published(studio.db.reader, prod.id))
+        return result
+
+
+async def _build(studio: Studio, prod: Production, cut: Cut, line: Timeline, staging: Path,
+                 report: OnProgress) -> CutResult:
+    settings = studio.settings
+    os.makedirs(staging)
+    report("normalizing", 0.0)
+    segments, broken, encoded = await _segments(studio, line, staging, report)
+    if broken:
+        line = dataclasses.replace(line, entries=[
+            _as_slate(e, next(b for b in broken if b.take_id == e.take_id))
+            if any(b.take_id == e.take_id for b in broken) else e for e in line.entries])
+        async with studio.db.transaction() as tx:
+            for b in broken:
+                await audit.record(tx, prod.id, None, "take", b.take_id, "cut_failed",
+                                   after={"cut": cut.version, "shot": b.code,
+                                          "reason": b.reason})
+    film = staging / FILM
+    stem_files = [mediastore.path_for(settings.media_path, s.media_sha256) for s in line.stems]
+    await _stitch(line, segments, stem_files, staging, film, report)
+    report("verifying", 0.0)
+    verdict = await verify(film, line)
+    if verdict:
+        raise CutFailed(f"cut {cut.version} did not verify: {verdict}")
+    report("preview", 0.0)
+    preview = await _preview(settings, film, staging, line)
+    report("exporting", 0.0)
+    paths = await asyncio.to_thread(editorial.write_all, line, segments, stem_files, staging)
+    credits = staging / "credits.txt"
+    credits.write_text("\n".join(f"{r}: {n}" if r else n for r, n in line.credits) + "\n",
+                       encoding="utf-8")
+    report("publishing", 0.0)
+    previous = await cuts.latest(studio.db.reader, prod.id)
+    log_text = changelog(line, previous, cut.version, broken)
+    (staging / "changelog.md").write_text(log_text, encoding="utf-8")
+    data = line.to_json()
+    (staging / "timeline.json").write_text(json.dumps(data, indent=1), encoding="utf-8")
+    # Publish: the folder appears whole under its version name, then the record says so.
+    final = cut_dir(settings, cut.version)
+    os.replace(staging, final)
+    _point_latest(settings, final)
+    total = len(line.shots)
+    async with studio.db.transaction() as tx:
+        await cuts.publish(tx, cut.id, timeline=data, path=str(final), duration=line.duration,
+                           verdict="verified", changelog=log_text, shots_total=total,
+                           shots_approved=len(line.approved),
+                           broken=[dataclasses.asdict(b) for b in broken])
+        await audit.record(tx, prod.id, None, "cut", cut.id, "publish",
+                           after={"version": cut.version, "duration": round(line.duration, 3)})
+    done = await cuts.get(studio.db.reader, cut.id)
+    assert done is not None
+    report("published", 1.0)
+    moved = {k: final / p.name for k, p in paths.items()}
+    return CutResult(done, final, final / FILM,
+                     final / preview.name if preview else None, moved, log_text,
+                     final / credits.name, encoded, len(segments) - encoded, broken, line,
+                     RUNNING[prod.id].timings)
+
+
+def _as_slate(entry: Entry, broken: BrokenTake) -> Entry:
+    return dataclasses.replace(entry, kind="slate", reason=f"take r{entry.take_revision} "
+                               f"could not be used: {broken.reason}"[:90])
+
+
+async def _segments(studio: Studio, line: Timeline, staging: Path, report: OnProgress
+                    ) -> tuple[list[Path], list[BrokenTake], int]:
+    """Normalize every entry (cached); a take that fails becomes a slate and is reported."""
+    settings = studio.settings
+    profile = line.profile
+    cache = settings.cache_path / "segments"
+    cards = staging / "cards"
+    done = 0
+    encoded = 0
+    broken: list[BrokenTake] = []
+    limit = asyncio.Semaphore(max(2, os.cpu_count() or 2))
+
+    async def card(entry: Entry, reason: str = "") -> Path:
+        nonlocal encoded
+        if entry.kind == "credits":
+            png = await asyncio.to_thread(slates.render_credits, line.credits, profile,
+                                          cards / "credits.png")
+        else:
+            shown = dataclasses.replace(entry, reason=reason or entry.reason)
+            png = await asyncio.to_thread(slates.render_slate, shown, profile,
+                                          cards / f"{entry.code}.png")
+        key = normalize.cache_key(mediastore.sha256_of(png), "image", entry.frames, profile)
+        seg = await normalize.normalize(cache, key, png, "image", False, entry.frames, profile)
+        encoded += not seg.cached
+        return seg.path
+
+    async def one(entry: Entry) -> Path:
+        nonlocal done, encoded
+        async with limit:
+            try:
+                if entry.kind != "take":
+                    return await card(entry)
+                assert entry.media_sha256 and entry.take_kind and entry.take_id
+                source = mediastore.path_for(settings.media_path, entry.media_sha256)
+                key = normalize.cache_key(entry.media_sha256, entry.take_kind, entry.frames,
+                                          profile)
+                try:
+                    if not source.exists():
+                        raise FFmpegFailed("its file is missing from the media store")
+                    seg = await normalize.normalize(cache, key, source, entry.take_kind,
+                                                    entry.media_has_audio, entry.frames, profile)
+                    if not seg.cached:
+                        encoded += 1
+                        problem = await asyncio.to_thread(check_segment, seg.path,
+                                                          entry.frames, line)
+                        if problem:
+                            seg.path.unlink(missing_ok=True)
+                            raise FFmpegFailed(problem)
+                    return seg.path
+                except FFmpegFailed as exc:
+                    reason = _short(str(exc), settings.data_dir)
+                    broken.append(BrokenTake(entry.code, entry.take_id, entry.owner,
+                                             entry.creator, reason, entry.owner_id))
+                    log.warning("take %s of shot %s broke the cut: %s", entry.take_id,
+                                entry.code, reason)
+                    return await card(_as_slate(entry, broken[-1]))
+            finally:
+                done += 1
+                report("normalizing", done / len(line.entries))
+
+    paths = await asyncio.gather(*(one(e) for e in line.entries))
+    return list(paths), broken, encoded
+
+
+def _short(text: str, data_dir: Path | None = None) -> str:
+    """ffmpeg's complaint without paths: they say nothing to the take's owner."""
+    if data_dir is not None:
+        for known in {str(data_dir.resolve()), str(data_dir)}:
+            text = text.replace(known, "…")
+    text = re.sub(r"/\S+", "…", text)
+    return text.strip()[:160] or "ffmpeg could not read it"
+
+
+def check_segment(path: Path, frames: int, line: Timeline) -> str | None:
+    try:
+        duration, streams = streams_of(path)
+    except Exception as exc:  # PyAV raises many kinds; any of them means unusable
+        return f"the normalized file cannot be read ({type(exc).__name__})"
+    kinds = sorted(s.kind for s in streams)
+    if kinds != ["audio", "video"]:
+        return f"the normalized file holds {kinds}"
+    if abs(duration - line.profile.seconds(frames)) > line.profile.seconds(1) + 0.01:
+        return f"the normalized file lasts {duration:.3f}s, not {line.profile.seconds(frames):.3f}s"
+    return None
+
+
+def _stem_chain(line: Timeline, index: int, input_no: int) -> str:
+    stem = line.stems[index]
+    p = line.profile
+    delay = p.samples(stem.start_frame)
+    total = p.samples(line.frames)
+    return (f"[{input_no}:a:0]aresample={SAMPLE_RATE},aformat=sample_fmts=fltp:"
+            f"channel_layouts=stereo,atrim=end_sample={p.samples(stem.frames)},"
+            f"adelay={delay}S:all=1,apad=whole_len={total},atrim=end_sample={total},"
+            f"asetpts=N/SR/TB")
+
+
+def _graph(line: Timeline, loudness: str = "anull", *, mix: bool = True,
+           tracks: bool = True) -> str:
+    """The audio graph: [mix] (takes and stems, through `loudness`) and/or the separate tracks,
+    [takes] and one [k_<kind>] per stem kind."""
+    both = mix and tracks
+    takes_out = "asplit=2[takes][takes_mix]" if both else ("anull[takes]" if tracks
+                                                           else "anull[takes_mix]")
+    parts = [f"[0:a:0]aresample={SAMPLE_RATE},aformat=sample_fmts=fltp:channel_layouts=stereo,"
+             f"{takes_out}"]
+    for i, _ in enumerate(line.stems):
+        parts.append(_stem_chain(line, i, i + 1) + f"[s{i}]")
+    mix_inputs = ["[takes_mix]"]
+    for kind in line.stem_kinds:
+        members = [f"[s{i}]" for i, s in enumerate(line.stems) if s.kind == kind]
+        joined = "anull" if len(members) == 1 else (
+            f"amix=inputs={len(members)}:duration=longest:normalize=0")
+        out = (f"asplit=2[k_{kind}][m_{kind}]" if both else
+               f"anull[k_{kind}]" if tracks else f"anull[m_{kind}]")
+        parts.append(f"{''.join(members)}{joined},{out}")
+        mix_inputs.append(f"[m_{kind}]")
+    if mix:
+        joined = "anull" if len(mix_inputs) == 1 else (
+            f"amix=inputs={len(mix_inputs)}:duration=first:normalize=0")
+        parts.append(f"{''.join(mix_inputs)}{joined},{loudness}[mix]")
+    return ";".join(parts)
+
+
+@dataclass(frozen=True)
+class Loudness:
+    """EBU R128 measurements of a mix (ffmpeg's ebur128 summary)."""
+
+    integrated: float
+    true_peak: float
+
+
+def measured_loudness(stderr: str) -> Loudness | None:
+    found_i = re.findall(r"Integrated loudness:\s*I:\s*(-?[\d.]+|-inf) LUFS", stderr)
+    found_tp = re.findall(r"True peak:\s*Peak:\s*(-?[\d.]+|-inf) dBFS", stderr)
+    if not found_i or not found_tp:
+        return None
+    return Loudness(float(found_i[-1]), float(found_tp[-1]))
+
+
+def gain_filter(measured: Loudness | None, target: float, ceiling: float = -1.0) -> str:
+    """Pass 2: the gain that brings the mix to the target, limited so peaks stay under ceiling."""
+    if measured is None or measured.integrated <= -70:
+        return "anull"  # silence (or near it) has no loudness to normalize
+    gain = target - measured.integrated
+    chain = f"volume={gain:.2f}dB"
+    if measured.true_peak + gain > ceiling:
+        # Louder than the peaks allow: a limiter holds the peaks, as loudnorm's dynamic mode.
+        chain += f",alimiter=limit={10 ** (ceiling / 20):.4f}:level=false"
+    return chain + f",aresample={SAMPLE_RATE}"
+
+
+async def _stitch(line: Timeline, segments: list[Path], stem_files: list[Path], staging: Path,
+                  film: Path, report: OnProgress) -> None:
+    """Join the segments and build the audio; the mix and the other tracks run side by side."""
+    listing = write_concat_list(segments, staging / "segments.txt")
+    inputs = ["-f", "concat", "-safe", "0", "-i", str(listing)]
+    for path in stem_files:
+        inputs += ["-i", str(path)]
+    seconds = line.duration
+    aac = ["-c:a", "aac", "-b:a", "128k", "-ar", str(SAMPLE_RATE), "-ac", "2"]
+    mix_file, body_file = staging / "mix.m4a", staging / "body.mp4"
+
+    async def mix() -> None:
+        # Two passes: measure the mix (EBU R128, true peak), then apply the gain to the target.
+        err = await run_ffmpeg(["-v", "info", *inputs, "-filter_complex",
+                                _graph(line, "ebur128=peak=true:framelog=quiet", tracks=False),
+                                "-map", "[mix]", "-f", "null", "-"])
+        loudness = gain_filter(measured_loudness(err), line.profile.lufs)
+        await run_ffmpeg(["-v", "error", *inputs, "-filter_complex",
+                          _graph(line, loudness, tracks=False), "-map", "[mix]", *aac,
+                          "-f", "mp4", str(mix_file)])
+
+    async def body() -> None:
+        maps = ["-map", "0:v:0", "-map", "[takes]"]
+        for kind in line.stem_kinds:
+            maps += ["-map", f"[k_{kind}]"]
+        await run_ffmpeg(["-v", "error", *inputs, "-filter_complex", _graph(line, mix=False),
+                          *maps, "-c:v", "copy", *aac,
+                          "-video_track_timescale", str(line.profile.timescale),
+                          "-f", "mp4", str(body_file)],
+                         total_seconds=seconds, on_progress=lambda f: report("stitching", f))
+
+    report("stitching", 0.0)
+    running = [asyncio.ensure_future(mix()), asyncio.ensure_future(body())]
+    try:
+        await asyncio.gather(*running)
+    except BaseException:
+        for task in running:
+            task.cancel()
+        await asyncio.gather(*running, return_exceptions=True)
+        raise
+    titles = ["Mix", "Takes", *(k.upper() if k != "music" else "Music"
+                                for k in line.stem_kinds)]
+    meta: list[str] = []
+    for n, title in enumerate(titles):
+        meta += [f"-metadata:s:a:{n}", f"title={title}", f"-metadata:s:a:{n}",
+                 f"handler_name={title}", f"-disposition:a:{n}", "default" if n == 0 else "0"]
+    # The film: picture and tracks copied from the body, the mix first (the default track).
+    await run_ffmpeg(["-v", "error", "-i", str(body_file), "-i", str(mix_file),
+                      "-map", "0:v:0", "-map", "1:a:0", "-map", "0:a", "-c", "copy", *meta,
+                      "-metadata", f"title={line.production_title}",
+                      "-video_track_timescale", str(line.profile.timescale),
+                      "-movflags", "+faststart", "-f", "mp4", str(film)])
+    mix_file.unlink()
+    body_file.unlink()
+
+
+async def verify(film: Path, line: Timeline) -> str | None:
+    """None when the film matches its timeline: duration, every stream, decodes end to end."""
+    try:
+        duration, streams = await asyncio.to_thread(streams_of, film)
+    except Exception as exc:  # any PyAV error means the film is unreadable
+        return f"the film cannot be opened ({type(exc).__name__})"
+    tolerance = line.profile.seconds(len(line.entries)) + 0.05
+    if abs(duration - line.duration) > tolerance:
+        return f"it lasts {duration:.3f}s; the timeline says {line.duration:.3f}s"
+    video = [s for s in streams if s.kind == "video"]
+    audio = [s for s in streams if s.kind == "audio"]
+    if len(video) != 1 or (video[0].width, video[0].height) != (line.profile.width,
+                                                                line.profile.height):
+        return "the picture stream is missing or the wrong size"
+    expected = 2 + len(line.stem_kinds)
+    if len(audio) != expected:
+        return f"it has {len(audio)} audio tracks; expected {expected}"
+    problem = await decodes_cleanly(film)
+    if problem:
+        return f"it does not decode cleanly: {_short(problem)}"
+    return None
+
+
+async def _preview(settings: Settings, film: Path, staging: Path, line: Timeline) -> Path | None:
+    """A file small enough to post in Discord: the film itself when it fits, else a smaller one."""
+    limit = settings.cut_preview_max_bytes
+    if _size(film) <= limit:
+        return film
+    preview = staging / "preview.mp4"
+    # Leave room for the audio at 64 kb/s; aim the video at what remains.
+    video_kbps = max(50, int(limit * 8 * 0.9 / max(line.duration, 1) / 1000) - 64)
+    try:
+        await run_ffmpeg(["-v", "error", "-i", str(film), "-map", "0:v:0", "-map", "0:a:0",
+                          "-vf", "scale=-2:min(ih\\,360)", "-c:v", "libx264", "-preset",
+                          "veryfast", "-b:v", f"{video_kbps}k", "-maxrate", f"{video_kbps}k",
+                          "-bufsize", f"{video_kbps * 2}k", "-c:a", "aac", "-b:a", "64k",
+                          "-movflags", "+faststart", str(preview)])
+    except FFmpegFailed:
+        return None
+    if _size(preview) <= limit:
+        return preview
+    preview.unlink()  # too big even so: the post gives the film's place instead
+    return None
+
+
+def _size(path: Path) -> int:
+    return path.stat().st_size
+
+
+def _point_latest(settings: Settings, final: Path) -> None:
+    link = settings.cuts_path / "latest"
+    temp = settings.cuts_path / ".latest-new"
+    temp.unlink(missing_ok=True)
+    temp.symlink_to(final.name)
+    os.replace(temp, link)
+
+
+def _retain(settings: Settings, published: list[Cut]) -> None:
+    """Keep the newest N published cuts' folders; older ones lose their files, not their row.
+
+    Normalized segments no kept cut uses (its film, its editorial files) leave the cache too.
+    """
+    keep = {cut_dir(settings, c.version).name for c in published[:settings.cut_keep]}
+    for folder in settings.cuts_path.iterdir():
+        if folder.is_dir() and not folder.is_symlink() and folder.name.isdigit() \
+                and folder.name not in keep:
+            shutil.rmtree(folder, ignore_errors=True)
+    used: set[str] = set()
+    for name in keep:
+        listing = settings.cuts_path / name / "segments.txt"
+        if listing.exists():
+            used |= set(re.findall(r"([0-9a-f]{64})\.mov'", listing.read_text(encoding="utf-8")))
+    for segment in (settings.cache_path / "segments").glob("*/*.mov"):
+        if segment.stem not in used:
+            segment.unlink(missing_ok=True)
+
+
+def changelog(line: Timeline, previous: Cut | None, version: int,
+              broken: list[BrokenTake]) -> str:
+    """What changed since the previous cut: shots newly approved, runtime, percent complete."""
+    shots = line.shots
+    approved = {e.code: e.take_id for e in shots if e.kind == "take"}
+    before: dict[str, int | None] = {}
+    before_duration = 0.0
+    if previous is not None:
+        data = previous.timeline_data
+        before = {e["code"]: e["take_id"] for e in data.get("entries", [])
+                  if e["kind"] == "take"}
+        before_duration = float(data.get("duration", 0.0))
+    new = [e for e in shots if e.kind == "take" and before.get(e.code) is None]
+    changed = [e for e in shots if e.kind == "take" and before.get(e.code) not in (None,
+                                                                                   e.take_id)]
+    lost = [code for code in before if code not in approved]
+    percent = 100.0 * len(approved) / len(shots) if shots else 0.0
+    lines = [f"# {line.production_title} — cut {version}", "",
+             f"- runtime: {_clock(line.duration)}"
+             + (f" (was {_clock(before_duration)})" if previous else ""),
+             f"- complete: {len(approved)}/{len(shots)} shots approved ({percent:.0f}%)"]
+    if previous is None:
+        lines.append("- first cut")
+    else:
+        lines.append(f"- since cut {previous.version}: {len(new)} newly approved, "
+                     f"{len(changed)} re-approved, {len(lost)} no longer approved")
+    for e in new:
+        lines.append(f"  - new: shot {e.code} take r{e.take_revision} ({e.owner or 'open'})")
+    for e in changed:
+        lines.append(f"  - changed: shot {e.code} now take r{e.take_revision}")
+    for code in lost:
+        lines.append(f"  - slate again: shot {code}")
+    for b in broken:
+        lines.append(f"- BROKEN: shot {b.code} take {b.take_id} ({b.owner or 'open'}) "
+                     f"shown as a slate: {b.reason}")
+    return "\n".join(lines) + "\n"
+
+
+def _clock(seconds: float) -> str:
+    whole = int(seconds)
+    return f"{whole // 60}:{whole % 60:02d}.{int((seconds - whole) * 10)}"

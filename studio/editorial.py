@@ -1,0 +1,100 @@
+"""Editorial interchange: the cut as .otio, FCP XML (Premiere, Resolve) and a CMX 3600 EDL.
+
+Clips point at the normalized segments the film was joined from (every one the same format,
+so an editor relinks nothing); take ids, revisions and approvals ride in clip metadata and
+shot notes become markers.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import opentimelineio as otio
+
+from studio.timeline import Entry, Timeline
+
+
+def _range(frames: int, rate: float, start: int = 0) -> otio.opentime.TimeRange:
+    return otio.opentime.TimeRange(otio.opentime.RationalTime(start, rate),
+                                   otio.opentime.RationalTime(frames, rate))
+
+
+def _clip_name(entry: Entry) -> str:
+    if entry.kind == "take":
+        return f"{entry.code} r{entry.take_revision}"
+    return f"{entry.code} {entry.kind}"
+
+
+def _metadata(entry: Entry) -> dict:
+    data: dict = {"shot": entry.code, "kind": entry.kind, "chapter": entry.chapter_number,
+                  "description": entry.description, "owner": entry.owner}
+    if entry.kind == "take":
+        data.update({"take_id": entry.take_id, "revision": entry.take_revision,
+                     "approved": True, "media_sha256": entry.media_sha256,
+                     "provider": entry.provider, "model": entry.model,
+                     "creator": entry.creator, "original_name": entry.media_name})
+    else:
+        data.update({"approved": False, "reason": entry.reason})
+    return {"slate": data}
+
+
+def to_otio(line: Timeline, segments: list[Path], stem_files: list[Path]) -> otio.schema.Timeline:
+    rate = float(line.profile.fps)
+    timeline = otio.schema.Timeline(name=line.production_title,
+                                    global_start_time=otio.opentime.RationalTime(0, rate))
+    video = otio.schema.Track(name="Picture", kind=otio.schema.TrackKind.Video)
+    takes_audio = otio.schema.Track(name="Takes", kind=otio.schema.TrackKind.Audio)
+    for entry, segment in zip(line.entries, segments, strict=True):
+        for track in (video, takes_audio):
+            clip = otio.schema.Clip(
+                name=_clip_name(entry),
+                media_reference=otio.schema.ExternalReference(
+                    target_url=segment.resolve().as_uri(),
+                    available_range=_range(entry.frames, rate)),
+                source_range=_range(entry.frames, rate),
+                metadata=_metadata(entry))
+            if track is video and entry.notes:
+                clip.markers.append(otio.schema.Marker(
+                    name=entry.notes[:200], marked_range=_range(1, rate),
+                    color=otio.schema.MarkerColor.YELLOW, metadata={"slate": {"note": True}}))
+            track.append(clip)
+    timeline.tracks.append(video)
+    timeline.tracks.append(takes_audio)
+    for kind in line.stem_kinds:
+        track = otio.schema.Track(name=kind.upper(), kind=otio.schema.TrackKind.Audio)
+        at = 0
+        for stem, path in zip(line.stems, stem_files, strict=True):
+            if stem.kind != kind:
+                continue
+            if stem.start_frame > at:
+                track.append(otio.schema.Gap(source_range=_range(stem.start_frame - at, rate)))
+            # The cut plays a stem up to its chapter's end or its own, whichever comes first.
+            length = stem.frames
+            if stem.media_duration:
+                length = max(1, min(length, round(stem.media_duration * rate)))
+            track.append(otio.schema.Clip(
+                name=f"chapter {stem.chapter_number} {kind}",
+                media_reference=otio.schema.ExternalReference(
+                    target_url=path.resolve().as_uri(),
+                    available_range=_range(length, rate)),
+                source_range=_range(length, rate),
+                metadata={"slate": {"chapter": stem.chapter_number, "stem": kind,
+                                    "media_sha256": stem.media_sha256}}))
+            at = stem.start_frame + length
+        timeline.tracks.append(track)
+    return timeline
+
+
+def write_all(line: Timeline, segments: list[Path], stem_files: list[Path],
+              directory: Path, stem: str = "cut") -> dict[str, Path]:
+    """Write <stem>.otio, <stem>.xml (FCP 7 XML) and <stem>.edl (picture only)."""
+    timeline = to_otio(line, segments, stem_files)
+    written = {"otio": directory / f"{stem}.otio", "fcpxml": directory / f"{stem}.xml",
+               "edl": directory / f"{stem}.edl"}
+    otio.adapters.write_to_file(timeline, str(written["otio"]), adapter_name="otio_json")
+    otio.adapters.write_to_file(timeline, str(written["fcpxml"]), adapter_name="fcp_xml")
+    picture = otio.schema.Timeline(name=line.production_title,
+                                   global_start_time=timeline.global_start_time)
+    picture.tracks.append(timeline.video_tracks()[0].deepcopy())
+    otio.adapters.write_to_file(picture, str(written["edl"]), adapter_name="cmx_3600")
+    return written

@@ -1,0 +1,135 @@
+"""/cut now|latest|status and the missed nightly build, end to end through the fake Discord."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+
+from storage import cuts, shots
+from studio import production, shotlist, takes
+from studio.app import Studio
+from studio.people import actor
+from studio.settings import Settings, load_settings
+from studio.standin import make_standin_take
+from tests.fakes.discord.fixtures import SlateRunner
+from tests.fakes.discord.server import Channel, FakeDiscord, Reply, User
+
+SHOT_LIST = b"""chapter,chapter_title,shot,description,duration
+1,Dawn,1,Wide of the flats,1
+1,Dawn,2,Pell's tracks,1
+2,Storm,1,Clouds roll in,1
+"""
+
+
+@pytest.fixture
+def settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
+    monkeypatch.chdir(tmp_path)
+    return load_settings(data_dir=tmp_path / "data", cut_width=160, cut_height=90,
+                         cut_credits_seconds=0.5)
+
+
+class Crew:
+    def __init__(self, fake: FakeDiscord, pat: User, alice: User, cuts: Channel) -> None:
+        self.fake, self.pat, self.alice, self.cuts = fake, pat, alice, cuts
+
+    def posts(self) -> list[Reply]:
+        return [self.fake.reply_of(m) for m in self.fake.messages.values()
+                if int(m["channel_id"]) == self.cuts.id]
+
+
+@pytest.fixture
+async def crew(discord_fake: FakeDiscord, slate: SlateRunner) -> Crew:
+    fake = discord_fake
+    role = fake.add_role("Producer")
+    pat, alice = fake.add_user("Pat", role), fake.add_user("Alice")
+    cuts_channel = fake.add_channel("cuts")
+    done = await fake.as_user(fake.owner).slash("production setup", title="Low Tide",
+                                                producer_role=role, cuts_channel=cuts_channel)
+    assert "is set up" in (done.content or "")
+    assert slate.studio is not None
+    prod = await production.get(slate.studio.db, fake.guild_id)
+    who = await actor(slate.studio.db, prod, "fixture", is_producer=True)
+    await shotlist.import_shots(slate.studio.db, prod, who, SHOT_LIST, "shots.csv")
+    return Crew(fake, pat, alice, cuts_channel)
+
+
+async def test_cut_now_builds_posts_and_reports(crew: Crew, slate: SlateRunner,
+                                               tmp_path: Path) -> None:
+    refused = await crew.fake.as_user(crew.alice).slash("cut now")
+    assert refused.ephemeral and refused.content == "building a cut needs the Producer role"
+    assert slate.studio is not None
+    prod = await production.get(slate.studio.db, crew.fake.guild_id)
+    pat = await actor(slate.studio.db, prod, "Pat", is_producer=True)
+    stored = await takes.add_take(slate.studio, prod, pat, "1.2",
+                                  make_standin_take(tmp_path / "t.mp4", "1.2"))
+    async with slate.studio.db.transaction() as tx:
+        await shots.update(tx, stored.take.shot_id, approved_take_id=stored.take.id,
+                           status="approved")
+
+    reply = await crew.fake.as_user(crew.pat).slash("cut now")
+
+    final = crew.fake.reply_of(crew.fake.messages[reply.message_id or 0])
+    assert "cut 1 is published" in (final.content or "")
+    assert f"<#{crew.cuts.id}>" in (final.content or "")
+    [post] = crew.posts()
+    assert "1/3 shots approved (33%)" in (post.content or "")
+    assert [a["filename"] for a in post.attachments] == ["cut-0001.mp4"]
+    latest = await crew.fake.as_user(crew.alice).slash("cut latest")
+    assert latest.ephemeral and "Cut 1" in latest.text and "1/3" in latest.text
+    status = await crew.fake.as_user(crew.alice).slash("cut status")
+    assert "no cut is being built" in (status.content or "")
+    assert "latest: cut 1" in (status.content or "") and "next nightly cut" in status.content
+
+
+async def test_a_night_missed_while_down_is_built_at_startup(crew: Crew,
+                                                             slate: SlateRunner) -> None:
+    assert slate.studio is not None
+    assert crew.posts() == []  # set up after the last nightly time: nothing missed
+    await slate.stop()
+    # The production existed before last night's cut time, and the bot was down then.
+    studio = await Studio.open(slate.settings)
+    async with studio.db.transaction() as tx:
+        # Test set-up only: no studio operation back-dates a production.
+        await tx.execute("UPDATE production SET created_at = '2020-01-01T00:00:00.000Z'")
+    await studio.close()
+    await slate.start()
+    for _ in range(200):
+        if crew.posts():
+            break
+        await asyncio.sleep(0.1)
+    [post] = crew.posts()
+    assert "cut 1" in (post.content or "") and "0/3 shots approved" in (post.content or "")
+    prod = await production.get(slate.studio.db, crew.fake.guild_id)
+    built = await cuts.latest(slate.studio.db.reader, prod.id)
+    assert built is not None and built.trigger == "nightly"
+
+
+async def test_a_broken_take_becomes_a_slate_and_its_owner_is_told(
+        crew: Crew, slate: SlateRunner, tmp_path: Path) -> None:
+    from studio import mediastore
+
+    claimed = await crew.fake.as_user(crew.alice).slash("chapter claim", chapter=1)
+    assert "now holds chapter 1" in (claimed.content or "")
+    assert slate.studio is not None
+    studio = slate.studio
+    prod = await production.get(studio.db, crew.fake.guild_id)
+    alice = await actor(studio.db, prod, "Alice", discord_id=crew.alice.id)
+    stored = await takes.add_take(studio, prod, alice, "1.1",
+                                  make_standin_take(tmp_path / "t.mp4", "1.1"))
+    async with studio.db.transaction() as tx:
+        await shots.update(tx, stored.take.shot_id, approved_take_id=stored.take.id,
+                           status="approved")
+    # The stored file is damaged after upload (a bad disk): the cut must survive it.
+    kept = mediastore.path_for(studio.settings.media_path, stored.media.sha256)
+    kept.write_bytes(kept.read_bytes()[:100])
+
+    reply = await crew.fake.as_user(crew.pat).slash("cut now")
+
+    final = crew.fake.reply_of(crew.fake.messages[reply.message_id or 0])
+    assert "cut 1 is published" in (final.content or "")
+    [post] = crew.posts()
+    assert f"<@{crew.alice.id}>" in (post.content or "")
+    assert "shot 1.1: take" in (post.content or "") and "broke the cut" in (post.content or "")
+    assert "0/3 shots approved" in (post.content or "")

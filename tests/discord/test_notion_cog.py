@@ -1,0 +1,60 @@
+"""/notion connect and /notion sync end to end: the real bot, the fake Discord, the fake Notion."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest
+from pydantic import SecretStr
+
+from storage import notion_rows
+from studio import production
+from studio.settings import Settings
+from tests.fakes.discord.fixtures import Stage
+from tests.fakes.discord.server import FakeDiscord
+from tests.fakes.notion.server import FakeNotion
+
+
+@pytest.fixture
+async def notion_fake() -> AsyncIterator[FakeNotion]:
+    server = FakeNotion()
+    await server.start()
+    try:
+        yield server
+    finally:
+        await server.stop()
+
+
+@pytest.fixture
+def discord_settings(settings: Settings, discord_fake: FakeDiscord,
+                     notion_fake: FakeNotion) -> Settings:
+    return settings.model_copy(update={
+        "discord_guild_id": discord_fake.guild_id, "notion_token": SecretStr(notion_fake.token),
+        "notion_base_url": notion_fake.url, "notion_rate": 500.0, "notion_push_delay": 3600.0,
+    })
+
+
+async def test_producers_connect_and_sync_others_cannot(stage: Stage,
+                                                        notion_fake: FakeNotion) -> None:
+    parent = notion_fake.add_parent_page()
+    url = f"https://www.notion.so/Low-Tide-{parent.replace('-', '')}"
+    refused = await stage.fake.as_user(stage.alice).slash("notion connect", parent=url)
+    assert refused.ephemeral and refused.content == "connecting Notion needs the Producer role"
+    assert notion_fake.databases == {}
+    pat = stage.fake.as_user(stage.pat)
+    reply = await pat.slash("notion connect", parent=url)
+    assert reply.ephemeral and "created the Chapters and Shots databases" in reply.content
+    reply = await pat.slash("notion sync")
+    assert "48 created, 0 updated, 0 pulled, 0 failed" in reply.content
+    assert notion_fake.token not in reply.content
+    refused = await stage.fake.as_user(stage.bob).slash("notion sync")
+    assert refused.content == "syncing Notion needs the Producer role"
+    # A due date edited in Notion comes back with the next sync.
+    prod = await production.get(stage.studio.db, stage.fake.guild_id)
+    link = await notion_rows.link(stage.studio.db.reader, prod.id)
+    assert link is not None
+    (chapter,) = notion_fake.row_by_key(link.chapters_data_source_id, "chapter 3")
+    notion_fake.edit(chapter["id"], {"Due": {"date": {"start": "2026-09-01"}}})
+    reply = await pat.slash("notion sync")
+    assert "pulled from Notion: chapter 3: Due" in reply.content
+    assert (await production.chapter(stage.studio.db, prod, 3)).due_date == "2026-09-01"

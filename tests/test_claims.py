@@ -1,0 +1,144 @@
+"""Claim rules: one owner per chapter, a per-creator limit, typed refusals, an audit trail."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import pytest
+
+from storage import audit, chapters
+from storage.productions import Production
+from studio import production
+from studio.app import Studio
+from studio.errors import ClaimRefused, NotFound, NotPermitted
+from studio.people import Actor, actor, member_named
+
+
+async def test_claim_then_refusals_name_the_reason(
+    studio: Studio, sample: Production, producer: Actor
+) -> None:
+    alice = await actor(studio.db, sample, "Alice", discord_id=1)
+    bob = await actor(studio.db, sample, "Bob", discord_id=2)
+
+    claimed = await production.claim(studio.db, sample, alice, 7)
+    assert claimed.owner_id == alice.id and claimed.status == "wip"
+
+    with pytest.raises(ClaimRefused, match="chapter 7 is already claimed by Alice"):
+        await production.claim(studio.db, sample, bob, 7)
+    with pytest.raises(ClaimRefused, match="you already hold chapter 7"):
+        await production.claim(studio.db, sample, alice, 7)
+    with pytest.raises(NotFound, match="there is no chapter 99"):
+        await production.claim(studio.db, sample, bob, 99)
+
+    await production.claim(studio.db, sample, alice, 3)
+    with pytest.raises(ClaimRefused, match=r"you already hold 2 chapters: 3, 7 \(the limit is 2\)"):
+        await production.claim(studio.db, sample, alice, 1)
+
+
+async def test_release_and_producer_moves(
+    studio: Studio, sample: Production, producer: Actor
+) -> None:
+    alice = await actor(studio.db, sample, "Alice", discord_id=1)
+    bob = await actor(studio.db, sample, "Bob", discord_id=2)
+    await production.claim(studio.db, sample, alice, 2)
+
+    with pytest.raises(ClaimRefused, match="held by Alice, not you"):
+        await production.release(studio.db, sample, bob, 2)
+    with pytest.raises(NotPermitted, match="needs the Producer role"):
+        await production.assign(studio.db, sample, bob, 2, bob.member)
+    with pytest.raises(NotPermitted, match="needs the Producer role"):
+        await production.unassign(studio.db, sample, alice, 2)
+
+    moved = await production.assign(studio.db, sample, producer, 2, bob.member)
+    assert moved.owner_id == bob.id
+    handed = await production.transfer(studio.db, sample, bob, 2, alice.member)
+    assert handed.owner_id == alice.id
+    freed = await production.release(studio.db, sample, alice, 2)
+    assert freed.owner_id is None and freed.status == "open"
+
+    trail = await audit.for_entity(studio.db.reader, "chapter", freed.id)
+    assert [e.action for e in trail] == ["import", "claim", "assign", "transfer", "release"]
+    assert json.loads(trail[2].before) == {"owner": "Alice"}
+    assert json.loads(trail[2].after) == {"owner": "Bob"}
+    assert trail[2].actor_id == producer.id
+
+
+async def test_assign_respects_the_limit_unless_overridden(
+    studio: Studio, sample: Production, producer: Actor
+) -> None:
+    carol = await member_named(studio.db, sample, "Carol")
+    for number in (1, 2):
+        await production.assign(studio.db, sample, producer, number, carol)
+    with pytest.raises(ClaimRefused, match="Carol already holds 2 chapters: 1, 2"):
+        await production.assign(studio.db, sample, producer, 3, carol)
+    forced = await production.assign(studio.db, sample, producer, 3, carol, override_limit=True)
+    assert forced.owner_id == carol.id
+
+
+async def test_200_concurrent_claims_for_one_chapter_make_exactly_one_owner(
+    studio: Studio, sample: Production
+) -> None:
+    crowd = [await actor(studio.db, sample, f"m{i}", discord_id=1000 + i) for i in range(200)]
+    results = await asyncio.gather(
+        *(production.claim(studio.db, sample, who, 5) for who in crowd), return_exceptions=True
+    )
+    winners = [r for r in results if not isinstance(r, BaseException)]
+    refusals = [r for r in results if isinstance(r, BaseException)]
+    assert len(winners) == 1
+    assert len(refusals) == 199
+    assert all(isinstance(r, ClaimRefused) for r in refusals)
+    owner = next(who for who in crowd if who.id == winners[0].owner_id)
+    assert {r.reason for r in refusals} == {f"chapter 5 is already claimed by {owner.name}"}
+
+    stored = await chapters.by_number(studio.db.reader, sample.id, 5)
+    assert stored is not None and stored.owner_id == owner.id
+    claims = [e for e in await audit.for_entity(studio.db.reader, "chapter", stored.id)
+              if e.action == "claim"]
+    assert len(claims) == 1 and claims[0].actor_id == owner.id
+
+
+async def test_per_creator_limit_holds_under_concurrency(
+    studio: Studio, sample: Production
+) -> None:
+    dana = await actor(studio.db, sample, "Dana", discord_id=44)
+    results = await asyncio.gather(
+        *(production.claim(studio.db, sample, dana, n) for n in range(1, 9)),
+        return_exceptions=True,
+    )
+    assert sum(not isinstance(r, BaseException) for r in results) == 2
+    assert all(isinstance(r, ClaimRefused) and "you already hold 2 chapters" in r.reason
+               for r in results if isinstance(r, BaseException))
+    held = await chapters.owned_by(studio.db.reader, sample.id, dana.id)
+    assert len(held) == 2
+
+
+async def test_due_dates_and_statuses(studio: Studio, sample: Production, producer: Actor) -> None:
+    changed = await production.set_due(studio.db, sample, producer, 4, "2027-01-15")
+    assert changed.due_date == "2027-01-15"
+    with pytest.raises(Exception, match="'next friday' is not a date: use YYYY-MM-DD"):
+        await production.set_due(studio.db, sample, producer, 4, "next friday")
+    cleared = await production.set_due(studio.db, sample, producer, 4, "clear")
+    assert cleared.due_date is None
+
+    alice = await actor(studio.db, sample, "Alice", discord_id=1)
+    with pytest.raises(NotPermitted, match="owner or a Producer"):
+        await production.set_chapter_status(studio.db, sample, alice, 4, "needs_review")
+    await production.claim(studio.db, sample, alice, 4)
+    reviewed = await production.set_chapter_status(studio.db, sample, alice, 4, "needs_review")
+    assert reviewed.status == "needs_review"
+    actions = [e.action for e in await audit.for_entity(studio.db.reader, "chapter", reviewed.id)]
+    assert actions == ["import", "due", "due", "claim", "status"]
+
+
+async def test_shot_add_and_edit(studio: Studio, sample: Production, producer: Actor) -> None:
+    added = await production.add_shot(studio.db, sample, producer, 2, description="Insert: kite",
+                                      duration=2.5)
+    assert added.code == "2.6" and added.shot.planned_duration == 2.5
+    edited = await production.edit_shot(studio.db, sample, producer, "2.6",
+                                        planned_duration=3, characters=["Pell"])
+    assert edited.shot.planned_duration == 3.0 and edited.shot.character_names == ["Pell"]
+    with pytest.raises(Exception, match="at most 600 seconds"):
+        await production.edit_shot(studio.db, sample, producer, "2.6", planned_duration=9999)
+    with pytest.raises(Exception, match=r"write chapter\.shot"):
+        await production.shot(studio.db, sample, "two")

@@ -1,0 +1,308 @@
+"""The nightly cut: mixed takes become one verified film that matches its timeline."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import opentimelineio as otio
+import pytest
+
+from storage import cuts, shots
+from storage.productions import Production
+from studio import cut, mediastore, production, shotlist, takes
+from studio.app import Studio
+from studio.errors import SlateError
+from studio.media import concat_line, streams_of, write_concat_list
+from studio.people import Actor, actor
+from studio.settings import Settings, load_settings
+from studio.standin import make_standin_take, make_still, make_tone
+
+SHOT_LIST = """chapter,chapter_title,shot,description,duration,notes
+1,Dawn,1,Wide of the flats,1,Establishing
+1,Dawn,2,Pell's tracks,1,
+1,Dawn,3,"Close on the bottle, lit",1.5,
+1,Dawn,4,The basket,1,
+2,Storm,1,Clouds roll in,1,Darker here
+2,Storm,2,Pell runs,1,
+2,Storm,3,Lightning,0.5,
+2,Storm,4,Shelter,1,
+"""
+
+
+@pytest.fixture
+def settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
+    # A data dir whose path has quotes and unicode: every path given to ffmpeg must be escaped.
+    monkeypatch.chdir(tmp_path)
+    return load_settings(data_dir=tmp_path / "Pell's \"tide\" — ünïcode", cut_width=320,
+                         cut_height=180, cut_fps="24000/1001", cut_credits_seconds=1.0,
+                         cut_keep=2)
+
+
+@pytest.fixture
+async def film(studio: Studio, prod: Production, producer: Actor) -> Production:
+    await shotlist.import_shots(studio.db, prod, producer, SHOT_LIST.encode(), "film.csv")
+    maya = await actor(studio.db, prod, "Maya")
+    await production.claim(studio.db, prod, maya, 1)
+    return prod
+
+
+async def approve(studio: Studio, prod: Production, who: Actor, code: str, path: Path,
+                  name: str = "") -> int:
+    stored = await takes.add_take(studio, prod, who, code, path, original_name=name or path.name)
+    async with studio.db.transaction() as tx:
+        await shots.update(tx, stored.take.shot_id, approved_take_id=stored.take.id,
+                           status="approved")
+    return stored.take.id
+
+
+def corrupt(settings: Settings, sha256: str) -> None:
+    """Damage a stored take after upload (a bad disk, a bad sync): the cut must survive it."""
+    path = mediastore.path_for(settings.media_path, sha256)
+    data = path.read_bytes()
+    path.write_bytes(data[:200] + bytes(len(data) - 200))
+
+
+async def test_mixed_takes_make_a_verified_cut_matching_the_timeline(
+    studio: Studio, film: Production, producer: Actor, tmp_path: Path
+) -> None:
+    media = tmp_path / "in"
+    media.mkdir()
+    made = {
+        "1.1": make_standin_take(media / "portrait 23.976.avi", "1.1", seconds=1.2,
+                                 size=(180, 320), fps="24000/1001", codec="mpeg4", audio=True),
+        "1.2": make_standin_take(media / "it's \"ünï\".mp4", "1.2", fps="30", seconds=0.6),
+        "1.3": make_standin_take(media / "vp9.webm", "1.3", codec="libvpx-vp9", audio=True,
+                                 size=(256, 144), fps="25", seconds=2.0),
+        "2.1": make_still(media / "still.png", "2.1", size=(300, 300)),
+        "2.2": make_standin_take(media / "mjpeg.mkv", "2.2", codec="mjpeg", fps="30"),
+        "2.3": make_tone(media / "sound only.wav", 0.4),  # picture held black, sound kept
+    }
+    ids = {code: await approve(studio, film, producer, code, path, name=path.name)
+           for code, path in made.items()}
+    broken_source = make_standin_take(media / "soon-broken.mp4", "2.4", fps="24")
+    broken_id = await approve(studio, film, producer, "2.4", broken_source)
+    broken_take = await takes.takes_of(studio, film, "2.4")
+    corrupt(studio.settings, broken_take[0].media_sha256)
+    await takes.add_stem(studio, film, producer, 1, "vo", make_tone(media / "vo.wav", 2.0))
+    await takes.add_stem(studio, film, producer, 2, "music", make_tone(media / "m.wav", 9, 440))
+    stages: set[str] = set()
+
+    result = await cut.build(studio, film, on_progress=lambda s, f: stages.add(s))
+
+    line = result.timeline
+    fps = Fraction(24000, 1001)
+    planned = [1, 1, 1.5, 1, 1, 1, 0.5, 1, 1.0]  # 8 shots then the credits
+    assert [e.frames for e in line.entries] == [round(Fraction(str(p)) * fps) for p in planned]
+    assert [e.code for e in line.approved] == list(ids)
+    assert [e.take_id for e in line.approved] == list(ids.values())
+    # The corrupt take is replaced by a slate and reported; the build still publishes.
+    assert [(b.code, b.take_id) for b in result.broken] == [("2.4", broken_id)]
+    assert line.entries[7].kind == "slate" and "could not be used" in line.entries[7].reason
+    duration, streams = streams_of(result.film)
+    assert abs(duration - float(Fraction(line.frames) / fps)) <= len(line.entries) / float(fps)
+    video = [s for s in streams if s.kind == "video"]
+    assert [(s.codec, s.width, s.height) for s in video] == [("h264", 320, 180)]
+    assert [s.title for s in streams if s.kind == "audio"] == ["Mix", "Takes", "Music", "VO"]
+    with av.open(str(result.film)) as container:
+        stream = container.streams.video[0]
+        assert stream.average_rate == fps
+        frames = sum(1 for _ in container.decode(stream))
+    assert frames == line.frames
+    assert {"normalizing", "stitching", "verifying", "published"} <= stages
+    assert result.cut.state == "published" and result.cut.version == 1
+    assert "6/8 shots approved (75%)" in result.changelog
+    assert "BROKEN: shot 2.4" in result.changelog
+    assert result.preview == result.film  # a tiny film is its own Discord preview
+    credits = result.credits.read_text(encoding="utf-8")
+    assert "Chapter 1: Dawn: Maya" in credits and "FFmpeg" in credits
+    assert (studio.settings.cuts_path / "latest").resolve() == result.directory
+
+
+async def test_mix_is_loudness_normalized_to_the_target(
+    studio: Studio, film: Production, producer: Actor, tmp_path: Path
+) -> None:
+    await takes.add_stem(studio, film, producer, 1, "music", make_tone(tmp_path / "m.wav", 4))
+    result = await cut.build(studio, film)
+    from studio.media import run_ffmpeg
+
+    err = await run_ffmpeg(["-v", "info", "-i", str(result.film), "-map", "0:a:0", "-af",
+                            "ebur128=peak=true", "-f", "null", "-"])
+    measured = cut.measured_loudness(err)
+    assert measured is not None
+    # Only chapter 1 has sound (half the film): the target applies to the whole mix.
+    assert abs(measured.integrated - studio.settings.cut_lufs) < 1.0
+    assert measured.true_peak <= -0.5
+
+
+def test_concat_list_escapes_quotes_and_keeps_unicode(tmp_path: Path) -> None:
+    odd = tmp_path / "it's ünï \"x\".mov"
+    assert concat_line(odd) == "file '" + str(odd).replace("'", "'\\''") + "'"
+    assert concat_line(odd).count("'\\''") == 1
+    listing = write_concat_list([odd, odd], tmp_path / "list.txt")
+    assert listing.read_text(encoding="utf-8").splitlines()[0] == "ffconcat version 1.0"
+    with pytest.raises(Exception, match="line break"):
+        concat_line(tmp_path / "a\nb.mov")
+
+
+async def test_second_build_reencodes_nothing_and_an_approval_reencodes_one_shot(
+    studio: Studio, film: Production, producer: Actor, tmp_path: Path
+) -> None:
+    await approve(studio, film, producer, "1.1", make_standin_take(tmp_path / "a.mp4", "1.1"))
+    first = await cut.build(studio, film)
+    assert first.encoded == len(first.timeline.entries)
+    second = await cut.build(studio, film)
+    assert (second.encoded, second.reused) == (0, len(second.timeline.entries))
+    await approve(studio, film, producer, "2.3", make_standin_take(tmp_path / "b.mp4", "2.3"))
+    third = await cut.build(studio, film)
+    assert third.encoded == 1
+    assert "new: shot 2.3" in third.changelog and "2/8 shots approved" in third.changelog
+    # Retention keeps 2 published cuts on disk; every cut keeps its row.
+    folders = sorted(p.name for p in studio.settings.cuts_path.iterdir() if p.name.isdigit())
+    assert folders == ["0002", "0003"]
+    # The cache keeps exactly the segments the kept cuts are made of.
+    cached = {p.name for p in (studio.settings.cache_path / "segments").glob("*/*.mov")}
+    listed = {line.rsplit("/", 1)[1].rstrip("'") for f in folders for line in
+              (studio.settings.cuts_path / f / "segments.txt").read_text().splitlines()[1:]}
+    assert cached == listed and len(cached) == len(third.timeline.entries) + 1
+    assert len(await cuts.published(studio.db.reader, film.id)) == 3
+
+
+async def test_interrupted_build_leaves_the_last_good_cut_in_place(
+    studio: Studio, film: Production, producer: Actor, tmp_path: Path
+) -> None:
+    good = await cut.build(studio, film)
+    before = mediastore.sha256_of(good.film)
+    await approve(studio, film, producer, "1.2", make_standin_take(tmp_path / "a.mp4", "1.2"))
+    stitching = asyncio.Event()
+
+    def watch(stage: str, fraction: float) -> None:
+        if stage == "stitching":
+            stitching.set()
+
+    task = asyncio.create_task(cut.build(studio, film, on_progress=watch))
+    await asyncio.wait_for(stitching.wait(), 30)
+    task.cancel()  # the crash: the build stops mid-stitch
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    latest = await cuts.latest(studio.db.reader, film.id)
+    assert latest is not None and latest.version == 1
+    assert (studio.settings.cuts_path / "latest").resolve() == good.directory
+    assert mediastore.sha256_of(good.film) == before
+    assert not list(studio.settings.cuts_path.glob(".building-*"))
+    failed = await cuts.latest(studio.db.reader, film.id, state="failed")
+    assert failed is not None and failed.version == 2
+    again = await cut.build(studio, film)
+    assert again.cut.version == 3 and again.encoded == 0  # the new take's segment was cached
+
+
+async def test_two_builds_never_run_at_once(studio: Studio, film: Production) -> None:
+    started = asyncio.Event()
+    task = asyncio.create_task(cut.build(studio, film, on_progress=lambda s, f: started.set()))
+    await asyncio.wait_for(started.wait(), 30)
+    running, _ = await cut.status(studio, film)
+    assert running is not None and running.version == 1
+    with pytest.raises(cut.CutBusy):
+        await cut.build(studio, film)
+    await task
+    running, latest = await cut.status(studio, film)
+    assert running is None and latest is not None and latest.version == 1
+
+
+async def test_editorial_files_read_back_with_opentimelineio(
+    studio: Studio, film: Production, producer: Actor, tmp_path: Path
+) -> None:
+    take_id = await approve(studio, film, producer, "1.1",
+                            make_standin_take(tmp_path / "a.mp4", "1.1"))
+    await takes.add_stem(studio, film, producer, 2, "sfx", make_tone(tmp_path / "s.wav", 1))
+    result = await cut.build(studio, film)
+    entries = result.timeline.entries
+    timeline = otio.adapters.read_from_file(str(result.editorial["otio"]))
+    picture = timeline.video_tracks()[0]
+    assert [c.name for c in picture] == ["1.1 r1", *[f"{e.code} {e.kind}" for e in entries[1:]]]
+    assert picture[0].metadata["slate"]["take_id"] == take_id
+    assert picture[0].metadata["slate"]["approved"] is True
+    assert picture[0].markers[0].name == "Establishing"
+    assert [t.name for t in timeline.audio_tracks()] == ["Takes", "SFX"]
+    assert timeline.duration().to_frames() == result.timeline.frames
+    xml = otio.adapters.read_from_file(str(result.editorial["fcpxml"]), adapter_name="fcp_xml")
+    assert len(list(xml.video_tracks()[0].find_clips())) == len(entries)
+    assert xml.duration().to_frames() == result.timeline.frames
+    assert len(xml.audio_tracks()) >= 2
+    edl = otio.adapters.read_from_file(str(result.editorial["edl"]), adapter_name="cmx_3600",
+                                       rate=float(result.timeline.profile.fps))
+    assert len(list(edl.find_clips())) == len(entries)
+
+
+async def test_nightly_missed_while_down_and_skipped_when_nothing_changed(
+    studio: Studio, film: Production, producer: Actor, tmp_path: Path
+) -> None:
+    now = datetime.now(UTC)
+    tomorrow = now + timedelta(days=1, minutes=1)
+    assert not await cut.nightly_missed(studio, film, at=now)  # set up after the last night
+    assert await cut.nightly_missed(studio, film, at=tomorrow)  # the bot slept through one
+    first = await cut.nightly(studio, film)
+    assert first is not None and first.cut.trigger == "nightly"
+    assert not await cut.nightly_missed(studio, film, at=now)
+    assert await cut.nightly_missed(studio, film, at=tomorrow)
+    assert await cut.nightly(studio, film) is None  # nothing changed: no new cut
+    await approve(studio, film, producer, "1.4", make_standin_take(tmp_path / "a.mp4", "1.4"))
+    second = await cut.nightly(studio, film)
+    assert second is not None and second.cut.version == 2
+
+
+async def test_a_film_too_big_for_discord_gets_no_preview(
+    studio: Studio, film: Production
+) -> None:
+    small = studio.settings.model_copy(update={"cut_preview_max_bytes": 1024})
+    result = await cut.build(Studio(small, studio.db), film)
+    assert result.preview is None and result.film.stat().st_size > 1024
+    assert not (result.directory / "preview.mp4").exists()
+
+
+async def test_a_production_without_shots_is_refused(studio: Studio, prod: Production) -> None:
+    with pytest.raises(SlateError, match="no shots yet"):
+        await cut.build(studio, prod)
+    assert await cuts.latest(studio.db.reader, prod.id, state=None) is None
+
+
+def test_shell_cut_builds_and_prints_where_the_film_is(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import shell
+
+    for name, value in {"SLATE_DATA_DIR": str(tmp_path / "data"), "SLATE_CUT_WIDTH": "160",
+                        "SLATE_CUT_HEIGHT": "90", "SLATE_CUT_CREDITS_SECONDS": "0"}.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.chdir(tmp_path)
+    shots_file = tmp_path / "shots.csv"
+    shots_file.write_text(SHOT_LIST, encoding="utf-8")
+    assert shell.main(["init", "--title", "Shell Film"]) == 0
+    assert shell.main(["import-shots", str(shots_file)]) == 0
+    capsys.readouterr()
+    assert shell.main(["cut", "--quiet"]) == 0
+    out = capsys.readouterr().out
+    film = tmp_path / "data" / "cuts" / "0001" / "film.mp4"
+    assert f"cut 1 published: {film}" in out and film.exists()
+    assert "0/8 shots approved (0%)" in out
+    assert shell.main(["cuts"]) == 0
+    assert "cut    1  published" in capsys.readouterr().out
+
+
+async def test_a_shot_lasts_its_take_when_the_setting_says_so(
+    studio: Studio, film: Production, producer: Actor, tmp_path: Path
+) -> None:
+    from studio import timeline
+
+    await approve(studio, film, producer, "1.1",
+                  make_standin_take(tmp_path / "a.mp4", "1.1", seconds=2.0))
+    by_plan = await timeline.build(studio, film)
+    by_take = await timeline.build(
+        Studio(studio.settings.model_copy(update={"cut_duration_from": "take"}), studio.db), film)
+    fps = Fraction(24000, 1001)
+    assert by_plan.entries[0].frames == round(1 * fps)  # planned 1 s: trimmed
+    assert by_take.entries[0].frames == round(2 * fps)  # the take's own 2 s
+    assert by_take.entries[1].frames == by_plan.entries[1].frames  # slates keep the plan
