@@ -34,6 +34,7 @@ EXTENSIONS: tuple[str, ...] = (
     "cogs.cut",
     "cogs.review",
     "cogs.notion",
+    "cogs.generate",
 )
 
 COMMAND_HASH_FILE = "discord_commands.json"

@@ -1,0 +1,153 @@
+"""/generate, /jobs, /take upload, /stem upload, /budget: thin faces over studio.generate.
+
+The cog starts the generation worker when it loads (restarts resume the queue) and stops it
+when it unloads; the jobs stay in the database either way.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from cogs import render
+from cogs.common import Answer, answer, context
+from storage.jobs import Job
+from studio import generate
+from studio.errors import InvalidInput
+from studio.takes import add_stem
+
+Code = app_commands.Range[str, 3, 20]
+KINDS = [app_commands.Choice(name=k, value=k) for k in ("image", "video", "upscale", "voice")]
+STEMS = [app_commands.Choice(name=k, value=k) for k in ("vo", "sfx", "music")]
+
+
+def job_line(job: Job) -> str:
+    bar = "█" * round(job.progress * 10) + "░" * (10 - round(job.progress * 10))
+    tail = f" — {render.cut(job.error, 80)}" if job.error and job.state == "failed" else ""
+    return f"`#{job.id}` {job.kind} on {job.provider}: **{job.state}** {bar}{tail}"
+
+
+async def _saved(attachment: discord.Attachment, limit: int, folder: Path) -> Path:
+    """The attachment on disk under a name of ours (the user's name is only a label)."""
+    if attachment.size > limit:
+        raise InvalidInput(f"the file is {attachment.size / 1e6:.1f} MB; the limit is "
+                           f"{limit / 1e6:.0f} MB")
+    os.makedirs(folder, exist_ok=True)
+    handle, name = tempfile.mkstemp(dir=folder, prefix="upload-")
+    os.close(handle)
+    path = Path(name)
+    await attachment.save(path)
+    return path
+
+
+class GenerateCog(commands.Cog):
+    def __init__(self, bot: commands.Bot):
+        self.bot = bot
+
+    async def cog_load(self) -> None:
+        await generate.queue(self.bot.studio).start()  # type: ignore[attr-defined]
+
+    async def cog_unload(self) -> None:
+        await generate.close_queue(self.bot.studio)  # type: ignore[attr-defined]
+
+    @app_commands.command(name="generate", description="Generate a take for a shot you hold")
+    @app_commands.choices(kind=KINDS)
+    @app_commands.describe(motion="1 (almost still) to 10", from_take="image take to animate "
+                           "or upscale", duration="video seconds")
+    @app_commands.guild_only()
+    async def generate_(self, interaction: discord.Interaction, kind: app_commands.Choice[str],
+                        shot: Code, prompt: app_commands.Range[str, 0, 2000] = "",
+                        seed: app_commands.Range[int, 0, 4294967295] | None = None,
+                        motion: app_commands.Range[int, 1, 10] = 5,
+                        duration: app_commands.Range[float, 1.0, 10.0] | None = None,
+                        ratio: str = "16:9", from_take: int | None = None) -> None:
+        async def work() -> Answer:
+            ctx = await context(interaction)
+            queued = await generate.request(
+                ctx.studio, ctx.production, ctx.actor, shot, kind.value, prompt=prompt,
+                seed=seed, motion=motion, duration=duration, ratio=ratio,
+                image_take=from_take)
+            ahead = "next in line" if queued.position == 0 else \
+                f"{queued.position} ahead in the queue"
+            return Answer(f"{job_line(queued.job)} for shot {render.cut(shot, 20)} — {ahead}")
+        await answer(interaction, work())
+
+    jobs = app_commands.Group(name="jobs", description="Generation jobs", guild_only=True)
+
+    @jobs.command(name="list", description="My jobs (producers: everyone's)")
+    async def jobs_list(self, interaction: discord.Interaction, everyone: bool = False) -> None:
+        async def work() -> Answer:
+            ctx = await context(interaction)
+            rows = await generate.jobs_of(ctx.studio, ctx.production, ctx.actor,
+                                          everyone=everyone, limit=15)
+            return Answer("\n".join(job_line(j) for j in rows) or "no jobs yet",
+                          ephemeral=True)
+        await answer(interaction, work(), ephemeral=True)
+
+    @jobs.command(name="cancel", description="Cancel a queued or running job")
+    async def jobs_cancel(self, interaction: discord.Interaction, job: int) -> None:
+        async def work() -> Answer:
+            ctx = await context(interaction)
+            done = await generate.cancel(ctx.studio, ctx.production, ctx.actor, job)
+            return Answer(job_line(done))
+        await answer(interaction, work())
+
+    take = app_commands.Group(name="take", description="Takes", guild_only=True)
+
+    @take.command(name="upload", description="Add a take made elsewhere (video, image, audio)")
+    async def take_upload(self, interaction: discord.Interaction, shot: Code,
+                          file: discord.Attachment) -> None:
+        async def work() -> Answer:
+            ctx = await context(interaction)
+            settings = ctx.studio.settings
+            path = await _saved(file, settings.upload_max_bytes, settings.data_dir / "tmp")
+            try:
+                made = await generate.upload_take(ctx.studio, ctx.production, ctx.actor, shot,
+                                                  path, original_name=file.filename)
+            finally:
+                path.unlink(missing_ok=True)
+            return Answer(f"take {made.revision} of shot {render.cut(shot, 20)} added "
+                          f"({made.kind}, `{render.cut(file.filename, 60)}`)")
+        await answer(interaction, work())
+
+    stem = app_commands.Group(name="stem", description="A chapter's audio stems",
+                              guild_only=True)
+
+    @stem.command(name="upload", description="Add a chapter's VO, SFX or music stem")
+    @app_commands.choices(kind=STEMS)
+    async def stem_upload(self, interaction: discord.Interaction,
+                          chapter: app_commands.Range[int, 1, 10_000],
+                          kind: app_commands.Choice[str], file: discord.Attachment) -> None:
+        async def work() -> Answer:
+            ctx = await context(interaction)
+            settings = ctx.studio.settings
+            path = await _saved(file, settings.upload_max_bytes, settings.data_dir / "tmp")
+            try:
+                await add_stem(ctx.studio, ctx.production, ctx.actor, chapter, kind.value, path,
+                               original_name=file.filename)
+            finally:
+                path.unlink(missing_ok=True)
+            return Answer(f"chapter {chapter}'s {kind.value} stem is now "
+                          f"`{render.cut(file.filename, 60)}`")
+        await answer(interaction, work())
+
+    @app_commands.command(name="budget", description="Generation spend by member and provider")
+    @app_commands.guild_only()
+    async def budget(self, interaction: discord.Interaction) -> None:
+        async def work() -> Answer:
+            ctx = await context(interaction)
+            spent, limit, rows = await generate.budget(ctx.studio, ctx.production)
+            head = f"spent ${spent:.2f}" + (f" of ${limit:.2f}" if limit else "")
+            lines = [f"{render.cut(r.member_name, 20)} · {r.provider}: {r.jobs} jobs, "
+                     f"${r.cost:.2f}" for r in rows[:20]]
+            return Answer("\n".join([head, *lines]), ephemeral=True)
+        await answer(interaction, work(), ephemeral=True)
+
+
+async def setup(bot: commands.Bot) -> None:
+    await bot.add_cog(GenerateCog(bot))
