@@ -30,6 +30,7 @@ from storage import operations
 from storage.db import Database
 from studio import metrics
 from studio.app import Studio
+from studio.waiting import within
 
 log = logging.getLogger(__name__)
 
@@ -71,7 +72,7 @@ class Checks:
     async def _run_one(check: Check, limit: float) -> CheckResult:
         started = time.perf_counter()
         try:
-            outcome = await asyncio.wait_for(check(), limit)
+            outcome = await within(check(), limit)
         except TimeoutError:
             return CheckResult(False, f"no answer within {limit:g} s",
                                time.perf_counter() - started)
@@ -198,7 +199,7 @@ class HealthServer:
     async def _metrics(self, request: web.Request) -> web.Response:
         for refresh in self.refreshers:
             try:
-                await asyncio.wait_for(refresh(), self.check_timeout)
+                await within(refresh(), self.check_timeout)
             except Exception:
                 log.exception("a metrics refresh failed; serving the last values")
         data, content_type = metrics.exposition()

@@ -27,6 +27,7 @@ from studio.app import Studio
 from studio.errors import InvalidInput, NotFound, NotPermitted
 from studio.people import Actor
 from studio.providers.base import Poll, Provider, ProviderError
+from studio.waiting import nudged, within
 
 log = logging.getLogger(__name__)
 
@@ -129,8 +130,7 @@ class JobQueue:
                 await self._dispatch()
             except Exception:  # the loop must outlive one bad tick; the job rows are safe
                 log.exception("job dispatch failed")
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout=self.config.poll_seconds)
+            await nudged(self._wake, self.config.poll_seconds)
             self._wake.clear()
 
     async def _dispatch(self) -> None:
@@ -242,7 +242,7 @@ class JobQueue:
             waiter = getattr(provider, "wait", None)
             if waiter is not None:  # a local provider can say when it is done
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(waiter(job.external_id), self.config.poll_seconds)
+                    await within(waiter(job.external_id), self.config.poll_seconds)
             else:
                 await asyncio.sleep(self.config.poll_seconds)
 
@@ -303,8 +303,7 @@ class JobQueue:
                     if not self.running and job_id not in self._in_flight:
                         await self._drive_here(job)
                     else:
-                        with contextlib.suppress(TimeoutError):
-                            await asyncio.wait_for(event.wait(), self.config.poll_seconds)
+                        await nudged(event, self.config.poll_seconds)
                     job = await self._reload(job_id)
         finally:
             self._done_events.pop(job_id, None)

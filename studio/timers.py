@@ -18,6 +18,7 @@ from storage import timers
 from storage.db import Database
 from storage.rows import Conn
 from storage.timers import Timer
+from studio.waiting import nudged
 
 log = logging.getLogger(__name__)
 
@@ -101,8 +102,7 @@ class Dispatcher:
             timeout = LONGEST_SLEEP if wait is None else min(wait, LONGEST_SLEEP)
             if wait is not None and wait <= 0:
                 continue
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._changed.wait(), timeout)
+            await nudged(self._changed, timeout)
 
     def start(self) -> None:
         if self._task is None or self._task.done():

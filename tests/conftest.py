@@ -57,3 +57,20 @@ async def sample(studio: Studio, prod: Production, producer: Actor) -> Productio
     data = (EXAMPLES / "low_tide.csv").read_bytes()
     await shotlist.import_shots(studio.db, prod, producer, data, "low_tide.csv")
     return prod
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """A test that failed before closing its database must not hang the run at exit:
+    aiosqlite's worker threads are not daemons, so stop any that are left."""
+    import gc
+    import sys
+
+    import aiosqlite
+
+    gc.collect()
+    leaked = [o for o in gc.get_objects() if isinstance(o, aiosqlite.Connection)
+              and o._thread.is_alive()]
+    for conn in leaked:
+        conn.stop()
+    if leaked:
+        print(f"\nclosed {len(leaked)} database connection(s) a test left open", file=sys.stderr)

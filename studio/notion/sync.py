@@ -46,6 +46,7 @@ from studio.notion.mapping import (
 )
 from studio.people import Actor, require_producer
 from studio.settings import Settings
+from studio.waiting import nudged
 
 log = logging.getLogger("slate.notion")
 
@@ -593,10 +594,7 @@ class NotionService:
         seen: dict[int, tuple] = {}
         dirty_since: dict[int, float] = {}
         while True:
-            try:
-                await asyncio.wait_for(self._nudged.wait(), timeout=tick)
-            except TimeoutError:
-                pass
+            await nudged(self._nudged, tick)
             self._nudged.clear()
             for production_id in await notion_rows.linked_productions(self.db.reader):
                 signature = await notion_rows.change_signature(self.db.reader, production_id)
