@@ -53,9 +53,14 @@ def intents() -> discord.Intents:
 
 def make_bot(studio: Studio, **options: Any) -> commands.Bot:
     """A Slate bot holding `studio`; options go to discord.py (tests pass guild_ready_timeout)."""
+    import discord
     from discord.ext import commands
 
     from cogs.common import SlateTree
+
+    # Slate never joins voice: the warnings about voice libraries are noise at every start.
+    discord.VoiceClient.warn_nacl = False
+    discord.VoiceClient.warn_dave = False
 
     class SlateBot(commands.Bot):
         def __init__(self) -> None:
@@ -111,6 +116,7 @@ async def serve(settings: Settings) -> int:
     """Run the bot until SIGTERM/SIGINT; a missing or rejected token is one line and exit 2."""
     import discord
 
+    from storage.db import SchemaTooNew
     from studio.app import Studio
 
     if settings.discord_token is None:
@@ -118,7 +124,11 @@ async def serve(settings: Settings) -> int:
               "https://discord.com/developers/applications and export its token "
               "(or try `python bot.py demo`)", file=sys.stderr)
         return 2
-    studio = await Studio.open(settings)
+    try:
+        studio = await Studio.open(settings)
+    except SchemaTooNew as exc:
+        print(f"slate: {exc}", file=sys.stderr)
+        return 2
     bot = make_bot(studio)
     health_server = await health.start_for(studio)
     health.add_check("gateway", _gateway_check(bot))

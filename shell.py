@@ -150,8 +150,8 @@ async def _shell_actor(studio: Studio, args: argparse.Namespace) -> tuple:
 @command("init")
 async def cmd_init(studio: Studio, args: argparse.Namespace) -> int:
     prod = await production.setup(
-        studio.db, args.guild, args.title, producer_role=studio.settings.producer_role,
-        max_chapters=studio.settings.max_chapters_per_creator, actor_name=args.actor,
+        studio.db, args.guild, args.title, default_role=studio.settings.producer_role,
+        default_max=studio.settings.max_chapters_per_creator, actor_name=args.actor,
     )
     print(f"production '{prod.title}' is ready in {studio.settings.database_path}")
     return 0

@@ -73,19 +73,22 @@ class ProductionCog(commands.Cog):
                            producer_role="The role whose members steer the production",
                            board_channel="Where the board is posted",
                            takes_channel="Where takes are posted for review",
-                           cuts_channel="Where the nightly cut is posted")
+                           cuts_channel="Where the nightly cut is posted",
+                           max_chapters="How many chapters one creator may hold at once")
     @app_commands.default_permissions(manage_guild=True)
     async def setup(self, interaction: discord.Interaction, title: app_commands.Range[str, 1, 200],
                     producer_role: discord.Role,
                     board_channel: discord.TextChannel | None = None,
                     takes_channel: discord.TextChannel | None = None,
-                    cuts_channel: discord.TextChannel | None = None) -> None:
+                    cuts_channel: discord.TextChannel | None = None,
+                    max_chapters: app_commands.Range[int, 1, 100] | None = None) -> None:
         async def work() -> Answer:
             require_manager(interaction, "setting up the production")
             studio = studio_of(interaction)
             prod = await production.setup(
                 studio.db, interaction.guild_id or 0, title, producer_role=producer_role.name,
-                max_chapters=studio.settings.max_chapters_per_creator,
+                max_chapters=max_chapters,
+                default_max=studio.settings.max_chapters_per_creator,
                 actor_name=interaction.user.name,
                 board_channel_id=board_channel.id if board_channel else None,
                 takes_channel_id=takes_channel.id if takes_channel else None,
@@ -95,8 +98,9 @@ class ProductionCog(commands.Cog):
                 ("board", prod.board_channel_id), ("takes", prod.takes_channel_id),
                 ("cuts", prod.cuts_channel_id)) if cid]
             return Answer(f"**{prod.title}** is set up. Producers: members with the "
-                          f"**{prod.producer_role}** role." + (f" Channels — {', '.join(where)}."
-                                                                 if where else ""),
+                          f"**{prod.producer_role}** role; a creator may hold "
+                          f"{prod.max_chapters_per_creator} chapters at once."
+                          + (f" Channels — {', '.join(where)}." if where else ""),
                           ephemeral=True)
         await answer(interaction, work(), ephemeral=True)
 

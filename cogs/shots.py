@@ -13,7 +13,8 @@ from studio.errors import ShotListError
 
 Chapter = app_commands.Range[int, 1, 10_000]
 Code = app_commands.Range[str, 3, 20]
-STATUSES = [app_commands.Choice(name=s, value=s) for s in production.SHOT_STATUSES]
+STATUSES = [app_commands.Choice(name=s, value=s) for s in production.SHOT_STATUSES
+            if s not in production.DECIDED_BY_REVIEW]
 
 
 def _characters(text: str | None) -> list[str] | None:

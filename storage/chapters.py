@@ -92,17 +92,16 @@ async def create(
 
 
 async def set_owner(
-    conn: Conn, chapter_id: int, owner_id: int | None, *, expected_owner: int | None
+    conn: Conn, chapter_id: int, owner_id: int | None, *, expected_owner: int | None,
+    status: str,
 ) -> bool:
-    """Change the owner only if it is still `expected_owner`: a compare-and-set."""
+    """Change the owner (and the status the rules chose) only if the owner is still
+    `expected_owner`: a compare-and-set."""
     stamp = now()
-    status_sql = (
-        "CASE WHEN ? IS NULL THEN 'open' WHEN status = 'open' THEN 'wip' ELSE status END"
-    )
     cursor = await conn.execute(
-        f"UPDATE chapter SET owner_id = ?, claimed_at = ?, status = {status_sql}, updated_at = ?"
+        "UPDATE chapter SET owner_id = ?, claimed_at = ?, status = ?, updated_at = ?"
         " WHERE id = ? AND owner_id IS ?",
-        (owner_id, stamp if owner_id else None, owner_id, stamp, chapter_id, expected_owner),
+        (owner_id, stamp if owner_id else None, status, stamp, chapter_id, expected_owner),
     )
     return cursor.rowcount == 1
 

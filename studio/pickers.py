@@ -40,6 +40,9 @@ async def chapters_for(db: Database, prod: Production, discord_id: int, is_produ
     """Chapters this member may `action` (claim, release, assign, unassign, edit, view)."""
     rows = await production.board(db, prod)
     mine = _member_id(rows, discord_id)
+    held = sum(1 for row in rows if mine is not None and row.chapter.owner_id == mine)
+    if action == "claim" and held >= prod.max_chapters_per_creator:
+        return []  # at the limit nothing is claimable; the command itself says why
     picked = []
     for row in rows:
         c = row.chapter

@@ -21,6 +21,8 @@ from studio.people import Actor, require_producer
 
 CHAPTER_STATUSES = ("open", "wip", "needs_review", "approved", "retake", "omitted")
 SHOT_STATUSES = ("todo", "wip", "needs_review", "approved", "retake", "omitted")
+# Set only by review, which also records the take or the note the status stands for.
+DECIDED_BY_REVIEW = ("approved", "retake")
 MAX_DURATION_S = 600.0
 
 # The shell's production lives under guild 0.
@@ -30,26 +32,37 @@ SHELL_GUILD = 0
 # --- the production -------------------------------------------------------------------------
 
 async def setup(
-    db: Database, guild_id: int, title: str, *, producer_role: str = "Producer",
-    max_chapters: int = 2, actor_name: str = "setup", **channels: int | None,
+    db: Database, guild_id: int, title: str, *, producer_role: str | None = None,
+    max_chapters: int | None = None, default_role: str = "Producer", default_max: int = 2,
+    actor_name: str = "setup", **channels: int | None,
 ) -> Production:
-    """Create the production for a guild, or update its title, role and channels."""
+    """Create the production for a guild, or update it. A role or limit left as None keeps
+    what the production has (or takes the default when it is new)."""
     title = title.strip()
     if not title or len(title) > 200:
         raise InvalidInput("a production title is 1 to 200 characters")
+    if max_chapters is not None and not 1 <= max_chapters <= 100:
+        raise InvalidInput("a creator may hold from 1 to 100 chapters")
     given = {k: v for k, v in channels.items() if v is not None}
     async with db.transaction() as tx:
         found = await productions.by_guild(tx, guild_id)
         if found is None:
-            found = await productions.create(tx, guild_id, title, producer_role, max_chapters)
+            found = await productions.create(tx, guild_id, title, producer_role or default_role,
+                                             max_chapters or default_max)
             await audit.record(tx, found.id, None, "production", found.id, "create",
                                after={"title": title, "by": actor_name})
             changes: dict[str, object] = given
         else:
-            changes = {"title": title, "producer_role": producer_role, **given}
-            before = {k: getattr(found, k) for k in changes}
-            await audit.record(tx, found.id, None, "production", found.id, "update",
-                               before=before, after=changes)
+            asked: dict[str, object] = {"title": title, **given}
+            if producer_role is not None:
+                asked["producer_role"] = producer_role
+            if max_chapters is not None:
+                asked["max_chapters_per_creator"] = max_chapters
+            changes = {k: v for k, v in asked.items() if getattr(found, k) != v}
+            if changes:
+                await audit.record(tx, found.id, None, "production", found.id, "update",
+                                   before={k: getattr(found, k) for k in changes},
+                                   after={**changes, "by": actor_name})
         if changes:
             await productions.update(tx, found.id, **changes)
             found = await productions.get(tx, found.id)
@@ -88,6 +101,33 @@ async def _owner_name(conn: Conn, owner_id: int | None) -> str:
     return owner.name if owner else f"member {owner_id}"
 
 
+def status_with_owner(status: str, owner_id: int | None) -> str:
+    """A chapter nobody works on is open and one being worked on is wip; review, approval,
+    retake and omission are decisions that outlive a change of hands."""
+    if owner_id is None:
+        return "open" if status == "wip" else status
+    return "wip" if status == "open" else status
+
+
+async def _hand_over(tx: Conn, production: Production, who: Actor, found: Chapter,
+                     to_id: int | None, action: str, before_owner: str | None,
+                     after_owner: str | None) -> Chapter:
+    """Move a chapter to its new owner with its status, and write the audit row."""
+    status = status_with_owner(found.status, to_id)
+    if not await chapters.set_owner(tx, found.id, to_id, expected_owner=found.owner_id,
+                                    status=status):
+        raise ClaimRefused(f"chapter {found.number} was just claimed by someone else")
+    before: dict[str, object] = {"owner": before_owner}
+    after: dict[str, object] = {"owner": after_owner}
+    if status != found.status:
+        before["status"], after["status"] = found.status, status
+    await audit.record(tx, production.id, who.id, "chapter", found.id, action,
+                       before=before, after=after)
+    moved = await chapters.get(tx, found.id)
+    assert moved is not None
+    return moved
+
+
 def _numbers(held: list[Chapter]) -> str:
     return ", ".join(str(c.number) for c in held)
 
@@ -113,13 +153,7 @@ async def claim(db: Database, production: Production, who: Actor, number: int) -
         if found.status == "omitted":
             raise ClaimRefused(f"chapter {number} has been cut from the film")
         await _check_limit(tx, production, who.member, who="you")
-        if not await chapters.set_owner(tx, found.id, who.id, expected_owner=None):
-            raise ClaimRefused(f"chapter {number} was just claimed by someone else")
-        await audit.record(tx, production.id, who.id, "chapter", found.id, "claim",
-                           before={"owner": None}, after={"owner": who.name})
-        claimed = await chapters.get(tx, found.id)
-    assert claimed is not None
-    return claimed
+        return await _hand_over(tx, production, who, found, who.id, "claim", None, who.name)
 
 
 async def release(db: Database, production: Production, who: Actor, number: int) -> Chapter:
@@ -131,12 +165,7 @@ async def release(db: Database, production: Production, who: Actor, number: int)
                 raise ClaimRefused(f"chapter {number} is not claimed")
             owner = await _owner_name(tx, found.owner_id)
             raise ClaimRefused(f"chapter {number} is held by {owner}, not you")
-        await chapters.set_owner(tx, found.id, None, expected_owner=who.id)
-        await audit.record(tx, production.id, who.id, "chapter", found.id, "release",
-                           before={"owner": who.name}, after={"owner": None})
-        released = await chapters.get(tx, found.id)
-    assert released is not None
-    return released
+        return await _hand_over(tx, production, who, found, None, "release", who.name, None)
 
 
 async def assign(
@@ -151,14 +180,8 @@ async def assign(
             raise ClaimRefused(f"{to.name} already holds chapter {number}")
         if not override_limit:
             await _check_limit(tx, production, to, who=to.name)
-        before = await _owner_name(tx, found.owner_id)
-        await chapters.set_owner(tx, found.id, to.id, expected_owner=found.owner_id)
-        await audit.record(tx, production.id, who.id, "chapter", found.id, "assign",
-                           before={"owner": None if found.owner_id is None else before},
-                           after={"owner": to.name})
-        assigned = await chapters.get(tx, found.id)
-    assert assigned is not None
-    return assigned
+        before = None if found.owner_id is None else await _owner_name(tx, found.owner_id)
+        return await _hand_over(tx, production, who, found, to.id, "assign", before, to.name)
 
 
 async def unassign(db: Database, production: Production, who: Actor, number: int) -> Chapter:
@@ -169,12 +192,7 @@ async def unassign(db: Database, production: Production, who: Actor, number: int
         if found.owner_id is None:
             raise ClaimRefused(f"chapter {number} is not claimed")
         before = await _owner_name(tx, found.owner_id)
-        await chapters.set_owner(tx, found.id, None, expected_owner=found.owner_id)
-        await audit.record(tx, production.id, who.id, "chapter", found.id, "unassign",
-                           before={"owner": before}, after={"owner": None})
-        freed = await chapters.get(tx, found.id)
-    assert freed is not None
-    return freed
+        return await _hand_over(tx, production, who, found, None, "unassign", before, None)
 
 
 async def transfer(
@@ -190,12 +208,7 @@ async def transfer(
             raise ClaimRefused(f"{to.name} already holds chapter {number}")
         await _check_limit(tx, production, to, who=to.name)
         before = await _owner_name(tx, found.owner_id)
-        await chapters.set_owner(tx, found.id, to.id, expected_owner=found.owner_id)
-        await audit.record(tx, production.id, who.id, "chapter", found.id, "transfer",
-                           before={"owner": before}, after={"owner": to.name})
-        moved = await chapters.get(tx, found.id)
-    assert moved is not None
-    return moved
+        return await _hand_over(tx, production, who, found, to.id, "transfer", before, to.name)
 
 
 def parse_due(text: str | None) -> str | None:
@@ -320,6 +333,9 @@ async def edit_shot(
         changes["planned_duration"] = check_duration(float(changes["planned_duration"]))  # type: ignore[arg-type]
     if "status" in changes and changes["status"] not in SHOT_STATUSES:
         raise InvalidInput(f"a shot status is one of: {', '.join(SHOT_STATUSES)}")
+    if changes.get("status") in DECIDED_BY_REVIEW:
+        raise InvalidInput(f"a shot becomes {changes['status']} through review: "
+                           "/approve names its take, /retake gives a note")
     chapter_number, number = parse_code(code)
     async with db.transaction() as tx:
         found = await shots.by_code(tx, production.id, chapter_number, number)

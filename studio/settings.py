@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from pydantic_settings import SettingsError as SourceError
 
 
 class SettingsError(Exception):
@@ -246,4 +247,10 @@ def load_settings(**overrides: object) -> Settings:
         field = str(first["loc"][0]) if first.get("loc") else "?"
         raise SettingsError(
             f"invalid setting {_variable_name(Settings, field)}: expected {_allowed(first)}"
+        ) from None
+    except SourceError as exc:  # a JSON-valued variable that is not JSON
+        named = re.search(r'field "(\w+)"', str(exc))
+        field = named.group(1) if named else "?"
+        raise SettingsError(
+            f"invalid setting {_variable_name(Settings, field)}: expected a JSON object"
         ) from None

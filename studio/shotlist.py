@@ -333,10 +333,11 @@ async def import_shots(
                           for r in await shots.of_production(tx, pid)}
         chapter_ids = {n: c.id for n, c in existing_chapters.items()}
         for number, group in _by_chapter(rows).items():
-            title = next((r.chapter_title for r in group if r.chapter_title), "") \
-                or f"Chapter {number}"
+            given = next((r.chapter_title for r in group if r.chapter_title), "")
             synopsis = next((r.chapter_synopsis for r in group if r.chapter_synopsis), "")
             found = existing_chapters.get(number)
+            # A list without titles keeps the chapters' names; only a new chapter needs one.
+            title = given or (found.title if found else f"Chapter {number}")
             if found is None:
                 chapter_ids[number] = await chapters.create(tx, pid, number, title, synopsis)
                 report.chapters_added.append(number)

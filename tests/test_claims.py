@@ -11,7 +11,7 @@ from storage import audit, chapters
 from storage.productions import Production
 from studio import production
 from studio.app import Studio
-from studio.errors import ClaimRefused, NotFound, NotPermitted
+from studio.errors import ClaimRefused, InvalidInput, NotFound, NotPermitted
 from studio.people import Actor, actor, member_named
 
 
@@ -142,3 +142,44 @@ async def test_shot_add_and_edit(studio: Studio, sample: Production, producer: A
         await production.edit_shot(studio.db, sample, producer, "2.6", planned_duration=9999)
     with pytest.raises(Exception, match=r"write chapter\.shot"):
         await production.shot(studio.db, sample, "two")
+
+
+async def test_releasing_keeps_decisions_and_the_audit_shows_the_status(
+        studio: Studio, sample: Production, producer: Actor) -> None:
+    maya = await actor(studio.db, sample, "Maya")
+    await production.claim(studio.db, sample, maya, 1)
+    assert (await production.chapter(studio.db, sample, 1)).status == "wip"
+    await production.release(studio.db, sample, maya, 1)
+    assert (await production.chapter(studio.db, sample, 1)).status == "open"
+    await production.set_chapter_status(studio.db, sample, producer, 2, "approved")
+    await production.assign(studio.db, sample, producer, 2, maya.member)
+    await production.unassign(studio.db, sample, producer, 2)
+    assert (await production.chapter(studio.db, sample, 2)).status == "approved"
+    await production.set_chapter_status(studio.db, sample, producer, 3, "omitted")
+    with pytest.raises(ClaimRefused, match="cut from the film"):
+        await production.claim(studio.db, sample, maya, 3)
+    entries = await audit.recent(studio.db.reader, sample.id, limit=50)
+    claims = [e for e in entries if e.entity == "chapter" and e.action in ("claim", "release")]
+    assert {json.loads(e.after or "{}").get("status") for e in claims} == {"wip", "open"}
+
+
+async def test_a_shot_is_approved_only_through_review(
+        studio: Studio, sample: Production, producer: Actor) -> None:
+    maya = await actor(studio.db, sample, "Maya")
+    await production.claim(studio.db, sample, maya, 1)
+    for who in (maya, producer):
+        with pytest.raises(InvalidInput, match="through review"):
+            await production.edit_shot(studio.db, sample, who, "1.1", status="approved")
+    assert (await production.shot(studio.db, sample, "1.1")).shot.status != "approved"
+
+
+async def test_the_chapter_limit_can_change_after_set_up(
+        studio: Studio, sample: Production) -> None:
+    changed = await production.setup(studio.db, sample.guild_id, sample.title, max_chapters=3)
+    assert changed.max_chapters_per_creator == 3
+    assert changed.producer_role == sample.producer_role  # not given: kept
+    maya = await actor(studio.db, changed, "Maya")
+    for number in (1, 2, 3):
+        await production.claim(studio.db, changed, maya, number)
+    with pytest.raises(ClaimRefused, match="the limit is 3"):
+        await production.claim(studio.db, changed, maya, 4)

@@ -453,7 +453,7 @@ async def test_changes_are_pushed_automatically_and_notion_pulled_periodically(
             if len(fake.rows(link.shots_data_source_id)) == 4:
                 break
         assert len(fake.rows(link.shots_data_source_id)) == 4
-        await production.edit_shot(studio.db, prod, producer, "1.2", status="retake")
+        await production.edit_shot(studio.db, prod, producer, "1.2", status="needs_review")
         service.changed()
         fake.edit(page(fake, link, "shot 2.1")["id"],
                   {"Notes": {"rich_text": [{"text": {"content": "from Notion"}}]}})
@@ -461,9 +461,9 @@ async def test_changes_are_pushed_automatically_and_notion_pulled_periodically(
             await asyncio.sleep(0.05)
             status = page(fake, link, "shot 1.2")["properties"]["Status"]["select"]["name"]
             notes = (await production.shot(studio.db, prod, "2.1")).shot.notes
-            if status == "retake" and notes == "from Notion":
+            if status == "needs_review" and notes == "from Notion":
                 break
-        assert status == "retake" and notes == "from Notion"
+        assert status == "needs_review" and notes == "from Notion"
     finally:
         await service.close()
     one_page_per_row(fake, link, expected_keys(2, 2))

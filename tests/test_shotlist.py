@@ -143,3 +143,21 @@ async def test_only_producers_import(studio: Studio, prod: Production) -> None:
     data = (EXAMPLES / "low_tide.csv").read_bytes()
     with pytest.raises(Exception, match="importing a shot list needs the Producer role"):
         await shotlist.import_shots(studio.db, prod, member, data, "low_tide.csv")
+
+
+async def test_a_list_without_titles_keeps_the_chapters_names(
+    studio: Studio, sample: Production, producer: Actor
+) -> None:
+    import csv
+    import io
+
+    rows = list(csv.DictReader(io.StringIO((EXAMPLES / "low_tide.csv").read_text())))
+    out = io.StringIO()
+    columns = [c for c in rows[0] if c != "chapter_title"]
+    writer = csv.DictWriter(out, columns, extrasaction="ignore")
+    writer.writeheader()
+    writer.writerows(rows)
+    report = await shotlist.import_shots(studio.db, sample, producer, out.getvalue().encode(),
+                                         "untitled.csv")
+    assert report.chapters_renamed == [] and not report.changed
+    assert (await production.chapter(studio.db, sample, 1)).title == rows[0]["chapter_title"]

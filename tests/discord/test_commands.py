@@ -121,6 +121,8 @@ async def test_autocomplete_offers_what_the_user_may_act_on(stage: Stage) -> Non
     assert [c["value"] for c in editable] == ["5.1", "5.2", "5.3", "5.4", "5.5"]
     typed = await stage.fake.as_user(stage.pat).autocomplete("shot info", "shot", "3.")
     assert all(c["value"].startswith("3.") for c in typed) and len(typed) == 5
+    await alice.slash("chapter claim", chapter=6)  # at the limit of 2: nothing to offer
+    assert await alice.autocomplete("chapter claim", "chapter") == []
 
 
 def big_shot_list(chapters: int) -> bytes:

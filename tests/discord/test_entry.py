@@ -56,7 +56,8 @@ async def test_rejected_token_is_one_line_and_exit_2(tmp_path: Path,
     child = await run_child(tmp_path, discord_fake, "wrong-token")
     _, err = await asyncio.wait_for(child.communicate(), 30)
     assert child.returncode == 2
-    lines = [ln for ln in err.decode().splitlines() if ln.startswith("slate:")]
+    # Besides the bot's INFO log lines, one line says what is wrong: no traceback, no warnings.
+    lines = [ln for ln in err.decode().strip().splitlines() if " INFO " not in ln]
     assert lines == ["slate: Discord rejected DISCORD_TOKEN: reset the bot's token in the "
                      "developer portal and export the new one"]
     assert "wrong-token" not in err.decode()
@@ -73,6 +74,24 @@ async def test_sigterm_closes_the_gateway_cleanly(tmp_path: Path,
     assert child.returncode == 0
     assert "stopping: closing the gateway and the database" in err.decode()
     await eventually(lambda: not discord_fake.live_sessions())
+
+
+async def test_a_database_from_a_newer_slate_is_one_line_and_exit_2(
+        tmp_path: Path, discord_fake: FakeDiscord) -> None:
+    import sqlite3
+
+    from storage.db import Database, migrations
+
+    db = await Database.open(tmp_path / "data" / "slate.db")
+    await db.close()
+    with sqlite3.connect(tmp_path / "data" / "slate.db") as conn:
+        conn.execute("INSERT INTO schema_version (version, name, applied_at) VALUES (?, ?, ?)",
+                     (migrations()[-1][0] + 1, "9999_from_the_future.sql", "2030-01-01"))
+    child = await run_child(tmp_path, discord_fake, discord_fake.token)
+    _, err = await asyncio.wait_for(child.communicate(), 30)
+    assert child.returncode == 2
+    lines = err.decode().strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("slate: ") and "newer" in lines[0], lines
 
 
 def _free_port() -> int:
