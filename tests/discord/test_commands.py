@@ -251,3 +251,17 @@ async def test_setup_offers_only_text_channels_for_the_board(stage: Stage) -> No
             board_channel=voice)
     prod = await production.get(stage.studio.db, stage.fake.guild_id)
     assert prod.board_channel_id == stage.board.id
+
+
+async def test_options_out_of_their_bounds_never_reach_the_bot(stage: Stage) -> None:
+    pat = stage.fake.as_user(stage.pat)
+    with pytest.raises(Rejected, match=r"'duration' is at least 0\.1"):
+        await pat.slash("shot edit", shot="1.1", duration=0.05)
+    with pytest.raises(Rejected, match="'shot' is at least 3 long"):
+        await pat.slash("shot info", shot="1")
+    with pytest.raises(Rejected, match="'max_chapters' is at most 100"):
+        await stage.fake.as_user(stage.fake.owner).slash(
+            "production setup", title="Low Tide", producer_role=stage.producer_role,
+            max_chapters=101)
+    assert (await production.shot(stage.studio.db, await production.get(
+        stage.studio.db, stage.fake.guild_id), "1.1")).shot.planned_duration > 0.1

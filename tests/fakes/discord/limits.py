@@ -91,8 +91,16 @@ def check_components(rows: list[dict[str, Any]]) -> list[str]:
     return problems
 
 
-def check_message(payload: dict[str, Any], *, files: int = 0, upload_bytes: int = 0,
-                  upload_limit: int = UPLOAD_BYTES, partial: bool = False) -> list[str]:
+def too_large(upload_bytes: int, upload_limit: int = UPLOAD_BYTES) -> bool:
+    """Discord refuses oversized uploads before reading the form: 413, code 40005."""
+    return upload_bytes > upload_limit
+
+
+TOO_LARGE = {"message": "Request entity too large", "code": 40005}
+
+
+def check_message(payload: dict[str, Any], *, files: int = 0,
+                  partial: bool = False) -> list[str]:
     """A message create (or, with partial=True, an edit) as Discord validates it."""
     problems: list[str] = []
     content = payload.get("content")
@@ -110,8 +118,6 @@ def check_message(payload: dict[str, Any], *, files: int = 0, upload_bytes: int 
         problems.append(f"embeds: all embeds together must be {EMBEDS_TOTAL} or fewer "
                         f"characters ({total})")
     problems += check_components(payload.get("components") or [])
-    if upload_bytes > upload_limit:
-        problems.append(f"files: request entity too large ({upload_bytes} > {upload_limit})")
     if not partial and not (content or embeds or files or payload.get("components")
                             or payload.get("sticker_ids") or payload.get("poll")):
         problems.append("Cannot send an empty message")

@@ -562,8 +562,9 @@ class FakeDiscord:
         kind = body["type"]
         data = body.get("data") or {}
         if kind in (4, 7):
-            problems = limits.check_message(data, files=len(files), partial=kind == 7,
-                                            upload_bytes=sum(len(f.data) for f in files))
+            if limits.too_large(sum(len(f.data) for f in files)):
+                return 413, limits.TOO_LARGE
+            problems = limits.check_message(data, files=len(files), partial=kind == 7)
             if problems:
                 return 400, _invalid(problems)
         elif kind == 8:
@@ -650,8 +651,9 @@ class FakeDiscord:
         message = self._message_for(found, ref)
         if message is None:
             return 404, {"message": "Unknown Message", "code": 10008}
-        problems = limits.check_message(body or {}, files=len(files), partial=True,
-                                        upload_bytes=sum(len(f.data) for f in files))
+        if limits.too_large(sum(len(f.data) for f in files)):
+            return 413, limits.TOO_LARGE
+        problems = limits.check_message(body or {}, files=len(files), partial=True)
         if problems:
             return 400, _invalid(problems)
         edited = self._apply_edit(int(message["id"]), body or {}, files)
@@ -677,8 +679,9 @@ class FakeDiscord:
         found, error = self._by_token(app, token)
         if found is None:
             return error
-        problems = limits.check_message(body or {}, files=len(files),
-                                        upload_bytes=sum(len(f.data) for f in files))
+        if limits.too_large(sum(len(f.data) for f in files)):
+            return 413, limits.TOO_LARGE
+        problems = limits.check_message(body or {}, files=len(files))
         if problems:
             return 400, _invalid(problems)
         message = self._store_message(found.channel_id, self.bot_user, body or {}, files,
@@ -756,8 +759,9 @@ class FakeDiscord:
                               channel_id: str) -> tuple[int, Any]:
         if self._channel(channel_id) is None:
             return 404, {"message": "Unknown Channel", "code": 10003}
-        problems = limits.check_message(body or {}, files=len(files),
-                                        upload_bytes=sum(len(f.data) for f in files))
+        if limits.too_large(sum(len(f.data) for f in files)):
+            return 413, limits.TOO_LARGE
+        problems = limits.check_message(body or {}, files=len(files))
         if problems:
             return 400, _invalid(problems)
         return 200, self._store_message(int(channel_id), self.bot_user, body or {}, files)
@@ -787,8 +791,9 @@ class FakeDiscord:
         if message["author"]["id"] != str(self.bot_user.id):
             return 403, {"message": "Cannot edit a message authored by another user",
                          "code": 50005}
-        problems = limits.check_message(body or {}, files=len(files), partial=True,
-                                        upload_bytes=sum(len(f.data) for f in files))
+        if limits.too_large(sum(len(f.data) for f in files)):
+            return 413, limits.TOO_LARGE
+        problems = limits.check_message(body or {}, files=len(files), partial=True)
         if problems:
             return 400, _invalid(problems)
         return 200, self._apply_edit(int(message_id), body or {}, files)
@@ -1032,20 +1037,23 @@ class UserSession:
                 resolved.setdefault("channels", {})[str(channel.id)] = {
                     **channel.payload(self.fake.guild_id), "permissions": str((1 << 53) - 1)}
                 entry["value"] = str(channel.id)
-            elif kind == 4:
-                if not isinstance(value, int) or isinstance(value, bool):
-                    raise Rejected(f"option {name!r} takes a whole number")
+            elif kind in (4, 10):
+                # Discord's client checks numbers against the option's bounds before sending.
+                if isinstance(value, bool) or not isinstance(value, int | float) or (
+                        kind == 4 and not isinstance(value, int)):
+                    raise Rejected(f"option {name!r} takes a "
+                                   f"{'whole number' if kind == 4 else 'number'}")
                 if "min_value" in option and value < option["min_value"]:
                     raise Rejected(f"option {name!r} is at least {option['min_value']}")
                 if "max_value" in option and value > option["max_value"]:
                     raise Rejected(f"option {name!r} is at most {option['max_value']}")
-                entry["value"] = value
-            elif kind == 10:
-                entry["value"] = float(value)
+                entry["value"] = value if kind == 4 else float(value)
             elif kind == 5:
                 entry["value"] = bool(value)
             else:
                 text = str(value)
+                if "min_length" in option and len(text) < option["min_length"]:
+                    raise Rejected(f"option {name!r} is at least {option['min_length']} long")
                 if "max_length" in option and len(text) > option["max_length"]:
                     raise Rejected(f"option {name!r} is at most {option['max_length']} long")
                 if option.get("choices") and text not in [c["value"] for c in option["choices"]]:
