@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
-from storage import audit, chapters, members, productions, shots
+from storage import audit, chapters, members, notion_rows, productions, shots
 from storage.chapters import Chapter, ChapterProgress
 from storage.db import Database
 from storage.members import Member
@@ -17,6 +17,7 @@ from storage.productions import Production
 from storage.rows import Conn
 from storage.shots import Shot, ShotRef
 from studio.errors import ClaimRefused, InvalidInput, NotFound, NotPermitted
+from studio.notion import mapping
 from studio.people import Actor, require_producer
 
 CHAPTER_STATUSES = ("open", "wip", "needs_review", "approved", "retake", "omitted")
@@ -211,6 +212,19 @@ async def transfer(
         return await _hand_over(tx, production, who, found, to.id, "transfer", before, to.name)
 
 
+async def kept_in_notion(conn: Conn, production: Production, entity: str) -> dict[str, str]:
+    """The columns Notion owns for this production (column → Notion property), if linked."""
+    return mapping.notion_columns(await notion_rows.link(conn, production.id), entity)
+
+
+def _refuse_notion_owned(owned: dict[str, str], columns: set[str], what: str) -> None:
+    taken = sorted(owned[c] for c in columns if c in owned)
+    if taken:
+        raise NotPermitted(f"{what} {' and '.join(taken)} "
+                           f"{'is' if len(taken) == 1 else 'are'} kept in Notion for this "
+                           "production: change it there and Slate pulls it in")
+
+
 def parse_due(text: str | None) -> str | None:
     if text is None or not text.strip() or text.strip().lower() in {"none", "clear"}:
         return None
@@ -230,6 +244,8 @@ async def set_due(
         found = await _chapter(tx, production, number)
         if found.due_date == due:
             return found
+        _refuse_notion_owned(await kept_in_notion(tx, production, mapping.CHAPTER),
+                             {"due_date"}, f"chapter {number}'s")
         await chapters.update(tx, found.id, due_date=due)
         await audit.record(tx, production.id, who.id, "chapter", found.id, "due",
                            before={"due_date": found.due_date}, after={"due_date": due})
@@ -347,6 +363,9 @@ async def edit_shot(
         before = {k: getattr(found.shot, k) for k in changes}
         if "characters" in changes:
             before["characters"] = found.shot.character_names
+        _refuse_notion_owned(await kept_in_notion(tx, production, mapping.SHOT),
+                             {k for k in changes if before[k] != changes[k]},
+                             f"shot {chapter_number}.{number}'s")
         if changes and before != changes:
             await shots.update(tx, found.shot.id, **changes)
             await audit.record(tx, production.id, who.id, "shot", found.shot.id, "edit",

@@ -16,7 +16,9 @@ from dataclasses import dataclass, field
 from storage import audit, chapters, shots
 from storage.db import Database
 from storage.productions import Production
+from studio import production as production_rules
 from studio.errors import ShotListError
+from studio.notion import mapping
 from studio.people import Actor, require_producer
 from studio.production import MAX_DURATION_S
 from studio.units import size_text
@@ -62,6 +64,7 @@ class ImportReport:
     restored: list[str] = field(default_factory=list)
     unchanged: int = 0
     ignored_columns: list[str] = field(default_factory=list)
+    kept_from_notion: list[str] = field(default_factory=list)  # e.g. "shot 1.2 Notes"
 
     @property
     def changed(self) -> bool:
@@ -78,6 +81,11 @@ class ImportReport:
         text = ", ".join(parts)
         if self.ignored_columns:
             text += f" (ignored columns: {', '.join(self.ignored_columns)})"
+        if self.kept_from_notion:
+            shown = ", ".join(self.kept_from_notion[:5])
+            more = len(self.kept_from_notion) - 5
+            text += (f"; kept as Notion has them: {shown}" + (f" and {more} more" if more > 0
+                                                                else ""))
         return text
 
 
@@ -328,6 +336,9 @@ async def import_shots(
     audits: list[tuple] = []
     pid = production.id
     async with db.transaction() as tx:
+        # What Notion owns is never overwritten from a file: it stays as Notion last said.
+        chapter_kept = await production_rules.kept_in_notion(tx, production, mapping.CHAPTER)
+        shot_kept = await production_rules.kept_in_notion(tx, production, mapping.SHOT)
         existing_chapters = {c.number: c for c in await chapters.all_of(tx, pid)}
         existing_shots = {(r.chapter_number, r.shot.number): r.shot
                           for r in await shots.of_production(tx, pid)}
@@ -347,6 +358,9 @@ async def import_shots(
             changes = {"title": title} if found.title != title else {}
             if synopsis and synopsis != found.synopsis:
                 changes["synopsis"] = synopsis
+            report.kept_from_notion += [f"chapter {number} {chapter_kept[k]}"
+                                        for k in changes if k in chapter_kept]
+            changes = {k: v for k, v in changes.items() if k not in chapter_kept}
             if changes:
                 await chapters.update(tx, found.id, **changes)
                 report.chapters_renamed.append(number)
@@ -369,6 +383,9 @@ async def import_shots(
                       "camera": old.camera, "characters": old.character_names,
                       "notes": old.notes}
             changes = {k: v for k, v in plan.items() if before[k] != v}
+            report.kept_from_notion += [f"shot {code} {shot_kept[k]}"
+                                        for k in changes if k in shot_kept]
+            changes = {k: v for k, v in changes.items() if k not in shot_kept}
             if old.status == "omitted":
                 changes["status"] = "approved" if old.approved_take_id else "todo"
                 report.restored.append(code)

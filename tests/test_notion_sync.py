@@ -254,8 +254,12 @@ async def test_edits_on_both_sides_resolve_by_ownership(
         "plain_text"] == "What happens in chapter 2."
     assert any(r.startswith("shot 2.2") and "Status" in r for r in report.restored)
     assert any(r.startswith("shot 2.2") and "Notes" in r and "Due" in r for r in report.pulled)
-    # Slate's later change to a Notion-owned field does not overwrite Notion's value.
-    await production.set_due(studio.db, prod, producer, 2, "2027-01-01")
+    # Slate refuses to change a Notion-owned field itself, so the two never drift apart.
+    with pytest.raises(NotPermitted, match="chapter 2's Due is kept in Notion"):
+        await production.set_due(studio.db, prod, producer, 2, "2027-01-01")
+    with pytest.raises(NotPermitted, match=r"shot 2\.2's Notes is kept in Notion"):
+        await production.edit_shot(studio.db, prod, producer, "2.2", notes="mine")
+    await production.edit_shot(studio.db, prod, producer, "2.2", camera="handheld")  # Slate's
     await notion.sync(prod, producer)
     assert page(fake, link, "chapter 2")["properties"]["Due"]["date"] is None
     # A no-change sync afterwards writes nothing.
@@ -499,3 +503,24 @@ async def test_the_shell_connects_and_syncs(
     assert fake.token not in out
     assert await asyncio.to_thread(run, "notion-sync") == 0
     assert "0 created, 0 updated" in capsys.readouterr().out
+
+
+async def test_a_reimport_keeps_what_notion_owns(
+    studio: Studio, prod: Production, producer: Actor, fake: FakeNotion, notion: NotionService,
+) -> None:
+    from studio import shotlist
+
+    first = ("chapter,chapter_title,shot,description,duration,notes\n"
+             "1,Dawn,1,Wide of the flats,4,from the first file\n")
+    await shotlist.import_shots(studio.db, prod, producer, first.encode(), "list.csv")
+    link = await connected(notion, fake, prod, producer)
+    await notion.sync(prod, producer)
+    fake.edit(page(fake, link, "shot 1.1")["id"],
+              {"Notes": {"rich_text": [{"text": {"content": "from Notion"}}]}})
+    await notion.sync(prod, producer)
+    again = first.replace("from the first file", "from a later file").replace("4,", "5,")
+    report = await shotlist.import_shots(studio.db, prod, producer, again.encode(), "list.csv")
+    assert report.kept_from_notion == ["shot 1.1 Notes"] and report.updated == ["1.1"]
+    assert "kept as Notion has them: shot 1.1 Notes" in report.summary()
+    shot = (await production.shot(studio.db, prod, "1.1")).shot
+    assert shot.notes == "from Notion" and shot.planned_duration == 5

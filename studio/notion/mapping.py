@@ -96,6 +96,16 @@ def owners(link: NotionLink | None, entity: str) -> dict[str, str]:
             for f in FIELDS[entity]}
 
 
+def notion_columns(link: NotionLink | None, entity: str) -> dict[str, str]:
+    """Local columns whose value Notion owns for this production: column → Notion property.
+    Slate refuses to change these itself; they arrive by pull."""
+    if link is None:
+        return {}
+    kinds = owners(link, entity)
+    return {f.column: prop_name(f, link, entity) for f in FIELDS[entity]
+            if f.column is not None and kinds[f.name] == NOTION}
+
+
 def prop_name(field: Field, link: NotionLink, entity: str) -> str:
     if field.kind == "title":
         return link.chapters_title if entity == CHAPTER else link.shots_title
