@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import logging
+
 import discord
 from discord import app_commands
 from discord.ext import commands
 
 from cogs.common import Answer, answer, context
-from studio.notion import NotionService
+from storage.productions import Production
+from studio.notion import NotionService, SyncReport
+
+log = logging.getLogger(__name__)
 
 
 class NotionCog(commands.Cog):
@@ -17,7 +22,7 @@ class NotionCog(commands.Cog):
     def __init__(self, bot: commands.Bot):
         self.bot = bot
         studio = bot.studio  # type: ignore[attr-defined]
-        self.service = NotionService(studio.db, studio.settings)
+        self.service = NotionService(studio.db, studio.settings, on_report=self.tell_producers)
 
     async def cog_load(self) -> None:
         # Automatic pushes and pulls only make sense with an integration token.
@@ -26,6 +31,21 @@ class NotionCog(commands.Cog):
 
     async def cog_unload(self) -> None:
         await self.service.close()
+
+    async def tell_producers(self, prod: Production, report: SyncReport) -> None:
+        """An automatic sync's trouble (or its end) in the board channel, once."""
+        if prod.board_channel_id is None:
+            return
+        channel = self.bot.get_channel(prod.board_channel_id)
+        if not isinstance(channel, discord.abc.Messageable):
+            return
+        trouble = report.trouble()
+        text = (f"⚠️ The automatic Notion sync is in trouble — {trouble}"[:1900] if trouble
+                else "✅ The automatic Notion sync is working again.")
+        try:
+            await channel.send(text, allowed_mentions=discord.AllowedMentions.none())
+        except discord.HTTPException:
+            log.warning("could not tell the board channel about the Notion sync")
 
     @group.command(name="connect", description="Create or check the Chapters and Shots "
                                                "databases in Notion (producers)")

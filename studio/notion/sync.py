@@ -75,6 +75,11 @@ class SyncReport:
         return bool(self.created or self.updated or self.adopted or self.pulled
                     or self.restored or self.trashed)
 
+    def trouble(self) -> str:
+        """What went wrong, or "" for a clean sync."""
+        parts = ([f"stopped: {self.stopped}"] if self.stopped else []) + self.failed[:5]
+        return "; ".join(parts)
+
     def summary(self) -> str:
         lines = [f"Notion sync: {len(self.created)} created, {len(self.updated)} updated, "
                  f"{len(self.pulled)} pulled, {len(self.failed)} failed "
@@ -166,6 +171,7 @@ class NotionService:
         self.db = db
         self.settings = settings
         self.on_report = on_report
+        self._told: dict[int, str] = {}  # production → the trouble last reported
         self._api: NotionApi | None = None
         self._locks: dict[int, asyncio.Lock] = {}
         self._key_locks: dict[tuple[int, str], asyncio.Lock] = {}
@@ -305,9 +311,18 @@ class NotionService:
             report.seconds = time.monotonic() - started
             async with self.db.transaction() as tx:
                 await notion_rows.set_synced(tx, production.id, report.summary())
-        if self.on_report is not None and (report.changed or report.failed or report.stopped):
-            await self.on_report(production, report)
+        if who is None:
+            await self._tell_trouble(production, report)
         return report
+
+    async def _tell_trouble(self, production: Production, report: SyncReport) -> None:
+        """An automatic sync has no one waiting for its answer: its trouble, and the end of
+        it, go to `on_report` once each rather than at every tick."""
+        trouble = report.trouble()
+        if self.on_report is None or trouble == self._told.get(production.id, ""):
+            return
+        self._told[production.id] = trouble
+        await self.on_report(production, report)
 
     async def _plans(self, production: Production, link: NotionLink,
                      rows: dict[str, NotionRow]) -> tuple[list[_Plan], list[_Plan]]:
@@ -585,6 +600,7 @@ class NotionService:
         except SlateError as exc:
             log.warning("automatic Notion sync for production %s: %s", production_id,
                         exc.reason)
+            await self._tell_trouble(production, SyncReport(stopped=exc.reason))
         except Exception:
             log.exception("automatic Notion sync for production %s failed", production_id)
 

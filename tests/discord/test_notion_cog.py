@@ -58,3 +58,40 @@ async def test_producers_connect_and_sync_others_cannot(stage: Stage,
     reply = await pat.slash("notion sync")
     assert "pulled from Notion: chapter 3: Due" in reply.content
     assert (await production.chapter(stage.studio.db, prod, 3)).due_date == "2026-09-01"
+
+
+async def test_automatic_sync_trouble_is_told_once_in_the_board_channel(
+        stage: Stage, notion_fake: FakeNotion) -> None:
+    import asyncio
+
+    parent = notion_fake.add_parent_page()
+    pat = stage.fake.as_user(stage.pat)
+    await pat.slash("notion connect", parent=parent)
+    cog = stage.slate.bot.get_cog("NotionCog")
+    service = cog.service
+
+    def board_posts() -> list[str]:
+        return [m.get("content") or "" for m in stage.fake.messages.values()
+                if int(m["channel_id"]) == stage.board.id]
+
+    async def posts_become(count: int) -> list[str]:
+        for _ in range(200):
+            if len(board_posts()) >= count:
+                break
+            await asyncio.sleep(0.02)
+        return board_posts()
+
+    prod = await production.get(stage.studio.db, stage.fake.guild_id)
+    good = notion_fake.token
+    notion_fake.token = "rotated-by-a-workspace-owner"  # Slate's token is now refused
+    for _ in range(3):  # three automatic syncs fail the same way: one message
+        await service._automatic(prod.id, pull=True)
+    posts = await posts_become(1)
+    assert len(posts) == 1 and "automatic Notion sync is in trouble" in posts[0]
+    assert good not in posts[0]
+    notion_fake.token = good
+    await service._automatic(prod.id, pull=True)
+    posts = await posts_become(2)
+    assert posts[1] == "✅ The automatic Notion sync is working again."
+    await service._automatic(prod.id, pull=True)
+    assert len(board_posts()) == 2
