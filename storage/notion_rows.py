@@ -257,3 +257,20 @@ async def row(conn: Conn, production_id: int, key: str) -> NotionRow | None:
     return await fetch_one(conn, NotionRow,
                            "SELECT * FROM notion_row WHERE production_id = ? AND key = ?",
                            (production_id, key))
+
+
+async def take_sync_lease(conn: Conn, production_id: int, holder: str, until: str) -> bool:
+    """Take (or renew) the production's sync lease unless another holder's is unexpired."""
+    cursor = await conn.execute(
+        "INSERT INTO notion_sync_lease (production_id, holder, lease_until) VALUES (?, ?, ?)"
+        " ON CONFLICT (production_id) DO UPDATE SET holder = excluded.holder,"
+        " lease_until = excluded.lease_until"
+        " WHERE notion_sync_lease.holder = excluded.holder OR notion_sync_lease.lease_until < ?",
+        (production_id, holder, until, now()),
+    )
+    return cursor.rowcount == 1
+
+
+async def drop_sync_lease(conn: Conn, production_id: int, holder: str) -> None:
+    await conn.execute("DELETE FROM notion_sync_lease WHERE production_id = ? AND holder = ?",
+                       (production_id, holder))

@@ -524,3 +524,24 @@ async def test_a_reimport_keeps_what_notion_owns(
     assert "kept as Notion has them: shot 1.1 Notes" in report.summary()
     shot = (await production.shot(studio.db, prod, "1.1")).shot
     assert shot.notes == "from Notion" and shot.planned_duration == 5
+
+
+async def test_two_processes_syncing_at_once_create_each_page_once(
+    studio: Studio, prod: Production, producer: Actor, fake: FakeNotion, notion: NotionService,
+) -> None:
+    """The bot and a shell's notion-sync on one database: the lease makes them take turns."""
+    await make_production(studio.db, prod, 3, 4)
+    link = await connected(notion, fake, prod, producer)
+    other_db = await Studio.open(studio.settings)
+    other = service_for(other_db.db, studio.settings, fake, rate=40.0)
+    slow = service_for(studio.db, studio.settings, fake, rate=40.0)
+    try:
+        first, second = await asyncio.gather(slow.sync(prod, producer),
+                                             other.sync(prod, producer))
+    finally:
+        await other.close()
+        await slow.close()
+        await other_db.close()
+    assert sorted([len(first.created), len(second.created)]) == [0, 15]
+    assert not first.trashed and not second.trashed
+    one_page_per_row(fake, link, expected_keys(3, 4))

@@ -11,7 +11,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -53,6 +55,12 @@ log = logging.getLogger("slate.notion")
 # Errors after which no other row can succeed either.
 _FATAL = {"unauthorized", "restricted_resource"}
 CREATE_ATTEMPTS = 5
+LEASE_S = 60.0  # a crashed process's lease frees the production within this
+LEASE_WAIT_S = 120.0  # how long a producer's sync waits for another process's
+
+
+class SyncBusy(SlateError):
+    """Another process holds the production's sync lease."""
 
 
 @dataclass
@@ -172,6 +180,7 @@ class NotionService:
         self.settings = settings
         self.on_report = on_report
         self._told: dict[int, str] = {}  # production → the trouble last reported
+        self._holder = uuid.uuid4().hex  # this service's name on the sync lease
         self._api: NotionApi | None = None
         self._locks: dict[int, asyncio.Lock] = {}
         self._key_locks: dict[tuple[int, str], asyncio.Lock] = {}
@@ -296,7 +305,7 @@ class NotionService:
             raise NotFound("Notion is not connected: a producer runs /notion connect first")
         api = self.api
         lock = self._locks.setdefault(production.id, asyncio.Lock())
-        async with lock:
+        async with lock, self._lease(production, waiting=who is not None):
             report = SyncReport()
             calls, started = api.calls, time.monotonic()
             try:
@@ -314,6 +323,35 @@ class NotionService:
         if who is None:
             await self._tell_trouble(production, report)
         return report
+
+    @asynccontextmanager
+    async def _lease(self, production: Production, *, waiting: bool) -> AsyncIterator[None]:
+        """Hold the production's cross-process sync lease, renewed while the sync runs.
+        A producer's sync waits for another process's to finish; an automatic one gives way."""
+        deadline = time.monotonic() + (LEASE_WAIT_S if waiting else 0.0)
+        while not await self._take_lease(production.id):
+            if time.monotonic() >= deadline:
+                raise SyncBusy("another Slate process is syncing this production with "
+                               "Notion right now; try again when it has finished")
+            await asyncio.sleep(0.2)
+        renewer = asyncio.create_task(self._renew_lease(production.id))
+        try:
+            yield
+        finally:
+            renewer.cancel()
+            async with self.db.transaction() as tx:
+                await notion_rows.drop_sync_lease(tx, production.id, self._holder)
+
+    async def _take_lease(self, production_id: int) -> bool:
+        until = (datetime.now(UTC) + timedelta(seconds=LEASE_S)).strftime(
+            "%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+        async with self.db.transaction() as tx:
+            return await notion_rows.take_sync_lease(tx, production_id, self._holder, until)
+
+    async def _renew_lease(self, production_id: int) -> None:
+        while True:
+            await asyncio.sleep(LEASE_S / 3)
+            await self._take_lease(production_id)
 
     async def _tell_trouble(self, production: Production, report: SyncReport) -> None:
         """An automatic sync has no one waiting for its answer: its trouble, and the end of
@@ -597,6 +635,9 @@ class NotionService:
             return
         try:
             await self.sync(production, pull=pull)
+        except SyncBusy:  # the other process's sync covers this one's changes
+            log.debug("automatic Notion sync for production %s skipped: another is running",
+                      production_id)
         except SlateError as exc:
             log.warning("automatic Notion sync for production %s: %s", production_id,
                         exc.reason)
