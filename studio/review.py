@@ -22,7 +22,6 @@ from storage import (
     members,
     productions,
     review_settings,
-    shot_marks,
     shots,
     takes,
     timers,
@@ -656,7 +655,6 @@ async def _approve(
     await shots.update(tx, shot.id, approved_take_id=take.id, status="approved")
     await approvals.record_approval(tx, shot.id, take.id, previous.id if previous else None,
                                     actor_id, how, window.id if window else None, score)
-    await shot_marks.mark(tx, shot.id)
     await audit.record(
         tx, prod.id, actor_id, "shot", shot.id, "approve",
         before={"status": shot.status,
@@ -750,7 +748,6 @@ async def retake(db: Database, prod: Production, who: Actor, code: str, note: st
                                       winner_take_id=None)
         await shots.update(tx, shot.id, status="retake")
         await approvals.record_retake(tx, shot.id, who.id, note)
-        await shot_marks.mark(tx, shot.id, ("notion",))
         await audit.record(tx, prod.id, who.id, "shot", shot.id, "retake",
                            before={"status": shot.status},
                            after={"status": "retake", "note": note,
@@ -827,21 +824,6 @@ def preview_path(media_dir: Path, take: Take, limit: int) -> Path | None:
 
 async def production_of(db: Database, production_id: int) -> Production | None:
     return await productions.get(db.reader, production_id)
-
-
-# --- for the Notion sync and the cut --------------------------------------------------------
-
-async def marked_shots(db: Database, purpose: str) -> list[int]:
-    """Shots changed by review since `purpose` ('notion' or 'cut') last took them."""
-    if purpose not in shot_marks.PURPOSES:
-        raise InvalidInput(f"a mark is one of: {', '.join(shot_marks.PURPOSES)}")
-    return await shot_marks.marked(db.reader, purpose)
-
-
-async def take_marks(db: Database, purpose: str, shot_ids: list[int]) -> None:
-    """The Notion sync or the cut has picked these shots up."""
-    async with db.transaction() as tx:
-        await shot_marks.clear(tx, purpose, shot_ids)
 
 
 async def takes_to_approve(db: Database, prod: Production, who: Actor, typed: str = "",

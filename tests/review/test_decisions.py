@@ -7,11 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from storage import approvals, audit, shots, takes
+from storage import approvals, audit, notion_rows, shots, takes
 from studio import production, review
 from studio.errors import InvalidInput, NotFound, NotPermitted
 from studio.people import actor
 from studio.review import VOTE_AGAINST, VOTE_FOR, Voter
+from studio.timeline import build as build_timeline
 from tests.review.helpers import post_all, takes_for
 
 
@@ -30,6 +31,7 @@ async def _vote(studio, sample, producer, ballots: dict[int, list[int]]):
 
 async def test_winner_is_approved_at_close(studio, sample, producer, creator, candidates):
     await _vote(studio, sample, producer, {0: [1, -1, 1, 1], 1: [1, -1, -1]})
+    before = await notion_rows.change_signature(studio.db.reader, sample.id)
     closing = await review.close_vote(studio.db, sample, producer, "1.1")
     assert closing.outcome == "approved" and closing.approval is not None
     assert closing.approval.take.id == candidates[0].id
@@ -39,11 +41,10 @@ async def test_winner_is_approved_at_close(studio, sample, producer, creator, ca
     assert shot is not None
     assert shot.status == "approved" and shot.approved_take_id == candidates[0].id
     assert (await takes.get(studio.db.reader, candidates[0].id)).status == "approved"
-    assert await review.marked_shots(studio.db, "cut") == [shot.id]
-    assert await review.marked_shots(studio.db, "notion") == [shot.id]
-    await review.take_marks(studio.db, "cut", [shot.id])
-    assert await review.marked_shots(studio.db, "cut") == []
-    assert await review.marked_shots(studio.db, "notion") == [shot.id]
+    # The next cut takes the approved take; the next Notion push sees the change.
+    timeline = await build_timeline(studio, sample)
+    assert [e.take_id for e in timeline.approved] == [candidates[0].id]
+    assert await notion_rows.change_signature(studio.db.reader, sample.id) != before
     actions = [e.action for e in await audit.for_entity(studio.db.reader, "shot", shot.id)]
     assert actions[-3:] == ["vote_open", "vote_close", "approve"]
     assert closing.status.window is not None and closing.status.window.state == "closed"
