@@ -166,6 +166,9 @@ class ReviewCog(commands.Cog):
                     self._later(self.reconcile_all())
                     continue
             for event, (_, channel_id, _), result in zip(events, batch, results, strict=True):
+                if isinstance(event, review.Cleared):
+                    # A moderator cleared reactions: put the vote buttons back while it is open.
+                    self._later(self._reseed(channel_id, event.message_id, event.emoji))
                 if isinstance(result, review.VoteChange) and result.stale_emoji is not None:
                     assert isinstance(event, review.Reaction)
                     # The member switched: take their other reaction away, one vote shows.
@@ -233,6 +236,17 @@ class ReviewCog(commands.Cog):
         task = asyncio.create_task(work)
         self._cleanup.add(task)
         task.add_done_callback(self._cleanup.discard)
+
+    async def _reseed(self, channel_id: int, message_id: int, emoji: str | None) -> None:
+        if not await review.takes_votes(self.studio.db, message_id):
+            return
+        message = self.bot.get_partial_messageable(channel_id).get_partial_message(message_id)
+        for seed in (VOTE_FOR, VOTE_AGAINST):
+            if emoji is None or emoji == seed:
+                try:
+                    await message.add_reaction(seed)
+                except discord.HTTPException as exc:
+                    log.info("could not seed %s again on %s: %s", seed, message_id, exc)
 
     async def _remove_reaction(self, channel_id: int, message_id: int, emoji: str,
                                user_id: int) -> None:

@@ -283,6 +283,11 @@ async def _delete(tx: Conn, event: Deleted, ballots: _Ballots) -> int:
     return dropped
 
 
+async def takes_votes(db: Database, message_id: int) -> bool:
+    """Whether the message is a candidate whose vote is open (its reactions are ballots)."""
+    return await candidates.voting_target(db.reader, message_id) is not None
+
+
 async def reaction_added(db: Database, message_id: int, voter: Voter, emoji: str
                          ) -> VoteChange | None:
     """A member added a reaction: cast or switch their vote on that take."""

@@ -291,6 +291,14 @@ async def test_remove_all_and_producer_weight(stage: Stage, tmp_path):
     await until(lambda: _equals(stage, {1: (2, 1), 2: (0, 0)}))
     await stage.fake.remove_all_reactions(posted[1])
     await until(lambda: _equals(stage, {1: (0, 0), 2: (0, 0)}))
+    # The bot seeds the vote reactions again, and they still never count.
+    async def seeded() -> bool:
+        shown = stage.fake.reactions.get(posted[1], {})
+        return all(int(stage.fake.bot_user.id) in map(int, shown.get(e, ()))
+                   for e in (VOTE_FOR, VOTE_AGAINST))
+    await until(seeded)
+    await stage.fake.as_user(stage.bob).react(posted[1], VOTE_FOR)
+    await until(lambda: _equals(stage, {1: (1, 0), 2: (0, 0)}))
 
 
 async def test_review_settings_for_producers_only(stage: Stage, tmp_path):
