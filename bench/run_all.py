@@ -136,7 +136,8 @@ def render(rows: list[Row]) -> str:
         "# Benchmark results",
         "",
         "Written by `make bench` (bench/run_all.py). Each figure is measured with its floor "
-        "(the bare operation) in the same run; ratio = figure / floor (lower is better).",
+        "(the bare operation) in the same run; ratio = figure / floor: for times lower is "
+        "better, for rates (per second) higher is better.",
         "",
         *machine(),
         f"- Benchmarks: {len({r.script for r in rows})} scripts, {len(rows)} figures, "
