@@ -8,9 +8,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from storage import job_cards, jobs, takes
+from storage import job_cards, jobs, members, productions, shots, takes
 from storage.job_cards import JobCard
 from storage.jobs import Job
+from storage.members import Member
+from storage.productions import Production
+from storage.shots import ShotRef
 from storage.takes import Take
 from studio.app import Studio
 
@@ -63,3 +66,23 @@ async def job_of(studio: Studio, job_id: int) -> Job | None:
 
 async def take_of(studio: Studio, take_id: int) -> Take | None:
     return await takes.get(studio.db.reader, take_id)
+
+
+@dataclass(frozen=True)
+class TakeToPost:
+    """A finished take with what its post says: the production, the shot, who made it."""
+
+    production: Production
+    ref: ShotRef
+    take: Take
+    creator: Member | None
+
+
+async def take_to_post(studio: Studio, take_id: int) -> TakeToPost | None:
+    take = await takes.get(studio.db.reader, take_id)
+    ref = await shots.ref(studio.db.reader, take.shot_id) if take else None
+    prod = await productions.get(studio.db.reader, ref.production_id) if ref else None
+    if take is None or ref is None or prod is None:
+        return None
+    creator = await members.get(studio.db.reader, take.creator_id) if take.creator_id else None
+    return TakeToPost(prod, ref, take, creator)
