@@ -1,0 +1,112 @@
+"""A generated take posted in its chapter's thread, and its buttons, through the fake Discord."""
+
+from __future__ import annotations
+
+import pytest
+
+from storage import jobs, takes
+from storage.takes import Take
+from studio import production
+from studio.settings import Settings
+from tests.fakes.discord import FakeDiscord, Reply
+from tests.fakes.discord.fixtures import Stage
+from tests.generation.helpers import until
+
+
+@pytest.fixture
+def discord_settings(settings: Settings, discord_fake: FakeDiscord) -> Settings:
+    return settings.model_copy(update={"discord_guild_id": discord_fake.guild_id,
+                                       "animatic_width": 64})
+
+
+async def posted(stage: Stage, code: str, revision: int, within: float = 15) -> Reply:
+    """The take's post in the chapter's thread under the takes channel, once it is there."""
+    head = f"🎬 **Shot {code} · take r{revision}**"
+    found: list[dict] = []
+
+    async def there() -> bool:
+        threads = {int(t["id"]) for t in stage.fake.threads
+                   if t.get("parent_id") == str(stage.takes.id)}
+        found[:] = [m for m in stage.fake.messages.values()
+                    if int(m["channel_id"]) in threads and m["content"].startswith(head)]
+        return bool(found)
+
+    await until(there, within)
+    assert len(found) == 1, "one post per take"
+    return stage.fake.reply_of(found[0])
+
+
+async def shot_takes(stage: Stage, code: str = "2.1") -> list[Take]:
+    prod = await production.get(stage.studio.db, stage.fake.guild_id)
+    ref = await production.shot(stage.studio.db, prod, code)
+    return await takes.of_shot(stage.studio.db.reader, ref.shot.id)
+
+
+async def test_the_take_is_posted_in_the_chapter_thread_with_file_provenance_and_buttons(
+        stage: Stage) -> None:
+    alice = stage.fake.as_user(stage.alice)
+    await alice.slash("chapter claim", chapter=2)
+    await alice.slash("generate", kind="image", shot="2.1", prompt="Gulls over the pier",
+                      seed=5)
+    post = await posted(stage, "2.1", 1)
+    thread = stage.fake.channels[post.channel_id or 0]
+    assert thread.parent_id == stage.takes.id and thread.name.startswith("Chapter 2")
+    assert [a["filename"] for a in post.attachments] == ["2.1r1.png"]
+    assert "Gulls over the pier" in (post.content or "")
+    assert "`animatic` · model `animatic" in (post.content or "") and "seed 5" in post.content
+    assert [b["label"] for b in post.buttons] == ["Re-roll", "Upscale", "Animate",
+                                                   "Use as reference"]
+
+
+async def test_reroll_after_a_restart_makes_a_second_take_with_another_seed(
+        stage: Stage) -> None:
+    alice = stage.fake.as_user(stage.alice)
+    await alice.slash("chapter claim", chapter=2)
+    await alice.slash("generate", kind="image", shot="2.1", prompt="Gulls", seed=5)
+    post = await posted(stage, "2.1", 1)
+    await stage.slate.restart()
+    card = await alice.click(post, "Re-roll")
+    assert not card.ephemeral and "image for shot 2.1 on animatic" in (card.content or "")
+    again = await posted(stage, "2.1", 2)
+    first, second = await shot_takes(stage)
+    assert second.seed != first.seed == 5
+    assert second.prompt == first.prompt and second.provider == first.provider
+    assert again.attachments and again.button("Re-roll")
+
+
+async def test_someone_else_clicking_gets_the_reason_and_nothing_is_queued(
+        stage: Stage) -> None:
+    alice, bob = stage.fake.as_user(stage.alice), stage.fake.as_user(stage.bob)
+    await alice.slash("chapter claim", chapter=2)
+    await alice.slash("generate", kind="image", shot="2.1", prompt="Gulls", seed=5)
+    post = await posted(stage, "2.1", 1)
+    for label in ("Re-roll", "Upscale", "Animate", "Use as reference"):
+        refused = await bob.click(post, label)
+        assert refused.ephemeral, label
+        assert "chapter 2's owner or a Producer" in (refused.content or ""), refused.content
+    prod = await production.get(stage.studio.db, stage.fake.guild_id)
+    assert len(await jobs.listed(stage.studio.db.reader, prod.id)) == 1
+
+
+async def test_animate_and_use_as_reference_start_from_the_posted_image(stage: Stage) -> None:
+    alice = stage.fake.as_user(stage.alice)
+    await alice.slash("chapter claim", chapter=2)
+    await alice.slash("generate", kind="image", shot="2.1", prompt="Gulls", seed=5)
+    post = await posted(stage, "2.1", 1)
+    (still,) = await shot_takes(stage)
+    chosen = await alice.click(post, "Use as reference")
+    assert chosen.ephemeral and "r1 will guide the next image" in (chosen.content or "")
+    card = await alice.click(post, "Animate")
+    assert "video for shot 2.1" in (card.content or "")
+    moving = await posted(stage, "2.1", 2)
+    assert [b["label"] for b in moving.buttons] == ["Re-roll"]
+    assert moving.attachments[0]["filename"] == "2.1r2.mp4"
+    await alice.slash("generate", kind="image", shot="2.1", prompt="Gulls, closer")
+    await posted(stage, "2.1", 3)
+    await alice.slash("generate", kind="image", shot="2.1", prompt="Gulls, closer still")
+    await posted(stage, "2.1", 4)
+    made = await shot_takes(stage)
+    params = [await jobs.get(stage.studio.db.reader, t.job_id or 0) for t in made]
+    assert params[1].parameters["image_take"] == still.id, "the video starts from r1"
+    assert params[2].parameters["reference_take"] == still.id, "r1 guides the next image"
+    assert "reference_take" not in params[3].parameters, "and only the next one"
