@@ -6,10 +6,6 @@ when it unloads; the jobs stay in the database either way.
 
 from __future__ import annotations
 
-import os
-import tempfile
-from pathlib import Path
-
 import discord
 from discord import app_commands
 from discord.ext import commands
@@ -18,10 +14,10 @@ from cogs import render
 from cogs.common import Answer, answer, context, studio_of
 from cogs.job_cards import CancelJob, JobCards
 from cogs.take_posts import TakeAction
+from cogs.uploads import saved
 from storage.jobs import Job
 from studio import generate
 from studio.app import Studio
-from studio.errors import InvalidInput
 from studio.takes import add_stem
 
 Code = app_commands.Range[str, 3, 20]
@@ -33,19 +29,6 @@ def job_line(job: Job) -> str:
     bar = "█" * round(job.progress * 10) + "░" * (10 - round(job.progress * 10))
     tail = f" — {render.cut(job.error, 80)}" if job.error and job.state == "failed" else ""
     return f"`#{job.id}` {job.kind} on {job.provider}: **{job.state}** {bar}{tail}"
-
-
-async def _saved(attachment: discord.Attachment, limit: int, folder: Path) -> Path:
-    """The attachment on disk under a name of ours (the user's name is only a label)."""
-    if attachment.size > limit:
-        raise InvalidInput(f"the file is {attachment.size / 1e6:.1f} MB; the limit is "
-                           f"{limit / 1e6:.0f} MB")
-    os.makedirs(folder, exist_ok=True)
-    handle, name = tempfile.mkstemp(dir=folder, prefix="upload-")
-    os.close(handle)
-    path = Path(name)
-    await attachment.save(path)
-    return path
 
 
 async def complete_provider(interaction: discord.Interaction, typed: str
@@ -150,7 +133,7 @@ class GenerateCog(commands.Cog):
         async def work() -> Answer:
             ctx = await context(interaction)
             settings = ctx.studio.settings
-            path = await _saved(file, settings.upload_max_bytes, settings.data_dir / "tmp")
+            path = await saved(file, settings.upload_max_bytes, settings.data_dir / "tmp")
             try:
                 made = await generate.upload_take(ctx.studio, ctx.production, ctx.actor, shot,
                                                   path, original_name=file.filename)
@@ -171,7 +154,7 @@ class GenerateCog(commands.Cog):
         async def work() -> Answer:
             ctx = await context(interaction)
             settings = ctx.studio.settings
-            path = await _saved(file, settings.upload_max_bytes, settings.data_dir / "tmp")
+            path = await saved(file, settings.upload_max_bytes, settings.data_dir / "tmp")
             try:
                 await add_stem(ctx.studio, ctx.production, ctx.actor, chapter, kind.value, path,
                                original_name=file.filename)
