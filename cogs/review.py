@@ -78,18 +78,26 @@ def status_embed(found: review.VoteStatus, guild_id: int) -> discord.Embed:
     return embed
 
 
+QUEUE_ITEMS = 10
+QUEUE_LINE = 400  # QUEUE_ITEMS × QUEUE_LINE stays under a description's 4096
+
+
 def queue_embed(items: list[review.QueueItem], guild_id: int) -> discord.Embed:
     kinds = {"unopened": "waiting for a vote", "voting": "voting",
              "decision": "waiting for a decision"}
     lines = []
-    for item in items[:20]:
-        links = " ".join(f"[r{item.revision_of(m) or '?'}]"
-                         f"({message_link(guild_id, m.channel_id, m.message_id)})"
-                         for m in item.messages[:5])
-        lines.append(truncate(f"**{item.ref.code}** · {kinds[item.kind]} since "
-                              f"{when(item.since)} · {item.candidates} candidate(s) {links}",
-                              190))
-    more = f"\n…and {len(items) - 20} more" if len(items) > 20 else ""
+    for item in items[:QUEUE_ITEMS]:
+        line = truncate(f"**{item.ref.code}** · {kinds[item.kind]} since {when(item.since)} · "
+                        f"{item.candidates} candidate(s)", 150)
+        for shown, m in enumerate(item.messages):
+            link = (f" [r{item.revision_of(m) or '?'}]"
+                    f"({message_link(guild_id, m.channel_id, m.message_id)})")
+            if len(line) + len(link) > QUEUE_LINE - 12:  # whole links only: a cut one breaks
+                line += f" +{len(item.messages) - shown} more"
+                break
+            line += link
+        lines.append(line)
+    more = (f"\n…and {len(items) - QUEUE_ITEMS} more" if len(items) > QUEUE_ITEMS else "")
     return discord.Embed(title="Review queue", colour=COLOUR,
                          description=("\n".join(lines) + more) or "Nothing is waiting.")
 

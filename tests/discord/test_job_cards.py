@@ -146,3 +146,28 @@ async def test_provider_choices_follow_the_kind_and_a_wrong_combination_is_refus
     prod = await production.get(stage.studio.db, stage.fake.guild_id)
     assert await jobs.listed(stage.studio.db.reader, prod.id) == []
     assert await takes.of_shot(stage.studio.db.reader, 1) == []
+
+
+async def test_a_restart_keeps_following_the_card_and_posts_the_take(
+        stage: Stage, runway: FakeRunway) -> None:
+    runway.script.plan = ["RUNNING"] * 6 + ["SUCCEEDED"]
+    alice = stage.fake.as_user(stage.alice)
+    await alice.slash("chapter claim", chapter=2)
+    card = await alice.slash("generate", kind="image", shot="2.1", prompt="Gulls",
+                             provider="runway")
+    prod = await production.get(stage.studio.db, stage.fake.guild_id)
+    job = (await jobs.listed(stage.studio.db.reader, prod.id))[0]
+    await job_in(stage.studio, job.id, "running")
+    await stage.slate.restart()
+    final = await card_says(stage.fake, card, "done")
+    assert "take r1" in final["content"] and final["components"] == []
+    assert runway.submissions == 1, "the running job was polled after the restart, not redone"
+    posts: list[dict] = []
+
+    async def posted() -> bool:
+        posts[:] = [m for m in stage.fake.messages.values()
+                    if m["content"].startswith("🎬 **Shot 2.1 · take r1**")]
+        return bool(posts)
+
+    await until(posted)
+    assert len(posts) == 1 and posts[0]["attachments"][0]["filename"] == "2.1r1.png"
