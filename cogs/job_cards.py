@@ -135,6 +135,7 @@ class JobCards:
     async def _follow(self, card: Card) -> None:
         """Show the newest state, no sooner than EDIT_EVERY_S after the last edit."""
         await card.ready.wait()
+        failures = 0
         while True:
             wait = card.shown_at + EDIT_EVERY_S - time.monotonic()
             if wait > 0:
@@ -143,8 +144,16 @@ class JobCards:
             assert job is not None
             text = await self._text(job)
             if text != card.shown:
-                await self._edit(card, job, text)
-                card.shown, card.shown_at = text, time.monotonic()
+                try:
+                    await self._edit(card, job, text)
+                    card.shown = text
+                except discord.HTTPException:  # Discord hiccuped: the next turn tries again
+                    failures += 1
+                    log.warning("job %s: card edit failed (%d)", card.job_id, failures,
+                                exc_info=True)
+                card.shown_at = time.monotonic()
+                if card.shown != text and failures < 3:
+                    continue
             if card.latest is job:
                 break
         if job.done:
