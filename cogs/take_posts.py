@@ -61,7 +61,9 @@ async def post_take(bot: discord.Client, studio: Studio, post: TakeToPost,
                     fallback_channel_id: int | None) -> discord.Message | None:
     """Post the take in its chapter's thread, else the takes channel, else `fallback`."""
     guild = bot.get_guild(post.production.guild_id)
-    limit = max(UPLOAD_LIMIT, guild.filesize_limit if guild else 0)
+    # The guild's limit (10 MiB at least), within the production's own cap on what it posts.
+    limit = min(max(UPLOAD_LIMIT, guild.filesize_limit if guild else 0),
+                studio.settings.preview_max_bytes)
     shown = await shown_file(studio, post.take, post.ref.code, limit)
     notice = ""
     if shown.path is None:

@@ -110,3 +110,43 @@ async def test_animate_and_use_as_reference_start_from_the_posted_image(stage: S
     assert params[1].parameters["image_take"] == still.id, "the video starts from r1"
     assert params[2].parameters["reference_take"] == still.id, "r1 guides the next image"
     assert "reference_take" not in params[3].parameters, "and only the next one"
+
+
+async def test_a_take_too_big_to_upload_is_posted_with_a_link(
+        discord_fake: FakeDiscord, settings: Settings) -> None:
+    from tests.fakes.discord.fixtures import SlateRunner, import_example
+
+    tight = settings.model_copy(update={
+        "discord_guild_id": discord_fake.guild_id, "animatic_width": 320,
+        "preview_max_bytes": 1024, "notion_media_url": "https://media.example.org/slate"})
+    runner = SlateRunner(discord_fake, tight)
+    await runner.start()
+    try:
+        role = discord_fake.add_role("Producer")
+        takes_channel = discord_fake.add_channel("takes")
+        alice = discord_fake.add_user("Alice")
+        owner = discord_fake.as_user(discord_fake.owner)
+        await owner.slash("production setup", title="Low Tide", producer_role=role,
+                          takes_channel=takes_channel)
+        await import_example(runner)
+        me = discord_fake.as_user(alice)
+        await me.slash("chapter claim", chapter=2)
+        await me.slash("generate", kind="image", shot="2.1", prompt="Gulls", seed=5)
+        found: list[dict] = []
+
+        async def there() -> bool:
+            found[:] = [m for m in discord_fake.messages.values()
+                        if m["content"].startswith("🎬 **Shot 2.1 · take r1**")]
+            return bool(found)
+
+        await until(there)
+        assert runner.studio is not None
+        prod = await production.get(runner.studio.db, discord_fake.guild_id)
+        ref = await production.shot(runner.studio.db, prod, "2.1")
+        (take,) = await takes.of_shot(runner.studio.db.reader, ref.shot.id)
+        assert found[0]["attachments"] == []
+        assert "over Discord's 1.0 KB upload limit" in found[0]["content"]
+        link = f"https://media.example.org/slate/{take.media_sha256[:2]}/{take.media_sha256}"
+        assert f"[open it]({link})" in found[0]["content"]
+    finally:
+        await runner.stop()
