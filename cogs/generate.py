@@ -50,6 +50,8 @@ class GenerateCog(commands.Cog):
     async def cog_load(self) -> None:
         q = generate.queue(self.studio)
         q.listeners.append(self.cards.on_job)
+        # Cards first: a job the worker resumes finds its card already followed.
+        await self.cards.resume()
         await q.start()
 
     async def cog_unload(self) -> None:
@@ -58,10 +60,6 @@ class GenerateCog(commands.Cog):
             q.listeners.remove(self.cards.on_job)
         await self.cards.close()
         await generate.close_queue(self.studio)
-
-    @commands.Cog.listener()
-    async def on_ready(self) -> None:
-        await self.cards.resume()
 
     @app_commands.command(name="generate", description="Generate a take for a shot you hold")
     @app_commands.choices(kind=KINDS)

@@ -241,7 +241,8 @@ class JobCards:
     # --- restarts ---------------------------------------------------------------------------
 
     async def resume(self) -> None:
-        """Pick up the cards of jobs still running and the takes not posted yet."""
+        """Pick up the cards of jobs still running and the takes not posted yet (at start-up:
+        REST works from login; posting a take waits for the gateway's channel cache)."""
         if self._resumed:
             return
         self._resumed = True
