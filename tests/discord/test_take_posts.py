@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from storage import jobs, takes
+from storage import jobs, media_files, takes
 from storage.takes import Take
 from studio import production
 from studio.settings import Settings
@@ -101,15 +101,23 @@ async def test_animate_and_use_as_reference_start_from_the_posted_image(stage: S
     moving = await posted(stage, "2.1", 2)
     assert [b["label"] for b in moving.buttons] == ["Re-roll"]
     assert moving.attachments[0]["filename"] == "2.1r2.mp4"
-    await alice.slash("generate", kind="image", shot="2.1", prompt="Gulls, closer")
+    card = await alice.click(post, "Upscale")
+    assert "upscale for shot 2.1" in (card.content or "")
     await posted(stage, "2.1", 3)
-    await alice.slash("generate", kind="image", shot="2.1", prompt="Gulls, closer still")
+    await alice.slash("generate", kind="image", shot="2.1", prompt="Gulls, closer")
     await posted(stage, "2.1", 4)
+    await alice.slash("generate", kind="image", shot="2.1", prompt="Gulls, closer still")
+    await posted(stage, "2.1", 5)
     made = await shot_takes(stage)
-    params = [await jobs.get(stage.studio.db.reader, t.job_id or 0) for t in made]
-    assert params[1].parameters["image_take"] == still.id, "the video starts from r1"
-    assert params[2].parameters["reference_take"] == still.id, "r1 guides the next image"
-    assert "reference_take" not in params[3].parameters, "and only the next one"
+    assert [t.kind for t in made] == ["image", "video", "image", "image", "image"]
+    params = [(await jobs.get(stage.studio.db.reader, t.job_id or 0)).parameters for t in made]
+    assert params[1]["image_take"] == still.id, "the video starts from r1"
+    assert params[2]["image_take"] == still.id and made[2].provider == "animatic"
+    small, large = [await media_files.get(stage.studio.db.reader, t.media_sha256)
+                    for t in (made[0], made[2])]
+    assert small and large and (large.width or 0) > (small.width or 0), "upscaled"
+    assert params[3]["reference_take"] == still.id, "r1 guides the next image"
+    assert "reference_take" not in params[4], "and only the next one"
 
 
 async def test_a_take_too_big_to_upload_is_posted_with_a_link(
