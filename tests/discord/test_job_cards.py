@@ -171,3 +171,24 @@ async def test_a_restart_keeps_following_the_card_and_posts_the_take(
 
     await until(posted)
     assert len(posts) == 1 and posts[0]["attachments"][0]["filename"] == "2.1r1.png"
+
+
+async def test_a_deleted_card_comes_back_as_a_new_post(stage: Stage, runway: FakeRunway) -> None:
+    runway.script.plan = ["RUNNING"] * 3 + ["SUCCEEDED"]
+    stage.fake.expect_trouble = True  # type: ignore[attr-defined]  # edits of a deleted card 404
+    alice = stage.fake.as_user(stage.alice)
+    await alice.slash("chapter claim", chapter=2)
+    card = await alice.slash("generate", kind="image", shot="2.1", prompt="Gulls",
+                             provider="runway")
+    await stage.fake.delete_message(card.message_id or 0)
+    found: list[dict] = []
+
+    async def reposted() -> bool:
+        found[:] = [m for m in stage.fake.messages.values()
+                    if m["channel_id"] == str(card.channel_id)
+                    and m["content"].startswith("**Job #") and "done" in m["content"]]
+        return bool(found)
+
+    await until(reposted)
+    assert len(found) == 1 and "take r1" in found[0]["content"]
+    assert not stage.fake.failed_interactions
