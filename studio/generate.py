@@ -357,8 +357,12 @@ def check_options(kind: str, given: set[str]) -> None:
     stray = sorted(given - OPTION_USES[kind])
     if stray:
         users = {name: [k for k, uses in OPTION_USES.items() if name in uses] for name in stray}
-        parts = [f"{name} (only {' and '.join(users[name])})" for name in stray]
+        parts = [f"{name} (only {_spoken(users[name])})" for name in stray]
         raise InvalidInput(f"{kind} generations do not use {', '.join(parts)}")
+
+
+def _spoken(words: list[str]) -> str:
+    return words[0] if len(words) == 1 else f"{', '.join(words[:-1])} and {words[-1]}"
 
 
 async def take_by_revision(studio: Studio, shot_id: int, code: str, revision: int) -> Take:
