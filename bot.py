@@ -35,6 +35,7 @@ EXTENSIONS: tuple[str, ...] = (
     "cogs.review",
     "cogs.notion",
     "cogs.generate",
+    "cogs.characters",
 )
 
 COMMAND_HASH_FILE = "discord_commands.json"

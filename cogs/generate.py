@@ -6,19 +6,18 @@ when it unloads; the jobs stay in the database either way.
 
 from __future__ import annotations
 
-import os
-import tempfile
-from pathlib import Path
-
 import discord
 from discord import app_commands
 from discord.ext import commands
 
 from cogs import render
-from cogs.common import Answer, answer, context
+from cogs.common import Answer, answer, context, studio_of
+from cogs.job_cards import CancelJob, JobCards
+from cogs.take_posts import TakeAction
+from cogs.uploads import saved
 from storage.jobs import Job
 from studio import generate
-from studio.errors import InvalidInput
+from studio.app import Studio
 from studio.takes import add_stem
 
 Code = app_commands.Range[str, 3, 20]
@@ -32,50 +31,77 @@ def job_line(job: Job) -> str:
     return f"`#{job.id}` {job.kind} on {job.provider}: **{job.state}** {bar}{tail}"
 
 
-async def _saved(attachment: discord.Attachment, limit: int, folder: Path) -> Path:
-    """The attachment on disk under a name of ours (the user's name is only a label)."""
-    if attachment.size > limit:
-        raise InvalidInput(f"the file is {attachment.size / 1e6:.1f} MB; the limit is "
-                           f"{limit / 1e6:.0f} MB")
-    os.makedirs(folder, exist_ok=True)
-    handle, name = tempfile.mkstemp(dir=folder, prefix="upload-")
-    os.close(handle)
-    path = Path(name)
-    await attachment.save(path)
-    return path
+async def complete_provider(interaction: discord.Interaction, typed: str
+                            ) -> list[app_commands.Choice[str]]:
+    """The configured providers that make the kind chosen so far."""
+    kind = str(getattr(interaction.namespace, "kind", "") or "")
+    names = generate.providers_for(studio_of(interaction), kind)
+    return [app_commands.Choice(name=n, value=n) for n in names
+            if n.startswith(typed.strip().lower())][:25]
 
 
 class GenerateCog(commands.Cog):
     def __init__(self, bot: commands.Bot):
         self.bot = bot
+        self.studio: Studio = bot.studio  # type: ignore[attr-defined]
+        self.cards = JobCards(bot, self.studio)
+        bot.slate_job_cards = self.cards  # type: ignore[attr-defined]
 
     async def cog_load(self) -> None:
-        await generate.queue(self.bot.studio).start()  # type: ignore[attr-defined]
+        q = generate.queue(self.studio)
+        q.listeners.append(self.cards.on_job)
+        # Cards first: a job the worker resumes finds its card already followed.
+        await self.cards.resume()
+        await q.start()
 
     async def cog_unload(self) -> None:
-        await generate.close_queue(self.bot.studio)  # type: ignore[attr-defined]
+        q = generate.queue(self.studio)
+        if self.cards.on_job in q.listeners:
+            q.listeners.remove(self.cards.on_job)
+        await self.cards.close()
+        await generate.close_queue(self.studio)
 
     @app_commands.command(name="generate", description="Generate a take for a shot you hold")
     @app_commands.choices(kind=KINDS)
-    @app_commands.describe(motion="1 (almost still) to 10", from_take="image take to animate "
-                           "or upscale", duration="video seconds")
+    @app_commands.autocomplete(provider=complete_provider)
+    @app_commands.describe(
+        shot="chapter.shot, e.g. 3.2", prompt="what to make; @Name brings in a character",
+        provider="who makes it (default: the production's)", seed="same seed, same frame",
+        negative_prompt="what to keep out (image, video)",
+        motion="video: 1 (almost still) to 10", duration="video seconds",
+        ratio="image, video: 16:9, 9:16, 1:1, … or W:H",
+        from_take="video, upscale: the image take to start from (its revision, r2 → 2)",
+        strength="upscale: 0 (faithful) to 1 (inventive)", scale="upscale: 1–4×",
+        voice_id="voice: the provider's voice (default: a character's)",
+        reference="image: a take of the shot to guide it (its revision)")
     @app_commands.guild_only()
     async def generate_(self, interaction: discord.Interaction, kind: app_commands.Choice[str],
-                        shot: Code, prompt: app_commands.Range[str, 0, 2000] = "",
+                        shot: Code, prompt: app_commands.Range[str, 0, 2000] | None = None,
+                        provider: app_commands.Range[str, 1, 40] | None = None,
                         seed: app_commands.Range[int, 0, 4294967295] | None = None,
-                        motion: app_commands.Range[int, 1, 10] = 5,
+                        negative_prompt: app_commands.Range[str, 0, 2000] | None = None,
+                        motion: app_commands.Range[int, 1, 10] | None = None,
                         duration: app_commands.Range[float, 1.0, 10.0] | None = None,
-                        ratio: str = "16:9", from_take: int | None = None) -> None:
+                        ratio: app_commands.Range[str, 3, 11] | None = None,
+                        from_take: app_commands.Range[int, 1, 100_000] | None = None,
+                        strength: app_commands.Range[float, 0.0, 1.0] | None = None,
+                        scale: app_commands.Range[float, 1.0, 4.0] | None = None,
+                        voice_id: app_commands.Range[str, 1, 100] | None = None,
+                        reference: app_commands.Range[int, 1, 100_000] | None = None) -> None:
+        given = {name: value for name, value in (
+            ("prompt", prompt), ("provider", provider), ("seed", seed),
+            ("negative_prompt", negative_prompt), ("motion", motion), ("duration", duration),
+            ("ratio", ratio), ("from_take", from_take), ("strength", strength),
+            ("scale", scale), ("voice_id", voice_id), ("reference", reference))
+            if value is not None}
+
         async def work() -> Answer:
             ctx = await context(interaction)
-            queued = await generate.request(
-                ctx.studio, ctx.production, ctx.actor, shot, kind.value, prompt=prompt,
-                seed=seed, motion=motion, duration=duration, ratio=ratio,
-                image_take=from_take)
-            ahead = "next in line" if queued.position == 0 else \
-                f"{queued.position} ahead in the queue"
-            return Answer(f"{job_line(queued.job)} for shot {render.cut(shot, 20)} — {ahead}")
+            queued = await generate.ask(ctx.studio, ctx.production, ctx.actor, shot,
+                                        kind.value, given)
+            return await self.cards.open(interaction, queued)
         await answer(interaction, work())
+        await self.cards.opened(interaction)
 
     jobs = app_commands.Group(name="jobs", description="Generation jobs", guild_only=True)
 
@@ -105,7 +131,7 @@ class GenerateCog(commands.Cog):
         async def work() -> Answer:
             ctx = await context(interaction)
             settings = ctx.studio.settings
-            path = await _saved(file, settings.upload_max_bytes, settings.data_dir / "tmp")
+            path = await saved(file, settings.upload_max_bytes, settings.data_dir / "tmp")
             try:
                 made = await generate.upload_take(ctx.studio, ctx.production, ctx.actor, shot,
                                                   path, original_name=file.filename)
@@ -126,7 +152,7 @@ class GenerateCog(commands.Cog):
         async def work() -> Answer:
             ctx = await context(interaction)
             settings = ctx.studio.settings
-            path = await _saved(file, settings.upload_max_bytes, settings.data_dir / "tmp")
+            path = await saved(file, settings.upload_max_bytes, settings.data_dir / "tmp")
             try:
                 await add_stem(ctx.studio, ctx.production, ctx.actor, chapter, kind.value, path,
                                original_name=file.filename)
@@ -150,4 +176,5 @@ class GenerateCog(commands.Cog):
 
 
 async def setup(bot: commands.Bot) -> None:
+    bot.add_dynamic_items(CancelJob, TakeAction)
     await bot.add_cog(GenerateCog(bot))

@@ -19,12 +19,14 @@ from discord.ext import commands
 from cogs import pick
 from cogs.common import Answer, answer, context, display_name
 from cogs.render import cut as truncate
+from cogs.threads import post_in_chapter
 from storage.productions import Production
 from storage.timers import Timer
 from studio import production, review
 from studio.app import Studio
 from studio.errors import NotFound
 from studio.review import VOTE_AGAINST, VOTE_FOR, Voter
+from studio.take_media import shown_file
 from studio.timers import Dispatcher, parse
 
 log = logging.getLogger("slate.cogs.review")
@@ -76,17 +78,26 @@ def status_embed(found: review.VoteStatus, guild_id: int) -> discord.Embed:
     return embed
 
 
+QUEUE_ITEMS = 10
+QUEUE_LINE = 400  # QUEUE_ITEMS × QUEUE_LINE stays under a description's 4096
+
+
 def queue_embed(items: list[review.QueueItem], guild_id: int) -> discord.Embed:
     kinds = {"unopened": "waiting for a vote", "voting": "voting",
              "decision": "waiting for a decision"}
     lines = []
-    for item in items[:20]:
-        links = " ".join(f"[r{n}]({message_link(guild_id, m.channel_id, m.message_id)})"
-                         for n, m in enumerate(item.messages[:5], start=1))
-        lines.append(truncate(f"**{item.ref.code}** · {kinds[item.kind]} since "
-                              f"{when(item.since)} · {item.candidates} candidate(s) {links}",
-                              190))
-    more = f"\n…and {len(items) - 20} more" if len(items) > 20 else ""
+    for item in items[:QUEUE_ITEMS]:
+        line = truncate(f"**{item.ref.code}** · {kinds[item.kind]} since {when(item.since)} · "
+                        f"{item.candidates} candidate(s)", 150)
+        for shown, m in enumerate(item.messages):
+            link = (f" [r{item.revision_of(m) or '?'}]"
+                    f"({message_link(guild_id, m.channel_id, m.message_id)})")
+            if len(line) + len(link) > QUEUE_LINE - 12:  # whole links only: a cut one breaks
+                line += f" +{len(item.messages) - shown} more"
+                break
+            line += link
+        lines.append(line)
+    more = (f"\n…and {len(items) - QUEUE_ITEMS} more" if len(items) > QUEUE_ITEMS else "")
     return discord.Embed(title="Review queue", colour=COLOUR,
                          description=("\n".join(lines) + more) or "Nothing is waiting.")
 
@@ -391,25 +402,9 @@ class ReviewCog(commands.Cog):
     async def _chapter_notice(self, prod: Production, ref, text: str, *,
                               mention: discord.AllowedMentions | None = None) -> None:
         """Post in the chapter's thread under the takes channel (made on first use)."""
-        if not prod.takes_channel_id:
-            return
-        thread_id = await review.chapter_thread(self.studio.db, ref.shot.chapter_id)
-        send = {"allowed_mentions": mention or discord.AllowedMentions.none()}
-        if thread_id is not None:
-            try:
-                await self.bot.get_partial_messageable(thread_id).send(text, **send)
-                return
-            except discord.NotFound:
-                pass  # the thread was deleted: make a new one
-        parent = self.bot.get_channel(prod.takes_channel_id)
-        if not isinstance(parent, discord.TextChannel):
-            return
-        thread = await parent.create_thread(
-            name=truncate(f"Chapter {ref.chapter_number} — {ref.chapter_title}", 100),
-            type=discord.ChannelType.public_thread)
-        await review.record_chapter_thread(self.studio.db, ref.shot.chapter_id, parent.id,
-                                           thread.id)
-        await thread.send(text, **send)
+        allowed = mention or discord.AllowedMentions.none()
+        await post_in_chapter(self.bot, self.studio, prod, ref,
+                              lambda: {"content": text, "allowed_mentions": allowed})
 
     # --- posting candidates -----------------------------------------------------------------
 
@@ -422,9 +417,8 @@ class ReviewCog(commands.Cog):
         limit = min(UPLOAD_LIMIT, interaction.filesize_limit)
         posted = 0
         for take in found.unposted:
-            path = review.preview_path(self.studio.settings.media_path, take, limit)
-            files = [discord.File(path, filename=f"{found.ref.code}r{take.revision}"
-                                  f"{_suffix(take.kind)}")] if path else []
+            shown = await shown_file(self.studio, take, found.ref.code, limit)
+            files = [discord.File(shown.path, filename=shown.filename)] if shown.path else []
             message = await channel.send(
                 candidate_text(found.ref.code, take.revision, take.prompt, take.source),
                 files=files)
@@ -573,10 +567,6 @@ class ReviewCog(commands.Cog):
                 f"{'may' if rules.owner_may_approve else 'may not'} approve · votes run "
                 f"**{rules.vote_hours:g} h**.", ephemeral=True)
         await answer(interaction, work(), ephemeral=True)
-
-
-def _suffix(kind: str) -> str:
-    return {"image": ".png", "video": ".mp4", "audio": ".wav"}.get(kind, "")
 
 
 def summary_text(found: review.VoteStatus, guild_id: int) -> str:

@@ -11,12 +11,12 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from storage import audit, characters, media_files
+from storage import audit, chapters, characters, media_files
 from storage.characters import Character
 from storage.productions import Production
 from studio import mediastore
 from studio.app import Studio
-from studio.errors import InvalidInput, NotFound
+from studio.errors import InvalidInput, NotFound, NotPermitted
 from studio.media import probe
 from studio.people import Actor
 
@@ -36,6 +36,10 @@ async def add(studio: Studio, prod: Production, who: Actor, name: str, *,
               trigger_words: str = "", lora: str = "", reference_files: list[Path] = (),
               voice_id: str = "") -> Character:
     name = name.strip().lstrip("@")
+    # Characters shape everyone's prompts: producers and creators (chapter holders) add them.
+    if not who.is_producer and not await chapters.owned_by(studio.db.reader, prod.id, who.id):
+        raise NotPermitted(f"adding a character needs the {prod.producer_role} role or a "
+                           "chapter of your own")
     if not NAME.match(name):
         raise InvalidInput("a character's name is 1 to 40 letters, digits, '-' or '_', "
                            "starting with a letter (it is written @Name in prompts)")

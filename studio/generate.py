@@ -14,9 +14,19 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from storage import audit, jobs, media_files, members, productions, shots, takes
+from storage import (
+    audit,
+    jobs,
+    media_files,
+    members,
+    productions,
+    shot_references,
+    shots,
+    takes,
+)
 from storage.jobs import Job
 from storage.productions import Production
+from storage.shots import ShotRef
 from storage.takes import Provenance, Take
 from studio import characters, mediastore, previews, production
 from studio.app import Studio
@@ -78,8 +88,8 @@ async def _source_take(studio: Studio, shot_id: int, take_id: int | None, kind: 
     """The image an upscale or an animation starts from: the one named, or the shot's last."""
     if take_id is not None:
         found = await takes.get(studio.db.reader, take_id)
-        if found is None:
-            raise NotFound(f"there is no take {take_id}")
+        if found is None or found.shot_id != shot_id:  # another shot's take is not ours to use
+            raise NotFound(f"there is no take {take_id} on this shot")
     else:
         images = [t for t in await takes.of_shot(studio.db.reader, shot_id) if t.kind == "image"]
         if not images:
@@ -151,8 +161,26 @@ async def request(
     for take_id in references or []:
         refs.append(_media_path(studio, await _source_take(studio, ref.shot.id, take_id,
                                                            "a reference")))
+    chosen_ref = None
+    if kind == "image":
+        # A take picked with "Use as reference" guides the shot's next image, then is spent.
+        chosen_ref = await shot_references.get(studio.db.reader, ref.shot.id)
+        if chosen_ref is not None and chosen_ref not in (references or []):
+            found = await takes.get(studio.db.reader, chosen_ref)
+            if found is not None:
+                refs.insert(0, _media_path(studio, found))
+                params["reference_take"] = found.id
     if refs and kind == "image":
         params["reference_images"] = refs[:3]
+    return await enqueue(studio, prod, who, ref, chosen, kind, params,
+                          spend_reference=chosen_ref is not None)
+
+
+async def enqueue(studio: Studio, prod: Production, who: Actor, ref: ShotRef,
+                   chosen: Provider, kind: str, params: dict, *,
+                   spend_reference: bool = False) -> Queued:
+    """Queue a checked job: member limits and the budget are checked in the same transaction."""
+    q = queue(studio)
     estimate = chosen.estimate_cost(kind, params)
     settings = studio.settings
     async with studio.db.transaction() as tx:
@@ -176,6 +204,8 @@ async def request(
                                 provider=chosen.name, params=params, cost=estimate)
         await audit.record(tx, prod.id, who.id, "job", job.id, "queue",
                            after={"shot": ref.code, "kind": kind, "provider": chosen.name})
+        if spend_reference:
+            await shot_references.clear(tx, ref.shot.id)
         ahead = await jobs.position(tx, job)
     q.wake()
     return Queued(job, ahead)
@@ -308,3 +338,65 @@ async def budget(studio: Studio, prod: Production) -> tuple[float, float, list[j
     """(spent, budget (0: none), spend by member and provider)."""
     return (await jobs.spent(studio.db.reader, prod.id), studio.settings.generation_budget,
             await jobs.spend_by(studio.db.reader, prod.id))
+
+
+# What each kind of generation reads; anything else given to /generate is a mistake.
+OPTION_USES: dict[str, frozenset[str]] = {
+    "image": frozenset({"prompt", "negative_prompt", "seed", "provider", "ratio", "reference"}),
+    "video": frozenset({"prompt", "negative_prompt", "seed", "provider", "ratio", "motion",
+                        "duration", "from_take"}),
+    "upscale": frozenset({"seed", "provider", "from_take", "strength", "scale"}),
+    "voice": frozenset({"prompt", "seed", "provider", "voice_id"}),
+}
+
+
+def check_options(kind: str, given: set[str]) -> None:
+    """Refuse options the kind does not use, naming them and who does use them."""
+    if kind not in OPTION_USES:
+        raise InvalidInput(f"a generation is one of: {', '.join(KINDS)}")
+    stray = sorted(given - OPTION_USES[kind])
+    if stray:
+        users = {name: [k for k, uses in OPTION_USES.items() if name in uses] for name in stray}
+        parts = [f"{name} (only {_spoken(users[name])})" for name in stray]
+        raise InvalidInput(f"{kind} generations do not use {', '.join(parts)}")
+
+
+def _spoken(words: list[str]) -> str:
+    return words[0] if len(words) == 1 else f"{', '.join(words[:-1])} and {words[-1]}"
+
+
+async def take_by_revision(studio: Studio, shot_id: int, code: str, revision: int) -> Take:
+    for found in await takes.of_shot(studio.db.reader, shot_id):
+        if found.revision == revision:
+            return found
+    raise NotFound(f"shot {code} has no take r{revision}")
+
+
+async def ask(studio: Studio, prod: Production, who: Actor, code: str, kind: str,
+              options: dict[str, object]) -> Queued:
+    """/generate: the options the user filled in, checked against the kind, then queued.
+
+    `from_take` and `reference` are revision numbers of the shot's takes (r2 → 2).
+    """
+    check_options(kind, set(options))
+    given = dict(options)
+    ref = await production.shot(studio.db, prod, code)
+    if "from_take" in given:
+        source = await take_by_revision(studio, ref.shot.id, ref.code, int(given.pop("from_take")))
+        given["image_take"] = source.id
+    if "reference" in given:
+        source = await take_by_revision(studio, ref.shot.id, ref.code, int(given.pop("reference")))
+        if source.kind != "image":
+            raise InvalidInput(f"take r{source.revision} is {source.kind}; a reference is an "
+                               "image")
+        given["references"] = [source.id]
+    return await request(studio, prod, who, code, kind, **given)  # type: ignore[arg-type]
+
+
+def providers_for(studio: Studio, kind: str) -> list[str]:
+    """The configured providers that make `kind`, the default first."""
+    q = queue(studio)
+    default = (studio.settings.voice_provider if kind == "voice"
+               else studio.settings.default_provider)
+    names = [name for name, p in q.providers.items() if kind not in KINDS or p.serves(kind)]
+    return sorted(names, key=lambda name: (name != default, name))

@@ -10,9 +10,8 @@ was missed while the bot was away.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from pathlib import Path
 
 from storage import (
     approvals,
@@ -38,7 +37,7 @@ from storage.shots import ShotRef
 from storage.takes import Take
 from storage.vote_windows import VoteWindow
 from storage.votes import Tally
-from studio import mediastore, production
+from studio import production
 from studio.errors import InvalidInput, NotFound, NotPermitted
 from studio.people import Actor
 from studio.timers import Dispatcher, parse, stamp, utcnow
@@ -773,6 +772,10 @@ class QueueItem:
     window: VoteWindow | None
     messages: list[CandidateMessage]
     candidates: int
+    revisions: dict[int, int] = field(default_factory=dict)  # take id → revision
+
+    def revision_of(self, message: CandidateMessage) -> int | None:
+        return self.revisions.get(message.take_id)
 
 
 async def queue(db: Database, prod: Production, who: Actor | None = None, *,
@@ -788,11 +791,12 @@ async def queue(db: Database, prod: Production, who: Actor | None = None, *,
                 continue
             live.add(ref.shot.id)
             messages = await candidates.of_window(conn, window.id)
-            count = sum(1 for t in await takes.of_shot(conn, ref.shot.id)
-                        if t.status == "candidate")
+            shot_takes = await takes.of_shot(conn, ref.shot.id)
+            count = sum(1 for t in shot_takes if t.status == "candidate")
+            revisions = {t.id: t.revision for t in shot_takes}
             since = window.opened_at if kind == "voting" else (window.closed_at or
                                                                 window.opened_at)
-            items.append(QueueItem(kind, ref, since, window, messages, count))
+            items.append(QueueItem(kind, ref, since, window, messages, count, revisions))
     for shot_id, since, count in await candidates.shots_with_candidates(conn, prod.id):
         if shot_id in live:
             continue
@@ -815,16 +819,6 @@ async def record_chapter_thread(db: Database, chapter_id: int, parent_channel_id
                                 thread_id: int) -> None:
     async with db.transaction() as tx:
         await chapter_threads.put(tx, chapter_id, parent_channel_id, thread_id)
-
-
-def preview_path(media_dir: Path, take: Take, limit: int) -> Path | None:
-    """The file shown with a candidate: its preview, thumbnail or media, if one fits `limit`."""
-    for sha in (take.preview_sha256, take.thumbnail_sha256, take.media_sha256):
-        if sha:
-            path = mediastore.path_for(media_dir, sha)
-            if path.is_file() and path.stat().st_size <= limit:
-                return path
-    return None
 
 
 async def production_of(db: Database, production_id: int) -> Production | None:

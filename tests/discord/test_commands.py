@@ -25,7 +25,7 @@ async def test_login_syncs_guild_commands_once(stage: Stage) -> None:
     assert fake.command_syncs == 1
     assert {c["name"] for c in fake.commands[fake.guild_id]} == {
         "production", "chapter", "shot", "schedule", "cut", "vote", "review", "approve",
-        "retake", "notion", "generate", "jobs", "take", "stem", "budget"}
+        "retake", "notion", "generate", "jobs", "take", "stem", "budget", "character"}
     assert fake.commands.get(None) is None  # DISCORD_GUILD_ID set: nothing global
     await stage.slate.restart()
     assert fake.command_syncs == 1  # the tree did not change: no second sync

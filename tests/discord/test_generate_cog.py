@@ -16,7 +16,7 @@ async def test_generate_answers_with_the_job_and_the_worker_makes_the_take(stage
     refused = await alice.slash("generate", kind="image", shot="3.1", prompt="x")
     assert refused.ephemeral and "owner" in refused.content
     reply = await alice.slash("generate", kind="image", shot="2.1", prompt="Gulls", seed=5)
-    assert not reply.ephemeral and "image on animatic" in reply.content
+    assert not reply.ephemeral and "image for shot 2.1 on animatic" in reply.content
     studio = stage.studio
     prod = await production.get(studio.db, stage.fake.guild_id)
     job = (await jobs.listed(studio.db.reader, prod.id))[0]

@@ -61,6 +61,11 @@ class Channel:
     type: int = 0
     position: int = 0
     parent_id: int | None = None
+    owner_id: int | None = None
+
+    @property
+    def is_thread(self) -> bool:
+        return self.type in (10, 11, 12)
 
     def payload(self, guild_id: int) -> dict[str, Any]:
         data: dict[str, Any] = {"id": str(self.id), "name": self.name, "type": self.type,
@@ -68,6 +73,13 @@ class Channel:
                                 "permission_overwrites": [], "nsfw": False}
         if self.parent_id:
             data["parent_id"] = str(self.parent_id)
+        if self.is_thread:
+            # As Discord sends a thread (in GUILD_CREATE's threads and interaction payloads).
+            data.update(owner_id=str(self.owner_id or 0), member_count=1, message_count=0,
+                        rate_limit_per_user=0,
+                        thread_metadata={"archived": False, "auto_archive_duration": 1440,
+                                         "archive_timestamp": "2026-01-01T00:00:00+00:00",
+                                         "locked": False})
         if self.type == 2:
             data.update(bitrate=64000, user_limit=0, rtc_region=None)
         return data
@@ -271,8 +283,11 @@ class FakeDiscord:
             "id": str(self.guild_id), "name": self.guild_name, "owner_id": str(self.owner.id),
             "icon": None, "splash": None, "features": [], "emojis": [], "stickers": [],
             "roles": [r.payload() for r in self.roles.values()],
-            "channels": [c.payload(self.guild_id) for c in self.channels.values()],
-            "threads": [], "members": [self.member_payload(self.bot_user)],
+            "channels": [c.payload(self.guild_id) for c in self.channels.values()
+                         if not c.is_thread],
+            "threads": [c.payload(self.guild_id) for c in self.channels.values()
+                        if c.is_thread],
+            "members": [self.member_payload(self.bot_user)],
             "presences": [], "voice_states": [], "member_count": len(self.users) + 1,
             "large": False, "unavailable": False, "joined_at": "2026-01-01T00:00:00+00:00",
             "verification_level": 0, "default_message_notifications": 0,
@@ -873,13 +888,10 @@ class FakeDiscord:
         if not 0 < len(name) <= 100:
             return 400, _invalid(["name: must be 1 to 100 in length"])
         thread = Channel(int(message_id) if message_id else self.next_id(), name,
-                         type=(body or {}).get("type", 11), parent_id=int(channel_id))
+                         type=(body or {}).get("type", 11), parent_id=int(channel_id),
+                         owner_id=self.bot_user.id)
         self.channels[thread.id] = thread
-        payload = {**thread.payload(self.guild_id), "owner_id": str(self.bot_user.id),
-                   "thread_metadata": {"archived": False, "auto_archive_duration": 1440,
-                                       "archive_timestamp": "2026-01-01T00:00:00+00:00",
-                                       "locked": False},
-                   "member_count": 1, "message_count": 0}
+        payload = thread.payload(self.guild_id)
         self.threads.append(payload)
         return 201, payload
 
