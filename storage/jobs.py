@@ -246,7 +246,7 @@ async def finish(conn: Conn, job_id: int, state: str, *, error: str = "",
         " cost_estimated = CASE WHEN ? IS NULL THEN cost_estimated ELSE 0 END,"
         " take_id = COALESCE(?, take_id), outputs = COALESCE(?, outputs),"
         " progress = CASE WHEN ? = 'succeeded' THEN 1 ELSE progress END,"
-        " claimed_by = NULL, lease_until = NULL,"
+        " claimed_by = NULL, lease_until = NULL, unanswered_since = NULL,"
         " finished_at = ?, updated_at = ? WHERE id = ? AND state IN"
         " ('queued', 'submitted', 'running')",
         (state, error, cost, cost, take_id, json.dumps(outputs) if outputs is not None else None,
