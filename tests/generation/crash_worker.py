@@ -7,22 +7,22 @@ the test kills it. The hook lives here, never in production code.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import sys
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from studio import generate  # noqa: E402
 from storage.takes import Take  # noqa: E402
+from studio import generate  # noqa: E402
 from studio.app import Studio  # noqa: E402
 
 if os.environ.get("SLATE_TEST_PAUSE_AT") == "previews":
     async def _stalled(studio: Studio, take: Take) -> Take:
-        Path(os.environ["SLATE_TEST_SIGNAL"]).write_text(str(take.id))
-        time.sleep(3600)  # blocks the whole process, as a hang would: the test kills it here
+        await asyncio.to_thread(Path(os.environ["SLATE_TEST_SIGNAL"]).write_text, str(take.id))
+        await asyncio.sleep(3600)  # the test kills the process here
         return take
 
     generate.attach_previews = _stalled  # type: ignore[assignment]

@@ -82,5 +82,5 @@ async def test_a_worker_killed_mid_job_is_finished_by_the_next_one(
 
 def _exists(path: Path):
     async def check() -> bool:
-        return path.exists()
+        return await asyncio.to_thread(path.exists)
     return check
