@@ -251,7 +251,8 @@ class JobQueue:
                                   error=f"internal error: {type(exc).__name__}")
             finally:
                 renewal.cancel()
-            if job.id not in self._lost:  # a job left open (a cancel race) is free again
+            now = await self._reload(job.id)
+            if not now.done and now.claimed_by == self.token:  # left open: free it for anyone
                 async def release() -> None:
                     async with self.studio.db.transaction() as tx:
                         await jobs.release(tx, self.token, job.id)

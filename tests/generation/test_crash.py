@@ -7,6 +7,7 @@ import asyncio
 import os
 import signal
 import sys
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import pytest
@@ -80,7 +81,7 @@ async def test_a_worker_killed_mid_job_is_finished_by_the_next_one(
     assert made[0].external_id == job.external_id
 
 
-def _exists(path: Path):
+def _exists(path: Path) -> Callable[[], Awaitable[bool]]:
     async def check() -> bool:
         return await asyncio.to_thread(path.exists)
     return check
