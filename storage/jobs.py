@@ -225,9 +225,10 @@ async def mark_error(conn: Conn, job_id: int, error: str) -> str:
     """A transient poll failure; returns since when the provider has not answered."""
     stamp = now()
     await conn.execute("UPDATE job SET error = ?, updated_at = ?,"
-                       " unanswered_since = COALESCE(unanswered_since, ?) WHERE id = ?",
-                       (error, stamp, stamp, job_id))
-    return str(await scalar(conn, "SELECT unanswered_since FROM job WHERE id = ?", (job_id,)))
+                       " unanswered_since = COALESCE(unanswered_since, ?) WHERE id = ?"
+                       " AND state IN ('submitted', 'running')", (error, stamp, stamp, job_id))
+    since = await scalar(conn, "SELECT unanswered_since FROM job WHERE id = ?", (job_id,))
+    return str(since or stamp)
 
 
 async def mark_answered(conn: Conn, job_id: int) -> None:

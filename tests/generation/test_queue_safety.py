@@ -8,6 +8,7 @@ import io
 import logging
 import re
 from collections import deque
+from pathlib import Path
 
 import pytest
 
@@ -55,6 +56,36 @@ async def test_two_workers_on_one_database_submit_each_job_once(
             if t.source == "generated"]
     assert sorted(t.job_id for t in made) == sorted(q.job.id for q in queued)
     assert len({t.external_id for t in made}) == 40
+
+
+async def test_a_job_leased_by_a_live_worker_is_not_polled_by_another(
+        studio: Studio, settings: Settings, sample: Production, owner: Actor,
+        fake_runway: FakeRunway, tmp_path: Path):
+    fake_runway.script.plan = ["RUNNING"]
+    first = generate.queue(studio, {"runway": runway(fake_runway)}, fast_config())
+    queued = await generate.request(studio, sample, owner, "1.1", "image", prompt="Pier",
+                                    provider="runway")
+    await first.start()
+    running = await job_in(studio, queued.job.id, "running")
+    # The second worker's Runway does not know the task: a poll from it would fail the job.
+    elsewhere = FakeRunway(tmp_path / "elsewhere")
+    await elsewhere.start()
+    other = await Studio.open(settings)
+    try:
+        await generate.queue(other, {"runway": runway(elsewhere)}, fast_config()).start()
+        await asyncio.sleep(0.3)
+        still = await jobs.get(studio.db.reader, queued.job.id)
+        assert still is not None and still.state == "running" and still.error == ""
+        assert still.claimed_by == first.token
+        fake_runway.tasks[running.external_id]["plan"] = ["SUCCEEDED"]
+        done = await job_in(studio, queued.job.id, "succeeded", "failed")
+        assert done.state == "succeeded" and fake_runway.submissions == 1
+        assert elsewhere.submissions == 0
+    finally:
+        await generate.close_queue(other)
+        await other.close()
+        await elsewhere.stop()
+        await generate.close_queue(studio)
 
 
 async def test_a_paid_job_is_polled_through_an_outage_and_succeeds(
