@@ -62,7 +62,8 @@ async def test_a_job_leased_by_a_live_worker_is_not_polled_by_another(
         studio: Studio, settings: Settings, sample: Production, owner: Actor,
         fake_runway: FakeRunway, tmp_path: Path):
     fake_runway.script.plan = ["RUNNING"]
-    first = generate.queue(studio, {"runway": runway(fake_runway)}, fast_config())
+    first = generate.queue(studio, {"runway": runway(fake_runway)},
+                           fast_config(lease_seconds=0.3))
     queued = await generate.request(studio, sample, owner, "1.1", "image", prompt="Pier",
                                     provider="runway")
     await first.start()
@@ -72,8 +73,9 @@ async def test_a_job_leased_by_a_live_worker_is_not_polled_by_another(
     await elsewhere.start()
     other = await Studio.open(settings)
     try:
-        await generate.queue(other, {"runway": runway(elsewhere)}, fast_config()).start()
-        await asyncio.sleep(0.3)
+        await generate.queue(other, {"runway": runway(elsewhere)},
+                             fast_config(lease_seconds=0.3)).start()
+        await asyncio.sleep(1.0)  # three leases long: the first worker keeps renewing
         still = await jobs.get(studio.db.reader, queued.job.id)
         assert still is not None and still.state == "running" and still.error == ""
         assert still.claimed_by == first.token
