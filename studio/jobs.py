@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TypeVar
+from urllib.parse import urlsplit, urlunsplit
 
 from storage import audit, jobs
 from storage.jobs import Job
@@ -89,6 +90,16 @@ def _age(stamp: str) -> float:
     """Seconds since a database timestamp."""
     return (datetime.now(UTC) - datetime.fromisoformat(stamp.replace("Z", "+00:00"))
             ).total_seconds()
+
+
+def _shown(external_id: str) -> str:
+    """A provider's id fit for a message: a ComfyUI id holds its server's URL, whose
+    user:password part is a secret."""
+    url, mark, rest = external_id.partition("#")
+    parts = urlsplit(url)
+    if parts.scheme and "@" in parts.netloc:
+        url = urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2]))
+    return url + mark + rest
 
 
 def _span(seconds: float) -> str:
@@ -346,7 +357,8 @@ class JobQueue:
                 if _age(unanswered) >= self.config.poll_give_up_seconds:
                     window = _span(self.config.poll_give_up_seconds)
                     await self._close(job.id, "failed", error=(
-                        f"{job.provider} never answered about {job.external_id} for {window}"
+                        f"{job.provider} never answered about {_shown(job.external_id)}"
+                        f" for {window}"
                         f" (last: {exc.reason}); ask the provider whether it ran"))
                     return
                 delay = self.config.delay(failures, exc.retry_after)

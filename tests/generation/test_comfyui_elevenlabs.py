@@ -111,6 +111,24 @@ async def test_comfyui_runs_one_prompt_at_a_time_like_the_real_server(
         assert (await q.wait(job.job.id, within=10)).state == "succeeded"
 
 
+async def test_comfyui_that_never_answers_fails_without_showing_its_password(
+        studio: Studio, sample: Production, owner: Actor, make_queue,
+        fake_comfyui: FakeComfyUI):
+    fake_comfyui.hold.clear()  # the prompt waits in the server's queue
+    guarded = fake_comfyui.url.replace("http://", "http://slate:hunter2secret@")
+    q = make_queue({"comfyui": ComfyUI([guarded])}, poll_give_up_seconds=0.3)
+    queued = await generate.request(studio, sample, owner, "1.1", "image", prompt="Pier")
+    await q.start()
+    submitted = await job_in(studio, queued.job.id, "submitted")
+    await fake_comfyui.down()
+    done = await q.wait(queued.job.id, within=10)
+    await fake_comfyui.up()
+    prompt_id = submitted.external_id.partition("#")[2]
+    assert done.state == "failed" and "never answered" in done.error
+    assert f"{fake_comfyui.url}#{prompt_id}" in done.error
+    assert "hunter2secret" not in done.error
+
+
 # ElevenLabs.
 
 async def test_elevenlabs_422_is_final_with_the_reason_and_costs_nothing(
