@@ -115,7 +115,7 @@ class Settings(BaseSettings):
     job_poll_seconds: float = Field(2.0, gt=0, le=600, description="interval between polls")
     job_backoff_seconds: float = Field(2.0, gt=0, description="first retry delay, doubled")
     job_backoff_max_seconds: float = Field(120.0, gt=0)
-    job_max_attempts: int = Field(6, ge=1, le=100, description="tries before a job fails")
+    job_max_attempts: int = Field(6, ge=1, le=100, description="submit tries before a job fails")
     job_poll_give_up_hours: float = Field(
         24.0, gt=0, le=24 * 30,
         description="hours a submitted job is polled through outages before it fails")

@@ -1,5 +1,6 @@
 """ComfyUI and ElevenLabs trouble: throttling, server errors, broken answers, a dropped
-websocket, the requested frame ratio; ElevenLabs refusals against retries."""
+websocket, the requested frame ratio; ElevenLabs refusals against retries; what a failed
+Replicate prediction bills."""
 
 from __future__ import annotations
 
@@ -14,9 +15,12 @@ from studio.app import Studio
 from studio.people import Actor
 from studio.providers.comfyui import ComfyUI
 from studio.providers.elevenlabs import ElevenLabs
+from studio.providers.replicate import Replicate
 from tests.fakes.providers import elevenlabs as fake_el
+from tests.fakes.providers import replicate as fake_rep
 from tests.fakes.providers.comfyui import FakeComfyUI
 from tests.fakes.providers.elevenlabs import FakeElevenLabs
+from tests.fakes.providers.replicate import FakeReplicate
 from tests.generation.helpers import job_in
 
 
@@ -160,3 +164,17 @@ async def test_elevenlabs_5xx_is_retried_and_speaks_once(
     done = await q.wait(queued.job.id, within=10)
     assert done.state == "succeeded" and done.take_id is not None
     assert fake_elevenlabs.calls == 3 and fake_elevenlabs.submissions == 1
+
+
+async def test_a_failed_replicate_prediction_costs_its_reported_run_time(
+        studio: Studio, sample: Production, owner: Actor, make_queue,
+        fake_replicate: FakeReplicate):
+    fake_replicate.script.plan = ["processing", "failed"]
+    q = make_queue({"replicate": Replicate(fake_rep.TOKEN, base_url=fake_replicate.url)})
+    queued = await generate.request(studio, sample, owner, "1.1", "image", prompt="Pier",
+                                    provider="replicate")
+    done = await q.wait(queued.job.id, within=10)
+    assert done.state == "failed" and done.cost == pytest.approx(1.5 * 0.0014)
+    assert done.cost_estimated == 0
+    spent, _, _ = await generate.budget(studio, sample)
+    assert spent == pytest.approx(1.5 * 0.0014)
