@@ -35,6 +35,9 @@ class Job:
     cost_estimated: int = 1
     submitted_at: str | None = None
     finished_at: str | None = None
+    claimed_by: str | None = None
+    lease_until: str | None = None
+    unanswered_since: str | None = None
 
     @property
     def parameters(self) -> dict:
@@ -92,17 +95,61 @@ async def active(conn: Conn) -> list[Job]:
 
 
 async def next_per_member(conn: Conn, providers: list[str], exclude: set[int]) -> list[Job]:
-    """Each member's oldest ready queued job per provider: the candidates for a fair pick."""
+    """Each member's oldest ready, unleased queued job per provider: the fair pick's choice."""
+    if not providers:
+        return []
+    marks = ",".join("?" * len(providers))
+    skip = ",".join(str(int(i)) for i in exclude) or "0"
+    stamp = now()
+    return await fetch_all(
+        conn, Job,
+        "SELECT * FROM job WHERE id IN (SELECT MIN(id) FROM job WHERE state = 'queued'"
+        f" AND provider IN ({marks}) AND id NOT IN ({skip})"
+        " AND (not_before IS NULL OR not_before <= ?)"
+        " AND (lease_until IS NULL OR lease_until < ?) GROUP BY provider, member_id) ORDER BY id",
+        (*providers, stamp, stamp))
+
+
+async def unleased_active(conn: Conn, providers: list[str], exclude: set[int]) -> list[Job]:
+    """Submitted jobs nobody drives: released at a stop, or their process's lease ran out."""
     if not providers:
         return []
     marks = ",".join("?" * len(providers))
     skip = ",".join(str(int(i)) for i in exclude) or "0"
     return await fetch_all(
         conn, Job,
-        "SELECT * FROM job WHERE id IN (SELECT MIN(id) FROM job WHERE state = 'queued'"
+        "SELECT * FROM job WHERE state IN ('submitted', 'running')"
         f" AND provider IN ({marks}) AND id NOT IN ({skip})"
-        " AND (not_before IS NULL OR not_before <= ?) GROUP BY provider, member_id) ORDER BY id",
-        (*providers, now()))
+        " AND (lease_until IS NULL OR lease_until < ?) ORDER BY id", (*providers, now()))
+
+
+async def claim(conn: Conn, job_id: int, token: str, until: str) -> bool:
+    """Take the job's lease if it is open and nobody else holds a live one (run it in a
+    write transaction: the UPDATE is the one atomic test-and-set across processes)."""
+    cursor = await conn.execute(
+        "UPDATE job SET claimed_by = ?, lease_until = ? WHERE id = ?"
+        " AND state IN ('queued', 'submitted', 'running')"
+        " AND (claimed_by IS NULL OR claimed_by = ? OR lease_until IS NULL OR lease_until < ?)",
+        (token, until, job_id, token, now()))
+    return cursor.rowcount == 1
+
+
+async def renew(conn: Conn, job_id: int, token: str, until: str) -> bool:
+    """Extend our lease; False when the job closed or another process took it over."""
+    cursor = await conn.execute(
+        "UPDATE job SET lease_until = ? WHERE id = ? AND claimed_by = ?"
+        " AND state IN ('queued', 'submitted', 'running')", (until, job_id, token))
+    return cursor.rowcount == 1
+
+
+async def release(conn: Conn, token: str, job_id: int | None = None) -> None:
+    """Give up our leases (one job, or all at a stop) so the next process starts at once."""
+    sql = "UPDATE job SET claimed_by = NULL, lease_until = NULL WHERE claimed_by = ?"
+    args: tuple = (token,)
+    if job_id is not None:
+        sql += " AND id = ?"
+        args = (token, job_id)
+    await conn.execute(sql, args)
 
 
 async def position(conn: Conn, job: Job) -> int:
@@ -123,10 +170,10 @@ async def started_since(conn: Conn, member_id: int, since: str) -> int:
 
 
 async def spent(conn: Conn, production_id: int) -> float:
-    """Money spent or committed: finished jobs' cost plus open jobs' estimates."""
+    """Money spent or committed: every closed job's billed cost (a failed or cancelled job
+    the provider billed counts; one never submitted costs 0) plus open jobs' estimates."""
     return float(await scalar(conn, "SELECT COALESCE(SUM(cost), 0) FROM job"
-                                    " WHERE production_id = ? AND state NOT IN"
-                                    " ('failed', 'cancelled')", (production_id,)))
+                                    " WHERE production_id = ?", (production_id,)))
 
 
 async def spend_by(conn: Conn, production_id: int) -> list[Spend]:
@@ -135,8 +182,9 @@ async def spend_by(conn: Conn, production_id: int) -> list[Spend]:
         "SELECT job.member_id AS member_id, COALESCE(member.name, '?') AS member_name,"
         " job.provider AS provider, COUNT(*) AS jobs, COALESCE(SUM(job.cost), 0) AS cost"
         " FROM job LEFT JOIN member ON member.id = job.member_id"
-        " WHERE job.production_id = ? AND job.state NOT IN ('failed', 'cancelled')"
-        " GROUP BY job.member_id, job.provider ORDER BY cost DESC, member_name",
+        " WHERE job.production_id = ? AND (job.cost > 0 OR job.state NOT IN"
+        " ('failed', 'cancelled')) GROUP BY job.member_id, job.provider"
+        " ORDER BY cost DESC, member_name",
         (production_id,))
 
 
@@ -150,6 +198,15 @@ async def mark_submitted(conn: Conn, job_id: int, external_id: str) -> bool:
     return cursor.rowcount == 1
 
 
+async def mark_billed_after_cancel(conn: Conn, job_id: int, external_id: str,
+                                   cost: float) -> None:
+    """A cancel that raced the submission: the provider took the job, so it may bill it."""
+    await conn.execute(
+        "UPDATE job SET external_id = ?, cost = ?, cost_estimated = 1, updated_at = ?"
+        " WHERE id = ? AND state = 'cancelled' AND external_id IS NULL",
+        (external_id, cost, now(), job_id))
+
+
 async def mark_progress(conn: Conn, job_id: int, state: str, progress: float) -> None:
     await conn.execute(
         "UPDATE job SET state = ?, progress = ?, updated_at = ? WHERE id = ?"
@@ -157,14 +214,27 @@ async def mark_progress(conn: Conn, job_id: int, state: str, progress: float) ->
 
 
 async def mark_retry(conn: Conn, job_id: int, not_before: str, error: str) -> None:
+    """Back in the queue after a transient refusal; the lease goes, any process may retry."""
     await conn.execute(
-        "UPDATE job SET attempts = attempts + 1, not_before = ?, error = ?, updated_at = ?"
-        " WHERE id = ? AND state = 'queued'", (not_before, error, now(), job_id))
+        "UPDATE job SET attempts = attempts + 1, not_before = ?, error = ?, updated_at = ?,"
+        " claimed_by = NULL, lease_until = NULL WHERE id = ? AND state = 'queued'",
+        (not_before, error, now(), job_id))
 
 
-async def mark_error(conn: Conn, job_id: int, error: str) -> None:
-    await conn.execute("UPDATE job SET error = ?, updated_at = ? WHERE id = ?",
-                       (error, now(), job_id))
+async def mark_error(conn: Conn, job_id: int, error: str) -> str:
+    """A transient poll failure; returns since when the provider has not answered."""
+    stamp = now()
+    await conn.execute("UPDATE job SET error = ?, updated_at = ?,"
+                       " unanswered_since = COALESCE(unanswered_since, ?) WHERE id = ?"
+                       " AND state IN ('submitted', 'running')", (error, stamp, stamp, job_id))
+    since = await scalar(conn, "SELECT unanswered_since FROM job WHERE id = ?", (job_id,))
+    return str(since or stamp)
+
+
+async def mark_answered(conn: Conn, job_id: int) -> None:
+    """The provider answers again: the outage clock stops."""
+    await conn.execute("UPDATE job SET unanswered_since = NULL, error = '' WHERE id = ?",
+                       (job_id,))
 
 
 async def finish(conn: Conn, job_id: int, state: str, *, error: str = "",
@@ -177,6 +247,7 @@ async def finish(conn: Conn, job_id: int, state: str, *, error: str = "",
         " cost_estimated = CASE WHEN ? IS NULL THEN cost_estimated ELSE 0 END,"
         " take_id = COALESCE(?, take_id), outputs = COALESCE(?, outputs),"
         " progress = CASE WHEN ? = 'succeeded' THEN 1 ELSE progress END,"
+        " claimed_by = NULL, lease_until = NULL, unanswered_since = NULL,"
         " finished_at = ?, updated_at = ? WHERE id = ? AND state IN"
         " ('queued', 'submitted', 'running')",
         (state, error, cost, cost, take_id, json.dumps(outputs) if outputs is not None else None,

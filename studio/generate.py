@@ -216,7 +216,10 @@ def _media_path(studio: Studio, take: Take) -> str:
 
 
 async def finish(studio: Studio, job: Job, files: list[Path], cost: float | None) -> None:
-    """Store a finished job's output as a take on its shot, then close the job."""
+    """Store a finished job's output as a take on its shot, then close the job.
+
+    Each step checks what is already done, so a crash between them is finished by the next
+    run: the stored take gets its previews, the job is closed, and no second take is made."""
     existing = await _take_of_job(studio, job)
     if existing is None:
         try:
@@ -226,6 +229,8 @@ async def finish(studio: Studio, job: Job, files: list[Path], cost: float | None
                 await jobs.finish(tx, job.id, "failed", error=f"the output was refused: "
                                                               f"{exc.reason}", cost=cost)
             return
+    if existing.preview_sha256 is None or existing.thumbnail_sha256 is None:
+        existing = await attach_previews(studio, existing)
     async with studio.db.transaction() as tx:
         await jobs.finish(tx, job.id, "succeeded", cost=cost, take_id=existing.id,
                           outputs=[existing.media_sha256])
@@ -262,10 +267,7 @@ async def _store_take(studio: Studio, job: Job, files: list[Path], cost: float |
                             original_name=f"{job.provider}-{job.kind}-job{job.id}"
                                           f"{files[0].suffix}",
                             source="generated", provenance=provenance)
-    await attach_previews(studio, stored.take)
-    found = await takes.get(studio.db.reader, stored.take.id)
-    assert found is not None
-    return found
+    return stored.take
 
 
 async def attach_previews(studio: Studio, take: Take) -> Take:

@@ -116,7 +116,13 @@ class Settings(BaseSettings):
     job_poll_seconds: float = Field(2.0, gt=0, le=600, description="interval between polls")
     job_backoff_seconds: float = Field(2.0, gt=0, description="first retry delay, doubled")
     job_backoff_max_seconds: float = Field(120.0, gt=0)
-    job_max_attempts: int = Field(6, ge=1, le=100, description="tries before a job fails")
+    job_max_attempts: int = Field(6, ge=1, le=100, description="submit tries before a job fails")
+    job_poll_give_up_hours: float = Field(
+        24.0, gt=0, le=24 * 30,
+        description="hours a submitted job is polled through outages before it fails")
+    job_lease_seconds: float = Field(
+        60.0, ge=0.5, le=3600,
+        description="how long a worker's claim on a job lasts unrenewed (a crash frees it)")
     preview_max_bytes: int = Field(8 * 1024 * 1024, ge=1024, description="Discord upload cap")
     runway_base_url: str = Field("https://api.dev.runwayml.com", pattern=r"^https?://")
     runway_video_model: str = "gen4_turbo"

@@ -22,9 +22,11 @@ import aiohttp
 import httpx
 
 from studio.providers import http
+from studio.providers.animatic import parse_ratio
 from studio.providers.base import Poll, Provider, final, transient
 
 SLOT = re.compile(r"^\{\{(\w+)\}\}$")
+LONG_SIDE = 1024  # 16:9 gives 1024×576, SVD's native frame
 
 
 def fill(template: dict, values: dict) -> dict:
@@ -40,6 +42,14 @@ def fill(template: dict, values: dict) -> dict:
             return values[match.group(1)]
         return node
     return walk(template)  # type: ignore[return-value]
+
+
+def frame_for(ratio: str, long_side: int = LONG_SIDE) -> tuple[int, int]:
+    """The latent's width and height for a ratio: the long side fixed, both multiples of 64
+    (what SDXL and SVD are trained on)."""
+    rw, rh = parse_ratio(ratio)
+    short = max(64, round(long_side * min(rw, rh) / max(rw, rh) / 64) * 64)
+    return (long_side, short) if rw >= rh else (short, long_side)
 
 
 class ComfyUI(Provider):
@@ -58,8 +68,7 @@ class ComfyUI(Provider):
         self.urls = [u.rstrip("/") for u in urls]
         self.workflows_dir = workflows_dir
         self.defaults = {"checkpoint": checkpoint, "upscale_model": upscale_model,
-                         "video_checkpoint": video_checkpoint, "negative_prompt": "",
-                         "width": 1024, "height": 576}
+                         "video_checkpoint": video_checkpoint, "negative_prompt": ""}
         self.client = httpx.AsyncClient(timeout=timeout)
         self.client_id = uuid.uuid4().hex
         self.reconnect_delay = reconnect_delay
@@ -105,6 +114,7 @@ class ComfyUI(Provider):
             raise final(f"ComfyUI cannot make {kind}")
         url = await self.least_busy()
         values = dict(self.defaults)
+        values["width"], values["height"] = frame_for(str(params.get("ratio") or "16:9"))
         values.update({k: v for k, v in params.items() if v is not None})
         values.setdefault("seed", 0)
         if kind == "video":
@@ -115,8 +125,8 @@ class ComfyUI(Provider):
             values["image"] = await self._upload(url, params["image"])
         graph = fill(self.workflow(kind), values)
         self._listen(url)
-        response = await self.client.post(f"{url}/prompt",
-                                          json={"prompt": graph, "client_id": self.client_id})
+        response = await http.send(self.client, self.name, "POST", f"{url}/prompt",
+                                   json={"prompt": graph, "client_id": self.client_id})
         if response.status_code == 400:
             raise final("ComfyUI refused the workflow: " + _node_errors(response))
         http.check(response, self.name)

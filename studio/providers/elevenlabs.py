@@ -92,7 +92,8 @@ class ElevenLabs(Provider):
             error = task.exception()
             if isinstance(error, ProviderError):
                 (self.work_dir / f"{external_id}.pending").unlink(missing_ok=True)
-                return Poll("failed", error=error.reason)
+                # A refused request made no audio, and ElevenLabs bills only what it speaks.
+                return Poll("failed", error=error.reason, cost=0.0)
             if error is not None:
                 return Poll("failed", error=f"elevenlabs: {error}")
         if out.exists():

@@ -63,14 +63,19 @@ def json_of(response: httpx.Response, provider: str) -> dict:
     return body
 
 
+async def send(client: httpx.AsyncClient, provider: str, method: str, url: str,
+               **kwargs: object) -> httpx.Response:
+    """One HTTP call whatever its status; network trouble is transient."""
+    try:
+        return await client.request(method, url, **kwargs)  # type: ignore[arg-type]
+    except (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError) as exc:
+        raise transient(f"{provider} could not be reached: {type(exc).__name__}") from None
+
+
 async def request(client: httpx.AsyncClient, provider: str, method: str, url: str,
                   **kwargs: object) -> httpx.Response:
     """One HTTP call; network trouble is transient, status codes are sorted by check()."""
-    try:
-        response = await client.request(method, url, **kwargs)  # type: ignore[arg-type]
-    except (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError) as exc:
-        raise transient(f"{provider} could not be reached: {type(exc).__name__}") from None
-    return check(response, provider)
+    return check(await send(client, provider, method, url, **kwargs), provider)
 
 
 async def download(client: httpx.AsyncClient, provider: str, url: str, dest: Path,

@@ -83,7 +83,9 @@ class Replicate(Provider):
             return Poll("failed", error="replicate reported success without an output")
         metrics = answer.get("metrics") or {}
         cost = None
-        if state == "succeeded" and isinstance(metrics.get("predict_time"), int | float):
+        # Replicate bills the run time of a failed or cancelled prediction as well.
+        if state in ("succeeded", "failed", "cancelled") and \
+                isinstance(metrics.get("predict_time"), int | float):
             cost = round(float(metrics["predict_time"]) * USD_PER_SECOND, 6)
         return Poll(state, 1.0 if state == "succeeded" else 0.0,
                     outputs if state == "succeeded" else [],

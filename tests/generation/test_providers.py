@@ -174,6 +174,7 @@ async def test_comfyui_least_busy_server_gets_the_job_with_progress(
         fake_comfyui: FakeComfyUI, tmp_path: Path):
     other = FakeComfyUI(tmp_path / "other", busy=5)
     await other.start()
+    fake_comfyui.steps, fake_comfyui.step_seconds = 4, 0.05  # slow enough to watch
     try:
         seen: list[float] = []
         q = make_queue({"comfyui": ComfyUI([other.url, fake_comfyui.url])})
@@ -186,6 +187,9 @@ async def test_comfyui_least_busy_server_gets_the_job_with_progress(
         assert graph["3"]["inputs"]["seed"] == 11
         assert take.external_id.startswith(fake_comfyui.url + "#")
         assert take.kind == "image"
+        # The websocket's steps reach the listeners: some part-way, never backwards, then done.
+        assert any(0 < p < 1 for p in seen), seen
+        assert seen == sorted(seen) and seen[-1] == 1.0
     finally:
         await other.stop()
 

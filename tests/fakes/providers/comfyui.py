@@ -29,6 +29,11 @@ class FakeComfyUI(FakeServer):
         self.forget = False  # a server restart: history and queue lost
         self.hold = asyncio.Event()
         self.hold.set()
+        self.executor = asyncio.Lock()  # the real server runs one prompt at a time
+        self.frames_sent = 0
+        self.connections = 0  # websocket connections accepted
+        self.drop_submits = 0
+        self.malformed_submits = 0
         for prefix in ("", "/api"):
             self.app.router.add_post(f"{prefix}/prompt", self.prompt)
             self.app.router.add_get(f"{prefix}/queue", self.queue)
@@ -49,6 +54,14 @@ class FakeComfyUI(FakeServer):
         scripted = self.scripted_error(self.script.submit_errors)
         if scripted:
             return scripted
+        if self.drop_submits > 0:  # the connection dies before an answer (a proxy restart)
+            self.drop_submits -= 1
+            assert request.transport is not None
+            request.transport.close()
+            return web.Response(status=500)
+        if self.malformed_submits > 0:
+            self.malformed_submits -= 1
+            return web.Response(text="<html>502 upstream</html>", content_type="text/html")
         body = await request.json()
         graph = body.get("prompt")
         if not isinstance(graph, dict) or not all(
@@ -76,13 +89,25 @@ class FakeComfyUI(FakeServer):
         return web.json_response({"prompt_id": pid, "number": self.submissions,
                                   "node_errors": {}})
 
+    async def drop_sockets(self) -> None:
+        """The websocket goes away (a proxy restart); prompts keep running."""
+        for socket in list(self.sockets):
+            await socket.close()
+
     async def _broadcast(self, frame: dict) -> None:
         for socket in list(self.sockets):
             if not socket.closed:
                 await socket.send_json(frame)
+                self.frames_sent += 1
 
     async def _execute(self, pid: str, client_id: str) -> None:
+        async with self.executor:
+            await self._run_prompt(pid)
+
+    async def _run_prompt(self, pid: str) -> None:
         await self.hold.wait()
+        if pid not in self.pending:  # deleted from the queue before it ran
+            return
         self.pending.remove(pid)
         self.running.append(pid)
         await self._broadcast({"type": "execution_start", "data": {"prompt_id": pid}})
@@ -124,6 +149,12 @@ class FakeComfyUI(FakeServer):
         return web.Response(status=200)
 
     async def get_history(self, request: web.Request) -> web.Response:
+        scripted = self.scripted_error(self.script.poll_errors)
+        if scripted:
+            return scripted
+        if self.script.malformed_polls > 0:
+            self.script.malformed_polls -= 1
+            return web.Response(text='{"truncated', content_type="application/json")
         if self.forget:
             return web.json_response({})
         pid = request.match_info["id"]
@@ -150,6 +181,7 @@ class FakeComfyUI(FakeServer):
     async def ws(self, request: web.Request) -> web.WebSocketResponse:
         socket = web.WebSocketResponse()
         await socket.prepare(request)
+        self.connections += 1
         self.sockets.append(socket)
         await socket.send_json({"type": "status", "data": {"status": {"exec_info": {
             "queue_remaining": len(self.pending)}}, "sid": request.query.get("clientId")}})

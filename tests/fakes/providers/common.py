@@ -48,6 +48,7 @@ class Script:
     expire_outputs: bool = False
     malformed_polls: int = 0
     output_delay: float = 0.0  # a slow output download, to cut a worker off mid-way
+    submit_delay: float = 0.0  # a task accepted, its id answered only after this long
 
 
 class FakeServer:
@@ -61,15 +62,30 @@ class FakeServer:
         self.script = Script()
         self.requests: list[dict] = []
         self.output_requested = asyncio.Event()
+        self.site: web.TCPSite
+        self.port = 0
 
     async def start(self) -> str:
         self.runner = web.AppRunner(self.app, shutdown_timeout=0.2)
         await self.runner.setup()
-        site = web.TCPSite(self.runner, "127.0.0.1", 0)
-        await site.start()
-        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-        self.url = f"http://127.0.0.1:{port}"
+        self.site = web.TCPSite(self.runner, "127.0.0.1", 0)
+        await self.site.start()
+        self.port = self.site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        self.url = f"http://127.0.0.1:{self.port}"
         return self.url
+
+    async def down(self) -> None:
+        """An outage: the port refuses connections; tasks and history are kept."""
+        await self.site.stop()
+        assert self.runner is not None and self.runner.server is not None
+        for handler in list(self.runner.server.connections):  # kept-alive ones drop too
+            handler.force_close()
+
+    async def up(self) -> None:
+        """Back after an outage, on the same address."""
+        assert self.runner is not None
+        self.site = web.TCPSite(self.runner, "127.0.0.1", self.port)
+        await self.site.start()
 
     async def stop(self) -> None:
         if self.runner is not None:

@@ -16,9 +16,11 @@ class FakeElevenLabs(FakeServer):
     def __init__(self, work: Path):
         super().__init__()
         self.work = work
+        self.calls = 0  # every request, refused or not
         self.app.router.add_post("/v1/text-to-speech/{voice}", self.speak)
 
     async def speak(self, request: web.Request) -> web.Response:
+        self.calls += 1
         if request.headers.get("xi-api-key") != KEY:
             return web.json_response({"detail": {"status": "invalid_api_key",
                                                  "message": "Invalid API key"}}, status=401)

@@ -46,6 +46,7 @@ class FakeReplicate(FakeServer):
             view["metrics"] = {"predict_time": 2.5}
         elif status == "failed":
             view["error"] = self.script.failure
+            view["metrics"] = {"predict_time": 1.5}  # it ran before failing: billed
         return view
 
     async def create(self, request: web.Request) -> web.Response:

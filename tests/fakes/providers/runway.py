@@ -54,6 +54,7 @@ class FakeRunway(FakeServer):
         task_id = str(uuid.uuid4())
         self.tasks[task_id] = {"kind": kind, "plan": list(self.script.plan or ["SUCCEEDED"]),
                                "polls": 0}
+        await asyncio.sleep(self.script.submit_delay)
         return web.json_response({"id": task_id})
 
     async def image_to_video(self, request: web.Request) -> web.Response:
