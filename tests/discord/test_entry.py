@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
 import signal
 import sqlite3
 import sys
@@ -195,10 +196,15 @@ async def test_a_full_run_never_shows_a_secret(
             "SLATE_RUNWAY_BASE_URL": runway.url, "SLATE_DEFAULT_PROVIDER": "runway",
             "SLATE_JOB_POLL_SECONDS": "0.2", "SLATE_JOB_BACKOFF_SECONDS": "0.2"})
         await eventually(fake.live_sessions, 30)
-        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as http:
-            ready = await http.get("/readyz")
-            assert {"gateway", "queue", "database"} <= set(ready.json()["checks"])
-            assert (await http.get("/livez")).status_code == 200
+        health = httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}")
+        for _ in range(100):
+            ready = await health.get("/readyz")
+            if ready.status_code == 200:
+                break
+            await asyncio.sleep(0.1)
+        assert ready.status_code == 200, ready.text
+        assert {"gateway", "queue", "database"} <= set(ready.json()["checks"])
+        assert (await health.get("/livez")).status_code == 200
         pat, alice, bob = await _set_up(fake)
         as_pat, as_alice = fake.as_user(pat), fake.as_user(alice)
         assert "now holds chapter 1" in (await as_alice.slash("chapter claim", chapter=1)).content
@@ -227,6 +233,8 @@ async def test_a_full_run_never_shows_a_secret(
         await as_alice.slash("generate", kind="image", shot="1.2", prompt="Tide")
         failed = await _job_ends(as_alice, "failed")
         assert "runway refused the API key (401)" in failed.splitlines()[0], failed
+        scraped = (await health.get("/metrics")).text
+        await health.aclose()
         code, logs = await child.stop()
     finally:
         await runway.stop()
@@ -236,6 +244,15 @@ async def test_a_full_run_never_shows_a_secret(
     assert " DEBUG discord.http " in logs
     for service in (notion.url, runway.url):
         assert [ln for ln in logs.splitlines() if service in ln and "401 Unauthorized" in ln]
+    # The child counted what it answered: this run's commands, by outcome.
+    for line in ('slate_interactions_total{command="chapter claim",outcome="ok"} 1.0',
+                 'slate_interactions_total{command="chapter claim",outcome="refused"} 1.0',
+                 'slate_interactions_total{command="generate",outcome="ok"} 2.0',
+                 # The rejected sync is answered with its report of what failed.
+                 'slate_interactions_total{command="notion sync",outcome="ok"} 2.0'):
+        assert line in scraped, line
+    rejected_calls = re.search(r'slate_notion_requests_total\{outcome="error"\} (\S+)', scraped)
+    assert rejected_calls and float(rejected_calls.group(1)) == notion.calls(status=401) > 0
     sent = json.dumps([[c.method, c.path, c.body] for c in fake.calls], default=str)
     shown = json.dumps(list(fake.messages.values()), default=str) + failed
     assert "/interactions/" in sent and "image on runway" in sent
