@@ -1,6 +1,9 @@
 """The bot's Prometheus metrics: one registry, the metric objects, and small helpers to use them.
 
-Other parts increment these objects directly (names below are as Prometheus shows them):
+Each is moved where its event happens, through the helpers below: interactions in cogs/common
+(answer path), votes in studio/review (after the commit), Notion requests in studio/notion/client
+(one per attempt), cut builds at the end of studio/cut.build (published cuts only), gateway
+reconnects in bot.py. Names as Prometheus shows them:
 - slate_interactions_total{command,outcome}       outcome: ok | refused | error
 - slate_interaction_latency_seconds{command}       histogram, answer time of an interaction
 - slate_jobs{state,provider}                        gauge, refreshed from the job table at scrape
@@ -8,7 +11,7 @@ Other parts increment these objects directly (names below are as Prometheus show
 - slate_votes_total{action}                         action: cast | changed | removed
 - slate_notion_requests_total{outcome}              outcome: ok | rate_limited | error
 - slate_notion_rate_limited_total                   Notion answers of 429
-- slate_cut_build_seconds                           histogram, time to build one cut
+- slate_cut_build_seconds                           histogram, time to build one published cut
 - slate_gateway_reconnects_total                    gateway sessions resumed or re-identified
 """
 

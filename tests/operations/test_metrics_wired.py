@@ -3,6 +3,7 @@ then /metrics scraped from the health server, each counter moved by exactly what
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -20,7 +21,6 @@ from studio.settings import Settings, load_settings
 from tests.discord.test_review import _ready, open_vote, stored, until
 from tests.fakes.discord import FakeDiscord
 from tests.fakes.discord.fixtures import Stage
-from tests.fakes.discord.server import eventually
 from tests.fakes.notion.server import FakeNotion
 
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
@@ -69,7 +69,8 @@ def moved(before: Samples, after: Samples, name: str, **labels: str) -> float:
 
 
 async def test_a_session_moves_each_counter_by_what_happened(
-        stage: Stage, notion_fake: FakeNotion, metrics_url: str, tmp_path: Path) -> None:
+        stage: Stage, notion_fake: FakeNotion, metrics_url: str, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
     fake = stage.fake
     before = await scrape(metrics_url)
 
@@ -99,10 +100,22 @@ async def test_a_session_moves_each_counter_by_what_happened(
     synced = await pat.slash("notion sync")
     assert "0 failed" in synced.content
 
-    resumes = fake.resumes
+    # The gateway: a reconnect (op 7) that resumes, then one whose session is gone, so the
+    # bot identifies again.
+    resumes, identifies = fake.resumes, fake.identifies
     await fake.force_reconnect()
-    await eventually(lambda: fake.resumes == resumes + 1, 10)
-    await fake.wait_connected()
+    await reconnects_moved(metrics_url, before, 1)
+    fake.expire_sessions()
+
+    async def identify_at_once(shard_id: int | None, *, initial: bool = False) -> None:
+        pass  # discord.py waits 5 s before identifying again, for Discord's limit: not here
+
+    monkeypatch.setattr(stage.slate.bot, "before_identify_hook", identify_at_once)
+    await fake.force_reconnect()
+    await reconnects_moved(metrics_url, before, 2)
+    assert fake.identifies == identifies + 1
+    info = await fake.as_user(stage.bob).slash("chapter info", chapter=2)
+    assert "Chapter 2" in info.text
     after = await scrape(metrics_url)
 
     def interactions(command: str, outcome: str) -> float:
@@ -124,7 +137,17 @@ async def test_a_session_moves_each_counter_by_what_happened(
     assert moved(before, after, "slate_notion_requests_total", outcome="rate_limited") == 2
     assert moved(before, after, "slate_notion_requests_total", outcome="error") == 0
     assert moved(before, after, "slate_notion_rate_limited_total") == 2
-    assert moved(before, after, "slate_gateway_reconnects_total") == 1
+    assert moved(before, after, "slate_gateway_reconnects_total") == 2
+    assert fake.resumes == resumes + 1  # the second one did not resume
+
+
+async def reconnects_moved(url: str, before: Samples, by: int, within: float = 15.0) -> None:
+    """Wait until the bot has counted `by` gateway reconnects since `before`."""
+    for _ in range(int(within / 0.05)):
+        if moved(before, await scrape(url), "slate_gateway_reconnects_total") >= by:
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"the bot did not count {by} gateway reconnects")
 
 
 async def _is(stage: Stage, expected: dict[int, tuple[int, int]]) -> bool:
