@@ -256,10 +256,14 @@ async def test_a_full_run_never_shows_a_secret(
     sent = json.dumps([[c.method, c.path, c.body] for c in fake.calls], default=str)
     shown = json.dumps(list(fake.messages.values()), default=str) + failed
     assert "/interactions/" in sent and "image on runway" in sent
+    # Nor is one written to disk: the database (job errors, audit), media, cuts, caches.
+    stored = [p for p in (tmp_path / "data").rglob("*") if p.is_file()]
+    assert any(p.name == "slate.db" for p in stored)
     for name, value in {"DISCORD_TOKEN": fake.token, **secrets}.items():
         assert value not in logs, f"{name} is in the logs"
         assert value not in sent, f"{name} is in what the bot sent Discord"
         assert value not in shown, f"{name} is in a message"
+        assert not [p for p in stored if value.encode() in p.read_bytes()], f"{name} on disk"
 
 
 async def _job_ends(user: UserSession, state: str, within: float = 20.0) -> str:
