@@ -110,7 +110,7 @@ def _seal(path: Path) -> None:
             conn.close()
         check_copy(path)
     except (BackupError, sqlite3.Error) as exc:
-        reason = exc.reason if isinstance(exc, BackupError) else str(exc)
+        reason = (exc.reason if isinstance(exc, BackupError) else str(exc)).replace("\n", "; ")
         raise BackupError(f"no backup was kept: the copy failed its check ({reason}); the "
                           "database itself may be damaged, so keep the backups you have") from None
 
