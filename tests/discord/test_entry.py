@@ -113,14 +113,16 @@ class Child:
             self.lines.append(raw.decode(errors="replace").rstrip("\n"))
 
     async def logged(self, text: str, within: float = 10.0) -> str:
-        found: list[str] = []
-        await eventually(lambda: found.extend(ln for ln in self.lines if text in ln) or found,
-                         within)
-        return found[0]
+        """The first line the process wrote containing `text`, waiting for it if need be."""
+        await eventually(lambda: any(text in ln for ln in self.lines), within)
+        return next(ln for ln in self.lines if text in ln)
 
     async def stop(self) -> tuple[int, str]:
         """SIGTERM, then the exit status and everything the process wrote."""
         self.process.send_signal(signal.SIGTERM)
+        return await self.exited()
+
+    async def exited(self) -> tuple[int, str]:
         code = await asyncio.wait_for(self.process.wait(), 40)
         await asyncio.gather(*self._readers)
         return code, "\n".join(self.lines)
@@ -163,7 +165,7 @@ async def test_sigterm_turns_new_interactions_away_and_lets_writes_finish(
     holder.close()
     claimed = await claim
     assert "now holds chapter 1" in claimed.content
-    code, logs = await child.stop()
+    code, logs = await child.exited()
     assert code == 0, logs
     await eventually(lambda: not fake.live_sessions())
     with sqlite3.connect(database) as check:
