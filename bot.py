@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from studio.app import Studio
     from studio.settings import Settings
 
-from studio import backups, health
+from studio import backups, health, metrics
 
 log = logging.getLogger("slate.bot")
 
@@ -39,6 +39,8 @@ EXTENSIONS: tuple[str, ...] = (
 )
 
 COMMAND_HASH_FILE = "discord_commands.json"
+# On SIGTERM, interactions already running get this long to finish (compose/systemd allow 60 s).
+SHUTDOWN_GRACE_S = 20.0
 
 
 def intents() -> discord.Intents:
@@ -69,11 +71,29 @@ def make_bot(studio: Studio, **options: Any) -> commands.Bot:
                              intents=intents(), tree_cls=SlateTree, **options)
             self.studio = studio
             self.commands_synced: bool | None = None
+            self.gateway_lost = False
 
         async def setup_hook(self) -> None:
             for name in EXTENSIONS:
                 await self.load_extension(name)
             self.commands_synced = await sync_commands(self)
+
+        async def on_disconnect(self) -> None:
+            if not self.is_closed():
+                self.gateway_lost = True
+                log.info("gateway connection lost; reconnecting")
+
+        async def on_resumed(self) -> None:
+            self.gateway_lost = False
+            metrics.gateway_reconnected()
+            log.info("gateway session resumed")
+
+        async def on_ready(self) -> None:
+            # READY after a lost connection: the session could not resume and identified anew.
+            if self.gateway_lost:
+                self.gateway_lost = False
+                metrics.gateway_reconnected()
+                log.info("gateway session identified again")
 
     return SlateBot()
 
@@ -117,6 +137,7 @@ async def serve(settings: Settings) -> int:
     """Run the bot until SIGTERM/SIGINT; a missing or rejected token is one line and exit 2."""
     import discord
 
+    from cogs.common import drain
     from storage.db import SchemaTooNew
     from studio.app import Studio
 
@@ -162,6 +183,7 @@ async def serve(settings: Settings) -> int:
     finally:
         # Stop taking work first, then let in-flight writes finish as the database closes.
         health.mark_draining()
+        await drain(bot, SHUTDOWN_GRACE_S)
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.remove_signal_handler(sig)
         stopper.cancel()

@@ -3,7 +3,11 @@
 A command reads: `ctx = await context(interaction)`, then one studio call, then an `Answer`
 handed to `answer()`, which replies within Discord's 3 s (deferring if the work runs long),
 turns a SlateError into a short ephemeral reason and anything else into an ephemeral
-"something went wrong (ref XXXX)" with the traceback logged under that ref.
+"something went wrong (ref <interaction id>)" with the traceback logged under that ref.
+
+`answer()` is also where every interaction is counted and timed (studio.metrics), where its
+log lines get tagged `[interaction=<id>]`, and where a bot that is shutting down answers
+"Slate is restarting" instead of starting new work.
 """
 
 from __future__ import annotations
@@ -20,9 +24,10 @@ import discord
 from discord import app_commands
 
 from storage.productions import Production
-from studio import production
+from studio import metrics, production
 from studio.app import Studio
 from studio.errors import NotPermitted, SlateError
+from studio.logging_setup import log_context, tag_task
 from studio.people import Actor, actor, require_producer
 
 log = logging.getLogger("slate.cogs")
@@ -32,6 +37,7 @@ DEFER_AT_AGE_S = 2.2
 # Bounds on the wait, in case the bot's clock and Discord's disagree.
 MIN_WAIT_S, MAX_WAIT_S = 0.3, 1.5
 FOLLOWUPS_AT_ONCE = 4
+RESTARTING = "Slate is restarting, try again in a minute"
 
 
 def studio_of(interaction: discord.Interaction) -> Studio:
@@ -137,6 +143,29 @@ async def answer(interaction: discord.Interaction, work: Awaitable[Answer], *,
     `ephemeral`/`edit` say how to defer (a private "thinking…", or an update of the clicked
     message); they must match what the Answer will be.
     """
+    started(interaction)
+    with log_context("interaction", interaction.id):
+        if draining(interaction.client):
+            if asyncio.iscoroutine(work):
+                work.close()  # never started: nothing of it ran
+            count(interaction, "refused")
+            await turn_away(interaction)
+            return
+        me = asyncio.current_task()
+        in_flight = _in_flight(interaction.client)
+        if me is not None:
+            in_flight.add(me)
+        outcome = "error"
+        try:
+            outcome = await _run(interaction, work, ephemeral=ephemeral, edit=edit)
+        finally:
+            count(interaction, outcome)
+            if me is not None:
+                in_flight.discard(me)
+
+
+async def _run(interaction: discord.Interaction, work: Awaitable[Answer], *,
+               ephemeral: bool, edit: bool) -> str:
     task = asyncio.ensure_future(work)
     age = (discord.utils.utcnow() - interaction.created_at).total_seconds()
     wait = min(max(DEFER_AT_AGE_S - age, MIN_WAIT_S), MAX_WAIT_S)
@@ -151,9 +180,71 @@ async def answer(interaction: discord.Interaction, work: Awaitable[Answer], *,
     try:
         result = await task
     except Exception as exc:
-        await report(interaction, exc)
-        return
+        return await report(interaction, exc)
     await show(interaction, result)
+    return "ok"
+
+
+# --- counting, and shutting down ------------------------------------------------------------
+
+def started(interaction: discord.Interaction) -> float:
+    """When Slate first saw this interaction (perf_counter), remembered on it."""
+    return interaction.extras.setdefault("slate_started", time.perf_counter())
+
+
+def command_label(interaction: discord.Interaction) -> str:
+    """The interaction's command for metrics: a slash command's name, or a component's kind
+    (its custom_id without the ids it carries, so the label set stays small)."""
+    if interaction.command is not None:
+        return interaction.command.qualified_name
+    custom_id = str((interaction.data or {}).get("custom_id", ""))
+    words = [w for w in custom_id.split(":") if w and not w.isdigit() and len(w) > 1]
+    return "component " + (":".join(words[:3]) or "?")
+
+
+def count(interaction: discord.Interaction, outcome: str) -> None:
+    """Count the interaction once (ok | refused | error) with its time to the answer."""
+    if interaction.extras.get("slate_counted"):
+        return
+    interaction.extras["slate_counted"] = True
+    metrics.count_interaction(command_label(interaction), outcome,
+                              time.perf_counter() - started(interaction))
+
+
+def draining(client: discord.Client) -> bool:
+    return bool(getattr(client, "slate_draining", False))
+
+
+def _in_flight(client: discord.Client) -> set[asyncio.Task]:
+    if not hasattr(client, "slate_in_flight"):
+        client.slate_in_flight = set()  # type: ignore[attr-defined]
+    return client.slate_in_flight  # type: ignore[attr-defined]
+
+
+async def drain(client: discord.Client, grace: float) -> int:
+    """Stop taking interactions (new ones hear RESTARTING) and wait up to `grace` seconds for
+    those already running, so their database writes finish; returns how many did not."""
+    client.slate_draining = True  # type: ignore[attr-defined]
+    running = {t for t in _in_flight(client) if not t.done()}
+    if not running:
+        return 0
+    log.info("waiting for %d interactions to finish", len(running))
+    _, pending = await asyncio.wait(running, timeout=grace)
+    if pending:
+        log.warning("%d interactions still running after %.0f s; closing anyway",
+                    len(pending), grace)
+    return len(pending)
+
+
+async def turn_away(interaction: discord.Interaction) -> None:
+    """Answer an interaction that arrived while shutting down: try again soon."""
+    try:
+        if interaction.type is discord.InteractionType.autocomplete:
+            await interaction.response.autocomplete([])
+        elif not interaction.response.is_done():
+            await interaction.response.send_message(RESTARTING, ephemeral=True)
+    except discord.HTTPException:
+        log.warning("could not tell a user that Slate is restarting")
 
 
 async def show(interaction: discord.Interaction, result: Answer) -> None:
@@ -184,8 +275,18 @@ def _after_the_deadline(interaction: discord.Interaction) -> asyncio.Semaphore:
     return client.slate_followups  # type: ignore[attr-defined]
 
 
-async def report(interaction: discord.Interaction, error: BaseException) -> None:
-    """A SlateError shows its reason; anything else a reference the logs can be searched for."""
+def outcome_of(error: BaseException) -> str:
+    """'refused' for the user's mistake or a rule (the reason is shown), 'error' otherwise."""
+    if isinstance(error, app_commands.CommandInvokeError | app_commands.TransformerError):
+        error = error.__cause__ or error
+    refused = SlateError | app_commands.TransformerError | app_commands.CheckFailure
+    return "refused" if isinstance(error, refused) else "error"
+
+
+async def report(interaction: discord.Interaction, error: BaseException) -> str:
+    """A SlateError shows its reason; anything else a reference the logs can be searched for
+    (the interaction's id, which every log line of it carries). Returns the outcome."""
+    outcome = outcome_of(error)
     if isinstance(error, app_commands.CommandInvokeError | app_commands.TransformerError):
         error = error.__cause__ or error
     if isinstance(error, SlateError):
@@ -195,12 +296,12 @@ async def report(interaction: discord.Interaction, error: BaseException) -> None
     elif isinstance(error, app_commands.CheckFailure):
         text = str(error) or "you may not use this command here"
     else:
-        ref = reference(f"interaction {_what(interaction)}", error)
+        ref = reference(f"interaction {_what(interaction)}", error, ref=str(interaction.id))
         text = f"something went wrong (ref {ref})"
     try:
         if not interaction.response.is_done():
             await interaction.response.send_message(text, ephemeral=True)
-            return
+            return outcome
         async with _after_the_deadline(interaction):
             if interaction.extras.get("slate_deferred") == "public":
                 # A public "thinking…" would show the refusal to everyone: replace it privately.
@@ -208,11 +309,12 @@ async def report(interaction: discord.Interaction, error: BaseException) -> None
             await interaction.followup.send(text, ephemeral=True)
     except discord.HTTPException:
         log.exception("could not tell the user about an error (%s)", text)
+    return outcome
 
 
-def reference(what: str, error: BaseException) -> str:
-    """Log `error` with its traceback under a short reference, and return the reference."""
-    ref = secrets.token_hex(2).upper()
+def reference(what: str, error: BaseException, *, ref: str | None = None) -> str:
+    """Log `error` with its traceback under a short reference (or `ref`), and return it."""
+    ref = ref or secrets.token_hex(2).upper()
     log.error("%s failed (ref %s)", what, ref, exc_info=(type(error), error, error.__traceback__))
     return ref
 
@@ -227,6 +329,17 @@ def _what(interaction: discord.Interaction) -> str:
 class SlateTree(app_commands.CommandTree):
     """The command tree: errors not already answered get the same treatment as in `answer`."""
 
+    async def interaction_check(self, interaction: discord.Interaction, /) -> bool:
+        # The tree runs each interaction in its own task: this tag lasts exactly its span.
+        tag_task("interaction", interaction.id)
+        started(interaction)
+        if draining(self.client):
+            if interaction.type is not discord.InteractionType.autocomplete:
+                count(interaction, "refused")
+            await turn_away(interaction)
+            return False
+        return True
+
     async def on_error(self, interaction: discord.Interaction,
                        error: app_commands.AppCommandError) -> None:
-        await report(interaction, error)
+        count(interaction, await report(interaction, error))

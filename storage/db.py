@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import re
 import sqlite3
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from importlib import resources
 from pathlib import Path
@@ -97,21 +97,32 @@ class Database:
     async def schema_version(self) -> int:
         return await current_version(self.reader)
 
-    async def backup(self, target: Path | str) -> Path:
-        """An online, consistent copy through SQLite's backup API (safe while the bot runs)."""
+    async def backup(self, target: Path | str,
+                     check: Callable[[Path], object] | None = None) -> Path:
+        """An online, consistent copy through SQLite's backup API (safe while the bot runs).
+
+        The copy is written beside `target`, passed to `check` (run in a thread; it may
+        change the copy, and raises to refuse it) and only then renamed into place, so a
+        copy that fails its check never becomes a backup: it is deleted and the error raised.
+        """
         target = Path(target)
         target.parent.mkdir(parents=True, exist_ok=True)
         partial = target.with_name(target.name + ".partial")
         partial.unlink(missing_ok=True)
-
-        dest = await aiosqlite.connect(partial)
         try:
-            # Under the lock, so the copy never sees a half-written transaction of ours.
-            async with self._lock:
-                await self._writer.backup(dest)
-        finally:
-            await dest.close()
-        partial.replace(target)
+            dest = await aiosqlite.connect(partial)
+            try:
+                # Under the lock, so the copy never sees a half-written transaction of ours.
+                async with self._lock:
+                    await self._writer.backup(dest)
+            finally:
+                await dest.close()
+            if check is not None:
+                await asyncio.to_thread(check, partial)
+            partial.replace(target)
+        except BaseException:
+            partial.unlink(missing_ok=True)
+            raise
         return target
 
 

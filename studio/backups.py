@@ -1,7 +1,8 @@
 """Backups, restore and media garbage collection.
 
 - `backup_now` writes an online, consistent copy (SQLite's backup API, under the writer's lock)
-  to DATA_DIR/backups/slate-<UTC time>.db, checks it, and keeps the newest BACKUP_KEEP.
+  beside DATA_DIR/backups/slate-<UTC time>.db, checks it, renames it to that name only if it
+  passed, and then keeps the newest BACKUP_KEEP (a copy that failed is never one of them).
 - `restore` puts a backup in place of the database while the bot is stopped, after checking
   that it is a Slate database this code can read; the old database is kept beside it.
 - `collect_garbage` finds media files (MEDIA_DIR/<sha[:2]>/<sha256>) that no row uses.
@@ -94,20 +95,24 @@ def prune(settings: Settings, keep: int | None = None) -> list[Path]:
 
 
 async def backup_to(db: Database, target: Path) -> Path:
-    """Write a checked online copy of the database to `target`."""
-    written = await db.backup(target)
-    await asyncio.to_thread(_seal, written)
-    return written
+    """Write an online copy of the database to `target`, checked before it takes that name:
+    a copy that fails the check leaves no file behind and raises BackupError saying why."""
+    return await db.backup(target, check=_seal)
 
 
 def _seal(path: Path) -> None:
-    # The copy inherits WAL mode; a backup should be one self-contained file.
-    conn = sqlite3.connect(path)
     try:
-        conn.execute("PRAGMA journal_mode = DELETE")
-    finally:
-        conn.close()
-    check_copy(path)
+        # The copy inherits WAL mode; a backup should be one self-contained file.
+        conn = sqlite3.connect(path)
+        try:
+            conn.execute("PRAGMA journal_mode = DELETE")
+        finally:
+            conn.close()
+        check_copy(path)
+    except (BackupError, sqlite3.Error) as exc:
+        reason = (exc.reason if isinstance(exc, BackupError) else str(exc)).replace("\n", "; ")
+        raise BackupError(f"no backup was kept: the copy failed its check ({reason}); the "
+                          "database itself may be damaged, so keep the backups you have") from None
 
 
 async def backup_now(studio: Studio) -> Path:

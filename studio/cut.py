@@ -194,6 +194,9 @@ async def build(studio: Studio, prod: Production, *, trigger: str = "manual",
         finally:
             RUNNING.pop(prod.id, None)
         _retain(settings, await cuts.published(studio.db.reader, prod.id))
+        from studio import metrics  # here: the rest of this module is being reworked
+
+        metrics.cut_built((datetime.now(UTC) - state.started).total_seconds())
         return result
 
 

@@ -42,6 +42,14 @@ def log_context(kind: str, ident: object) -> Iterator[str]:
         event_id.reset(token)
 
 
+def tag_task(kind: str, ident: object) -> str:
+    """Tag every line logged from here to the end of the current asyncio task (its context
+    is its own copy, so the tag goes with it); for spans that begin inside a library's task."""
+    tag = f"{kind}={ident}"
+    event_id.set(tag)
+    return tag
+
+
 def secret_values(settings: Settings) -> list[str]:
     """Every secret the settings hold, longest first (so a secret inside another goes too)."""
     found: set[str] = set()

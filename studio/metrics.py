@@ -1,6 +1,9 @@
 """The bot's Prometheus metrics: one registry, the metric objects, and small helpers to use them.
 
-Other parts increment these objects directly (names below are as Prometheus shows them):
+Each is moved where its event happens, through the helpers below: interactions in cogs/common
+(answer path), votes in studio/review (after the commit), Notion requests in studio/notion/client
+(one per attempt), cut builds at the end of studio/cut.build (published cuts only), gateway
+reconnects in bot.py. Names as Prometheus shows them:
 - slate_interactions_total{command,outcome}       outcome: ok | refused | error
 - slate_interaction_latency_seconds{command}       histogram, answer time of an interaction
 - slate_jobs{state,provider}                        gauge, refreshed from the job table at scrape
@@ -8,15 +11,11 @@ Other parts increment these objects directly (names below are as Prometheus show
 - slate_votes_total{action}                         action: cast | changed | removed
 - slate_notion_requests_total{outcome}              outcome: ok | rate_limited | error
 - slate_notion_rate_limited_total                   Notion answers of 429
-- slate_cut_build_seconds                           histogram, time to build one cut
+- slate_cut_build_seconds                           histogram, time to build one published cut
 - slate_gateway_reconnects_total                    gateway sessions resumed or re-identified
 """
 
 from __future__ import annotations
-
-import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -29,8 +28,6 @@ from prometheus_client import (
     platform_collector,
     process_collector,
 )
-
-from studio.errors import SlateError
 
 REGISTRY = CollectorRegistry(auto_describe=True)
 # Process figures (RSS, CPU, open files) come with the registry: the soak report reads RSS here.
@@ -77,29 +74,32 @@ GATEWAY_RECONNECTS = Counter(
 )
 
 
-@contextmanager
-def interaction(command: str) -> Iterator[None]:
-    """Count one interaction and time it; a SlateError is a refusal, anything else an error."""
-    started = time.perf_counter()
-    outcome = "ok"
-    try:
-        yield
-    except SlateError:
-        outcome = "refused"
-        raise
-    except BaseException:
-        outcome = "error"
-        raise
-    finally:
-        INTERACTIONS.labels(command=command, outcome=outcome).inc()
-        INTERACTION_LATENCY.labels(command=command).observe(time.perf_counter() - started)
+def count_interaction(command: str, outcome: str, seconds: float) -> None:
+    """One answered interaction (outcome ok | refused | error) and its time to the answer."""
+    INTERACTIONS.labels(command=command, outcome=outcome).inc()
+    INTERACTION_LATENCY.labels(command=command).observe(seconds)
 
 
-@contextmanager
-def cut_build() -> Iterator[None]:
-    """Time one cut build (failed builds are timed too)."""
-    with CUT_BUILD_SECONDS.time():
-        yield
+def count_votes(cast: int = 0, changed: int = 0, removed: int = 0) -> None:
+    """Votes as stored (call after the transaction committed)."""
+    for action, n in (("cast", cast), ("changed", changed), ("removed", removed)):
+        if n:
+            VOTES.labels(action=action).inc(n)
+
+
+def count_notion(outcome: str) -> None:
+    """One request to Notion (outcome ok | rate_limited | error)."""
+    NOTION_REQUESTS.labels(outcome=outcome).inc()
+    if outcome == "rate_limited":
+        NOTION_RATE_LIMITED.inc()
+
+
+def cut_built(seconds: float) -> None:
+    CUT_BUILD_SECONDS.observe(seconds)
+
+
+def gateway_reconnected() -> None:
+    GATEWAY_RECONNECTS.inc()
 
 
 def set_job_counts(counts: dict[tuple[str, str], int]) -> None:

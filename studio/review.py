@@ -37,7 +37,7 @@ from storage.shots import ShotRef
 from storage.takes import Take
 from storage.vote_windows import VoteWindow
 from storage.votes import Tally
-from studio import production
+from studio import metrics, production
 from studio.errors import InvalidInput, NotFound, NotPermitted
 from studio.people import Actor
 from studio.timers import Dispatcher, parse, stamp, utcnow
@@ -192,8 +192,10 @@ class _Ballots:
             self.votes[key] = vote
         self.dirty.add(key)
 
-    async def save(self, tx: Conn) -> None:
+    async def save(self, tx: Conn) -> tuple[int, int, int]:
+        """Write the changed ballots; returns (cast, changed, removed) for the metrics."""
         cast, withdrawn = [], []
+        new = 0
         for key in sorted(self.dirty):
             now_vote, before = self.votes.get(key), self.loaded.get(key)
             if now_vote == before:
@@ -202,7 +204,9 @@ class _Ballots:
                 withdrawn.append(key)
             else:
                 cast.append((*key, *now_vote))
+                new += before is None
         await votes.write(tx, cast, withdrawn)
+        return new, len(cast) - new, len(withdrawn)
 
 
 async def apply_events(db: Database, events: list[Event]) -> list[VoteChange | int | None]:
@@ -222,7 +226,8 @@ async def apply_events(db: Database, events: list[Event]) -> list[VoteChange | i
                 results.append(_clear(event, ballots))
             else:
                 results.append(await _delete(tx, event, ballots))
-        await ballots.save(tx)
+        saved = await ballots.save(tx)
+    metrics.count_votes(*saved)  # committed by now
     return results
 
 
@@ -386,6 +391,7 @@ async def reconcile(
                 if discord_id not in wanted:
                     await votes.delete(tx, take.id, on_record.member_id)
                     removed += 1
+    metrics.count_votes(added, switched, removed)  # committed by now
     return Reconciled(added, removed, switched, tuple(stale))
 
 

@@ -22,6 +22,8 @@ from notion_client.errors import (
     UnknownHTTPResponseError,
 )
 
+from studio import metrics
+
 NOTION_VERSION = "2025-09-03"
 PAGE_SIZE = 100
 log = logging.getLogger("slate.notion")
@@ -94,9 +96,10 @@ class NotionApi:
             await self.limiter.acquire()
             self.calls += 1
             try:
-                return await op()
+                answer = await op()
             except APIResponseError as exc:
                 code = str(getattr(exc.code, "value", exc.code))
+                metrics.count_notion("rate_limited" if code == "rate_limited" else "error")
                 if code == "rate_limited" and attempt < self.max_attempts * 3:
                     self.rate_limited += 1
                     self.limiter.pause(_retry_after(exc.headers, self.backoff_s))
@@ -109,6 +112,7 @@ class NotionApi:
                         raise AnswerLost(code) from None
                 raise NotionRefused(code, str(exc), exc.status) from None
             except (RequestTimeoutError, httpx.TransportError, UnknownHTTPResponseError) as exc:
+                metrics.count_notion("error")
                 if isinstance(exc, UnknownHTTPResponseError) and exc.status < 500:
                     raise NotionRefused("error", str(exc), exc.status) from None
                 if retry_unsure and attempt < self.max_attempts:
@@ -118,7 +122,10 @@ class NotionApi:
                     raise AnswerLost(type(exc).__name__) from None
                 raise NotionRefused("unreachable", f"no answer from Notion ({exc})") from None
             except NotionClientErrorBase as exc:
+                metrics.count_notion("error")
                 raise NotionRefused(str(getattr(exc, "code", "error")), str(exc)) from None
+            metrics.count_notion("ok")
+            return answer
 
     async def _backoff(self, attempt: int) -> None:
         base = self.backoff_s * 2 ** (attempt - 1)

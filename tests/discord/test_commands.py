@@ -222,8 +222,10 @@ async def test_unexpected_error_gives_a_reference_logged_with_traceback(
     with caplog.at_level(logging.ERROR, logger="slate.cogs"):
         reply = await stage.fake.as_user(stage.alice).slash("chapter claim", chapter=1)
     assert reply.ephemeral
-    match = re.fullmatch(r"something went wrong \(ref ([0-9A-F]{4})\)", reply.content)
+    # The reference is the interaction's id: the one every log line of it is tagged with.
+    match = re.fullmatch(r"something went wrong \(ref (\d+)\)", reply.content)
     assert match
+    assert int(match.group(1)) == max(stage.fake.interactions)
     logged = [r for r in caplog.records if match.group(1) in r.getMessage()]
     assert logged and logged[0].exc_info is not None
 

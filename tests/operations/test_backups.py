@@ -246,3 +246,42 @@ def test_nightly_backup_time_follows_the_zone(settings: Settings) -> None:
     # Past the time, it is tomorrow's; in summer Paris is UTC+2.
     assert backups.next_nightly(paris, datetime(2026, 7, 10, 1, 30, tzinfo=UTC)) == \
         datetime(2026, 7, 11, 1, 30, tzinfo=UTC)
+
+
+async def test_a_copy_failing_its_check_is_never_published(settings: Settings) -> None:
+    settings = settings.model_copy(update={"backup_keep": 1})
+    studio = await Studio.open(settings)
+    try:
+        prod = await production.setup(studio.db, 1, "Low Tide")
+        who = await actor(studio.db, prod, "Pat", is_producer=True)
+        from studio import shotlist
+
+        await shotlist.import_shots(studio.db, prod, who, b"chapter,chapter_title,shot,"
+                                    b"description,duration\n1,Dawn,1,Wide,2\n1,Dawn,2,Close,2\n",
+                                    "shots.csv")
+        good = await backups.backup_now(studio)
+        cursor = await studio.db.reader.execute(
+            "SELECT rootpage FROM sqlite_master WHERE type = 'index' AND tbl_name = 'shot'")
+        rootpage = (await cursor.fetchone())[0]
+        cursor = await studio.db.reader.execute("PRAGMA page_size")
+        page_size = (await cursor.fetchone())[0]
+    finally:
+        await studio.close()  # the log is checkpointed into the file
+    # A disk fault: one page of an index turns to garbage. SQLite's backup copies pages as
+    # they are, so the copy is damaged the same way, and its check must catch it.
+    with settings.database_path.open("r+b") as fh:
+        fh.seek((rootpage - 1) * page_size)
+        fh.write(b"\xff" * 8)
+
+    studio = await Studio.open(settings)
+    try:
+        with pytest.raises(BackupError) as refused:
+            await backups.backup_now(studio)
+    finally:
+        await studio.close()
+    # Nothing new in the folder, not even a partial copy, and the good backup still counts
+    # alone toward BACKUP_KEEP=1: the failed copy did not push it out.
+    assert sorted(p.name for p in settings.backups_path.iterdir()) == [good.name]
+    assert backups.check_copy(good) > 0
+    assert refused.value.reason.startswith("no backup was kept: the copy failed its check")
+    assert "damaged" in refused.value.reason

@@ -421,6 +421,12 @@ class FakeDiscord:
                 ws, session.ws = session.ws, None
                 await ws.close(code=4000, message=b"dropped by the fake")
 
+    def expire_sessions(self) -> None:
+        """Discord forgot the sessions (as after a long outage): the bot's next RESUME is
+        refused with op 9 (not resumable), so it must IDENTIFY again."""
+        for session in self.sessions.values():
+            session.closed = True
+
     def live_sessions(self) -> list[Session]:
         return [s for s in self.sessions.values() if s.ws is not None and not s.closed]
 
