@@ -234,7 +234,7 @@ async def test_a_full_run_never_shows_a_secret(
 
         # A job on Runway with its key, to the end.
         queued = await as_alice.slash("generate", kind="image", shot="1.1", prompt="Gulls")
-        assert "image on runway" in queued.content, queued.content
+        assert "image for shot 1.1 on runway" in queued.content, queued.content
         await _job_ends(as_alice, "succeeded")
         assert runway.submissions == 1
 
