@@ -37,6 +37,7 @@ DEFER_AT_AGE_S = 2.2
 # Bounds on the wait, in case the bot's clock and Discord's disagree.
 MIN_WAIT_S, MAX_WAIT_S = 0.3, 1.5
 FOLLOWUPS_AT_ONCE = 4
+INVALID_WEBHOOK_TOKEN = 50027  # Discord's code once an interaction's 15 minutes are up
 RESTARTING = "Slate is restarting, try again in a minute"
 
 
@@ -256,15 +257,45 @@ async def show(interaction: discord.Interaction, result: Answer) -> None:
                                                     ephemeral=result.ephemeral)
         return
     deferred = interaction.extras.get("slate_deferred")
-    async with _after_the_deadline(interaction):
-        if deferred == "update" or (deferred in ("public", "private")
-                                    and result.ephemeral == (deferred == "private")):
-            await interaction.edit_original_response(**result.kwargs(sending=False))
+    try:
+        async with _after_the_deadline(interaction):
+            if deferred == "update" or (deferred in ("public", "private")
+                                        and result.ephemeral == (deferred == "private")):
+                await interaction.edit_original_response(**result.kwargs(sending=False))
+                return
+            if deferred == "public":
+                await interaction.delete_original_response()  # no public "thinking…" left
+            await interaction.followup.send(**result.kwargs(sending=True),
+                                            ephemeral=result.ephemeral)
+    except discord.HTTPException as exc:
+        if exc.code != INVALID_WEBHOOK_TOKEN:
+            raise
+        await _answer_late(interaction, result)
+
+
+async def _answer_late(interaction: discord.Interaction, result: Answer) -> None:
+    """Work that outlived the interaction's 15-minute token still reaches its user: a private
+    answer by direct message, a public one in the channel, each naming what it answers."""
+    log.info("interaction %s: its token expired before the answer; sending it directly",
+             interaction.id)
+    given = result.kwargs(sending=True)
+    given.pop("view", None)  # a dead interaction's buttons would act on nothing
+    what = _what(interaction)
+    if result.ephemeral:
+        try:
+            text = f"Your {what} finished:\n{given.get('content') or ''}"
+            await interaction.user.send(**{**given, "content": text[:2000]})
             return
-        if deferred == "public":
-            await interaction.delete_original_response()  # no public "thinking…" left behind
-        await interaction.followup.send(**result.kwargs(sending=True),
-                                        ephemeral=result.ephemeral)
+        except discord.HTTPException:  # direct messages closed: say so where it was asked
+            given = {"content": f"{interaction.user.mention}, your {what} finished; allow "
+                                "direct messages from Slate to see private answers that "
+                                "arrive after 15 minutes."}
+    else:
+        text = f"{interaction.user.mention}, your {what} finished:\n{given.get('content') or ''}"
+        given["content"] = text[:2000]
+    channel = interaction.channel
+    if isinstance(channel, discord.abc.Messageable):
+        await channel.send(**given, allowed_mentions=discord.AllowedMentions(users=True))
 
 
 def _after_the_deadline(interaction: discord.Interaction) -> asyncio.Semaphore:
@@ -307,8 +338,13 @@ async def report(interaction: discord.Interaction, error: BaseException) -> str:
                 # A public "thinking…" would show the refusal to everyone: replace it privately.
                 await interaction.delete_original_response()
             await interaction.followup.send(text, ephemeral=True)
-    except discord.HTTPException:
-        log.exception("could not tell the user about an error (%s)", text)
+    except discord.HTTPException as exc:
+        try:
+            if exc.code != INVALID_WEBHOOK_TOKEN:
+                raise
+            await _answer_late(interaction, Answer(text, ephemeral=True))
+        except discord.HTTPException:
+            log.exception("could not tell the user about an error (%s)", text)
     return outcome
 
 

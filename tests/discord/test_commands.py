@@ -267,3 +267,43 @@ async def test_options_out_of_their_bounds_never_reach_the_bot(stage: Stage) -> 
             max_chapters=101)
     assert (await production.shot(stage.studio.db, await production.get(
         stage.studio.db, stage.fake.guild_id), "1.1")).shot.planned_duration > 0.1
+
+
+async def test_an_answer_after_the_tokens_15_minutes_still_reaches_its_user(
+        stage: Stage) -> None:
+    fake = stage.fake
+    fake.expect_trouble = True  # the expired token's 401 is what this test provokes
+    alice, owner = fake.as_user(stage.alice), fake.as_user(fake.owner)
+    fake.dms_closed.add(stage.bob.id)
+    bob = fake.as_user(stage.bob)
+    await alice.slash("chapter claim", chapter=6)
+    async with stage.studio.db.transaction():  # the work outlives the token
+        tasks = [asyncio.create_task(alice.slash("chapter claim", chapter=7)),
+                 asyncio.create_task(owner.slash("production setup", title="Low Tide",
+                                                 producer_role=stage.producer_role)),
+                 asyncio.create_task(bob.slash("chapter release", chapter=6))]
+        await asyncio.sleep(2.5)
+        fake.advance(15 * 60 + 1)
+
+    def said(channel_id: int) -> list[str]:
+        return [m.get("content") or "" for m in fake.messages.values()
+                if int(m["channel_id"]) == channel_id]
+
+    for _ in range(200):
+        dms = [c for c in fake.channels.values() if c.type == 1 and said(c.id)]
+        if len(said(alice.channel.id)) >= 3 and dms:
+            break
+        await asyncio.sleep(0.02)
+    for task in tasks:  # the users' own windows never hear back: the token is dead
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+    public = said(alice.channel.id)
+    assert any(t.startswith(f"<@{stage.alice.id}>, your /chapter claim finished:")
+               and "now holds chapter 7" in t for t in public), public
+    (dm,) = [c for c in fake.channels.values()
+             if c.type == 1 and int(c.recipient["id"]) == fake.owner.id]
+    assert any("/production setup finished" in t and "is set up" in t for t in said(dm.id))
+    # Bob's refusal was private and his DMs are closed: the channel says only where to look.
+    told_bob = [t for t in public if t.startswith(f"<@{stage.bob.id}>")]
+    assert told_bob and "allow direct messages" in told_bob[0]
+    assert "held by" not in told_bob[0]

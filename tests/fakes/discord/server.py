@@ -62,12 +62,16 @@ class Channel:
     position: int = 0
     parent_id: int | None = None
     owner_id: int | None = None
+    recipient: dict[str, Any] | None = None  # a DM channel's user
 
     @property
     def is_thread(self) -> bool:
         return self.type in (10, 11, 12)
 
     def payload(self, guild_id: int) -> dict[str, Any]:
+        if self.type == 1:  # a direct message channel belongs to no guild
+            return {"id": str(self.id), "type": 1, "last_message_id": None,
+                    "recipients": [self.recipient] if self.recipient else []}
         data: dict[str, Any] = {"id": str(self.id), "name": self.name, "type": self.type,
                                 "position": self.position, "guild_id": str(guild_id),
                                 "permission_overwrites": [], "nsfw": False}
@@ -197,6 +201,7 @@ class FakeDiscord:
                                                            EVERYONE_PERMISSIONS, 0)}
         self.channels: dict[int, Channel] = {}
         self.users: dict[int, User] = {}
+        self.dms_closed: set[int] = set()  # users who accept no direct messages from the bot
         self.owner = self.add_user("Owner")
         self.general = self.add_channel("general")
         self.messages: dict[int, dict[str, Any]] = {}
@@ -284,7 +289,7 @@ class FakeDiscord:
             "icon": None, "splash": None, "features": [], "emojis": [], "stickers": [],
             "roles": [r.payload() for r in self.roles.values()],
             "channels": [c.payload(self.guild_id) for c in self.channels.values()
-                         if not c.is_thread],
+                         if not c.is_thread and c.type != 1],
             "threads": [c.payload(self.guild_id) for c in self.channels.values()
                         if c.is_thread],
             "members": [self.member_payload(self.bot_user)],
@@ -495,6 +500,7 @@ class FakeDiscord:
     def _routes(self) -> list[tuple[re.Pattern[str], str, Callable[..., Awaitable[Any]]]]:
         table = [
             (r"/users/@me", "GET", self._me),
+            (r"/users/@me/channels", "POST", self._open_dm),
             (r"/oauth2/applications/@me", "GET", self._application),
             (r"/applications/@me", "GET", self._application),
             (r"/gateway", "GET", self._gateway_info),
@@ -776,10 +782,24 @@ class FakeDiscord:
             return 404, {"message": "Unknown Channel", "code": 10003}
         return 200, channel.payload(self.guild_id)
 
+    async def _open_dm(self, _r: web.Request, body: Any, _f: Any) -> tuple[int, Any]:
+        user = self.users.get(int((body or {}).get("recipient_id") or 0))
+        if user is None:
+            return 400, _invalid(["recipient_id: Value is not snowflake."])
+        found = next((c for c in self.channels.values()
+                      if c.type == 1 and c.recipient and int(c.recipient["id"]) == user.id), None)
+        if found is None:
+            found = Channel(self.next_id(), "", 1, recipient=user.payload())
+            self.channels[found.id] = found
+        return 200, found.payload(self.guild_id)
+
     async def _create_message(self, _r: web.Request, body: Any, files: list[Attachment],
                               channel_id: str) -> tuple[int, Any]:
-        if self._channel(channel_id) is None:
+        channel = self._channel(channel_id)
+        if channel is None:
             return 404, {"message": "Unknown Channel", "code": 10003}
+        if channel.recipient and int(channel.recipient["id"]) in self.dms_closed:
+            return 403, {"message": "Cannot send messages to this user", "code": 50007}
         if limits.too_large(sum(len(f.data) for f in files)):
             return 413, limits.TOO_LARGE
         problems = limits.check_message(body or {}, files=len(files))
