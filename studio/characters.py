@@ -30,6 +30,7 @@ class Expanded:
     reference_images: list[str] = field(default_factory=list)  # media paths
     voice_id: str = ""
     names: list[str] = field(default_factory=list)
+    loras: list[str] = field(default_factory=list)  # for providers that load LoRA weights
 
 
 async def add(studio: Studio, prod: Production, who: Actor, name: str, *,
@@ -99,10 +100,8 @@ async def expand(studio: Studio, prod: Production, prompt: str, *,
 
     def words(match: re.Match) -> str:
         found = cast[match.group(1).lower()]
-        text = found.name + (f" ({found.trigger_words})" if found.trigger_words else "")
-        if supports_lora and found.lora:
-            text += f" <lora:{found.lora}:0.8>"
-        return text
+        # The trigger words wake the LoRA the provider loads beside the model.
+        return found.name + (f" ({found.trigger_words})" if found.trigger_words else "")
 
     expanded = MENTION.sub(words, prompt)
     for found in cast.values():
@@ -110,4 +109,5 @@ async def expand(studio: Studio, prod: Production, prompt: str, *,
         refs.extend(str(mediastore.path_for(studio.settings.media_path, sha))
                     for sha in found.references)
         voice = voice or found.voice_id
-    return Expanded(expanded, refs[:3], voice, names)
+    loras = [c.lora for c in cast.values() if c.lora] if supports_lora else []
+    return Expanded(expanded, refs[:3], voice, names, loras)

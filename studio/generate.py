@@ -140,6 +140,8 @@ async def request(
                     "seed": seed, "ratio": ratio, "shot": ref.code}
     if expanded.prompt != prompt:
         params["original_prompt"] = prompt
+    if expanded.loras:
+        params["loras"] = expanded.loras
     if kind == "video":
         seconds = float(duration if duration is not None
                         else min(MAX_VIDEO_SECONDS, max(2.0, ref.shot.planned_duration)))

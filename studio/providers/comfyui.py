@@ -27,6 +27,7 @@ from studio.providers.base import Poll, Provider, final, transient
 
 SLOT = re.compile(r"^\{\{(\w+)\}\}$")
 LONG_SIDE = 1024  # 16:9 gives 1024×576, SVD's native frame
+LORA_STRENGTH = 0.8  # a character's likeness without overpowering the prompt
 
 
 def fill(template: dict, values: dict) -> dict:
@@ -42,6 +43,31 @@ def fill(template: dict, values: dict) -> dict:
             return values[match.group(1)]
         return node
     return walk(template)  # type: ignore[return-value]
+
+
+def with_loras(graph: dict, loras: list[str], strength: float = LORA_STRENGTH) -> dict:
+    """The graph with a LoraLoader chain after its checkpoint, as ComfyUI loads LoRAs: every
+    node that took the checkpoint's model or clip takes the last LoRA's instead."""
+    checkpoint = next((node_id for node_id, node in graph.items()
+                       if node.get("class_type") == "CheckpointLoaderSimple"), None)
+    if not loras or checkpoint is None:
+        return graph
+    graph = json.loads(json.dumps(graph))
+    source = checkpoint
+    for n, lora in enumerate(loras):
+        node_id = f"slate_lora_{n}"
+        graph[node_id] = {"class_type": "LoraLoader", "inputs": {
+            "lora_name": lora, "strength_model": strength, "strength_clip": strength,
+            "model": [source, 0], "clip": [source, 1]}}
+        source = node_id
+    for node_id, node in graph.items():
+        if node_id.startswith("slate_lora_"):
+            continue
+        for name, value in node.get("inputs", {}).items():
+            if isinstance(value, list) and len(value) == 2 and value[0] == checkpoint \
+                    and value[1] in (0, 1):
+                node["inputs"][name] = [source, value[1]]
+    return graph
 
 
 def frame_for(ratio: str, long_side: int = LONG_SIDE) -> tuple[int, int]:
@@ -123,7 +149,7 @@ class ComfyUI(Provider):
             values["motion_bucket"] = int(params.get("motion") or 5) * 25
         if params.get("image"):
             values["image"] = await self._upload(url, params["image"])
-        graph = fill(self.workflow(kind), values)
+        graph = with_loras(fill(self.workflow(kind), values), list(params.get("loras") or []))
         self._listen(url)
         response = await http.send(self.client, self.name, "POST", f"{url}/prompt",
                                    json={"prompt": graph, "client_id": self.client_id})

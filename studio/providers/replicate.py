@@ -21,7 +21,6 @@ USD_PER_SECOND = 0.0014  # an A100's published price per second of predict time
 class Replicate(Provider):
     name = "replicate"
     kinds = ("image", "video", "upscale")
-    supports_lora = True
 
     def __init__(self, api_token: str, *, base_url: str = "https://api.replicate.com",
                  models: dict[str, str] | None = None, wait_seconds: int = 5,
@@ -34,6 +33,12 @@ class Replicate(Provider):
         self.client = httpx.AsyncClient(
             base_url=base_url, timeout=timeout,
             headers={"Authorization": f"Bearer {api_token}"})
+
+    @property
+    def supports_lora(self) -> bool:  # type: ignore[override]
+        """Replicate's LoRA models (e.g. black-forest-labs/flux-dev-lora) take the weights as
+        inputs; others would silently ignore a character's LoRA."""
+        return self.models.get("image", "").endswith("-lora")
 
     def estimate_cost(self, kind: str, params: dict) -> float:
         return {"image": 0.003, "video": 0.5, "upscale": 0.002}.get(kind, 0.0)
@@ -54,6 +59,11 @@ class Replicate(Provider):
             given.pop("prompt")
         if kind == "video" and params.get("duration"):
             given["duration"] = int(params["duration"])
+        loras = list(params.get("loras") or []) if kind == "image" else []
+        if loras:  # one LoRA and one extra, as flux-dev-lora takes them
+            given.update(lora_weights=loras[0], lora_scale=0.8)
+            if len(loras) > 1:
+                given.update(extra_lora=loras[1], extra_lora_scale=0.8)
         return given
 
     async def submit(self, kind: str, params: dict) -> str:

@@ -103,7 +103,9 @@ async def test_replicate_image_with_prefer_wait_and_reported_cost(
                                   prompt="@Ada on the pier", seed=4, within=10)
     assert fake_replicate.wait_headers == ["wait=5"]
     sent = fake_replicate.requests[0]["input"]
-    assert sent["prompt"] == "Ada (woman in a yellow coat) <lora:ada_v2:0.8> on the pier"
+    # flux-schnell loads no LoRA: the trigger words go in the prompt, no weights are sent.
+    assert sent["prompt"] == "Ada (woman in a yellow coat) on the pier"
+    assert "lora_weights" not in sent
     assert take.prompt == sent["prompt"] and json.loads(take.params)["original_prompt"] == \
         "@Ada on the pier"
     assert take.cost == pytest.approx(2.5 * 0.0014)
@@ -187,6 +189,7 @@ async def test_comfyui_least_busy_server_gets_the_job_with_progress(
         assert graph["3"]["inputs"]["seed"] == 11
         assert take.external_id.startswith(fake_comfyui.url + "#")
         assert take.kind == "image"
+        assert not any(n["class_type"] == "LoraLoader" for n in graph.values())
         # The websocket's steps reach the listeners: some part-way, never backwards, then done.
         assert any(0 < p < 1 for p in seen), seen
         assert seen == sorted(seen) and seen[-1] == 1.0
@@ -240,3 +243,28 @@ async def test_comfyui_server_that_forgot_the_prompt_fails_the_job(
     done = await q.wait(queued.job.id, within=10)
     assert done.state == "failed" and "no longer knows" in done.error
     assert fake_comfyui.submissions == 1
+
+
+async def test_a_characters_lora_is_loaded_by_comfyui_and_replicates_lora_models(
+        studio: Studio, sample: Production, owner: Actor, make_queue,
+        fake_comfyui: FakeComfyUI, fake_replicate: FakeReplicate):
+    await characters.add(studio, sample, owner, "Ada", trigger_words="woman in a yellow coat",
+                         lora="ada_v2.safetensors")
+    make_queue({"comfyui": ComfyUI([fake_comfyui.url]),
+                "replicate": Replicate(fake_rep.TOKEN, base_url=fake_replicate.url,
+                                       models={"image": "black-forest-labs/flux-dev-lora"})})
+    await generate.run_now(studio, sample, owner, "1.2", kind="image", provider="comfyui",
+                           prompt="@Ada on the pier", seed=4, within=10)
+    graph = fake_comfyui.requests[0]["prompt"]
+    (lora_id,) = [i for i, n in graph.items() if n["class_type"] == "LoraLoader"]
+    lora = graph[lora_id]["inputs"]
+    assert lora["lora_name"] == "ada_v2.safetensors" and lora["model"] == ["4", 0]
+    # The sampler and both text encoders take the LoRA's model and clip; the VAE stays.
+    assert graph["3"]["inputs"]["model"] == [lora_id, 0]
+    assert graph["6"]["inputs"]["clip"] == graph["7"]["inputs"]["clip"] == [lora_id, 1]
+    assert graph["8"]["inputs"]["vae"] == ["4", 2]
+    assert graph["6"]["inputs"]["text"] == "Ada (woman in a yellow coat) on the pier"
+    await generate.run_now(studio, sample, owner, "1.3", kind="image", provider="replicate",
+                           prompt="@Ada waves", seed=5, within=10)
+    sent = fake_replicate.requests[0]["input"]
+    assert sent["lora_weights"] == "ada_v2.safetensors" and sent["lora_scale"] == 0.8

@@ -73,7 +73,10 @@ class FakeComfyUI(FakeServer):
                                       "node_errors": {}}, status=400)
         for node_id, node in graph.items():
             for name, value in node.get("inputs", {}).items():
-                if isinstance(value, str) and value.startswith("{{"):
+                # A link [node id, output] must name a node of the graph, as ComfyUI checks.
+                dangling = isinstance(value, list) and len(value) == 2 and str(value[0]) \
+                    not in graph
+                if dangling or (isinstance(value, str) and value.startswith("{{")):
                     return web.json_response({"error": {"type": "prompt_outputs_failed_"
                                                         "validation", "message": "Prompt "
                                                         "outputs failed validation"},
