@@ -22,6 +22,7 @@ from typing import Protocol
 from storage import shots
 from storage import takes as takes_repo
 from storage.chapters import ChapterProgress
+from storage.jobs import Job
 from storage.productions import Production
 from storage.shots import ShotRef
 from storage.takes import Take
@@ -42,7 +43,6 @@ ROSTER = {"Maya": 1001, "Jonas": 1002, "Ife": 1003, "Ren": 1004, "Sol": 1005,
 AUDIENCE = ("Noor", "Teo", "Ana", "Kit")  # members who only watch and vote
 DEMO_CLAIMS = [("Maya", 1), ("Jonas", 2), ("Ife", 3), ("Ren", 4), ("Sol", 5), ("Maya", 6),
                ("Jonas", 7), ("Ife", 8), ("Sol", 1), ("Maya", 4)]
-DEFAULT_CHAPTERS = 8
 RETAKE_NOTE = "keep Pell's claws in frame and slow the move right down"
 # The shell has no Discord: each candidate's ballot is a local message numbered from here.
 BALLOT_BASE = 900_000
@@ -90,6 +90,8 @@ class Ballots:
 
 
 class Demo:
+    """The demo's production and cast, and what its members did through the studio."""
+
     def __init__(self, studio: Studio, prod: Production, producer: Actor,
                  members: dict[str, Actor], say: Callable[[str], None]) -> None:
         self.studio = studio
@@ -115,7 +117,7 @@ class Demo:
         assert found is not None
         return found
 
-    async def owner_of(self, ref: ShotRef) -> Actor:
+    def owner_of(self, ref: ShotRef) -> Actor:
         for who in self.members.values():
             if who.id == ref.owner_id:
                 return who
@@ -124,7 +126,7 @@ class Demo:
     async def video_takes(self, refs: list[ShotRef]) -> list[Take]:
         work = []
         for ref in refs:
-            who = await self.owner_of(ref)
+            who = self.owner_of(ref)
             count = 2 if ref.code in ROLES.two_candidates else 1
             for candidate in range(1, count + 1):
                 work.append(self.generate(who, ref.code, "video", seed=seed_for(ref, candidate),
@@ -257,7 +259,7 @@ async def _run(studio: Studio, chapters: int, face: Face) -> int:
             plain += 1
         elif closing.approval is not None:
             say(f"  {code}: approved by vote: r{closing.approval.take.revision} "
-                f"({tally_line(closing.status)}; one voter switched)")
+                f"({tally_line(closing.status)}; {demo.ballots.switched} vote switched)")
         else:
             say(f"  {code}: {closing.outcome.replace('_', ' ')} ({tally_line(closing.status)}; "
                 f"{closing.status.voters} voters) → the producers decide")
@@ -286,7 +288,7 @@ async def _run(studio: Studio, chapters: int, face: Face) -> int:
 
     # Day 2: the retake comes back as the note asked (a slower move) and wins its vote.
     ref = await production.shot(studio.db, prod, ROLES.retake)
-    owner = await demo.owner_of(ref)
+    owner = demo.owner_of(ref)
     again = await demo.generate(owner, ref.code, "video", seed=seed_for(ref, 9), motion=1,
                                 prompt=f"{ref.shot.description}; {RETAKE_NOTE}")
     status = await demo.put_to_vote(ref.code)
@@ -319,7 +321,7 @@ async def _run(studio: Studio, chapters: int, face: Face) -> int:
     return 1 if unfinished else 0
 
 
-async def all_jobs(demo: Demo) -> list:
+async def all_jobs(demo: Demo) -> list[Job]:
     return await generate.jobs_of(demo.studio, demo.prod, demo.producer, everyone=True,
                                   limit=100_000)
 
