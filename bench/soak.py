@@ -50,6 +50,7 @@ from studio.review import VOTE_AGAINST, VOTE_FOR
 from studio.settings import Settings, load_settings
 from tests.fakes.discord import Channel, FakeDiscord, InteractionFailed, Reply, User
 from tests.fakes.discord.fixtures import SlateRunner
+from tests.fakes.discord.server import DISCORD_EPOCH_MS
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = ROOT / "examples" / "low_tide.csv"
@@ -91,6 +92,11 @@ class Soak:
     # Cleared while the bot restarts: no slash command is sent to a bot that is not there.
     serving: asyncio.Event = field(default_factory=asyncio.Event)
     in_flight: int = 0
+    # One command at a time per chapter or shot, so the ledger learns answers in commit order.
+    locks: dict[str, asyncio.Lock] = field(default_factory=dict)
+
+    def lock(self, key: str) -> asyncio.Lock:
+        return self.locks.setdefault(key, asyncio.Lock())
 
     @property
     def studio(self) -> Studio:
@@ -138,16 +144,17 @@ async def slash(soak: Soak, who: User, path: str, what: str, **options: object) 
 async def claim_or_release(soak: Soak, who: User) -> None:
     number = soak.rng.randint(1, CHAPTERS)
     ledger = soak.ledger
-    if ledger.owners.get(number) == who.name:
-        reply = await slash(soak, who, "chapter release", "release", chapter=number)
-        if reply is not None and "is open again" in reply.text:
-            ledger.owners[number] = None
-            ledger.acknowledged["release"] += 1
-    else:
-        reply = await slash(soak, who, "chapter claim", "claim", chapter=number)
-        if reply is not None and "now holds chapter" in reply.text:
-            ledger.owners[number] = who.name
-            ledger.acknowledged["claim"] += 1
+    async with soak.lock(f"chapter {number}"):
+        if ledger.owners.get(number) == who.name:
+            reply = await slash(soak, who, "chapter release", "release", chapter=number)
+            if reply is not None and "is open again" in reply.text:
+                ledger.owners[number] = None
+                ledger.acknowledged["release"] += 1
+        else:
+            reply = await slash(soak, who, "chapter claim", "claim", chapter=number)
+            if reply is not None and "now holds chapter" in reply.text:
+                ledger.owners[number] = who.name
+                ledger.acknowledged["claim"] += 1
 
 
 async def board(soak: Soak, who: User) -> None:
@@ -203,14 +210,15 @@ async def approve(soak: Soak, who: User) -> None:
         soak.ledger.refused["approve"] += 1  # nothing to approve on that shot yet
         return
     take = soak.rng.choice(choices)["value"]
-    reply = await slash(soak, soak.producer, "approve", "approve", take=take)
-    if reply is None:
-        return
-    if "is approved" in reply.text:
-        soak.ledger.approvals[code] = int(take.split("r")[1])
-        soak.ledger.acknowledged["approve"] += 1
-    else:
-        soak.ledger.refused["approve"] += 1
+    async with soak.lock(f"shot {code}"):
+        reply = await slash(soak, soak.producer, "approve", "approve", take=take)
+        if reply is None:
+            return
+        if "is approved" in reply.text:
+            soak.ledger.approvals[code] = int(take.split("r")[1])
+            soak.ledger.acknowledged["approve"] += 1
+        else:
+            soak.ledger.refused["approve"] += 1
 
 
 def candidate_messages(fake: FakeDiscord, channel_id: int) -> dict[int, str]:
@@ -336,6 +344,11 @@ def trim_fake(fake: FakeDiscord) -> None:
     fake.calls.clear()
     for key in [k for k, i in fake.interactions.items() if i.settled.is_set()]:
         del fake.interactions[key]
+    # Answers to commands (in #general) are read when they arrive; forget them after 2 min.
+    cutoff = (int(time.time() * 1000) - 120_000 - DISCORD_EPOCH_MS) << 22
+    for key in [k for k, m in fake.messages.items()
+                if m["channel_id"] == str(fake.general.id) and k < cutoff]:
+        del fake.messages[key]
     for session in fake.sessions.values():
         del session.events[:-2000 if not session.closed else len(session.events)]
     for attachment in fake.files.values():
@@ -436,6 +449,12 @@ async def verify(soak: Soak, prod: Production) -> tuple[list[str], dict[str, int
                         f"{soak.ledger.cuts}")
     elif not (Path(latest.path or "") / "film.mp4").is_file():
         problems.append(f"cut {latest.version}'s film is missing")
+    else:
+        in_cut = {e["code"]: e["take_revision"] for e in latest.timeline_data["entries"]
+                  if e["kind"] == "take"}
+        if in_cut != soak.ledger.approvals:
+            problems.append(f"cut {latest.version} holds {len(in_cut)} approved takes, "
+                            f"{len(soak.ledger.approvals)} were acknowledged (or others)")
     fake = soak.fake
     problems += [f"interaction failed: {i.user.name}" for i in fake.failed_interactions]
     problems += [f"Discord would refuse {c.method} {c.path}: {c.status}" for c in fake.rejections]
@@ -498,7 +517,8 @@ def report(o: Outcome) -> str:
         f"- Reactions: {dict(sorted(o.ledger.reactions.items()))}; MISMATCHES below.",
         f"- Jobs acknowledged: {len(o.ledger.jobs)}, final states {o.job_states}; each "
         f"succeeded job made exactly one take.",
-        f"- Cuts acknowledged: {o.ledger.cuts}; the last one verified.",
+        f"- Cuts acknowledged: {o.ledger.cuts}; the last one verified, holding exactly the "
+        f"{len(o.ledger.approvals)} approved takes acknowledged.",
         f"- Lost or wrong: {len(o.problems)}" + ("" if not o.problems else ": " +
                                                 "; ".join(o.problems[:15])),
         f"- RSS: middle third peak {middle / 2**20:.1f} MiB, last third peak "
