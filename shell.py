@@ -22,7 +22,6 @@ from studio.logging_setup import setup_logging
 from studio.people import actor, member_named
 from studio.settings import Settings, SettingsError, load_settings
 
-EXAMPLE_SHOT_LIST = Path(__file__).parent / "examples" / "low_tide.csv"
 EXAMPLE_TITLE = "Low Tide"
 
 Command = Callable[[Studio, argparse.Namespace], Awaitable[int]]
