@@ -8,19 +8,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import shutil
 import sys
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
-from storage import audit, members, shots
-from storage import takes as takes_repo
 from storage.chapters import ChapterProgress
 from storage.db import SchemaTooNew
-from storage.productions import Production
-from storage.shots import ShotRef
-from storage.takes import Provenance, Take
 from studio import backups, cut, production, review, shotlist
 from studio.app import Studio
 from studio.errors import SlateError
@@ -28,7 +22,6 @@ from studio.logging_setup import setup_logging
 from studio.people import actor, member_named
 from studio.settings import Settings, SettingsError, load_settings
 
-EXAMPLE_SHOT_LIST = Path(__file__).parent / "examples" / "low_tide.csv"
 EXAMPLE_TITLE = "Low Tide"
 
 Command = Callable[[Studio, argparse.Namespace], Awaitable[int]]
@@ -85,7 +78,9 @@ def parser() -> argparse.ArgumentParser:
     p = sub.add_parser("cut", help="build, verify and publish the cut now")
     p.add_argument("--quiet", action="store_true", help="no progress line")
     sub.add_parser("cuts", help="list the published cuts and show the latest one's changelog")
-    sub.add_parser("demo", help="run the production pipeline on embedded defaults")
+    p = sub.add_parser("demo", help="run the whole production pipeline on embedded defaults")
+    p.add_argument("--chapters", type=int, default=8, choices=range(2, 9), metavar="2..8",
+                   help="how many chapters get takes, votes and stems (default 8: all)")
     generation_parsers(sub)
     add_review_parsers(sub)
     p = sub.add_parser("notion-connect", help="create or check the Notion databases (NOTION_TOKEN)")
@@ -114,7 +109,7 @@ def main(argv: list[str]) -> int:
     if args.command is None:
         return run_bot(settings)
     if args.command == "demo":
-        return asyncio.run(demo(settings))
+        return asyncio.run(demo(settings, args.chapters))
     if args.command == "restore":
         return cmd_restore(settings, args)
     return asyncio.run(_run(settings, COMMANDS[args.command], args))
@@ -378,108 +373,36 @@ def render_board(title: str, rows: list[ChapterProgress]) -> str:
     return "\n".join(lines)
 
 
-DEMO_CLAIMS = [("Maya", 1), ("Jonas", 2), ("Ife", 3), ("Ren", 4), ("Sol", 5), ("Maya", 6),
-               ("Jonas", 7), ("Ife", 8), ("Sol", 1), ("Maya", 4)]
+class DemoFace:
+    """The demo on a terminal: narration on stdout, ffmpeg's progress on stderr."""
+
+    def __init__(self) -> None:
+        self._progress: ProgressLine | None = None
+
+    def say(self, text: str) -> None:
+        print(text, flush=True)
+
+    def progress(self, stage: str, fraction: float) -> None:
+        if self._progress is None or (stage == "normalizing" and fraction == 0.0):
+            self._progress = ProgressLine()
+        self._progress(stage, fraction)
+
+    def cut(self, result: cut.CutResult) -> None:
+        print(render_cut(result), flush=True)
+
+    def board(self, title: str, rows: list[ChapterProgress]) -> None:
+        print(render_board(title, rows), flush=True)
 
 
-DEMO_TAKE_CHAPTERS = (1, 2, 3)
-DEMO_PATTERNS = ("testsrc2", "smptebars", "rgbtestsrc")
+async def demo(settings: Settings, chapters: int) -> int:
+    """The main job on embedded defaults: the whole pipeline, in DATA_DIR/demo."""
+    import demo as script
 
-
-def make_demo_take(ref: ShotRef, folder: Path) -> Path:
-    """A stand-in take for a shot: a captioned test pattern of the planned length.
-
-    The animatic provider (storyboard frames, camera moves) replaces this in the full demo.
-    """
-    from studio.standin import make_standin_take
-
-    caption = f"{ref.code}  {ref.shot.description}"
-    pattern = DEMO_PATTERNS[(ref.chapter_number - 1) % len(DEMO_PATTERNS)]
-    return make_standin_take(folder / f"take {ref.code}.mp4", caption,
-                             seconds=ref.shot.planned_duration, pattern=pattern)
-
-
-async def demo_approve(studio: Studio, prod: Production, take: Take) -> None:
-    """Approve a take directly (the review's votes and approvals replace this in the demo)."""
-    async with studio.db.transaction() as tx:
-        await shots.update(tx, take.shot_id, approved_take_id=take.id, status="approved")
-        await takes_repo.set_status(tx, take.id, "approved")
-        await audit.record(tx, prod.id, None, "shot", take.shot_id, "approve",
-                           after={"take": take.id, "by": "demo"})
-
-
-async def demo_cut(studio: Studio, prod: Production) -> None:
-    """Takes for the first chapters, some approved, two stems, then two nights' cuts."""
-    from studio import takes
-    from studio.standin import make_tone
-
-    folder = studio.settings.data_dir / "incoming"
-    folder.mkdir(parents=True, exist_ok=True)
-    made: list[Take] = []
-    for ref in await shots.of_production(studio.db.reader, prod.id):
-        if ref.chapter_number not in DEMO_TAKE_CHAPTERS:
-            continue
-        owner = await members.get(studio.db.reader, ref.owner_id) if ref.owner_id else None
-        who = await actor(studio.db, prod, owner.name if owner else "Producer",
-                          is_producer=owner is None)
-        path = await asyncio.to_thread(make_demo_take, ref, folder)
-        stored = await takes.add_take(studio, prod, who, ref.code, path, source="generated",
-                                      provenance=Provenance(provider="standin",
-                                                            model="ffmpeg lavfi"))
-        made.append(stored.take)
-    print(f"\n  {len(made)} takes made for chapters "
-          f"{', '.join(map(str, DEMO_TAKE_CHAPTERS))}")
-    held_back = made[-1]
-    for take in made[:-1:2] + made[1:-1:2][:4]:
-        await demo_approve(studio, prod, take)
-    producer = await actor(studio.db, prod, "Producer", is_producer=True)
-    vo = await asyncio.to_thread(make_tone, folder / "ch1 vo.wav", 8.0, 180)
-    music = await asyncio.to_thread(make_tone, folder / "ch2 music.wav", 12.0, 392)
-    await takes.add_stem(studio, prod, producer, 1, "vo", vo)
-    await takes.add_stem(studio, prod, producer, 2, "music", music)
-    print("  approvals made, stems added (VO for chapter 1, music for chapter 2)\n")
-    first = await cut.build(studio, prod, trigger="demo", on_progress=ProgressLine())
-    print(render_cut(first))
-    # The next night: one more approval, and only that shot is encoded again.
-    await demo_approve(studio, prod, held_back)
-    second = await cut.build(studio, prod, trigger="demo", on_progress=ProgressLine())
-    print()
-    print(render_cut(second))
-    print()
-    print(second.changelog)
-
-
-async def demo(settings: Settings) -> int:
-    """The main job on embedded defaults: a production from examples/, claimed and shown."""
-    demo_dir = settings.data_dir / "demo"
-    shutil.rmtree(demo_dir, ignore_errors=True)
-    settings = settings.model_copy(update={"data_dir": demo_dir, "database": None,
-                                           "media_dir": None})
-    studio = await Studio.open(settings)
     try:
-        prod = await production.setup(studio.db, production.SHELL_GUILD, EXAMPLE_TITLE,
-                                      producer_role=settings.producer_role,
-                                      max_chapters=settings.max_chapters_per_creator)
-        producer = await actor(studio.db, prod, "Producer", is_producer=True)
-        report = await shotlist.import_shots(studio.db, prod, producer,
-                                             EXAMPLE_SHOT_LIST.read_bytes(),
-                                             EXAMPLE_SHOT_LIST.name)
-        print(f"imported {EXAMPLE_SHOT_LIST.name}: {report.summary()}")
-        # Two claims each, then two that the rules refuse, to show the refusals' reasons.
-        for name, number in DEMO_CLAIMS:
-            who = await actor(studio.db, prod, name)
-            try:
-                await production.claim(studio.db, prod, who, number)
-                print(f"  {name} claims chapter {number}")
-            except SlateError as exc:
-                print(f"  {name} cannot claim chapter {number}: {exc.reason}")
-        await demo_cut(studio, prod)
-        print()
-        print(render_board(prod.title, await production.board(studio.db, prod)))
-        print(f"\ndatabase: {settings.database_path}")
-    finally:
-        await studio.close()
-    return 0
+        return await script.run(settings, chapters, DemoFace())
+    except SlateError as exc:
+        print(f"slate: {exc.reason}", file=sys.stderr)
+        return 1
 
 
 # --- generations, takes, stems, characters, jobs, budget ------------------------------------

@@ -1,11 +1,15 @@
 """Run every bench/bench_*.py and write bench/RESULTS.md: one table of figure, floor and ratio.
 
+Then bench/soak.py runs for a short while (--soak-seconds, default 60; 0 skips it) and its
+RSS figure joins the table; `python bench/soak.py --seconds 600` is the long soak.
+
 Each benchmark prints, as its last lines, one JSON object per figure:
     {"bench": "...", "figure": 1.23, "floor": 0.45, "ratio": 2.73, "unit": "ms"}
 A benchmark that exits non-zero, times out or prints no such line is a row marked FAILED with
 its reason; the run then exits 1, after the report is written.
 
-Usage: python bench/run_all.py [--dir bench] [--out bench/RESULTS.md] [--timeout 900] [NAME...]
+Usage: python bench/run_all.py [--dir bench] [--out bench/RESULTS.md] [--timeout 900]
+                               [--soak-seconds 60] [NAME...]
 """
 
 from __future__ import annotations
@@ -62,12 +66,12 @@ def _last_line(text: str) -> str:
     return lines[-1][:200] if lines else ""
 
 
-def run_one(script: Path, timeout: float) -> list[Row]:
+def run_one(script: Path, timeout: float, args: tuple[str, ...] = ()) -> list[Row]:
     started = time.perf_counter()
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(
         p for p in (str(ROOT), os.environ.get("PYTHONPATH", "")) if p)}
     try:
-        done = subprocess.run([sys.executable, str(script)], cwd=ROOT, env=env,
+        done = subprocess.run([sys.executable, str(script), *args], cwd=ROOT, env=env,
                               capture_output=True, text=True, timeout=timeout, check=False)
     except subprocess.TimeoutExpired:
         return [Row(script.name, script.stem, None, None, None, "", time.perf_counter() - started,
@@ -161,7 +165,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=HERE / "RESULTS.md")
     parser.add_argument("--timeout", type=float,
                         default=float(os.environ.get("SLATE_BENCH_TIMEOUT", "900")))
-    parser.add_argument("names", nargs="*", help="run only these (e.g. bench_cut)")
+    parser.add_argument("--soak-seconds", type=float,
+                        default=float(os.environ.get("SLATE_SOAK_SECONDS", "60")),
+                        help="how long the soak runs (0: not at all)")
+    parser.add_argument("names", nargs="*", help="run only these (e.g. bench_cut, soak)")
     args = parser.parse_args(argv)
 
     scripts = sorted(args.dir.glob("bench_*.py"))
@@ -171,6 +178,12 @@ def main(argv: list[str] | None = None) -> int:
     for script in scripts:
         print(f"== {script.name}", flush=True)
         rows.extend(run_one(script, args.timeout))
+    soak = args.dir / "soak.py"
+    if soak.exists() and args.soak_seconds > 0 and (not args.names or "soak" in args.names):
+        print(f"== {soak.name} ({args.soak_seconds:g} s)", flush=True)
+        # The soak stops by itself; the timeout only catches one that hangs in its checks.
+        rows.extend(run_one(soak, args.soak_seconds + args.timeout,
+                            ("--seconds", f"{args.soak_seconds:g}")))
     report = render(rows)
     args.out.write_text(report, encoding="utf-8")
     print(report)

@@ -143,6 +143,8 @@ class ReviewCog(commands.Cog):
         # Held while a batch is stored or a vote reconciled: the two never interleave.
         self.applying = asyncio.Lock()
         self._cleanup: set[asyncio.Task] = set()
+        # One poster per vote: two /vote open at once must not post a take twice.
+        self._posting: dict[int, asyncio.Lock] = {}
 
     async def cog_unload(self) -> None:
         await self.timers.stop()
@@ -410,6 +412,14 @@ class ReviewCog(commands.Cog):
 
     async def _post_candidates(self, interaction: discord.Interaction,
                                found: review.VoteStatus, prod: Production) -> int:
+        assert found.window is not None
+        lock = self._posting.setdefault(found.window.id, asyncio.Lock())
+        async with lock:
+            return await self._post_unposted(interaction, found.window.id, prod)
+
+    async def _post_unposted(self, interaction: discord.Interaction, window_id: int,
+                             prod: Production) -> int:
+        found = await review.window_status(self.studio.db, window_id)
         assert found.window is not None
         channel_id = prod.takes_channel_id or interaction.channel_id
         assert channel_id is not None

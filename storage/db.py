@@ -2,7 +2,9 @@
 
 One writer connection, guarded by an asyncio lock, runs every transaction (`BEGIN IMMEDIATE`
 so a transaction never upgrades mid-way); one reader connection serves plain reads, which
-under WAL see only committed data and never wait for the writer.
+under WAL see only committed data and never wait for the writer. Every read on the reader runs
+to its last row in one trip: a statement left open between trips would hold a snapshot that
+every other read on the shared connection then sees, hiding commits made since.
 """
 
 from __future__ import annotations
@@ -10,10 +12,11 @@ from __future__ import annotations
 import asyncio
 import re
 import sqlite3
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import asynccontextmanager
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 import aiosqlite
 
@@ -46,13 +49,60 @@ async def _configure(conn: aiosqlite.Connection) -> None:
     await conn.execute("PRAGMA synchronous = NORMAL")
 
 
+class Rows:
+    """A finished read, served like a cursor (fetchone, fetchall, async iteration)."""
+
+    def __init__(self, rows: list[aiosqlite.Row]) -> None:
+        self._rows = rows
+        self._next = 0
+
+    async def fetchone(self) -> aiosqlite.Row | None:
+        if self._next >= len(self._rows):
+            return None
+        self._next += 1
+        return self._rows[self._next - 1]
+
+    async def fetchall(self) -> list[aiosqlite.Row]:
+        rest, self._next = self._rows[self._next:], len(self._rows)
+        return rest
+
+    def __aiter__(self) -> Rows:
+        return self
+
+    async def __anext__(self) -> aiosqlite.Row:
+        row = await self.fetchone()
+        if row is None:
+            raise StopAsyncIteration
+        return row
+
+
+class Reader:
+    """The shared read connection; `execute` reads every row at once (see the module's note)."""
+
+    def __init__(self, conn: aiosqlite.Connection) -> None:
+        self._conn = conn
+
+    async def execute(self, sql: str, parameters: Iterable[Any] = ()) -> Rows:
+        return Rows(list(await self._conn.execute_fetchall(sql, parameters)))
+
+    async def execute_fetchall(self, sql: str, parameters: Iterable[Any] = ()
+                               ) -> Iterable[aiosqlite.Row]:
+        return await self._conn.execute_fetchall(sql, parameters)
+
+    async def close(self) -> None:
+        await self._conn.close()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._conn, name)
+
+
 class Database:
     """The production's store. Use `transaction()` for writes and `reader` for reads."""
 
     def __init__(self, path: Path, writer: aiosqlite.Connection, reader: aiosqlite.Connection):
         self.path = path
         self._writer = writer
-        self.reader = reader
+        self.reader: aiosqlite.Connection = Reader(reader)  # type: ignore[assignment]
         self._lock = asyncio.Lock()
 
     @classmethod

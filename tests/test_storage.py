@@ -111,3 +111,20 @@ async def test_a_migration_that_landed_late_is_still_applied(tmp_path: Path) -> 
     versions = [r[0] for r in raw.execute("SELECT version FROM schema_version ORDER BY version")]
     raw.close()
     assert versions == [v for v, _, _ in known]
+
+
+async def test_a_read_in_progress_never_hides_a_later_commit(studio: Studio,
+                                                              sample: Production) -> None:
+    """Found by the soak: a job's own submission, committed, read back as still queued.
+
+    One coroutine's read sat between its execute and its fetch, holding the shared reader's
+    snapshot open; every other read on the reader saw the database as it was before."""
+    from storage import shots
+
+    listing = await studio.db.reader.execute("SELECT id FROM shot ORDER BY id")
+    first = await listing.fetchone()
+    async with studio.db.transaction() as tx:
+        await tx.execute("UPDATE shot SET description = 'changed' WHERE id = ?", (first[0],))
+    found = await shots.get(studio.db.reader, first[0])
+    assert found is not None and found.description == "changed"
+    assert len(await listing.fetchall()) == 39  # the rest of the first read, as it began

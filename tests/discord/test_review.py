@@ -91,6 +91,26 @@ async def test_open_posts_one_message_per_take_with_seeded_reactions(stage: Stag
                 if "Vote on shot 1.1" in (m.get("content") or "")]) == 1
 
 
+async def test_two_producers_opening_at_once_post_each_take_once(stage: Stage, tmp_path):
+    """Found by the soak: both opens saw the takes unposted and posted them twice; the
+    first copies, no longer on record, silently ignored every vote cast on them."""
+    await _ready(stage, tmp_path)
+    producers = [stage.fake.as_user(stage.pat), stage.fake.as_user(
+        stage.fake.add_user("Quinn", stage.producer_role))]
+    replies = await asyncio.gather(*(p.slash("vote open", shot="1.1", hours=1.0)
+                                     for p in producers))
+    assert all("is open until" in r.text for r in replies)
+    posts = [m for m in stage.fake.messages.values()
+             if (m.get("content") or "").startswith("**Shot 1.1 · take r")]
+    assert len(posts) == 2  # one per take
+    prod = await production.get(stage.studio.db, stage.fake.guild_id)
+    status = await review.status(stage.studio.db, prod, "1.1")
+    assert sorted(c.message.message_id for c in status.candidates if c.message) == \
+        sorted(int(m["id"]) for m in posts)
+    assert len([m for m in stage.fake.messages.values()
+                if "Vote on shot 1.1" in (m.get("content") or "")]) == 1
+
+
 async def test_rapid_reactions_end_in_exact_tallies(stage: Stage, tmp_path):
     await _ready(stage, tmp_path)
     posted = await open_vote(stage)

@@ -63,3 +63,23 @@ def test_all_ok_exits_zero(tmp_path: Path) -> None:
     code, report = _run(tmp_path)
     assert code == 0
     assert "FAILED" not in report
+
+
+SOAK = """
+import json, sys
+seconds = float(sys.argv[sys.argv.index("--seconds") + 1])
+print(json.dumps({"bench": "soak_rss_growth", "figure": seconds, "floor": 1.0, "ratio": seconds,
+                  "unit": "MiB"}))
+"""
+
+
+def test_the_soak_runs_short_after_the_benchmarks(tmp_path: Path) -> None:
+    (tmp_path / "bench_good.py").write_text(GOOD)
+    (tmp_path / "soak.py").write_text(SOAK)
+    code, report = _run(tmp_path)
+    assert code == 0
+    assert "| soak_rss_growth | 60 | 1 | 60 | MiB | ok |" in report  # `make bench`: 60 s
+    code, report = _run(tmp_path, "--soak-seconds", "5", "soak")
+    assert "| soak_rss_growth | 5 |" in report and "cut_build" not in report
+    code, report = _run(tmp_path, "--soak-seconds", "0")
+    assert "soak_rss_growth" not in report and "cut_build" in report
