@@ -16,7 +16,8 @@ from studio.settings import Settings, load_settings
 EXAMPLES = Path(__file__).parent.parent / "examples"
 
 # The fake Discord and the bot logged into it: `discord_fake`, `slate`, `stage`.
-pytest_plugins = ["tests.fakes.discord.fixtures"]
+pytest_plugins = ["tests.fakes.discord.fixtures", "tests.fakes.notion.fixtures",
+                  "tests.fakes.providers.fixtures"]
 
 
 @pytest.fixture

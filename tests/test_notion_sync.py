@@ -22,13 +22,8 @@ from tests.notion_support import make_production, service_for
 
 
 @pytest.fixture
-async def fake() -> AsyncIterator[FakeNotion]:
-    server = FakeNotion()
-    await server.start()
-    try:
-        yield server
-    finally:
-        await server.stop()
+def fake(notion_fake: FakeNotion) -> FakeNotion:
+    return notion_fake
 
 
 @pytest.fixture

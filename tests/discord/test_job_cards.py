@@ -7,8 +7,6 @@ submitted → running → done while the card follows it, edited at most every 2
 from __future__ import annotations
 
 import itertools
-from collections.abc import AsyncIterator
-from pathlib import Path
 
 import pytest
 from pydantic import SecretStr
@@ -26,19 +24,11 @@ EDIT_EVERY_S = 2.0
 
 
 @pytest.fixture
-async def runway(tmp_path: Path) -> AsyncIterator[FakeRunway]:
-    fake = FakeRunway(tmp_path / "fake-runway")
-    await fake.start()
-    yield fake
-    await fake.stop()
-
-
-@pytest.fixture
 def discord_settings(settings: Settings, discord_fake: FakeDiscord,
-                     runway: FakeRunway) -> Settings:
+                     fake_runway: FakeRunway) -> Settings:
     return settings.model_copy(update={
         "discord_guild_id": discord_fake.guild_id, "runway_api_secret": SecretStr(KEY),
-        "runway_base_url": runway.url, "job_poll_seconds": 0.25, "animatic_width": 64})
+        "runway_base_url": fake_runway.url, "job_poll_seconds": 0.25, "animatic_width": 64})
 
 
 def card_edits(fake: FakeDiscord, card: Reply, since: int) -> list[Call]:
@@ -63,8 +53,8 @@ async def card_says(fake: FakeDiscord, card: Reply, words: str, within: float = 
 
 
 async def test_the_card_shows_progress_and_ends_done_edited_at_most_every_2_s(
-        stage: Stage, runway: FakeRunway) -> None:
-    runway.script.plan = ["RUNNING"] * 9 + ["SUCCEEDED"]
+        stage: Stage, fake_runway: FakeRunway) -> None:
+    fake_runway.script.plan = ["RUNNING"] * 9 + ["SUCCEEDED"]
     alice = stage.fake.as_user(stage.alice)
     await alice.slash("chapter claim", chapter=2)
     since = len(stage.fake.calls)
@@ -87,8 +77,8 @@ async def test_the_card_shows_progress_and_ends_done_edited_at_most_every_2_s(
 
 
 async def test_after_15_minutes_the_card_is_edited_as_a_channel_message(
-        stage: Stage, runway: FakeRunway) -> None:
-    runway.script.plan = ["RUNNING"] * 4 + ["SUCCEEDED"]
+        stage: Stage, fake_runway: FakeRunway) -> None:
+    fake_runway.script.plan = ["RUNNING"] * 4 + ["SUCCEEDED"]
     alice = stage.fake.as_user(stage.alice)
     await alice.slash("chapter claim", chapter=2)
     since = len(stage.fake.calls)
@@ -106,8 +96,8 @@ async def test_after_15_minutes_the_card_is_edited_as_a_channel_message(
 
 
 async def test_cancel_on_the_card_cancels_the_job_at_the_provider(
-        stage: Stage, runway: FakeRunway) -> None:
-    runway.script.plan = ["RUNNING"] * 200
+        stage: Stage, fake_runway: FakeRunway) -> None:
+    fake_runway.script.plan = ["RUNNING"] * 200
     alice = stage.fake.as_user(stage.alice)
     await alice.slash("chapter claim", chapter=2)
     card = await alice.slash("generate", kind="image", shot="2.1", prompt="Gulls",
@@ -121,7 +111,7 @@ async def test_cancel_on_the_card_cancels_the_job_at_the_provider(
     done = await alice.click(card, "Cancel")
     assert done.ephemeral and f"Job #{job.id} is cancelled" in (done.content or "")
     assert (await jobs.get(stage.studio.db.reader, job.id)).state == "cancelled"
-    assert runway.cancelled, "the provider was asked to stop"
+    assert fake_runway.cancelled, "the provider was asked to stop"
     final = await card_says(stage.fake, card, "cancelled")
     assert final["components"] == []
 
@@ -149,8 +139,8 @@ async def test_provider_choices_follow_the_kind_and_a_wrong_combination_is_refus
 
 
 async def test_a_restart_keeps_following_the_card_and_posts_the_take(
-        stage: Stage, runway: FakeRunway) -> None:
-    runway.script.plan = ["RUNNING"] * 6 + ["SUCCEEDED"]
+        stage: Stage, fake_runway: FakeRunway) -> None:
+    fake_runway.script.plan = ["RUNNING"] * 6 + ["SUCCEEDED"]
     alice = stage.fake.as_user(stage.alice)
     await alice.slash("chapter claim", chapter=2)
     card = await alice.slash("generate", kind="image", shot="2.1", prompt="Gulls",
@@ -161,7 +151,7 @@ async def test_a_restart_keeps_following_the_card_and_posts_the_take(
     await stage.slate.restart()
     final = await card_says(stage.fake, card, "done")
     assert "take r1" in final["content"] and final["components"] == []
-    assert runway.submissions == 1, "the running job was polled after the restart, not redone"
+    assert fake_runway.submissions == 1, "the running job was polled after the restart, not redone"
     posts: list[dict] = []
 
     async def posted() -> bool:
@@ -173,8 +163,9 @@ async def test_a_restart_keeps_following_the_card_and_posts_the_take(
     assert len(posts) == 1 and posts[0]["attachments"][0]["filename"] == "2.1r1.png"
 
 
-async def test_a_deleted_card_comes_back_as_a_new_post(stage: Stage, runway: FakeRunway) -> None:
-    runway.script.plan = ["RUNNING"] * 3 + ["SUCCEEDED"]
+async def test_a_deleted_card_comes_back_as_a_new_post(stage: Stage,
+                                                       fake_runway: FakeRunway) -> None:
+    fake_runway.script.plan = ["RUNNING"] * 3 + ["SUCCEEDED"]
     stage.fake.expect_trouble = True  # type: ignore[attr-defined]  # edits of a deleted card 404
     alice = stage.fake.as_user(stage.alice)
     await alice.slash("chapter claim", chapter=2)

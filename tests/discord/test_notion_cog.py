@@ -2,36 +2,21 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import pytest
-from pydantic import SecretStr
 
 from storage import notion_rows
 from studio import production
 from studio.settings import Settings
 from tests.fakes.discord.fixtures import Stage
 from tests.fakes.discord.server import FakeDiscord
+from tests.fakes.notion.fixtures import with_notion
 from tests.fakes.notion.server import FakeNotion
-
-
-@pytest.fixture
-async def notion_fake() -> AsyncIterator[FakeNotion]:
-    server = FakeNotion()
-    await server.start()
-    try:
-        yield server
-    finally:
-        await server.stop()
 
 
 @pytest.fixture
 def discord_settings(settings: Settings, discord_fake: FakeDiscord,
                      notion_fake: FakeNotion) -> Settings:
-    return settings.model_copy(update={
-        "discord_guild_id": discord_fake.guild_id, "notion_token": SecretStr(notion_fake.token),
-        "notion_base_url": notion_fake.url, "notion_rate": 500.0, "notion_push_delay": 3600.0,
-    })
+    return with_notion(settings, notion_fake, discord_guild_id=discord_fake.guild_id)
 
 
 async def test_producers_connect_and_sync_others_cannot(stage: Stage,

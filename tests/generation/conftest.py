@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
-from pathlib import Path
 
 import pytest
 
@@ -14,10 +13,6 @@ from studio.jobs import JobQueue, QueueConfig
 from studio.people import Actor, actor
 from studio.providers.animatic import Animatic
 from studio.providers.base import Provider
-from tests.fakes.providers.comfyui import FakeComfyUI
-from tests.fakes.providers.elevenlabs import FakeElevenLabs
-from tests.fakes.providers.replicate import FakeReplicate
-from tests.fakes.providers.runway import FakeRunway
 
 
 def fast_config(**overrides: object) -> QueueConfig:
@@ -48,35 +43,3 @@ async def make_queue(studio: Studio) -> AsyncIterator[Callable[..., JobQueue]]:
 
     yield build
     await generate.close_queue(studio)
-
-
-@pytest.fixture
-async def fake_runway(tmp_path: Path) -> AsyncIterator[FakeRunway]:
-    fake = FakeRunway(tmp_path / "fake-runway")
-    await fake.start()
-    yield fake
-    await fake.stop()
-
-
-@pytest.fixture
-async def fake_replicate(tmp_path: Path) -> AsyncIterator[FakeReplicate]:
-    fake = FakeReplicate(tmp_path / "fake-replicate")
-    await fake.start()
-    yield fake
-    await fake.stop()
-
-
-@pytest.fixture
-async def fake_elevenlabs(tmp_path: Path) -> AsyncIterator[FakeElevenLabs]:
-    fake = FakeElevenLabs(tmp_path / "fake-elevenlabs")
-    await fake.start()
-    yield fake
-    await fake.stop()
-
-
-@pytest.fixture
-async def fake_comfyui(tmp_path: Path) -> AsyncIterator[FakeComfyUI]:
-    fake = FakeComfyUI(tmp_path / "fake-comfyui")
-    await fake.start()
-    yield fake
-    await fake.stop()

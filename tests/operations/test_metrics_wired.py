@@ -10,7 +10,6 @@ from pathlib import Path
 import aiohttp
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
-from pydantic import SecretStr
 
 from studio import cut, health, production, shotlist
 from studio.app import Studio
@@ -21,28 +20,16 @@ from studio.settings import Settings, load_settings
 from tests.discord.test_review import _ready, open_vote, stored, until
 from tests.fakes.discord import FakeDiscord
 from tests.fakes.discord.fixtures import Stage
+from tests.fakes.notion.fixtures import with_notion
 from tests.fakes.notion.server import FakeNotion
 
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
 
 
 @pytest.fixture
-async def notion_fake() -> AsyncIterator[FakeNotion]:
-    server = FakeNotion()
-    await server.start()
-    try:
-        yield server
-    finally:
-        await server.stop()
-
-
-@pytest.fixture
 def discord_settings(settings: Settings, discord_fake: FakeDiscord,
                      notion_fake: FakeNotion) -> Settings:
-    return settings.model_copy(update={
-        "discord_guild_id": discord_fake.guild_id, "notion_token": SecretStr(notion_fake.token),
-        "notion_base_url": notion_fake.url, "notion_rate": 500.0, "notion_push_delay": 3600.0,
-    })
+    return with_notion(settings, notion_fake, discord_guild_id=discord_fake.guild_id)
 
 
 @pytest.fixture
