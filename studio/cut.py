@@ -28,7 +28,7 @@ import av
 from storage import audit, cuts
 from storage.cuts import Cut
 from storage.productions import Production
-from studio import editorial, mediastore, normalize, slates, soundtrack, timeline
+from studio import editorial, mediastore, normalize, reels, slates, soundtrack, timeline
 from studio.adts import PRIMING
 from studio.app import Studio
 from studio.errors import InvalidInput, SlateError
@@ -375,13 +375,25 @@ def check_segment(path: Path, frames: int, line: Timeline) -> str | None:
 async def _stitch(studio: Studio, line: Timeline, segments: list[Path], stem_files: list[Path],
                   staging: Path, film: Path, report: OnProgress) -> list[soundtrack.BuiltRun]:
     """Join the segments' picture and the runs' sound by stream copy: nothing is re-encoded."""
-    listing = write_concat_list(segments, staging / "segments.txt")
+    write_concat_list(segments, staging / "segments.txt")
     report("mixing", 0.0)
-    runs = await soundtrack.build(line, segments, stem_files,
-                                  studio.settings.cache_path / "soundtrack",
-                                  on_progress=lambda f: report("mixing", f))
+    cache = studio.settings.cache_path
+    # The sound and the reels of the picture are made side by side; both are mostly cached.
+    sound = asyncio.ensure_future(soundtrack.build(
+        line, segments, stem_files, cache / "soundtrack",
+        on_progress=lambda f: report("mixing", f)))
+    picture = asyncio.ensure_future(
+        reels.build(line, soundtrack.plan(line), segments, cache / "reels"))
+    try:
+        runs, made = await asyncio.gather(sound, picture)
+    except BaseException:
+        for task in (sound, picture):
+            task.cancel()
+        await asyncio.gather(sound, picture, return_exceptions=True)
+        raise
     (staging / "soundtrack.txt").write_text("".join(f"{r.key}\n" for r in runs),
                                             encoding="utf-8")
+    listing = write_concat_list([path for path, _ in made], staging / "reels.txt")
     tracks = soundtrack.join(line, runs, staging)
     inputs = ["-f", "concat", "-safe", "0", "-i", str(listing)]
     # The first priming frame sits before zero: the MP4 edit list skips it.
@@ -517,6 +529,15 @@ def _retain(settings: Settings, published: list[Cut]) -> None:
     for segment in (settings.cache_path / "segments").glob("*/*.mov"):
         if segment.stem not in used:
             segment.unlink(missing_ok=True)
+    kept_reels: set[str] = set()
+    for name in keep:
+        listing = settings.cuts_path / name / "reels.txt"
+        if listing.exists():
+            kept_reels |= set(re.findall(r"([0-9a-f]{64})\.mov'",
+                                         listing.read_text(encoding="utf-8")))
+    for reel in (settings.cache_path / "reels").glob("*/*"):
+        if reel.stem not in kept_reels:
+            reel.unlink(missing_ok=True)
     sounds: set[str] = set()
     for name in keep:
         listing = settings.cuts_path / name / "soundtrack.txt"

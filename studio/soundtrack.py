@@ -132,75 +132,117 @@ def run_key(line: Timeline, run: Run, segments: list[Path]) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def _graph(line: Timeline, run: Run, *, mix: str | None, tracks: bool) -> str:
+def _graph(line: Timeline, run: Run, *, mix: str | None, tracks: list[str]) -> str:
     """The run's audio graph. With `mix`, [mix] is takes and stems through that loudness chain;
-    with `tracks`, [takes] and one [k_<kind>] per stem kind of the film (silent where the run
-    has none). Every output is delayed and padded to the run's input length."""
+    `tracks` are the separate tracks wanted as [takes] and [kind_<kind>]. Every output is
+    delayed and padded to the run's input length."""
     p = line.profile
     place = (f"adelay={run.delay}S:all=1," if run.delay else "") + (
         f"apad=whole_len={run.input_samples},atrim=end_sample={run.input_samples}")
     heard = run.heard
-    both = mix is not None and tracks
-    parts = [f"[0:a:0]{FORMAT},atrim=end_sample={heard},apad=whole_len={heard},"
-             + ("asplit=2[t_track][t_mix]" if both else
-                "anull[t_track]" if tracks else "anull[t_mix]")]
+    parts: list[str] = []
+    mix_inputs: list[str] = []
+
+    def fan(source: str, name: str, to_track: bool, to_mix: bool) -> None:
+        outs = ([f"[{name}_t]"] if to_track else []) + ([f"[{name}_m]"] if to_mix else [])
+        if not outs:
+            parts.append(f"{source}anullsink")
+            return
+        split = "anull" if len(outs) == 1 else "asplit=2"
+        parts.append(f"{source}{split}{''.join(outs)}")
+        if to_track:
+            parts.append(f"[{name}_t]{place}[{'takes' if name == 'takes' else 'kind_' + name}]")
+        if to_mix:
+            mix_inputs.append(f"[{name}_m]")
+
+    fan(f"[0:a:0]{FORMAT},atrim=end_sample={heard},apad=whole_len={heard},", "takes",
+        "takes" in tracks, mix is not None)
     for n, k in enumerate(run.stems):
         stem = line.stems[k]
         offset = p.samples(stem.start_frame) - run.start
         parts.append(f"[{n + 1}:a:0]{FORMAT},atrim=end_sample={p.samples(stem.frames)},"
                      + (f"adelay={offset}S:all=1," if offset else "")
                      + f"apad=whole_len={heard},atrim=end_sample={heard}[s{n}]")
-    mix_inputs = ["[t_mix]"]
     for kind in line.stem_kinds:
         members = [f"[s{n}]" for n, k in enumerate(run.stems) if line.stems[k].kind == kind]
         if not members:
-            if tracks:
-                parts.append(f"anullsrc=channel_layout=stereo:sample_rate={SAMPLE_RATE},"
-                             f"{FORMAT},atrim=end_sample={heard}[k_{kind}]")
             continue
         joined = "anull" if len(members) == 1 else (
             f"amix=inputs={len(members)}:duration=longest:normalize=0")
-        out = (f"asplit=2[k_{kind}][m_{kind}]" if both else
-               f"anull[k_{kind}]" if tracks else f"anull[m_{kind}]")
-        parts.append(f"{''.join(members)}{joined},{out}")
-        mix_inputs.append(f"[m_{kind}]")
+        fan(f"{''.join(members)}{joined},", kind, kind in tracks, mix is not None)
     if mix is not None:
         joined = "anull" if len(mix_inputs) == 1 else (
             f"amix=inputs={len(mix_inputs)}:duration=first:normalize=0")
         parts.append(f"{''.join(mix_inputs)}{joined},{mix},{place}[mix]")
-    if tracks:
-        parts.append(f"[t_track]{place}[takes]")
-        for kind in line.stem_kinds:
-            parts.append(f"[k_{kind}]{place}[kind_{kind}]")
     return ";".join(parts)
 
 
+def silent(line: Timeline, run: Run) -> set[str]:
+    """The run's tracks that hold no sound: made of silent frames, never encoded."""
+    quiet = {k for k in line.stem_kinds
+             if not any(line.stems[i].kind == k for i in run.stems)}
+    takes = line.entries[run.first:run.last]
+    if not any(e.kind == "take" and e.media_has_audio for e in takes):
+        quiet.add("takes")
+        if not run.stems:
+            quiet.add("mix")
+    return quiet
+
+
+async def silent_frame(cache: Path) -> bytes:
+    """One AAC frame of digital silence from this ffmpeg: it decodes to zeros anywhere."""
+    key = hashlib.sha256(f"{RECIPE}|{ffmpeg_version()}".encode()).hexdigest()[:16]
+    kept = cache / f"silence-{key}.aac"
+    if kept.exists():
+        return kept.read_bytes()
+    os.makedirs(cache, exist_ok=True)
+    made = cache / f".partial-silence-{os.getpid()}-{secrets.token_hex(4)}.aac"
+    try:
+        await run_ffmpeg(["-v", "error", "-f", "lavfi", "-i",
+                          f"anullsrc=channel_layout=stereo:sample_rate={SAMPLE_RATE}",
+                          "-t", "0.2", *AAC, str(made)])
+        frame = adts.frames_of(made.read_bytes())[2]  # past the encoder's first frames
+    finally:
+        made.unlink(missing_ok=True)
+    kept.write_bytes(frame)
+    return frame
+
+
 async def _encode(line: Timeline, run: Run, segments: list[Path], stem_files: list[Path],
-                  folder: Path) -> None:
-    """Both passes into `folder`: pass 1 measures the mix and encodes the separate tracks,
-    pass 2 encodes the mix at the gain that brings it to the target."""
+                  folder: Path, silence: bytes) -> None:
+    """Both passes into `folder`: pass 1 measures the mix, pass 2 encodes every track that has
+    sound (the mix at the gain that brings it to the target); silent tracks are silent frames."""
     listing = write_concat_list(segments[run.first:run.last], folder / "segments.txt")
     inputs = ["-f", "concat", "-safe", "0", "-i", str(listing)]
     for k in run.stems:
         inputs += ["-i", str(stem_files[k])]
-    outputs = ["-map", "[mix]", "-f", "null", "-", "-map", "[takes]", *AAC,
-               str(folder / "takes.aac")]
-    for kind in line.stem_kinds:
-        outputs += ["-map", f"[kind_{kind}]", *AAC, str(folder / f"{kind}.aac")]
-    err = await run_ffmpeg(["-v", "info", *inputs, "-filter_complex",
-                            _graph(line, run, mix=MEASURE, tracks=True), *outputs])
-    measured = measured_loudness(err)
-    await run_ffmpeg(["-v", "error", *inputs, "-filter_complex",
-                      _graph(line, run, mix=gain_filter(measured, line.profile.lufs),
-                             tracks=False), "-map", "[mix]", *AAC, str(folder / "mix.aac")])
+    quiet = silent(line, run)
+    loud = [t for t in tracks_of(line) if t not in quiet]
+    measured = None
+    if "mix" in loud:
+        err = await run_ffmpeg(["-v", "info", *inputs, "-filter_complex",
+                                _graph(line, run, mix=MEASURE, tracks=[]),
+                                "-map", "[mix]", "-f", "null", "-"])
+        measured = measured_loudness(err)
+    if loud:
+        outputs: list[str] = []
+        for track in loud:
+            label = track if track in ("mix", "takes") else f"kind_{track}"
+            outputs += ["-map", f"[{label}]", *AAC, str(folder / f"{track}.aac")]
+        mix = gain_filter(measured, line.profile.lufs) if "mix" in loud else None
+        await run_ffmpeg(["-v", "error", *inputs, "-filter_complex",
+                          _graph(line, run, mix=mix, tracks=loud), *outputs])
     for track in tracks_of(line):
-        adts.keep_frames(folder / f"{track}.aac", run.frames)
-    problem = await asyncio.to_thread(_decode_problem, folder, tracks_of(line), run.frames)
+        if track in quiet:
+            (folder / f"{track}.aac").write_bytes(silence * run.frames)
+        else:
+            adts.keep_frames(folder / f"{track}.aac", run.frames)
+    problem = await asyncio.to_thread(_decode_problem, folder, loud, run.frames)
     if problem:
         raise adts.BadADTS(problem)
     record = {"integrated": measured.integrated if measured else None,
               "true_peak": measured.true_peak if measured else None,
-              "target": line.profile.lufs, "frames": run.frames}
+              "target": line.profile.lufs, "frames": run.frames, "silent": sorted(quiet)}
     (folder / "loudness.json").write_text(json.dumps(record), encoding="utf-8")
 
 
@@ -234,6 +276,7 @@ async def build(line: Timeline, segments: list[Path], stem_files: list[Path], ca
             todo.append((n, run, key, folder))
     limit = asyncio.Semaphore(max(2, os.cpu_count() or 2))
     done = 0
+    silence = await silent_frame(cache) if todo else b""
 
     async def one(n: int, run: Run, key: str, folder: Path) -> None:
         nonlocal done
@@ -243,7 +286,7 @@ async def build(line: Timeline, segments: list[Path], stem_files: list[Path], ca
             partial = folder.with_name(f".partial-{os.getpid()}-{secrets.token_hex(4)}-{key}")
             partial.mkdir()
             try:
-                await _encode(line, run, segments, stem_files, partial)
+                await _encode(line, run, segments, stem_files, partial, silence)
                 try:
                     os.replace(partial, folder)
                 except OSError:  # the same run, made at the same moment by another shot
