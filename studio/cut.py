@@ -421,8 +421,8 @@ async def verify(film: Path, line: Timeline, audio_frames: int) -> str | None:
     """None when the film matches its timeline: duration, every stream, every packet.
 
     Every segment and every run was decoded end to end when it was made (cached ones when they
-    were cached); the film is their bitstreams copied, so here each packet is demuxed and
-    counted: a frame for each of the timeline's frames, every AAC frame of every track."""
+    were cached); the film is their bitstreams copied, so here every packet is demuxed and the
+    index counted: a frame for each of the timeline's frames, every AAC frame of every track."""
     try:
         duration, streams = await asyncio.to_thread(streams_of, film)
     except Exception as exc:  # any PyAV error means the film is unreadable
@@ -438,41 +438,38 @@ async def verify(film: Path, line: Timeline, audio_frames: int) -> str | None:
     expected = len(soundtrack.tracks_of(line))
     if len(audio) != expected:
         return f"it has {len(audio)} audio tracks; expected {expected}"
+    # Every packet read end to end by ffmpeg's demuxer, while the index is checked here.
+    demux = asyncio.ensure_future(run_ffmpeg(["-v", "error", "-xerror", "-i", str(film),
+                                              "-map", "0", "-c", "copy", "-f", "null", "-"]))
     try:
-        return await asyncio.to_thread(packets_problem, film, line, audio_frames)
+        problem = await asyncio.to_thread(index_problem, film, line, audio_frames)
     except Exception as exc:  # PyAV raises many kinds; any of them means a broken film
-        return f"it does not demux end to end ({type(exc).__name__}: {_short(str(exc))})"
+        problem = f"its index cannot be read ({type(exc).__name__})"
+    try:
+        err = await demux
+    except FFmpegFailed as exc:
+        return f"it does not demux end to end: {_short(str(exc))}"
+    if err.strip():
+        return f"it does not demux cleanly: {_short(err)}"
+    return problem
 
 
-def packets_problem(film: Path, line: Timeline, audio_frames: int) -> str | None:
-    """Demux every packet: counts, sizes and order per stream, and sound ending with picture."""
+def index_problem(film: Path, line: Timeline, audio_frames: int) -> str | None:
+    """The film's index: a picture for each of the timeline's frames, every AAC frame of every
+    track, and the sound ending with the picture (within a frame and the last AAC frame)."""
     with av.open(str(film)) as container:
-        counts = [0] * len(container.streams)
-        last = [None] * len(container.streams)
-        ends = [0.0] * len(container.streams)
-        for packet in container.demux():
-            if packet.dts is None and not packet.size:
-                continue  # the demuxer's end-of-stream marker, not a packet of the film
-            i = packet.stream.index
-            if not packet.size:
-                return f"stream {i} has an empty packet (number {counts[i]})"
-            if last[i] is not None and packet.dts < last[i]:
-                return f"stream {i} goes back in time at packet {counts[i]}"
-            last[i] = packet.dts
-            counts[i] += 1
-            ends[i] = max(ends[i], float((packet.pts + packet.duration) * packet.time_base))
-        kinds = [s.type for s in container.streams]
-    picture = kinds.index("video")
-    if counts[picture] != line.frames:
-        return f"it holds {counts[picture]} picture frames; the timeline has {line.frames}"
+        found = [(s.type, s.frames, float((s.start_time or 0) + (s.duration or 0))
+                  * float(s.time_base or 0)) for s in container.streams]
+    picture = next(f for f in found if f[0] == "video")
+    if picture[1] != line.frames:
+        return f"it holds {picture[1]} picture frames; the timeline has {line.frames}"
     slack = line.profile.seconds(1) + 2 * 1024 / SAMPLE_RATE
-    for i, kind in enumerate(kinds):
-        if kind != "audio":
-            continue
-        if counts[i] != audio_frames:
-            return f"audio track {i} holds {counts[i]} AAC frames, not {audio_frames}"
-        if abs(ends[i] - ends[picture]) > slack:
-            return f"audio track {i} ends at {ends[i]:.3f}s, the picture at {ends[picture]:.3f}s"
+    for n, (kind, count, end) in enumerate(f for f in found if f[0] == "audio"):
+        assert kind == "audio"
+        if count != audio_frames:
+            return f"audio track {n} holds {count} AAC frames, not {audio_frames}"
+        if abs(end - picture[2]) > slack:
+            return f"audio track {n} ends at {end:.3f}s, the picture at {picture[2]:.3f}s"
     return None
 
 

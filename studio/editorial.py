@@ -44,12 +44,14 @@ def to_otio(line: Timeline, segments: list[Path], stem_files: list[Path]) -> oti
                                     global_start_time=otio.opentime.RationalTime(0, rate))
     video = otio.schema.Track(name="Picture", kind=otio.schema.TrackKind.Video)
     takes_audio = otio.schema.Track(name="Takes", kind=otio.schema.TrackKind.Audio)
+    urls: dict[Path, str] = {}  # a segment used by many shots is resolved once
     for entry, segment in zip(line.entries, segments, strict=True):
+        url = urls.get(segment) or urls.setdefault(segment, segment.resolve().as_uri())
         for track in (video, takes_audio):
             clip = otio.schema.Clip(
                 name=_clip_name(entry),
                 media_reference=otio.schema.ExternalReference(
-                    target_url=segment.resolve().as_uri(),
+                    target_url=url,
                     available_range=_range(entry.frames, rate)),
                 source_range=_range(entry.frames, rate),
                 metadata=_metadata(entry))
