@@ -35,7 +35,23 @@ def _metadata(entry: Entry) -> dict:
                      "creator": entry.creator, "original_name": entry.media_name})
     else:
         data.update({"approved": False, "reason": entry.reason})
-    return {"slate": data}
+    return {"slate": data, "fcp_xml": _fcp_fields(entry)}
+
+
+def _fcp_fields(entry: Entry) -> dict:
+    """The same facts as FCP 7 XML logging fields and comments (Premiere and Resolve show them;
+    OpenTimelineIO's fcp_xml adapter writes and reads them as clip metadata)."""
+    approved = entry.kind == "take"
+    logging = {"scene": entry.code, "description": entry.description[:200],
+               "lognote": (f"approved take {entry.take_id} r{entry.take_revision}" if approved
+                           else entry.reason or entry.kind)}
+    comments = {"mastercomment1": f"take_id={entry.take_id if approved else ''}",
+                "mastercomment2": f"approved={'yes' if approved else 'no'}",
+                "mastercomment3": f"revision={entry.take_revision if approved else ''}",
+                "mastercomment4": f"owner={entry.owner}"}
+    if approved:
+        logging["shottake"] = f"r{entry.take_revision}"
+    return {"logginginfo": logging, "comments": comments}
 
 
 def to_otio(line: Timeline, segments: list[Path], stem_files: list[Path]) -> otio.schema.Timeline:

@@ -230,6 +230,16 @@ async def test_editorial_files_read_back_with_opentimelineio(
     assert timeline.duration().to_frames() == result.timeline.frames
     xml = otio.adapters.read_from_file(str(result.editorial["fcpxml"]), adapter_name="fcp_xml")
     assert len(list(xml.video_tracks()[0].find_clips())) == len(entries)
+    # Take ids and approvals ride in the FCP XML clips too: logging fields and comments.
+    clips = list(xml.video_tracks()[0].find_clips())
+    first = clips[0].metadata["fcp_xml"]
+    assert first["comments"]["mastercomment1"] == f"take_id={take_id}"
+    assert first["comments"]["mastercomment2"] == "approved=yes"
+    assert first["logginginfo"]["scene"] == "1.1"
+    assert first["logginginfo"]["lognote"] == f"approved take {take_id} r1"
+    assert [c.metadata["fcp_xml"]["comments"]["mastercomment2"] for c in clips[1:]] == [
+        "approved=no"] * (len(entries) - 1)
+    assert clips[0].markers[0].name == "Establishing"
     assert xml.duration().to_frames() == result.timeline.frames
     assert len(xml.audio_tracks()) >= 2
     edl = otio.adapters.read_from_file(str(result.editorial["edl"]), adapter_name="cmx_3600",
