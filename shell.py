@@ -292,12 +292,14 @@ class ProgressLine:
               file=sys.stderr, flush=True)
 
 
-def render_cut(result: cut.CutResult) -> str:
+def render_cut(studio: Studio, result: cut.CutResult) -> str:
     lines = [f"cut {result.cut.version} published: {result.film}",
              f"  runtime {result.timeline.duration:.1f}s, "
              f"{len(result.timeline.approved)}/{len(result.timeline.shots)} shots approved, "
              f"{result.encoded} segments encoded, {result.reused} reused from the cache",
-             f"  preview:   {result.preview or '(too big to post: share the film link)'}",
+             f"  preview:   {result.preview or '(too big to post to Discord)'}",
+             *([f"  link:      {link}"] if (link := cut.film_link(studio.settings,
+                                                               result.directory)) else []),
              *(f"  {kind:<9}  {path}" for kind, path in result.editorial.items()),
              f"  credits:   {result.credits}",
              f"  changelog: {result.directory / 'changelog.md'}"]
@@ -312,7 +314,7 @@ async def cmd_cut(studio: Studio, args: argparse.Namespace) -> int:
     prod = await production.get(studio.db, args.guild)
     result = await cut.build(studio, prod, trigger="shell",
                              on_progress=ProgressLine(not args.quiet))
-    print(render_cut(result))
+    print(render_cut(studio, result))
     print()
     print(result.changelog)
     return 0
@@ -439,12 +441,12 @@ async def demo_cut(studio: Studio, prod: Production) -> None:
     await takes.add_stem(studio, prod, producer, 2, "music", music)
     print("  approvals made, stems added (VO for chapter 1, music for chapter 2)\n")
     first = await cut.build(studio, prod, trigger="demo", on_progress=ProgressLine())
-    print(render_cut(first))
+    print(render_cut(studio, first))
     # The next night: one more approval, and only that shot is encoded again.
     await demo_approve(studio, prod, held_back)
     second = await cut.build(studio, prod, trigger="demo", on_progress=ProgressLine())
     print()
-    print(render_cut(second))
+    print(render_cut(studio, second))
     print()
     print(second.changelog)
 

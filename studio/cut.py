@@ -22,6 +22,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from urllib.parse import quote
 
 import av
 
@@ -493,6 +494,19 @@ async def _preview(settings: Settings, film: Path, staging: Path, line: Timeline
         return preview
     preview.unlink()  # too big even so: the post gives the film's place instead
     return None
+
+
+def film_link(settings: Settings, directory: Path) -> str | None:
+    """The film's public address under SLATE_CUTS_URL (where producers serve the cuts folder)."""
+    if not settings.cuts_url:
+        return None
+    return f"{settings.cuts_url.rstrip('/')}/{quote(directory.name)}/{FILM}"
+
+
+def where(settings: Settings, result: CutResult) -> str:
+    """How a member gets the whole film: its link, else its place on the server."""
+    link = film_link(settings, result.directory)
+    return link or f"on the server at `{result.film}`"
 
 
 def _size(path: Path) -> int:

@@ -267,10 +267,19 @@ async def test_nightly_missed_while_down_and_skipped_when_nothing_changed(
 async def test_a_film_too_big_for_discord_gets_no_preview(
     studio: Studio, film: Production
 ) -> None:
+    from cogs.cut import describe
+
     small = studio.settings.model_copy(update={"cut_preview_max_bytes": 1024})
     result = await cut.build(Studio(small, studio.db), film)
     assert result.preview is None and result.film.stat().st_size > 1024
     assert not (result.directory / "preview.mp4").exists()
+    # Without SLATE_CUTS_URL the post says where the film is on the server...
+    post = describe(result, {}, cut.where(small, result))
+    assert f"too large to post here; it is on the server at `{result.film}`" in post
+    # ...with it, the post links to the film where the producers serve the cuts folder.
+    served = small.model_copy(update={"cuts_url": "https://films.example.org/slate/cuts/"})
+    post = describe(result, {}, cut.where(served, result))
+    assert "it is https://films.example.org/slate/cuts/0001/film.mp4" in post
 
 
 async def test_a_production_without_shots_is_refused(studio: Studio, prod: Production) -> None:
