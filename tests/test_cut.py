@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import array
 import asyncio
+import itertools
+import subprocess
 from datetime import UTC, datetime, timedelta
 from fractions import Fraction
 from pathlib import Path
@@ -16,7 +19,7 @@ from storage.productions import Production
 from studio import cut, mediastore, production, shotlist, takes
 from studio.app import Studio
 from studio.errors import SlateError
-from studio.media import concat_line, streams_of, write_concat_list
+from studio.media import concat_line, ffmpeg_exe, streams_of, write_concat_list
 from studio.people import Actor, actor
 from studio.settings import Settings, load_settings
 from studio.standin import make_standin_take, make_still, make_tone
@@ -154,11 +157,24 @@ async def test_second_build_reencodes_nothing_and_an_approval_reencodes_one_shot
     await approve(studio, film, producer, "1.1", make_standin_take(tmp_path / "a.mp4", "1.1"))
     first = await cut.build(studio, film)
     assert first.encoded == len(first.timeline.entries)
+    assert (first.sound_encoded, first.sound_reused) == (3, 0)  # chapters 1, 2 and the credits
     second = await cut.build(studio, film)
     assert (second.encoded, second.reused) == (0, len(second.timeline.entries))
-    await approve(studio, film, producer, "2.3", make_standin_take(tmp_path / "b.mp4", "2.3"))
+    assert (second.sound_encoded, second.sound_reused) == (0, 3)
+    await approve(studio, film, producer, "2.3",
+                  make_standin_take(tmp_path / "b.mp4", "2.3", audio=True))
     third = await cut.build(studio, film)
+    # One video segment and one chapter's sound are encoded; the rest comes from the cache.
     assert third.encoded == 1
+    assert (third.sound_encoded, third.sound_reused) == (1, 2)
+    runs = (third.directory / "soundtrack.txt").read_text().split()
+    assert runs[0] == (second.directory / "soundtrack.txt").read_text().split()[0]
+    assert runs[1] != (second.directory / "soundtrack.txt").read_text().split()[1]
+    assert runs[2] == (second.directory / "soundtrack.txt").read_text().split()[2]
+    # The new take's sound is in the film: its takes track is no longer silent in chapter 2.
+    at = third.timeline.profile.samples(third.timeline.entries[6].start_frame)
+    assert max(map(abs, channel_zero(third.film, 1)[at:at + 4800])) > 0.05
+    assert max(map(abs, channel_zero(second.film, 1)[at:at + 4800])) == 0
     assert "new: shot 2.3" in third.changelog and "2/8 shots approved" in third.changelog
     # Retention keeps 2 published cuts on disk; every cut keeps its row.
     folders = sorted(p.name for p in studio.settings.cuts_path.iterdir() if p.name.isdigit())
@@ -325,3 +341,64 @@ async def test_a_shot_lasts_its_take_when_the_setting_says_so(
     assert by_plan.entries[0].frames == round(1 * fps)  # planned 1 s: trimmed
     assert by_take.entries[0].frames == round(2 * fps)  # the take's own 2 s
     assert by_take.entries[1].frames == by_plan.entries[1].frames  # slates keep the plan
+
+
+def make_flash_take(path: Path) -> Path:
+    """A take whose first frame is white and whose sound is a beep on its first sample: where a
+    shot starts is visible in the picture and audible in the sound."""
+    subprocess.run([ffmpeg_exe(), "-v", "error", "-y", "-f", "lavfi", "-i",
+                    "color=c=gray:s=64x36:r=24:d=1,drawbox=c=white:t=fill:enable='eq(n,0)'",
+                    "-f", "lavfi", "-i", "sine=f=1000:r=48000:d=0.1,apad=whole_dur=1",
+                    "-c:v", "libx264", "-preset", "ultrafast", "-c:a", "pcm_s16le", "-t", "1",
+                    str(path)], check=True)
+    return path
+
+
+def channel_zero(film: Path, track: int) -> array.array:
+    samples = array.array("f")
+    with av.open(str(film)) as container:
+        for frame in container.decode(container.streams.audio[track]):
+            samples.frombytes(bytes(frame.planes[0])[:frame.samples * 4])
+    return samples
+
+
+async def test_sound_stays_in_sync_with_the_picture_over_many_shots(
+    studio: Studio, prod: Production, producer: Actor, tmp_path: Path
+) -> None:
+    chapters, per_chapter = 6, 20
+    rows = ["chapter,chapter_title,shot,description,duration"]
+    for c in range(1, chapters + 1):
+        rows += [f"{c},C{c},{s},Shot,{0.3 if s % 2 else 0.45}" for s in range(1, per_chapter + 1)]
+    await shotlist.import_shots(studio.db, prod, producer, ("\n".join(rows) + "\n").encode(),
+                                "many.csv")
+    flash = make_flash_take(tmp_path / "flash.mov")
+    for c in range(1, chapters + 1):
+        for s in range(1, per_chapter + 1):
+            await approve(studio, prod, producer, f"{c}.{s}", flash)
+
+    result = await cut.build(studio, prod)
+
+    line = result.timeline
+    shots_ = line.approved
+    assert len(shots_) == chapters * per_chapter
+    # The picture: each shot's white first frame lands on the shot's first frame.
+    with av.open(str(result.film)) as container:
+        stream = container.streams.video[0]
+        white = [n for n, frame in enumerate(container.decode(stream))
+                 if bytes(frame.planes[0])[frame.planes[0].line_size * 90 + 160] > 200]
+    assert white == [e.start_frame for e in shots_]
+    # The sound: each beep starts on its shot's first sample, on the takes track and the mix,
+    # from the first shot to the last: nothing drifts across 120 shots and 7 sound runs.
+    p = line.profile
+    for track in (1, 0):
+        sound = channel_zero(result.film, track)
+        assert abs(len(sound) - p.samples(line.frames)) < 2048  # the film's length, + one frame
+        late = []
+        for e in shots_:
+            at = p.samples(e.start_frame)
+            onset = next(i for i in range(at - 1024, at + 2048) if abs(sound[i]) > 0.02)
+            late.append(onset - at)
+        assert max(abs(d) for d in late) <= 48, late  # within 1 ms; a frame is 41.7 ms
+        # No beep is lost or doubled at the joins: one burst of sound (10 ms blocks) per shot.
+        loud = [max(map(abs, sound[i:i + 480])) > 0.02 for i in range(0, len(sound), 480)]
+        assert sum(1 for a, b in itertools.pairwise([False, *loud]) if b and not a) == len(shots_)
