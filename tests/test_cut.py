@@ -5,7 +5,10 @@ from __future__ import annotations
 import array
 import asyncio
 import itertools
+import os
+import signal
 import subprocess
+import sys
 from datetime import UTC, datetime, timedelta
 from fractions import Fraction
 from pathlib import Path
@@ -24,6 +27,7 @@ from studio.people import Actor, actor
 from studio.settings import Settings, load_settings
 from studio.standin import make_standin_take, make_still, make_tone
 
+BOT = Path(__file__).resolve().parent.parent / "bot.py"
 SHOT_LIST = """chapter,chapter_title,shot,description,duration,notes
 1,Dawn,1,Wide of the flats,1,Establishing
 1,Dawn,2,Pell's tracks,1,
@@ -402,3 +406,48 @@ async def test_sound_stays_in_sync_with_the_picture_over_many_shots(
         # No beep is lost or doubled at the joins: one burst of sound (10 ms blocks) per shot.
         loud = [max(map(abs, sound[i:i + 480])) > 0.02 for i in range(0, len(sound), 480)]
         assert sum(1 for a, b in itertools.pairwise([False, *loud]) if b and not a) == len(shots_)
+
+
+async def test_a_killed_build_leaves_the_last_good_cut_and_the_next_build_succeeds(
+    studio: Studio, film: Production, producer: Actor, tmp_path: Path
+) -> None:
+    settings = studio.settings
+    good = await cut.build(studio, film)
+    before = mediastore.sha256_of(good.film)
+    for code in ("1.2", "2.2"):  # the next build has sound and picture to make
+        await approve(studio, film, producer, code,
+                      make_standin_take(tmp_path / f"{code}.mp4", code, audio=True))
+    env = {**os.environ, "SLATE_DATA_DIR": str(settings.data_dir), "SLATE_CUT_WIDTH": "320",
+           "SLATE_CUT_HEIGHT": "180", "SLATE_CUT_FPS": "24000/1001",
+           "SLATE_CUT_CREDITS_SECONDS": "1", "SLATE_CUT_KEEP": "2"}
+    # Its own process group: the kill takes its ffmpeg children too, as a crash of the host would.
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, str(BOT), "--guild", str(film.guild_id), "cut", "--quiet", env=env,
+        cwd=tmp_path, start_new_session=True, stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.DEVNULL)
+    stitching = settings.cuts_path / ".building-0002" / "segments.txt"
+    try:
+        for _ in range(6000):  # the build writes its segment list when it starts to stitch
+            if stitching.exists() or proc.returncode is not None:
+                break
+            await asyncio.sleep(0.005)
+        assert stitching.exists(), "the build never reached the stitch"
+        os.killpg(proc.pid, signal.SIGKILL)
+    finally:
+        await asyncio.wait_for(proc.wait(), 30)
+    assert proc.returncode == -signal.SIGKILL
+    # The last good cut is untouched and still the latest; the killed one never published.
+    assert (settings.cuts_path / "latest").resolve() == good.directory
+    assert mediastore.sha256_of(good.film) == before
+    assert not (settings.cuts_path / "0002").exists()
+    latest = await cuts.latest(studio.db.reader, film.id)
+    assert latest is not None and latest.version == 1
+    # The next build clears what the killed one left and publishes.
+    again = await cut.build(studio, film)
+    assert again.cut.version == 3 and again.cut.state == "published"
+    assert {e.code for e in again.timeline.approved} == {"1.2", "2.2"}
+    assert (settings.cuts_path / "latest").resolve() == again.directory
+    assert not list(settings.cuts_path.glob(".building-*"))
+    assert not [p for p in settings.cache_path.rglob("*") if p.name.startswith(".partial-")]
+    killed = await cuts.latest(studio.db.reader, film.id, state="failed")
+    assert killed is not None and killed.version == 2
