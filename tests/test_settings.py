@@ -44,6 +44,7 @@ def test_env_and_dotenv(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None
         ("SLATE_CUT_TIME", "25:99", "SLATE_CUT_TIME: expected a time of day as HH:MM"),
         ("SLATE_LOG_LEVEL", "LOUD", "SLATE_LOG_LEVEL: expected one of DEBUG, INFO, WARNING, ERROR"),
         ("DISCORD_GUILD_ID", "my-server", "DISCORD_GUILD_ID: expected a whole number"),
+        ("SLATE_CUTS_URL", "films.example.org/cuts", "SLATE_CUTS_URL: expected one of https?://"),
     ],
 )
 def test_invalid_value_is_one_line_naming_the_variable(
