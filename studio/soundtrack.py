@@ -31,7 +31,7 @@ import av
 
 from studio import adts
 from studio.adts import PRIMING, SAMPLES_PER_FRAME
-from studio.loudness import MEASURE, gain_filter, measured_loudness
+from studio.loudness import MEASURE, Loudness, gain_filter, measured_loudness
 from studio.media import ffmpeg_version, run_ffmpeg, write_concat_list
 from studio.timeline import SAMPLE_RATE, Timeline
 
@@ -210,28 +210,43 @@ async def silent_frame(cache: Path) -> bytes:
 
 async def _encode(line: Timeline, run: Run, segments: list[Path], stem_files: list[Path],
                   folder: Path, silence: bytes) -> None:
-    """Both passes into `folder`: pass 1 measures the mix, pass 2 encodes every track that has
-    sound (the mix at the gain that brings it to the target); silent tracks are silent frames."""
+    """Into `folder`: the mix in two passes (measure, then encode at the gain that brings it to
+    the target) beside the other tracks that have sound; silent tracks are silent frames."""
     listing = write_concat_list(segments[run.first:run.last], folder / "segments.txt")
     inputs = ["-f", "concat", "-safe", "0", "-i", str(listing)]
     for k in run.stems:
         inputs += ["-i", str(stem_files[k])]
     quiet = silent(line, run)
     loud = [t for t in tracks_of(line) if t not in quiet]
-    measured = None
-    if "mix" in loud:
+    separate = [t for t in loud if t != "mix"]
+
+    def encode(tracks: list[str], mix: str | None) -> list[str]:
+        outputs: list[str] = []
+        for track in tracks:
+            label = track if track in ("mix", "takes") else f"kind_{track}"
+            outputs += ["-map", f"[{label}]", *AAC, str(folder / f"{track}.aac")]
+        return ["-v", "error", *inputs, "-filter_complex",
+                _graph(line, run, mix=mix, tracks=[t for t in tracks if t != "mix"]), *outputs]
+
+    async def mix() -> Loudness | None:
         err = await run_ffmpeg(["-v", "info", *inputs, "-filter_complex",
                                 _graph(line, run, mix=MEASURE, tracks=[]),
                                 "-map", "[mix]", "-f", "null", "-"])
         measured = measured_loudness(err)
-    if loud:
-        outputs: list[str] = []
-        for track in loud:
-            label = track if track in ("mix", "takes") else f"kind_{track}"
-            outputs += ["-map", f"[{label}]", *AAC, str(folder / f"{track}.aac")]
-        mix = gain_filter(measured, line.profile.lufs) if "mix" in loud else None
-        await run_ffmpeg(["-v", "error", *inputs, "-filter_complex",
-                          _graph(line, run, mix=mix, tracks=loud), *outputs])
+        await run_ffmpeg(encode(["mix"], gain_filter(measured, line.profile.lufs)))
+        return measured
+
+    # The separate tracks need no measurement: they are encoded while the mix is measured.
+    jobs = [asyncio.ensure_future(mix() if "mix" in loud else _nothing())]
+    if separate:
+        jobs.append(asyncio.ensure_future(run_ffmpeg(encode(separate, None))))
+    try:
+        measured = (await asyncio.gather(*jobs))[0]
+    except BaseException:
+        for job in jobs:
+            job.cancel()
+        await asyncio.gather(*jobs, return_exceptions=True)
+        raise
     for track in tracks_of(line):
         if track in quiet:
             (folder / f"{track}.aac").write_bytes(silence * run.frames)
@@ -244,6 +259,10 @@ async def _encode(line: Timeline, run: Run, segments: list[Path], stem_files: li
               "true_peak": measured.true_peak if measured else None,
               "target": line.profile.lufs, "frames": run.frames, "silent": sorted(quiet)}
     (folder / "loudness.json").write_text(json.dumps(record), encoding="utf-8")
+
+
+async def _nothing() -> None:
+    return None
 
 
 def _decode_problem(folder: Path, tracks: list[str], frames: int) -> str | None:
