@@ -296,7 +296,8 @@ def render_cut(studio: Studio, result: cut.CutResult) -> str:
     lines = [f"cut {result.cut.version} published: {result.film}",
              f"  runtime {result.timeline.duration:.1f}s, "
              f"{len(result.timeline.approved)}/{len(result.timeline.shots)} shots approved, "
-             f"{result.encoded} segments encoded, {result.reused} reused from the cache",
+             f"{result.encoded} segments encoded, {result.reused} reused from the cache; "
+             f"sound of {result.sound_encoded} chapters encoded, {result.sound_reused} reused",
              f"  preview:   {result.preview or '(too big to post to Discord)'}",
              *([f"  link:      {link}"] if (link := cut.film_link(studio.settings,
                                                                result.directory)) else []),

@@ -558,6 +558,8 @@ def _retain(settings: Settings, published: list[Cut]) -> None:
     for run in (settings.cache_path / "soundtrack").glob("*/*"):
         if run.name not in sounds:
             shutil.rmtree(run, ignore_errors=True)
+    for partial in (settings.cache_path / "soundtrack").glob(".partial-*"):
+        partial.unlink(missing_ok=True)
 
 
 def changelog(line: Timeline, previous: Cut | None, version: int,
