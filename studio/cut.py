@@ -1,9 +1,10 @@
 """The cut: stitch the approved takes (slates where there are none) into one verified film.
 
-Each segment is normalized once (cached), the segments are joined with the concat demuxer and
-stream copy, the stems are placed at their chapter's start, the mix is loudness-normalized in
-two passes, and the film is verified before it is published by renaming its folder into place.
-A failed or interrupted build never touches the last good cut.
+Each segment is normalized once (cached); each chapter's segments are joined once into a reel
+(studio/reels.py) and each chapter's sound, stems at its start and the mix loudness-normalized
+in two passes, is encoded once (studio/soundtrack.py); the film is the reels and the sound
+joined by stream copy, verified, and published by renaming its folder into place. A failed or
+interrupted build never touches the last good cut.
 """
 
 from __future__ import annotations

@@ -145,6 +145,29 @@ async def test_mix_is_loudness_normalized_to_the_target(
     assert measured.true_peak <= -0.5
 
 
+async def test_each_chapter_is_brought_to_the_target_loud_or_quiet(
+    studio: Studio, film: Production, producer: Actor, tmp_path: Path
+) -> None:
+    from studio.media import run_ffmpeg
+
+    quiet = tmp_path / "quiet.wav"
+    await run_ffmpeg(["-v", "error", "-f", "lavfi", "-i",
+                      "sine=frequency=330:duration=4,volume=-24dB", "-ac", "2", str(quiet)])
+    await takes.add_stem(studio, film, producer, 1, "music", make_tone(tmp_path / "m.wav", 5))
+    await takes.add_stem(studio, film, producer, 2, "music", quiet)
+    result = await cut.build(studio, film)
+    chapter_two = result.timeline.profile.seconds(result.timeline.entries[4].start_frame)
+    # Chapters made by different creators come out equally loud: each at the target.
+    for start, end in ((0.1, chapter_two - 0.2), (chapter_two + 0.1, result.timeline.duration
+                                                  - 1.2)):
+        err = await run_ffmpeg(["-v", "info", "-ss", f"{start:.3f}", "-t", f"{end - start:.3f}",
+                                "-i", str(result.film), "-map", "0:a:0", "-af",
+                                "ebur128=peak=true", "-f", "null", "-"])
+        measured = cut.measured_loudness(err)
+        assert measured is not None
+        assert abs(measured.integrated - studio.settings.cut_lufs) < 1.0, (start, measured)
+
+
 def test_concat_list_escapes_quotes_and_keeps_unicode(tmp_path: Path) -> None:
     odd = tmp_path / "it's ünï \"x\".mov"
     assert concat_line(odd) == "file '" + str(odd).replace("'", "'\\''") + "'"
