@@ -287,12 +287,15 @@ class ProgressLine:
               file=sys.stderr, flush=True)
 
 
-def render_cut(result: cut.CutResult) -> str:
+def render_cut(studio: Studio, result: cut.CutResult) -> str:
     lines = [f"cut {result.cut.version} published: {result.film}",
              f"  runtime {result.timeline.duration:.1f}s, "
              f"{len(result.timeline.approved)}/{len(result.timeline.shots)} shots approved, "
-             f"{result.encoded} segments encoded, {result.reused} reused from the cache",
-             f"  preview:   {result.preview or '(too big to post: share the film link)'}",
+             f"{result.encoded} segments encoded, {result.reused} reused from the cache; "
+             f"sound of {result.sound_encoded} chapters encoded, {result.sound_reused} reused",
+             f"  preview:   {result.preview or '(too big to post to Discord)'}",
+             *([f"  link:      {link}"] if (link := cut.film_link(studio.settings,
+                                                               result.directory)) else []),
              *(f"  {kind:<9}  {path}" for kind, path in result.editorial.items()),
              f"  credits:   {result.credits}",
              f"  changelog: {result.directory / 'changelog.md'}"]
@@ -307,7 +310,7 @@ async def cmd_cut(studio: Studio, args: argparse.Namespace) -> int:
     prod = await production.get(studio.db, args.guild)
     result = await cut.build(studio, prod, trigger="shell",
                              on_progress=ProgressLine(not args.quiet))
-    print(render_cut(result))
+    print(render_cut(studio, result))
     print()
     print(result.changelog)
     return 0

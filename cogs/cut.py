@@ -32,16 +32,18 @@ log = logging.getLogger("slate.cogs.cut")
 PROGRESS_EVERY_S = 2.0  # edits of the "building…" message: well under Discord's rate limits
 
 
-def describe(result: cut.CutResult, mentions: dict[int, str]) -> str:
-    """The post in the cuts channel: the changelog, and who must look at a broken take."""
+def describe(result: cut.CutResult, mentions: dict[int, str], where: str) -> str:
+    """The post in the cuts channel: the changelog, who must look at a broken take, and where
+    the whole film is when it is too big to post (`where`: its link or its place)."""
     lines = [result.changelog.strip()]
     for b in result.broken:
         who = mentions.get(b.owner_id or 0, b.owner or "the producers")
         lines.append(f"⚠ shot {b.code}: take {b.take_id} broke the cut and is shown as a slate "
                      f"— {who}, please check it ({b.reason})")
     if result.preview is None:
-        lines.append(f"(the film is too large to post here; it is on the server at "
-                     f"`cuts/{result.directory.name}/{result.film.name}`)")
+        lines.append(f"(the film is too large to post here; it is {where})")
+    elif result.preview != result.film and where.startswith("http"):
+        lines.append(f"(a smaller preview is attached; the whole film: {where})")
     return truncate("\n".join(lines), 2000)
 
 
@@ -122,7 +124,8 @@ class CutCog(commands.Cog):
         if result.preview is not None:
             files.append(discord.File(result.preview,
                                       filename=f"cut-{result.cut.version:04d}.mp4"))
-        await self._post(prod, describe(result, mentions), files)
+        await self._post(prod, describe(result, mentions, cut.where(self.studio.settings, result)),
+                         files)
 
     async def _post(self, prod: Production, text: str,
                     files: list[discord.File] | None = None) -> None:

@@ -1,9 +1,10 @@
 """The cut: stitch the approved takes (slates where there are none) into one verified film.
 
-Each segment is normalized once (cached), the segments are joined with the concat demuxer and
-stream copy, the stems are placed at their chapter's start, the mix is loudness-normalized in
-two passes, and the film is verified before it is published by renaming its folder into place.
-A failed or interrupted build never touches the last good cut.
+Each segment is normalized once (cached); each chapter's segments are joined once into a reel
+(studio/reels.py) and each chapter's sound, stems at its start and the mix loudness-normalized
+in two passes, is encoded once (studio/soundtrack.py); the film is the reels and the sound
+joined by stream copy, verified, and published by renaming its folder into place. A failed or
+interrupted build never touches the last good cut.
 """
 
 from __future__ import annotations
@@ -22,14 +23,19 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from urllib.parse import quote
+
+import av
 
 from storage import audit, cuts
 from storage.cuts import Cut
 from storage.productions import Production
-from studio import editorial, mediastore, normalize, slates, timeline
+from studio import editorial, mediastore, normalize, reels, slates, soundtrack, timeline
+from studio.adts import PRIMING
 from studio.app import Studio
 from studio.errors import InvalidInput, SlateError
-from studio.media import FFmpegFailed, decodes_cleanly, run_ffmpeg, streams_of, write_concat_list
+from studio.loudness import Loudness, gain_filter, measured_loudness
+from studio.media import FFmpegFailed, run_ffmpeg, streams_of, write_concat_list
 from studio.settings import Settings
 from studio.timeline import SAMPLE_RATE, Entry, Timeline
 
@@ -37,6 +43,9 @@ log = logging.getLogger(__name__)
 
 OnProgress = Callable[[str, float], None]
 FILM = "film.mp4"
+TITLES = {"mix": "Mix", "takes": "Takes", "music": "Music"}  # other stem kinds: VO, SFX
+
+__all__ = ["Loudness", "gain_filter", "measured_loudness"]  # re-exported for callers
 
 
 class CutBusy(SlateError):
@@ -85,8 +94,10 @@ class CutResult:
     editorial: dict[str, Path]
     changelog: str
     credits: Path
-    encoded: int
+    encoded: int  # picture segments encoded (the rest came from the cache)
     reused: int
+    sound_encoded: int  # runs (chapters, credits) whose sound was encoded
+    sound_reused: int
     broken: list[BrokenTake]
     timeline: Timeline
     timings: dict[str, float]
@@ -217,15 +228,23 @@ async def _build(studio: Studio, prod: Production, cut: Cut, line: Timeline, sta
                                           "reason": b.reason})
     film = staging / FILM
     stem_files = [mediastore.path_for(settings.media_path, s.media_sha256) for s in line.stems]
-    await _stitch(line, segments, stem_files, staging, film, report)
-    report("verifying", 0.0)
-    verdict = await verify(film, line)
-    if verdict:
-        raise CutFailed(f"cut {cut.version} did not verify: {verdict}")
-    report("preview", 0.0)
-    preview = await _preview(settings, film, staging, line)
-    report("exporting", 0.0)
-    paths = await asyncio.to_thread(editorial.write_all, line, segments, stem_files, staging)
+    # The editorial files need only the segments: written while the sound is mixed.
+    export = asyncio.ensure_future(
+        asyncio.to_thread(editorial.write_all, line, segments, stem_files, staging))
+    try:
+        runs = await _stitch(studio, line, segments, stem_files, staging, film, report)
+        report("verifying", 0.0)
+        verdict = await verify(film, line, soundtrack.frames_total(runs))
+        if verdict:
+            raise CutFailed(f"cut {cut.version} did not verify: {verdict}")
+        report("preview", 0.0)
+        preview = await _preview(settings, film, staging, line)
+        report("exporting", 0.0)
+        paths = await export
+    finally:
+        # The thread cannot be stopped: wait for it before the staging folder is removed.
+        await asyncio.gather(export, return_exceptions=True)
+    sound_encoded = sum(not r.cached for r in runs)
     credits = staging / "credits.txt"
     credits.write_text("\n".join(f"{r}: {n}" if r else n for r, n in line.credits) + "\n",
                        encoding="utf-8")
@@ -253,8 +272,8 @@ async def _build(studio: Studio, prod: Production, cut: Cut, line: Timeline, sta
     moved = {k: final / p.name for k, p in paths.items()}
     return CutResult(done, final, final / FILM,
                      final / preview.name if preview else None, moved, log_text,
-                     final / credits.name, encoded, len(segments) - encoded, broken, line,
-                     RUNNING[prod.id].timings)
+                     final / credits.name, encoded, len(segments) - encoded, sound_encoded,
+                     len(runs) - sound_encoded, broken, line, RUNNING[prod.id].timings)
 
 
 def _as_slate(entry: Entry, broken: BrokenTake) -> Entry:
@@ -336,142 +355,79 @@ def _short(text: str, data_dir: Path | None = None) -> str:
 
 
 def check_segment(path: Path, frames: int, line: Timeline) -> str | None:
+    """A new segment is probed and decoded end to end once, before the cache keeps it."""
     try:
         duration, streams = streams_of(path)
+        kinds = sorted(s.kind for s in streams)
+        if kinds != ["audio", "video"]:
+            return f"the normalized file holds {kinds}"
+        if abs(duration - line.profile.seconds(frames)) > line.profile.seconds(1) + 0.01:
+            return (f"the normalized file lasts {duration:.3f}s, "
+                    f"not {line.profile.seconds(frames):.3f}s")
+        with av.open(str(path)) as container:
+            pictures = sum(1 for _ in container.decode(video=0))
+        with av.open(str(path)) as container:
+            samples = sum(f.samples for f in container.decode(audio=0))
     except Exception as exc:  # PyAV raises many kinds; any of them means unusable
         return f"the normalized file cannot be read ({type(exc).__name__})"
-    kinds = sorted(s.kind for s in streams)
-    if kinds != ["audio", "video"]:
-        return f"the normalized file holds {kinds}"
-    if abs(duration - line.profile.seconds(frames)) > line.profile.seconds(1) + 0.01:
-        return f"the normalized file lasts {duration:.3f}s, not {line.profile.seconds(frames):.3f}s"
+    if pictures != frames:
+        return f"the normalized file decodes to {pictures} frames, not {frames}"
+    if samples != line.profile.samples(frames):
+        return f"the normalized file decodes to {samples} samples, not the shot's length"
     return None
 
 
-def _stem_chain(line: Timeline, index: int, input_no: int) -> str:
-    stem = line.stems[index]
-    p = line.profile
-    delay = p.samples(stem.start_frame)
-    total = p.samples(line.frames)
-    return (f"[{input_no}:a:0]aresample={SAMPLE_RATE},aformat=sample_fmts=fltp:"
-            f"channel_layouts=stereo,atrim=end_sample={p.samples(stem.frames)},"
-            f"adelay={delay}S:all=1,apad=whole_len={total},atrim=end_sample={total},"
-            f"asetpts=N/SR/TB")
-
-
-def _graph(line: Timeline, loudness: str = "anull", *, mix: bool = True,
-           tracks: bool = True) -> str:
-    """The audio graph: [mix] (takes and stems, through `loudness`) and/or the separate tracks,
-    [takes] and one [k_<kind>] per stem kind."""
-    both = mix and tracks
-    takes_out = "asplit=2[takes][takes_mix]" if both else ("anull[takes]" if tracks
-                                                           else "anull[takes_mix]")
-    parts = [f"[0:a:0]aresample={SAMPLE_RATE},aformat=sample_fmts=fltp:channel_layouts=stereo,"
-             f"{takes_out}"]
-    for i, _ in enumerate(line.stems):
-        parts.append(_stem_chain(line, i, i + 1) + f"[s{i}]")
-    mix_inputs = ["[takes_mix]"]
-    for kind in line.stem_kinds:
-        members = [f"[s{i}]" for i, s in enumerate(line.stems) if s.kind == kind]
-        joined = "anull" if len(members) == 1 else (
-            f"amix=inputs={len(members)}:duration=longest:normalize=0")
-        out = (f"asplit=2[k_{kind}][m_{kind}]" if both else
-               f"anull[k_{kind}]" if tracks else f"anull[m_{kind}]")
-        parts.append(f"{''.join(members)}{joined},{out}")
-        mix_inputs.append(f"[m_{kind}]")
-    if mix:
-        joined = "anull" if len(mix_inputs) == 1 else (
-            f"amix=inputs={len(mix_inputs)}:duration=first:normalize=0")
-        parts.append(f"{''.join(mix_inputs)}{joined},{loudness}[mix]")
-    return ";".join(parts)
-
-
-@dataclass(frozen=True)
-class Loudness:
-    """EBU R128 measurements of a mix (ffmpeg's ebur128 summary)."""
-
-    integrated: float
-    true_peak: float
-
-
-def measured_loudness(stderr: str) -> Loudness | None:
-    found_i = re.findall(r"Integrated loudness:\s*I:\s*(-?[\d.]+|-inf) LUFS", stderr)
-    found_tp = re.findall(r"True peak:\s*Peak:\s*(-?[\d.]+|-inf) dBFS", stderr)
-    if not found_i or not found_tp:
-        return None
-    return Loudness(float(found_i[-1]), float(found_tp[-1]))
-
-
-def gain_filter(measured: Loudness | None, target: float, ceiling: float = -1.0) -> str:
-    """Pass 2: the gain that brings the mix to the target, limited so peaks stay under ceiling."""
-    if measured is None or measured.integrated <= -70:
-        return "anull"  # silence (or near it) has no loudness to normalize
-    gain = target - measured.integrated
-    chain = f"volume={gain:.2f}dB"
-    if measured.true_peak + gain > ceiling:
-        # Louder than the peaks allow: a limiter holds the peaks, as loudnorm's dynamic mode.
-        chain += f",alimiter=limit={10 ** (ceiling / 20):.4f}:level=false"
-    return chain + f",aresample={SAMPLE_RATE}"
-
-
-async def _stitch(line: Timeline, segments: list[Path], stem_files: list[Path], staging: Path,
-                  film: Path, report: OnProgress) -> None:
-    """Join the segments and build the audio; the mix and the other tracks run side by side."""
-    listing = write_concat_list(segments, staging / "segments.txt")
-    inputs = ["-f", "concat", "-safe", "0", "-i", str(listing)]
-    for path in stem_files:
-        inputs += ["-i", str(path)]
-    seconds = line.duration
-    aac = ["-c:a", "aac", "-b:a", "128k", "-ar", str(SAMPLE_RATE), "-ac", "2"]
-    mix_file, body_file = staging / "mix.m4a", staging / "body.mp4"
-
-    async def mix() -> None:
-        # Two passes: measure the mix (EBU R128, true peak), then apply the gain to the target.
-        err = await run_ffmpeg(["-v", "info", *inputs, "-filter_complex",
-                                _graph(line, "ebur128=peak=true:framelog=quiet", tracks=False),
-                                "-map", "[mix]", "-f", "null", "-"])
-        loudness = gain_filter(measured_loudness(err), line.profile.lufs)
-        await run_ffmpeg(["-v", "error", *inputs, "-filter_complex",
-                          _graph(line, loudness, tracks=False), "-map", "[mix]", *aac,
-                          "-f", "mp4", str(mix_file)])
-
-    async def body() -> None:
-        maps = ["-map", "0:v:0", "-map", "[takes]"]
-        for kind in line.stem_kinds:
-            maps += ["-map", f"[k_{kind}]"]
-        await run_ffmpeg(["-v", "error", *inputs, "-filter_complex", _graph(line, mix=False),
-                          *maps, "-c:v", "copy", *aac,
-                          "-video_track_timescale", str(line.profile.timescale),
-                          "-f", "mp4", str(body_file)],
-                         total_seconds=seconds, on_progress=lambda f: report("stitching", f))
-
-    report("stitching", 0.0)
-    running = [asyncio.ensure_future(mix()), asyncio.ensure_future(body())]
+async def _stitch(studio: Studio, line: Timeline, segments: list[Path], stem_files: list[Path],
+                  staging: Path, film: Path, report: OnProgress) -> list[soundtrack.BuiltRun]:
+    """Join the segments' picture and the runs' sound by stream copy: nothing is re-encoded."""
+    write_concat_list(segments, staging / "segments.txt")
+    report("mixing", 0.0)
+    cache = studio.settings.cache_path
+    # The sound and the reels of the picture are made side by side; both are mostly cached.
+    sound = asyncio.ensure_future(soundtrack.build(
+        line, segments, stem_files, cache / "soundtrack",
+        on_progress=lambda f: report("mixing", f)))
+    picture = asyncio.ensure_future(
+        reels.build(line, soundtrack.plan(line), segments, cache / "reels"))
     try:
-        await asyncio.gather(*running)
+        runs, made = await asyncio.gather(sound, picture)
     except BaseException:
-        for task in running:
+        for task in (sound, picture):
             task.cancel()
-        await asyncio.gather(*running, return_exceptions=True)
+        await asyncio.gather(sound, picture, return_exceptions=True)
         raise
-    titles = ["Mix", "Takes", *(k.upper() if k != "music" else "Music"
-                                for k in line.stem_kinds)]
+    (staging / "soundtrack.txt").write_text("".join(f"{r.key}\n" for r in runs),
+                                            encoding="utf-8")
+    listing = write_concat_list([path for path, _ in made], staging / "reels.txt")
+    tracks = soundtrack.join(line, runs, staging)
+    inputs = ["-f", "concat", "-safe", "0", "-i", str(listing)]
+    # The first priming frame sits before zero: the MP4 edit list skips it.
+    for path in tracks:
+        inputs += ["-itsoffset", f"-{PRIMING / SAMPLE_RATE:.9f}", "-f", "aac", "-i", str(path)]
+    maps = ["-map", "0:v:0"]
     meta: list[str] = []
-    for n, title in enumerate(titles):
+    for n, track in enumerate(soundtrack.tracks_of(line)):
+        title = TITLES.get(track, track.upper())
+        maps += ["-map", f"{n + 1}:a:0"]
         meta += [f"-metadata:s:a:{n}", f"title={title}", f"-metadata:s:a:{n}",
                  f"handler_name={title}", f"-disposition:a:{n}", "default" if n == 0 else "0"]
-    # The film: picture and tracks copied from the body, the mix first (the default track).
-    await run_ffmpeg(["-v", "error", "-i", str(body_file), "-i", str(mix_file),
-                      "-map", "0:v:0", "-map", "1:a:0", "-map", "0:a", "-c", "copy", *meta,
+    report("stitching", 0.0)
+    await run_ffmpeg(["-v", "error", *inputs, *maps, "-c", "copy", *meta,
                       "-metadata", f"title={line.production_title}",
                       "-video_track_timescale", str(line.profile.timescale),
-                      "-movflags", "+faststart", "-f", "mp4", str(film)])
-    mix_file.unlink()
-    body_file.unlink()
+                      "-movflags", "+faststart", "-f", "mp4", str(film)],
+                     total_seconds=line.duration, on_progress=lambda f: report("stitching", f))
+    for path in tracks:
+        path.unlink()
+    return runs
 
 
-async def verify(film: Path, line: Timeline) -> str | None:
-    """None when the film matches its timeline: duration, every stream, decodes end to end."""
+async def verify(film: Path, line: Timeline, audio_frames: int) -> str | None:
+    """None when the film matches its timeline: duration, every stream, every packet.
+
+    Every segment and every run was decoded end to end when it was made (cached ones when they
+    were cached); the film is their bitstreams copied, so here every packet is demuxed and the
+    index counted: a frame for each of the timeline's frames, every AAC frame of every track."""
     try:
         duration, streams = await asyncio.to_thread(streams_of, film)
     except Exception as exc:  # any PyAV error means the film is unreadable
@@ -484,12 +440,41 @@ async def verify(film: Path, line: Timeline) -> str | None:
     if len(video) != 1 or (video[0].width, video[0].height) != (line.profile.width,
                                                                 line.profile.height):
         return "the picture stream is missing or the wrong size"
-    expected = 2 + len(line.stem_kinds)
+    expected = len(soundtrack.tracks_of(line))
     if len(audio) != expected:
         return f"it has {len(audio)} audio tracks; expected {expected}"
-    problem = await decodes_cleanly(film)
-    if problem:
-        return f"it does not decode cleanly: {_short(problem)}"
+    # Every packet read end to end by ffmpeg's demuxer, while the index is checked here.
+    demux = asyncio.ensure_future(run_ffmpeg(["-v", "error", "-xerror", "-i", str(film),
+                                              "-map", "0", "-c", "copy", "-f", "null", "-"]))
+    try:
+        problem = await asyncio.to_thread(index_problem, film, line, audio_frames)
+    except Exception as exc:  # PyAV raises many kinds; any of them means a broken film
+        problem = f"its index cannot be read ({type(exc).__name__})"
+    try:
+        err = await demux
+    except FFmpegFailed as exc:
+        return f"it does not demux end to end: {_short(str(exc))}"
+    if err.strip():
+        return f"it does not demux cleanly: {_short(err)}"
+    return problem
+
+
+def index_problem(film: Path, line: Timeline, audio_frames: int) -> str | None:
+    """The film's index: a picture for each of the timeline's frames, every AAC frame of every
+    track, and the sound ending with the picture (within a frame and the last AAC frame)."""
+    with av.open(str(film)) as container:
+        found = [(s.type, s.frames, float((s.start_time or 0) + (s.duration or 0))
+                  * float(s.time_base or 0)) for s in container.streams]
+    picture = next(f for f in found if f[0] == "video")
+    if picture[1] != line.frames:
+        return f"it holds {picture[1]} picture frames; the timeline has {line.frames}"
+    slack = line.profile.seconds(1) + 2 * 1024 / SAMPLE_RATE
+    for n, (kind, count, end) in enumerate(f for f in found if f[0] == "audio"):
+        assert kind == "audio"
+        if count != audio_frames:
+            return f"audio track {n} holds {count} AAC frames, not {audio_frames}"
+        if abs(end - picture[2]) > slack:
+            return f"audio track {n} ends at {end:.3f}s, the picture at {picture[2]:.3f}s"
     return None
 
 
@@ -515,6 +500,19 @@ async def _preview(settings: Settings, film: Path, staging: Path, line: Timeline
     return None
 
 
+def film_link(settings: Settings, directory: Path) -> str | None:
+    """The film's public address under SLATE_CUTS_URL (where producers serve the cuts folder)."""
+    if not settings.cuts_url:
+        return None
+    return f"{settings.cuts_url.rstrip('/')}/{quote(directory.name)}/{FILM}"
+
+
+def where(settings: Settings, result: CutResult) -> str:
+    """How a member gets the whole film: its link, else its place on the server."""
+    link = film_link(settings, result.directory)
+    return link or f"on the server at `{result.film}`"
+
+
 def _size(path: Path) -> int:
     return path.stat().st_size
 
@@ -530,7 +528,8 @@ def _point_latest(settings: Settings, final: Path) -> None:
 def _retain(settings: Settings, published: list[Cut]) -> None:
     """Keep the newest N published cuts' folders; older ones lose their files, not their row.
 
-    Normalized segments no kept cut uses (its film, its editorial files) leave the cache too.
+    Normalized segments and sound runs no kept cut uses (its film, its editorial files) leave
+    the cache too.
     """
     keep = {cut_dir(settings, c.version).name for c in published[:settings.cut_keep]}
     for folder in settings.cuts_path.iterdir():
@@ -545,6 +544,26 @@ def _retain(settings: Settings, published: list[Cut]) -> None:
     for segment in (settings.cache_path / "segments").glob("*/*.mov"):
         if segment.stem not in used:
             segment.unlink(missing_ok=True)
+    kept_reels: set[str] = set()
+    for name in keep:
+        listing = settings.cuts_path / name / "reels.txt"
+        if listing.exists():
+            kept_reels |= set(re.findall(r"([0-9a-f]{64})\.mov'",
+                                         listing.read_text(encoding="utf-8")))
+    for reel in (settings.cache_path / "reels").glob("*/*"):
+        if reel.stem not in kept_reels:
+            reel.unlink(missing_ok=True)
+    sounds: set[str] = set()
+    for name in keep:
+        listing = settings.cuts_path / name / "soundtrack.txt"
+        if listing.exists():
+            sounds |= set(listing.read_text(encoding="utf-8").split())
+    # A killed build's half-made runs (.partial-*) go too: no kept cut lists them.
+    for run in (settings.cache_path / "soundtrack").glob("*/*"):
+        if run.name not in sounds:
+            shutil.rmtree(run, ignore_errors=True)
+    for partial in (settings.cache_path / "soundtrack").glob(".partial-*"):
+        partial.unlink(missing_ok=True)
 
 
 def changelog(line: Timeline, previous: Cut | None, version: int,

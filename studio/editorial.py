@@ -35,7 +35,23 @@ def _metadata(entry: Entry) -> dict:
                      "creator": entry.creator, "original_name": entry.media_name})
     else:
         data.update({"approved": False, "reason": entry.reason})
-    return {"slate": data}
+    return {"slate": data, "fcp_xml": _fcp_fields(entry)}
+
+
+def _fcp_fields(entry: Entry) -> dict:
+    """The same facts as FCP 7 XML logging fields and comments (Premiere and Resolve show them;
+    OpenTimelineIO's fcp_xml adapter writes and reads them as clip metadata)."""
+    approved = entry.kind == "take"
+    logging = {"scene": entry.code, "description": entry.description[:200],
+               "lognote": (f"approved take {entry.take_id} r{entry.take_revision}" if approved
+                           else entry.reason or entry.kind)}
+    comments = {"mastercomment1": f"take_id={entry.take_id if approved else ''}",
+                "mastercomment2": f"approved={'yes' if approved else 'no'}",
+                "mastercomment3": f"revision={entry.take_revision if approved else ''}",
+                "mastercomment4": f"owner={entry.owner}"}
+    if approved:
+        logging["shottake"] = f"r{entry.take_revision}"
+    return {"logginginfo": logging, "comments": comments}
 
 
 def to_otio(line: Timeline, segments: list[Path], stem_files: list[Path]) -> otio.schema.Timeline:
@@ -44,12 +60,14 @@ def to_otio(line: Timeline, segments: list[Path], stem_files: list[Path]) -> oti
                                     global_start_time=otio.opentime.RationalTime(0, rate))
     video = otio.schema.Track(name="Picture", kind=otio.schema.TrackKind.Video)
     takes_audio = otio.schema.Track(name="Takes", kind=otio.schema.TrackKind.Audio)
+    urls: dict[Path, str] = {}  # a segment used by many shots is resolved once
     for entry, segment in zip(line.entries, segments, strict=True):
+        url = urls.get(segment) or urls.setdefault(segment, segment.resolve().as_uri())
         for track in (video, takes_audio):
             clip = otio.schema.Clip(
                 name=_clip_name(entry),
                 media_reference=otio.schema.ExternalReference(
-                    target_url=segment.resolve().as_uri(),
+                    target_url=url,
                     available_range=_range(entry.frames, rate)),
                 source_range=_range(entry.frames, rate),
                 metadata=_metadata(entry))

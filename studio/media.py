@@ -194,16 +194,6 @@ def write_concat_list(paths: list[Path], target: Path) -> Path:
     return target
 
 
-async def decodes_cleanly(path: Path) -> str | None:
-    """Decode every stream end to end; None when clean, else what ffmpeg complained about."""
-    try:
-        err = await run_ffmpeg(["-v", "error", "-xerror", "-i", str(path), "-map", "0",
-                                "-f", "null", "-"])
-    except FFmpegFailed as exc:
-        return str(exc)
-    return err.strip() or None
-
-
 @dataclass(frozen=True)
 class StreamFacts:
     kind: str

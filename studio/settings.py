@@ -61,6 +61,9 @@ class Settings(BaseSettings):
     cut_credits_seconds: float = Field(4.0, ge=0, le=60, description="end credits card length")
     cut_preview_max_bytes: int = Field(10 * 1024 * 1024, ge=1024,
                                        description="largest preview posted to Discord")
+    cuts_url: str | None = Field(None, pattern=r"^https?://",
+                                 description="public URL where DATA_DIR/cuts is served, for "
+                                             "links to cuts too big to post")
 
     # Logging.
     log_level: str = Field("INFO", pattern=r"^(DEBUG|INFO|WARNING|ERROR)$")

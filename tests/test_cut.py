@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+import array
 import asyncio
+import itertools
+import os
+import signal
+import subprocess
+import sys
 from datetime import UTC, datetime, timedelta
 from fractions import Fraction
 from pathlib import Path
@@ -16,11 +22,12 @@ from storage.productions import Production
 from studio import cut, mediastore, production, shotlist, takes
 from studio.app import Studio
 from studio.errors import SlateError
-from studio.media import concat_line, streams_of, write_concat_list
+from studio.media import concat_line, ffmpeg_exe, streams_of, write_concat_list
 from studio.people import Actor, actor
 from studio.settings import Settings, load_settings
 from studio.standin import make_standin_take, make_still, make_tone
 
+BOT = Path(__file__).resolve().parent.parent / "bot.py"
 SHOT_LIST = """chapter,chapter_title,shot,description,duration,notes
 1,Dawn,1,Wide of the flats,1,Establishing
 1,Dawn,2,Pell's tracks,1,
@@ -138,6 +145,29 @@ async def test_mix_is_loudness_normalized_to_the_target(
     assert measured.true_peak <= -0.5
 
 
+async def test_each_chapter_is_brought_to_the_target_loud_or_quiet(
+    studio: Studio, film: Production, producer: Actor, tmp_path: Path
+) -> None:
+    from studio.media import run_ffmpeg
+
+    quiet = tmp_path / "quiet.wav"
+    await run_ffmpeg(["-v", "error", "-f", "lavfi", "-i",
+                      "sine=frequency=330:duration=4,volume=-24dB", "-ac", "2", str(quiet)])
+    await takes.add_stem(studio, film, producer, 1, "music", make_tone(tmp_path / "m.wav", 5))
+    await takes.add_stem(studio, film, producer, 2, "music", quiet)
+    result = await cut.build(studio, film)
+    chapter_two = result.timeline.profile.seconds(result.timeline.entries[4].start_frame)
+    # Chapters made by different creators come out equally loud: each at the target.
+    for start, end in ((0.1, chapter_two - 0.2), (chapter_two + 0.1, result.timeline.duration
+                                                  - 1.2)):
+        err = await run_ffmpeg(["-v", "info", "-ss", f"{start:.3f}", "-t", f"{end - start:.3f}",
+                                "-i", str(result.film), "-map", "0:a:0", "-af",
+                                "ebur128=peak=true", "-f", "null", "-"])
+        measured = cut.measured_loudness(err)
+        assert measured is not None
+        assert abs(measured.integrated - studio.settings.cut_lufs) < 1.0, (start, measured)
+
+
 def test_concat_list_escapes_quotes_and_keeps_unicode(tmp_path: Path) -> None:
     odd = tmp_path / "it's ünï \"x\".mov"
     assert concat_line(odd) == "file '" + str(odd).replace("'", "'\\''") + "'"
@@ -154,11 +184,24 @@ async def test_second_build_reencodes_nothing_and_an_approval_reencodes_one_shot
     await approve(studio, film, producer, "1.1", make_standin_take(tmp_path / "a.mp4", "1.1"))
     first = await cut.build(studio, film)
     assert first.encoded == len(first.timeline.entries)
+    assert (first.sound_encoded, first.sound_reused) == (3, 0)  # chapters 1, 2 and the credits
     second = await cut.build(studio, film)
     assert (second.encoded, second.reused) == (0, len(second.timeline.entries))
-    await approve(studio, film, producer, "2.3", make_standin_take(tmp_path / "b.mp4", "2.3"))
+    assert (second.sound_encoded, second.sound_reused) == (0, 3)
+    await approve(studio, film, producer, "2.3",
+                  make_standin_take(tmp_path / "b.mp4", "2.3", audio=True))
     third = await cut.build(studio, film)
+    # One video segment and one chapter's sound are encoded; the rest comes from the cache.
     assert third.encoded == 1
+    assert (third.sound_encoded, third.sound_reused) == (1, 2)
+    runs = (third.directory / "soundtrack.txt").read_text().split()
+    assert runs[0] == (second.directory / "soundtrack.txt").read_text().split()[0]
+    assert runs[1] != (second.directory / "soundtrack.txt").read_text().split()[1]
+    assert runs[2] == (second.directory / "soundtrack.txt").read_text().split()[2]
+    # The new take's sound is in the film: its takes track is no longer silent in chapter 2.
+    at = third.timeline.profile.samples(third.timeline.entries[6].start_frame)
+    assert max(map(abs, channel_zero(third.film, 1)[at:at + 4800])) > 0.05
+    assert max(map(abs, channel_zero(second.film, 1)[at:at + 4800])) == 0
     assert "new: shot 2.3" in third.changelog and "2/8 shots approved" in third.changelog
     # Retention keeps 2 published cuts on disk; every cut keeps its row.
     folders = sorted(p.name for p in studio.settings.cuts_path.iterdir() if p.name.isdigit())
@@ -230,6 +273,16 @@ async def test_editorial_files_read_back_with_opentimelineio(
     assert timeline.duration().to_frames() == result.timeline.frames
     xml = otio.adapters.read_from_file(str(result.editorial["fcpxml"]), adapter_name="fcp_xml")
     assert len(list(xml.video_tracks()[0].find_clips())) == len(entries)
+    # Take ids and approvals ride in the FCP XML clips too: logging fields and comments.
+    clips = list(xml.video_tracks()[0].find_clips())
+    first = clips[0].metadata["fcp_xml"]
+    assert first["comments"]["mastercomment1"] == f"take_id={take_id}"
+    assert first["comments"]["mastercomment2"] == "approved=yes"
+    assert first["logginginfo"]["scene"] == "1.1"
+    assert first["logginginfo"]["lognote"] == f"approved take {take_id} r1"
+    assert [c.metadata["fcp_xml"]["comments"]["mastercomment2"] for c in clips[1:]] == [
+        "approved=no"] * (len(entries) - 1)
+    assert clips[0].markers[0].name == "Establishing"
     assert xml.duration().to_frames() == result.timeline.frames
     assert len(xml.audio_tracks()) >= 2
     edl = otio.adapters.read_from_file(str(result.editorial["edl"]), adapter_name="cmx_3600",
@@ -257,10 +310,19 @@ async def test_nightly_missed_while_down_and_skipped_when_nothing_changed(
 async def test_a_film_too_big_for_discord_gets_no_preview(
     studio: Studio, film: Production
 ) -> None:
+    from cogs.cut import describe
+
     small = studio.settings.model_copy(update={"cut_preview_max_bytes": 1024})
     result = await cut.build(Studio(small, studio.db), film)
     assert result.preview is None and result.film.stat().st_size > 1024
     assert not (result.directory / "preview.mp4").exists()
+    # Without SLATE_CUTS_URL the post says where the film is on the server...
+    post = describe(result, {}, cut.where(small, result))
+    assert f"too large to post here; it is on the server at `{result.film}`" in post
+    # ...with it, the post links to the film where the producers serve the cuts folder.
+    served = small.model_copy(update={"cuts_url": "https://films.example.org/slate/cuts/"})
+    post = describe(result, {}, cut.where(served, result))
+    assert "it is https://films.example.org/slate/cuts/0001/film.mp4" in post
 
 
 async def test_a_production_without_shots_is_refused(studio: Studio, prod: Production) -> None:
@@ -306,3 +368,109 @@ async def test_a_shot_lasts_its_take_when_the_setting_says_so(
     assert by_plan.entries[0].frames == round(1 * fps)  # planned 1 s: trimmed
     assert by_take.entries[0].frames == round(2 * fps)  # the take's own 2 s
     assert by_take.entries[1].frames == by_plan.entries[1].frames  # slates keep the plan
+
+
+def make_flash_take(path: Path) -> Path:
+    """A take whose first frame is white and whose sound is a beep on its first sample: where a
+    shot starts is visible in the picture and audible in the sound."""
+    subprocess.run([ffmpeg_exe(), "-v", "error", "-y", "-f", "lavfi", "-i",
+                    "color=c=gray:s=64x36:r=24:d=1,drawbox=c=white:t=fill:enable='eq(n,0)'",
+                    "-f", "lavfi", "-i", "sine=f=1000:r=48000:d=0.1,apad=whole_dur=1",
+                    "-c:v", "libx264", "-preset", "ultrafast", "-c:a", "pcm_s16le", "-t", "1",
+                    str(path)], check=True)
+    return path
+
+
+def channel_zero(film: Path, track: int) -> array.array:
+    samples = array.array("f")
+    with av.open(str(film)) as container:
+        for frame in container.decode(container.streams.audio[track]):
+            samples.frombytes(bytes(frame.planes[0])[:frame.samples * 4])
+    return samples
+
+
+async def test_sound_stays_in_sync_with_the_picture_over_many_shots(
+    studio: Studio, prod: Production, producer: Actor, tmp_path: Path
+) -> None:
+    chapters, per_chapter = 6, 20
+    rows = ["chapter,chapter_title,shot,description,duration"]
+    for c in range(1, chapters + 1):
+        rows += [f"{c},C{c},{s},Shot,{0.3 if s % 2 else 0.45}" for s in range(1, per_chapter + 1)]
+    await shotlist.import_shots(studio.db, prod, producer, ("\n".join(rows) + "\n").encode(),
+                                "many.csv")
+    flash = make_flash_take(tmp_path / "flash.mov")
+    for c in range(1, chapters + 1):
+        for s in range(1, per_chapter + 1):
+            await approve(studio, prod, producer, f"{c}.{s}", flash)
+
+    result = await cut.build(studio, prod)
+
+    line = result.timeline
+    shots_ = line.approved
+    assert len(shots_) == chapters * per_chapter
+    # The picture: each shot's white first frame lands on the shot's first frame.
+    with av.open(str(result.film)) as container:
+        stream = container.streams.video[0]
+        white = [n for n, frame in enumerate(container.decode(stream))
+                 if bytes(frame.planes[0])[frame.planes[0].line_size * 90 + 160] > 200]
+    assert white == [e.start_frame for e in shots_]
+    # The sound: each beep starts on its shot's first sample, on the takes track and the mix,
+    # from the first shot to the last: nothing drifts across 120 shots and 7 sound runs.
+    p = line.profile
+    for track in (1, 0):
+        sound = channel_zero(result.film, track)
+        assert abs(len(sound) - p.samples(line.frames)) < 2048  # the film's length, + one frame
+        late = []
+        for e in shots_:
+            at = p.samples(e.start_frame)
+            onset = next(i for i in range(at - 1024, at + 2048) if abs(sound[i]) > 0.02)
+            late.append(onset - at)
+        assert max(abs(d) for d in late) <= 48, late  # within 1 ms; a frame is 41.7 ms
+        # No beep is lost or doubled at the joins: one burst of sound (10 ms blocks) per shot.
+        loud = [max(map(abs, sound[i:i + 480])) > 0.02 for i in range(0, len(sound), 480)]
+        assert sum(1 for a, b in itertools.pairwise([False, *loud]) if b and not a) == len(shots_)
+
+
+async def test_a_killed_build_leaves_the_last_good_cut_and_the_next_build_succeeds(
+    studio: Studio, film: Production, producer: Actor, tmp_path: Path
+) -> None:
+    settings = studio.settings
+    good = await cut.build(studio, film)
+    before = mediastore.sha256_of(good.film)
+    for code in ("1.2", "2.2"):  # the next build has sound and picture to make
+        await approve(studio, film, producer, code,
+                      make_standin_take(tmp_path / f"{code}.mp4", code, audio=True))
+    env = {**os.environ, "SLATE_DATA_DIR": str(settings.data_dir), "SLATE_CUT_WIDTH": "320",
+           "SLATE_CUT_HEIGHT": "180", "SLATE_CUT_FPS": "24000/1001",
+           "SLATE_CUT_CREDITS_SECONDS": "1", "SLATE_CUT_KEEP": "2"}
+    # Its own process group: the kill takes its ffmpeg children too, as a crash of the host would.
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, str(BOT), "--guild", str(film.guild_id), "cut", "--quiet", env=env,
+        cwd=tmp_path, start_new_session=True, stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.DEVNULL)
+    stitching = settings.cuts_path / ".building-0002" / "segments.txt"
+    try:
+        for _ in range(6000):  # the build writes its segment list when it starts to stitch
+            if stitching.exists() or proc.returncode is not None:
+                break
+            await asyncio.sleep(0.005)
+        assert stitching.exists(), "the build never reached the stitch"
+        os.killpg(proc.pid, signal.SIGKILL)
+    finally:
+        await asyncio.wait_for(proc.wait(), 30)
+    assert proc.returncode == -signal.SIGKILL
+    # The last good cut is untouched and still the latest; the killed one never published.
+    assert (settings.cuts_path / "latest").resolve() == good.directory
+    assert mediastore.sha256_of(good.film) == before
+    assert not (settings.cuts_path / "0002").exists()
+    latest = await cuts.latest(studio.db.reader, film.id)
+    assert latest is not None and latest.version == 1
+    # The next build clears what the killed one left and publishes.
+    again = await cut.build(studio, film)
+    assert again.cut.version == 3 and again.cut.state == "published"
+    assert {e.code for e in again.timeline.approved} == {"1.2", "2.2"}
+    assert (settings.cuts_path / "latest").resolve() == again.directory
+    assert not list(settings.cuts_path.glob(".building-*"))
+    assert not [p for p in settings.cache_path.rglob("*") if p.name.startswith(".partial-")]
+    killed = await cuts.latest(studio.db.reader, film.id, state="failed")
+    assert killed is not None and killed.version == 2
