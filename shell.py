@@ -287,14 +287,14 @@ class ProgressLine:
               file=sys.stderr, flush=True)
 
 
-def render_cut(studio: Studio, result: cut.CutResult) -> str:
+def render_cut(settings: Settings, result: cut.CutResult) -> str:
     lines = [f"cut {result.cut.version} published: {result.film}",
              f"  runtime {result.timeline.duration:.1f}s, "
              f"{len(result.timeline.approved)}/{len(result.timeline.shots)} shots approved, "
              f"{result.encoded} segments encoded, {result.reused} reused from the cache; "
              f"sound of {result.sound_encoded} chapters encoded, {result.sound_reused} reused",
              f"  preview:   {result.preview or '(too big to post to Discord)'}",
-             *([f"  link:      {link}"] if (link := cut.film_link(studio.settings,
+             *([f"  link:      {link}"] if (link := cut.film_link(settings,
                                                                result.directory)) else []),
              *(f"  {kind:<9}  {path}" for kind, path in result.editorial.items()),
              f"  credits:   {result.credits}",
@@ -310,7 +310,7 @@ async def cmd_cut(studio: Studio, args: argparse.Namespace) -> int:
     prod = await production.get(studio.db, args.guild)
     result = await cut.build(studio, prod, trigger="shell",
                              on_progress=ProgressLine(not args.quiet))
-    print(render_cut(studio, result))
+    print(render_cut(studio.settings, result))
     print()
     print(result.changelog)
     return 0
@@ -379,7 +379,8 @@ def render_board(title: str, rows: list[ChapterProgress]) -> str:
 class DemoFace:
     """The demo on a terminal: narration on stdout, ffmpeg's progress on stderr."""
 
-    def __init__(self) -> None:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
         self._progress: ProgressLine | None = None
 
     def say(self, text: str) -> None:
@@ -391,7 +392,7 @@ class DemoFace:
         self._progress(stage, fraction)
 
     def cut(self, result: cut.CutResult) -> None:
-        print(render_cut(result), flush=True)
+        print(render_cut(self.settings, result), flush=True)
 
     def board(self, title: str, rows: list[ChapterProgress]) -> None:
         print(render_board(title, rows), flush=True)
@@ -402,7 +403,7 @@ async def demo(settings: Settings, chapters: int) -> int:
     import demo as script
 
     try:
-        return await script.run(settings, chapters, DemoFace())
+        return await script.run(settings, chapters, DemoFace(settings))
     except SlateError as exc:
         print(f"slate: {exc.reason}", file=sys.stderr)
         return 1
