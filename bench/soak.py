@@ -60,7 +60,7 @@ SHOTS_PER_CHAPTER = 5
 VOTED = (1, 2)  # shot numbers put to the vote; the others are approved directly
 GROWTH_LIMIT = 1.10  # RSS of the last third may exceed the middle third's by at most 10 %
 SETTLE_SECONDS = 30.0
-JOB_ID = re.compile(r"`#(\d+)`")
+JOB_ID = re.compile(r"\*\*Job #(\d+)\*\*")  # as the job card begins
 log = logging.getLogger("slate.soak")
 
 
@@ -336,13 +336,18 @@ async def build_cut(soak: Soak) -> None:
         soak.ledger.errors.append(f"/cut now: {(final() or reply.text)[:200]}")
 
 
+TOKEN_LIFE_S = 15 * 60
+
+
 def trim_fake(fake: FakeDiscord) -> None:
     """The fake shares the process: drop its own logs so RSS measures the bot, not the harness.
 
     Rejections, unknown routes and failed interactions are kept; those are what is checked.
     """
     fake.calls.clear()
-    for key in [k for k, i in fake.interactions.items() if i.settled.is_set()]:
+    # An interaction's token lives 15 minutes: the bot may still edit its answer (job cards).
+    for key in [k for k, i in fake.interactions.items()
+                if i.settled.is_set() and fake.now() - i.created > TOKEN_LIFE_S]:
         del fake.interactions[key]
     # Answers to commands (in #general) are read when they arrive; forget them after 2 min.
     cutoff = (int(time.time() * 1000) - 120_000 - DISCORD_EPOCH_MS) << 22
@@ -418,6 +423,8 @@ async def verify(soak: Soak, prod: Production) -> tuple[list[str], dict[str, int
                             f"acknowledged {expected!r}")
     problems += await vote_mismatches(soak)
     states: Counter[str] = Counter()
+    if not soak.ledger.jobs:  # a soak that ran no job proves nothing about jobs
+        problems.append("no /generate was acknowledged: no job was accounted for")
     for job_id, code in sorted(soak.ledger.jobs.items()):
         job = await jobs.get(db.reader, job_id)
         if job is None:
