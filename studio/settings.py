@@ -238,7 +238,10 @@ def _allowed(error: dict) -> str:
     if kind == "less_than_equal":
         return f"a value of at most {ctx.get('le')}"
     if kind == "string_pattern_mismatch":
-        return "one of " + ctx.get("pattern", "").strip("^$()").replace("|", ", ")
+        pattern = ctx.get("pattern", "")
+        if pattern == r"^https?://":
+            return "a URL starting with http:// or https://"
+        return "one of " + pattern.strip("^$()").replace("|", ", ")
     if kind.startswith("int_"):
         return "a whole number"
     return str(error.get("msg", "")).lower()

@@ -46,7 +46,8 @@ def test_env_and_dotenv(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None
         ("DISCORD_GUILD_ID", "my-server", "DISCORD_GUILD_ID: expected a whole number"),
         ("SLATE_PROVIDER_CONCURRENCY", "{runway: 2",
          "SLATE_PROVIDER_CONCURRENCY: expected a JSON object"),
-        ("SLATE_CUTS_URL", "films.example.org/cuts", "SLATE_CUTS_URL: expected one of https?://"),
+        ("SLATE_CUTS_URL", "films.example.org/cuts",
+         "SLATE_CUTS_URL: expected a URL starting with http:// or https://"),
     ],
 )
 def test_invalid_value_is_one_line_naming_the_variable(
