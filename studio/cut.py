@@ -536,28 +536,26 @@ def _retain(settings: Settings, published: list[Cut]) -> None:
         if folder.is_dir() and not folder.is_symlink() and folder.name.isdigit() \
                 and folder.name not in keep:
             shutil.rmtree(folder, ignore_errors=True)
-    used: set[str] = set()
-    for name in keep:
-        listing = settings.cuts_path / name / "segments.txt"
-        if listing.exists():
-            used |= set(re.findall(r"([0-9a-f]{64})\.mov'", listing.read_text(encoding="utf-8")))
+    def listed(listing: str) -> set[str]:
+        """What the kept cuts' listings name: segment and reel hashes, sound run names."""
+        found: set[str] = set()
+        for name in keep:
+            path = settings.cuts_path / name / listing
+            if path.exists():
+                text = path.read_text(encoding="utf-8")
+                found |= set(text.split()) if listing == "soundtrack.txt" else \
+                    set(re.findall(r"([0-9a-f]{64})\.mov'", text))
+        return found
+
+    used = listed("segments.txt")
     for segment in (settings.cache_path / "segments").glob("*/*.mov"):
         if segment.stem not in used:
             segment.unlink(missing_ok=True)
-    kept_reels: set[str] = set()
-    for name in keep:
-        listing = settings.cuts_path / name / "reels.txt"
-        if listing.exists():
-            kept_reels |= set(re.findall(r"([0-9a-f]{64})\.mov'",
-                                         listing.read_text(encoding="utf-8")))
+    kept_reels = listed("reels.txt")
     for reel in (settings.cache_path / "reels").glob("*/*"):
         if reel.stem not in kept_reels:
             reel.unlink(missing_ok=True)
-    sounds: set[str] = set()
-    for name in keep:
-        listing = settings.cuts_path / name / "soundtrack.txt"
-        if listing.exists():
-            sounds |= set(listing.read_text(encoding="utf-8").split())
+    sounds = listed("soundtrack.txt")
     # A killed build's half-made runs (.partial-*) go too: no kept cut lists them.
     for run in (settings.cache_path / "soundtrack").glob("*/*"):
         if run.name not in sounds:
