@@ -8,6 +8,8 @@ from collections.abc import Awaitable, Callable
 from storage import jobs
 from storage.jobs import Job
 from studio.app import Studio
+from studio.providers.runway import Runway
+from tests.fakes.providers.runway import KEY, FakeRunway
 
 
 async def until(check: Callable[[], Awaitable[bool]], within: float = 10.0) -> None:
@@ -29,3 +31,8 @@ async def job_in(studio: Studio, job_id: int, *states: str, within: float = 10.0
 
     await until(check, within)
     return found[0]
+
+
+def runway(fake: FakeRunway) -> Runway:
+    """The Runway adapter aimed at the fake, with the key it accepts."""
+    return Runway(KEY, base_url=fake.url)

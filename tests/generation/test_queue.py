@@ -16,15 +16,10 @@ from studio.app import Studio
 from studio.errors import InvalidInput, NotPermitted
 from studio.people import Actor, actor
 from studio.providers.animatic import Animatic
-from studio.providers.runway import Runway
 from studio.settings import Settings
-from tests.fakes.providers.runway import KEY, FakeRunway
+from tests.fakes.providers.runway import FakeRunway
 from tests.generation.conftest import fast_config
-from tests.generation.helpers import job_in
-
-
-def runway(fake: FakeRunway) -> Runway:
-    return Runway(KEY, base_url=fake.url)
+from tests.generation.helpers import job_in, runway
 
 
 async def image_take(studio: Studio, prod: Production, who: Actor, code: str,

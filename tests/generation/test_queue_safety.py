@@ -18,15 +18,10 @@ from studio import generate
 from studio.app import Studio
 from studio.logging_setup import setup_logging
 from studio.people import Actor
-from studio.providers.runway import Runway
 from studio.settings import Settings
-from tests.fakes.providers.runway import KEY, FakeRunway
+from tests.fakes.providers.runway import FakeRunway
 from tests.generation.conftest import fast_config
-from tests.generation.helpers import job_in, until
-
-
-def runway(fake: FakeRunway) -> Runway:
-    return Runway(KEY, base_url=fake.url)
+from tests.generation.helpers import job_in, runway, until
 
 
 async def test_two_workers_on_one_database_submit_each_job_once(
