@@ -39,6 +39,7 @@ MIN_WAIT_S, MAX_WAIT_S = 0.3, 1.5
 FOLLOWUPS_AT_ONCE = 4
 INVALID_WEBHOOK_TOKEN = 50027  # Discord's code once an interaction's 15 minutes are up
 RESTARTING = "Slate is restarting, try again in a minute"
+UPLOAD_LIMIT = 10 * 1024 * 1024  # a bot's per-message upload limit; a guild's may be higher
 
 
 def studio_of(interaction: discord.Interaction) -> Studio:

@@ -17,7 +17,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from cogs import pick
-from cogs.common import Answer, answer, context, display_name
+from cogs.common import UPLOAD_LIMIT, Answer, answer, context, display_name
 from cogs.render import cut as truncate
 from cogs.threads import post_in_chapter
 from storage.productions import Production
@@ -34,7 +34,6 @@ log = logging.getLogger("slate.cogs.review")
 COLOUR = discord.Colour(0xD69E2E)
 # Discord's reaction list pages hold at most 100 users.
 REACTION_PAGE = 100
-UPLOAD_LIMIT = 10 * 1024 * 1024
 # Reaction events stored per transaction at most.
 BATCH = 500
 GATHER_S = 0.005

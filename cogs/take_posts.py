@@ -13,7 +13,7 @@ from typing import Any
 import discord
 
 from cogs import render
-from cogs.common import Answer, answer, context
+from cogs.common import UPLOAD_LIMIT, Answer, answer, context
 from cogs.threads import post_in_chapter
 from studio import take_actions
 from studio.app import Studio
@@ -21,7 +21,6 @@ from studio.job_cards import TakeToPost
 from studio.take_media import shown_file
 from studio.units import size_text
 
-UPLOAD_LIMIT = 10 * 1024 * 1024  # a bot's per-message limit; a guild's own may be higher
 LABELS = {"reroll": "Re-roll", "upscale": "Upscale", "animate": "Animate",
           "reference": "Use as reference"}
 
