@@ -15,6 +15,8 @@ import sys
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     import discord
     from discord.ext import commands
 
@@ -128,9 +130,30 @@ async def sync_commands(bot: commands.Bot) -> bool:
         return False
     synced = await bot.tree.sync(guild=guild)
     known[scope] = digest
-    store.write_text(json.dumps(known, indent=1))
+    _remember(store, known)
     log.info("synced %d slash commands (%s)", len(synced), scope)
+    await _clear_stale_scopes(bot, known, scope, store)
     return True
+
+
+def _remember(store: Path, known: dict[str, str]) -> None:
+    store.write_text(json.dumps(known, indent=1))
+
+
+async def _clear_stale_scopes(bot: commands.Bot, known: dict[str, str], scope: str,
+                              store: Path) -> None:
+    """Empty the scopes this bot synced before (DISCORD_GUILD_ID changed or was unset), so a
+    guild never shows every command twice: once from the old scope, once from the new."""
+    prefix = f"{bot.application_id}:"
+    for old in [k for k in known if k.startswith(prefix) and k != scope]:
+        where = old.removeprefix(prefix)
+        if where == "global":
+            await bot.http.bulk_upsert_global_commands(bot.application_id, [])
+        else:
+            await bot.http.bulk_upsert_guild_commands(bot.application_id, int(where), [])
+        del known[old]
+        _remember(store, known)
+        log.info("cleared the slash commands synced before (%s)", old)
 
 
 async def serve(settings: Settings) -> int:

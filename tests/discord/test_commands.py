@@ -11,7 +11,7 @@ import pytest
 
 from studio import production
 from tests.fakes.discord import Attachment, Rejected
-from tests.fakes.discord.fixtures import Stage
+from tests.fakes.discord.fixtures import SlateRunner, Stage
 
 
 async def owner_of(stage: Stage, number: int) -> str | None:
@@ -307,3 +307,23 @@ async def test_an_answer_after_the_tokens_15_minutes_still_reaches_its_user(
     told_bob = [t for t in public if t.startswith(f"<@{stage.bob.id}>")]
     assert told_bob and "allow direct messages" in told_bob[0]
     assert "held by" not in told_bob[0]
+
+
+async def test_a_changed_guild_setting_leaves_no_stale_copy_of_the_commands(stage: Stage) -> None:
+    fake = stage.fake
+    await stage.slate.stop()
+    # DISCORD_GUILD_ID unset: the commands go global and the guild's copy is emptied.
+    runner = SlateRunner(fake, stage.slate.settings.model_copy(update={"discord_guild_id": None}))
+    await runner.start()
+    try:
+        assert {c["name"] for c in fake.commands[None]} >= {"production", "chapter"}
+        assert fake.commands[fake.guild_id] == []
+    finally:
+        await runner.stop()
+    # Set again: the guild has its commands back and the global copy is emptied.
+    await stage.slate.start()
+    assert {c["name"] for c in fake.commands[fake.guild_id]} >= {"production", "chapter"}
+    assert fake.commands[None] == []
+    syncs = fake.command_syncs
+    await stage.slate.restart()
+    assert fake.command_syncs == syncs  # nothing stale left: a restart syncs nothing
