@@ -430,7 +430,7 @@ class ReviewCog(commands.Cog):
             files = [discord.File(shown.path, filename=shown.filename)] if shown.path else []
             message = await channel.send(
                 candidate_text(found.ref.code, take.revision, take.prompt, take.source),
-                files=files)
+                files=files, nonce=f"vote-{found.window.id}-{take.id}")  # see take_posts
             # Recorded before seeding: a vote cast the moment the message appears counts.
             await review.record_posted(self.studio.db, found.window.id, take.id, channel_id,
                                        message.id)

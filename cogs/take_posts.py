@@ -72,8 +72,11 @@ async def post_take(bot: discord.Client, studio: Studio, post: TakeToPost,
                      f"; it is kept as `{post.take.media_sha256[:12]}`"))
 
     def message() -> dict[str, Any]:
+        # One nonce per take: a post repeated after a crash (sent, not yet recorded) is
+        # answered by Discord with the first message instead of a second one.
         given: dict[str, Any] = {"content": post_text(post, notice),
-                                 "allowed_mentions": discord.AllowedMentions.none()}
+                                 "allowed_mentions": discord.AllowedMentions.none(),
+                                 "nonce": f"slate-take-{post.take.id}"}
         if shown.path is not None:
             given["file"] = discord.File(shown.path, filename=shown.filename)
         view = take_view(post)

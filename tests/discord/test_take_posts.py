@@ -158,3 +158,24 @@ async def test_a_take_too_big_to_upload_is_posted_with_a_link(
         assert f"[open it]({link})" in found[0]["content"]
     finally:
         await runner.stop()
+
+
+async def test_a_crash_after_posting_before_recording_does_not_post_the_take_twice(
+        stage: Stage) -> None:
+    alice = stage.fake.as_user(stage.alice)
+    await alice.slash("chapter claim", chapter=2)
+    await alice.slash("generate", kind="image", shot="2.1", prompt="Gulls", seed=5)
+    first = await posted(stage, "2.1", 1)
+    # The crash's window: Discord has the post, the database does not know it yet.
+    async with stage.studio.db.transaction() as tx:
+        await tx.execute("UPDATE job_card SET take_message_id = NULL, settled = 0")
+    await stage.slate.restart()
+
+    async def recorded() -> bool:
+        row = await stage.studio.db.reader.execute_fetchall(
+            "SELECT take_message_id FROM job_card")
+        return all(r[0] is not None for r in row)
+
+    await until(recorded, 15)
+    again = await posted(stage, "2.1", 1)  # still one post of the take
+    assert again.message_id == first.message_id

@@ -26,6 +26,7 @@ from tests.fakes.discord import limits
 API = "/api/v10"
 DISCORD_EPOCH_MS = 1_420_070_400_000
 EPHEMERAL = 64
+NONCE_WINDOW_S = 300  # "the past few minutes" of enforce_nonce
 ADMINISTRATOR = 1 << 3
 MANAGE_GUILD = 1 << 5
 MESSAGE_CONTENT = 1 << 15
@@ -205,6 +206,8 @@ class FakeDiscord:
         self.owner = self.add_user("Owner")
         self.general = self.add_channel("general")
         self.messages: dict[int, dict[str, Any]] = {}
+        # enforce_nonce: (author, nonce) -> (message id, when), deduplicated for a few minutes.
+        self.nonces: dict[tuple[int, str], tuple[int, float]] = {}
         self.reactions: dict[int, dict[str, list[int]]] = {}
         self.files: dict[int, Attachment] = {}
         self.commands: dict[int | None, list[dict[str, Any]]] = {}
@@ -805,7 +808,20 @@ class FakeDiscord:
         problems = limits.check_message(body or {}, files=len(files))
         if problems:
             return 400, _invalid(problems)
-        return 200, self._store_message(int(channel_id), self.bot_user, body or {}, files)
+        nonce = (body or {}).get("nonce")
+        if nonce is not None and len(str(nonce)) > 25:
+            return 400, _invalid(["nonce: Must be 25 or fewer in length."])
+        if nonce is not None and (body or {}).get("enforce_nonce"):
+            # Discord: the same author's message with this nonce in the past few minutes is
+            # returned instead of creating a new one.
+            seen = self.nonces.get((self.bot_user.id, str(nonce)))
+            if seen and self.now() - seen[1] < NONCE_WINDOW_S and seen[0] in self.messages:
+                return 200, self.messages[seen[0]]
+        message = self._store_message(int(channel_id), self.bot_user, body or {}, files)
+        if nonce is not None:
+            message["nonce"] = str(nonce)
+            self.nonces[(self.bot_user.id, str(nonce))] = (int(message["id"]), self.now())
+        return 200, message
 
     async def _history(self, request: web.Request, _b: Any, _f: Any, channel_id: str
                        ) -> tuple[int, Any]:
