@@ -198,7 +198,10 @@ def command_label(interaction: discord.Interaction) -> str:
     """The interaction's command for metrics: a slash command's name, or a component's kind
     (its custom_id without the ids it carries, so the label set stays small)."""
     if interaction.command is not None:
-        return interaction.command.qualified_name
+        name = interaction.command.qualified_name
+        # Autocomplete runs at every keystroke: counted apart so it never hides the commands.
+        return f"{name} (autocomplete)" \
+            if interaction.type is discord.InteractionType.autocomplete else name
     custom_id = str((interaction.data or {}).get("custom_id", ""))
     words = [w for w in custom_id.split(":") if w and not w.isdigit() and len(w) > 1]
     return "component " + (":".join(words[:3]) or "?")

@@ -13,6 +13,7 @@ from discord.ext import commands
 from cogs import render
 from cogs.common import Answer, answer, context, studio_of
 from cogs.job_cards import CancelJob, JobCards
+from cogs.pick import counted
 from cogs.take_posts import TakeAction
 from cogs.uploads import saved
 from storage.jobs import Job
@@ -31,6 +32,7 @@ def job_line(job: Job) -> str:
     return f"`#{job.id}` {job.kind} on {job.provider}: **{job.state}** {bar}{tail}"
 
 
+@counted
 async def complete_provider(interaction: discord.Interaction, typed: str
                             ) -> list[app_commands.Choice[str]]:
     """The configured providers that make the kind chosen so far."""

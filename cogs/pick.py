@@ -2,20 +2,37 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Coroutine
 from typing import Any
 
 import discord
 from discord import app_commands
 
-from cogs.common import has_producer_role, production_here, reference, studio_of
+from cogs.common import count, has_producer_role, production_here, reference, studio_of
 from studio import pickers
 from studio.errors import SlateError
 
 Complete = Callable[[discord.Interaction, str], Coroutine[Any, Any, list[app_commands.Choice]]]
 
 
+def counted(complete: Complete) -> Complete:
+    """Count each autocomplete in the interaction metrics, as commands are counted."""
+    @functools.wraps(complete)
+    async def wrapper(interaction: discord.Interaction, typed: str
+                      ) -> list[app_commands.Choice]:
+        try:
+            found = await complete(interaction, typed)
+        except Exception:
+            count(interaction, "error")
+            raise
+        count(interaction, "ok")
+        return found
+    return wrapper
+
+
 def chapters(action: str) -> Complete:
+    @counted
     async def complete(interaction: discord.Interaction, typed: str
                        ) -> list[app_commands.Choice[int]]:
         try:
@@ -34,6 +51,7 @@ def chapters(action: str) -> Complete:
 
 
 def shots(action: str) -> Complete:
+    @counted
     async def complete(interaction: discord.Interaction, typed: str
                        ) -> list[app_commands.Choice[str]]:
         try:

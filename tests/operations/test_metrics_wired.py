@@ -101,6 +101,7 @@ async def test_a_session_moves_each_counter_by_what_happened(
     await fake.force_reconnect()
     await reconnects_moved(metrics_url, before, 2)
     assert fake.identifies == identifies + 1
+    await fake.as_user(stage.bob).autocomplete("chapter claim", "chapter")
     info = await fake.as_user(stage.bob).slash("chapter info", chapter=2)
     assert "Chapter 2" in info.text
     after = await scrape(metrics_url)
@@ -110,6 +111,7 @@ async def test_a_session_moves_each_counter_by_what_happened(
 
     assert interactions("chapter claim", "ok") == 1
     assert interactions("chapter claim", "refused") == 1
+    assert interactions("chapter claim (autocomplete)", "ok") == 1  # apart from the command
     assert interactions("vote open", "ok") == 1
     assert interactions("notion connect", "ok") == 1
     assert interactions("notion sync", "ok") == 1
