@@ -4,8 +4,9 @@ copy over the already-normalized segments: joining with nothing else done), and 
 concatenate_videoclips on the same takes when moviepy is installed.
 
 Our builds also normalize, mix and loudness-normalize (two passes per chapter) and encode the
-sound of what changed, join the picture a chapter (reel) at a time, verify the film (its index
-and a demux of every packet; new segments and runs are decoded when made), and write the
+sound of what changed, join the picture a chapter (reel) at a time and write the MP4 from the
+reels' and the sound's samples, verify the film (its index and a demux of every packet; new
+segments and runs are decoded when made), and write the
 editorial files: work the floor does not do. `--without-moviepy` skips the (slow) comparison.
 """
 

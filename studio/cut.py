@@ -1,10 +1,11 @@
 """The cut: stitch the approved takes (slates where there are none) into one verified film.
 
-Each segment is normalized once (cached); each chapter's segments are joined once into a reel
-(studio/reels.py) and each chapter's sound, stems at its start and the mix loudness-normalized
-in two passes, is encoded once (studio/soundtrack.py); the film is the reels and the sound
-joined by stream copy, verified, and published by renaming its folder into place. A failed or
-interrupted build never touches the last good cut.
+Each segment is normalized once (cached); each chapter's pictures are read once into a reel of
+H.264 samples (studio/reels.py) and each chapter's sound, stems at its start and the mix
+loudness-normalized in two passes, is encoded once (studio/soundtrack.py); the film is written
+from the reels and the sound by studio/mp4.py (no re-encoding, no per-packet muxing), verified
+packet by packet, and published by renaming its folder into place. A failed or interrupted
+build never touches the last good cut.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from fractions import Fraction
 from pathlib import Path
 from urllib.parse import quote
 
@@ -30,7 +32,7 @@ import av
 from storage import audit, cuts
 from storage.cuts import Cut
 from storage.productions import Production
-from studio import editorial, mediastore, normalize, reels, slates, soundtrack, timeline
+from studio import adts, editorial, mediastore, mp4, normalize, reels, slates, soundtrack, timeline
 from studio.adts import PRIMING
 from studio.app import Studio
 from studio.errors import InvalidInput, SlateError
@@ -379,7 +381,7 @@ def check_segment(path: Path, frames: int, line: Timeline) -> str | None:
 
 async def _stitch(studio: Studio, line: Timeline, segments: list[Path], stem_files: list[Path],
                   staging: Path, film: Path, report: OnProgress) -> list[soundtrack.BuiltRun]:
-    """Join the segments' picture and the runs' sound by stream copy: nothing is re-encoded."""
+    """Write the film from the reels' pictures and the runs' sound: nothing is re-encoded."""
     write_concat_list(segments, staging / "segments.txt")
     report("mixing", 0.0)
     cache = studio.settings.cache_path
@@ -387,8 +389,7 @@ async def _stitch(studio: Studio, line: Timeline, segments: list[Path], stem_fil
     sound = asyncio.ensure_future(soundtrack.build(
         line, segments, stem_files, cache / "soundtrack",
         on_progress=lambda f: report("mixing", f)))
-    picture = asyncio.ensure_future(
-        reels.build(line, soundtrack.plan(line), segments, cache / "reels"))
+    picture = asyncio.ensure_future(reels.build(line, segments, cache / "reels"))
     try:
         runs, made = await asyncio.gather(sound, picture)
     except BaseException:
@@ -398,28 +399,27 @@ async def _stitch(studio: Studio, line: Timeline, segments: list[Path], stem_fil
         raise
     (staging / "soundtrack.txt").write_text("".join(f"{r.key}\n" for r in runs),
                                             encoding="utf-8")
-    listing = write_concat_list([path for path, _ in made], staging / "reels.txt")
-    tracks = soundtrack.join(line, runs, staging)
-    inputs = ["-f", "concat", "-safe", "0", "-i", str(listing)]
-    # The first priming frame sits before zero: the MP4 edit list skips it.
-    for path in tracks:
-        inputs += ["-itsoffset", f"-{PRIMING / SAMPLE_RATE:.9f}", "-f", "aac", "-i", str(path)]
-    maps = ["-map", "0:v:0"]
-    meta: list[str] = []
-    for n, track in enumerate(soundtrack.tracks_of(line)):
-        title = TITLES.get(track, track.upper())
-        maps += ["-map", f"{n + 1}:a:0"]
-        meta += [f"-metadata:s:a:{n}", f"title={title}", f"-metadata:s:a:{n}",
-                 f"handler_name={title}", f"-disposition:a:{n}", "default" if n == 0 else "0"]
+    (staging / "reels.txt").write_text("".join(f"{r.key}\n" for r in made), encoding="utf-8")
     report("stitching", 0.0)
-    await run_ffmpeg(["-v", "error", *inputs, *maps, "-c", "copy", *meta,
-                      "-metadata", f"title={line.production_title}",
-                      "-video_track_timescale", str(line.profile.timescale),
-                      "-movflags", "+faststart", "-f", "mp4", str(film)],
-                     total_seconds=line.duration, on_progress=lambda f: report("stitching", f))
+    tracks = soundtrack.join(line, runs, staging)
+    await asyncio.to_thread(_write_film, line, made, tracks, film)
     for path in tracks:
         path.unlink()
+    report("stitching", 1.0)
     return runs
+
+
+def _write_film(line: Timeline, made: list[reels.BuiltReel], tracks: list[Path],
+                film: Path) -> None:
+    p = line.profile
+    picture = mp4.VideoTrack(p.width, p.height, p.timescale,
+                             int(Fraction(p.timescale) / p.fps), made[0].delay, made[0].avcc,
+                             [r.samples for r in made])
+    sound = [mp4.audio_track(adts.frames_of(path.read_bytes()),
+                             TITLES.get(track, track.upper()), priming=PRIMING, default=n == 0)
+             for n, (track, path) in enumerate(zip(soundtrack.tracks_of(line), tracks,
+                                                   strict=True))]
+    mp4.write(film, picture, sound, line.production_title)
 
 
 async def verify(film: Path, line: Timeline, audio_frames: int) -> str | None:
@@ -443,31 +443,30 @@ async def verify(film: Path, line: Timeline, audio_frames: int) -> str | None:
     expected = len(soundtrack.tracks_of(line))
     if len(audio) != expected:
         return f"it has {len(audio)} audio tracks; expected {expected}"
-    # Every packet read end to end by ffmpeg's demuxer, while the index is checked here.
-    demux = asyncio.ensure_future(run_ffmpeg(["-v", "error", "-xerror", "-i", str(film),
-                                              "-map", "0", "-c", "copy", "-f", "null", "-"]))
     try:
-        problem = await asyncio.to_thread(index_problem, film, line, audio_frames)
+        return await asyncio.to_thread(index_problem, film, line, audio_frames)
     except Exception as exc:  # PyAV raises many kinds; any of them means a broken film
-        problem = f"its index cannot be read ({type(exc).__name__})"
-    try:
-        err = await demux
-    except FFmpegFailed as exc:
-        return f"it does not demux end to end: {_short(str(exc))}"
-    if err.strip():
-        return f"it does not demux cleanly: {_short(err)}"
-    return problem
+        return f"it does not demux end to end ({type(exc).__name__}: {_short(str(exc))})"
 
 
 def index_problem(film: Path, line: Timeline, audio_frames: int) -> str | None:
-    """The film's index: a picture for each of the timeline's frames, every AAC frame of every
-    track, and the sound ending with the picture (within a frame and the last AAC frame)."""
+    """The film's index and every packet: a picture for each of the timeline's frames, every
+    AAC frame of every track, each packet read to the end of the file, and the sound ending
+    with the picture (within a frame and the last AAC frame)."""
     with av.open(str(film)) as container:
+        streams = list(container.streams)
         found = [(s.type, s.frames, float((s.start_time or 0) + (s.duration or 0))
-                  * float(s.time_base or 0)) for s in container.streams]
+                  * float(s.time_base or 0)) for s in streams]
+        read = [0] * len(streams)
+        for packet in container.demux():
+            if packet.size:
+                read[packet.stream.index] += 1
     picture = next(f for f in found if f[0] == "video")
     if picture[1] != line.frames:
         return f"it holds {picture[1]} picture frames; the timeline has {line.frames}"
+    if read != [f[1] for f in found]:
+        return (f"it does not demux end to end: {sum(read)} of "
+                f"{sum(f[1] for f in found)} packets could be read")
     slack = line.profile.seconds(1) + 2 * 1024 / SAMPLE_RATE
     for n, (kind, count, end) in enumerate(f for f in found if f[0] == "audio"):
         assert kind == "audio"
@@ -543,7 +542,7 @@ def _retain(settings: Settings, published: list[Cut]) -> None:
             path = settings.cuts_path / name / listing
             if path.exists():
                 text = path.read_text(encoding="utf-8")
-                found |= set(text.split()) if listing == "soundtrack.txt" else \
+                found |= set(text.split()) if listing != "segments.txt" else \
                     set(re.findall(r"([0-9a-f]{64})\.mov'", text))
         return found
 
@@ -552,6 +551,7 @@ def _retain(settings: Settings, published: list[Cut]) -> None:
         if segment.stem not in used:
             segment.unlink(missing_ok=True)
     kept_reels = listed("reels.txt")
+    # A killed build's half-read reels (.partial-*) go too: no kept cut lists them.
     for reel in (settings.cache_path / "reels").glob("*/*"):
         if reel.stem not in kept_reels:
             reel.unlink(missing_ok=True)

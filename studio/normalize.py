@@ -19,7 +19,7 @@ from studio.media import ffmpeg_version, run_ffmpeg
 from studio.timeline import SAMPLE_RATE, Profile
 
 # Bump when the command below changes: old cache entries then stop matching.
-RECIPE = "2"
+RECIPE = "3"
 
 
 @dataclass(frozen=True)
@@ -37,7 +37,7 @@ def _video_chain(profile: Profile, frames: int) -> str:
     w, h, fps = profile.width, profile.height, profile.fps
     hold = profile.seconds(frames) + 1
     return (f"fps={fps},scale={w}:{h}:force_original_aspect_ratio=decrease:"
-            f"force_divisible_by=2,pad={w}:{h}:(ow-iw)/2:(oh-ih)/2:color=black,setsar=1,"
+            f"force_divisible_by=2:out_range=tv:out_color_matrix=bt709,pad={w}:{h}:(ow-iw)/2:(oh-ih)/2:color=black,setsar=1,"
             f"format=yuv420p,tpad=stop_mode=clone:stop_duration={hold:.3f},"
             f"trim=end_frame={frames},setpts=N/FRAME_RATE/TB")
 
@@ -52,7 +52,10 @@ def encode_args(profile: Profile) -> list[str]:
     gop = max(1, round(profile.fps * 2))
     return ["-c:v", "libx264", "-preset", "veryfast", "-crf", "23", "-profile:v", "high",
             "-level:v", "4.1", "-pix_fmt", "yuv420p", "-g", str(gop), "-bf", "2",
-            "-x264-params", "scenecut=0:open-gop=0", "-c:a", "pcm_s16le",
+            "-x264-params", "scenecut=0:open-gop=0",
+            # One colour description for every segment: the film has one SPS for them all.
+            "-color_range", "tv", "-colorspace", "bt709", "-color_primaries", "bt709",
+            "-color_trc", "bt709", "-c:a", "pcm_s16le",
             "-ar", str(SAMPLE_RATE), "-ac", "2",
             "-video_track_timescale", str(profile.timescale), "-f", "mov"]
 

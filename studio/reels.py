@@ -1,8 +1,8 @@
-"""The film's picture a reel at a time: a reel is one run's segments (a chapter, or the credits)
-joined by stream copy, cached by the segments it holds.
+"""The film's picture a reel at a time: a reel is one chapter's segments (or the credits') as
+H.264 samples end to end, with their tables, cached by the segments it holds.
 
-The film then joins a dozen reels rather than hundreds of segments, so the night after one
-approval rejoins one chapter's segments and the reels, and re-encodes nothing.
+The film is then written from a dozen reels rather than hundreds of segments (studio/mp4.py),
+so the night after one approval re-reads one chapter's segments and re-encodes nothing.
 """
 
 from __future__ import annotations
@@ -12,77 +12,159 @@ import hashlib
 import json
 import os
 import secrets
+from dataclasses import dataclass
+from fractions import Fraction
 from pathlib import Path
 
 import av
 
-from studio.media import FFmpegFailed, ffmpeg_version, run_ffmpeg, write_concat_list
-from studio.soundtrack import Run
+from studio.media import FFmpegFailed, ffmpeg_version
+from studio.mp4 import VideoReel
 from studio.timeline import Timeline
 
-# Bump when the command below changes: old cached reels then stop matching.
-RECIPE = "1"
+# Bump when what a reel holds changes: old cached reels then stop matching.
+RECIPE = "2"
 
 
-def reel_key(line: Timeline, run: Run, segments: list[Path]) -> str:
+@dataclass(frozen=True)
+class Reel:
+    first: int  # index of its first entry in the timeline
+    last: int  # index after its last entry
+
+
+@dataclass(frozen=True)
+class BuiltReel:
+    key: str
+    samples: VideoReel
+    avcc: bytes
+    delay: int  # the composition offset of its first picture, in media ticks
+    cached: bool
+
+
+def plan(line: Timeline) -> list[Reel]:
+    """A reel per chapter, in timeline order, and one for the end credits."""
+    reels: list[Reel] = []
+    group: object = None
+    for i, entry in enumerate(line.entries):
+        this = "credits" if entry.kind == "credits" else entry.chapter_number
+        if this != group:
+            reels.append(Reel(i, i))
+            group = this
+        reels[-1] = Reel(reels[-1].first, i + 1)
+    return reels
+
+
+def reel_key(line: Timeline, reel: Reel, segments: list[Path]) -> str:
     text = json.dumps([RECIPE, ffmpeg_version(), line.profile.key,
-                       [s.name for s in segments[run.first:run.last]]])
+                       [s.name for s in segments[reel.first:reel.last]]])
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def _pictures(path: Path) -> int:
-    with av.open(str(path)) as container:
-        return sum(1 for p in container.demux(video=0) if p.size)
+def _read(line: Timeline, reel: Reel, segments: list[Path], data: Path) -> dict:
+    """Demux the reel's segments (no decoding: each was decoded when made) into `data`, and
+    return the reel's tables."""
+    profile = line.profile
+    ticks = profile.timescale
+    frame = Fraction(ticks) / profile.fps
+    sizes: list[int] = []
+    offsets: list[int] = []
+    keys: list[int] = []
+    avcc: bytes | None = None
+    delay: int | None = None
+    with data.open("wb") as out:
+        for entry, segment in zip(line.entries[reel.first:reel.last],
+                                  segments[reel.first:reel.last], strict=True):
+            shot = "the end credits" if entry.kind == "credits" else f"shot {entry.code}"
+            with av.open(str(segment)) as container:
+                stream = container.streams.video[0]
+                extradata = bytes(stream.codec_context.extradata or b"")
+                if avcc is None:
+                    avcc = extradata
+                elif extradata != avcc:
+                    raise FFmpegFailed(f"the normalized picture of {shot} was encoded with "
+                                       f"other settings than the rest of its chapter")
+                base = len(sizes)
+                scale = Fraction(stream.time_base) * ticks
+                first_dts: int | None = None
+                for packet in container.demux(stream):
+                    if packet.size == 0 or packet.pts is None or packet.dts is None:
+                        continue  # the demuxer's end-of-stream packet
+                    dts, pts = packet.dts * scale, packet.pts * scale
+                    if first_dts is None:
+                        first_dts = int(dts)
+                    out.write(bytes(packet))
+                    sizes.append(packet.size)
+                    offsets.append(int(pts - dts))
+                    if packet.is_keyframe:
+                        keys.append(len(sizes) - 1)
+            count = len(sizes) - base
+            if count != entry.frames:
+                raise FFmpegFailed(f"the normalized picture of {shot} holds {count} frames, "
+                                   f"not {entry.frames}")
+            if not keys or keys[-1] < base or base not in keys:
+                raise FFmpegFailed(f"the normalized picture of {shot} does not start on a "
+                                   f"key frame")
+            shift = -(first_dts or 0)
+            if delay is None:
+                delay = shift
+            elif shift != delay:
+                raise FFmpegFailed(f"the normalized picture of {shot} has another decode "
+                                   f"delay than the rest of its chapter")
+    assert frame.denominator == 1, "the profile's timescale holds every frame in whole ticks"
+    return {"sizes": sizes, "offsets": offsets, "keys": keys, "avcc": (avcc or b"").hex(),
+            "delay": delay or 0}
 
 
-def _ready(target: Path) -> bool:
+def _load(target: Path, tables: dict, cached: bool) -> BuiltReel:
+    return BuiltReel(target.stem, VideoReel(target.with_suffix(".h264"), tables["sizes"],
+                                            tables["offsets"], tables["keys"]),
+                     bytes.fromhex(tables["avcc"]), tables["delay"], cached)
+
+
+def _reel(line: Timeline, reel: Reel, segments: list[Path], target: Path) -> BuiltReel:
+    """The reel whose tables are `target` (its samples beside it), read now unless cached."""
     target.parent.mkdir(parents=True, exist_ok=True)
-    return target.exists()
-
-
-async def _reel(line: Timeline, run: Run, segments: list[Path], target: Path) -> bool:
-    """The reel at `target`, joined now unless cached; True when it came from the cache."""
-    if _ready(target):
-        return True
-    # Written beside and renamed: a killed build leaves no half-made reel under its name.
+    if target.exists():
+        return _load(target, json.loads(target.read_text(encoding="utf-8")), cached=True)
+    # Written beside and renamed, samples first: the tables never name missing samples.
     stem = f".partial-{os.getpid()}-{secrets.token_hex(4)}-{target.stem}"
-    partial = target.with_name(f"{stem}.mov")
-    listing = target.with_name(f"{stem}.txt")
+    data = target.with_name(f"{stem}.h264")
+    tables_file = target.with_name(f"{stem}.json")
     try:
-        write_concat_list(segments[run.first:run.last], listing)
-        await run_ffmpeg(["-v", "error", "-f", "concat", "-safe", "0", "-i", str(listing),
-                          "-map", "0:v:0", "-c", "copy",
-                          "-video_track_timescale", str(line.profile.timescale),
-                          "-f", "mov", str(partial)])
-        frames = sum(e.frames for e in line.entries[run.first:run.last])
-        found = await asyncio.to_thread(_pictures, partial)
-        if found != frames:
-            raise FFmpegFailed(f"a reel holds {found} frames, not {frames}")
-        os.replace(partial, target)
+        tables = _read(line, reel, segments, data)
+        tables_file.write_text(json.dumps(tables), encoding="utf-8")
+        os.replace(data, target.with_suffix(".h264"))
+        os.replace(tables_file, target)
     finally:
-        partial.unlink(missing_ok=True)
-        listing.unlink(missing_ok=True)
-    return False
+        data.unlink(missing_ok=True)
+        tables_file.unlink(missing_ok=True)
+    return _load(target, tables, cached=False)
 
 
-async def build(line: Timeline, runs: list[Run], segments: list[Path], cache: Path
-                ) -> list[tuple[Path, bool]]:
-    """Each run's reel and whether it was cached, in order."""
+async def build(line: Timeline, segments: list[Path], cache: Path) -> list[BuiltReel]:
+    """Each reel, in order, from the cache where its segments are unchanged."""
+    reels = plan(line)
     targets = []
-    for run in runs:
-        key = reel_key(line, run, segments)
-        targets.append(cache / key[:2] / f"{key}.mov")
+    for reel in reels:
+        key = reel_key(line, reel, segments)
+        targets.append(cache / key[:2] / f"{key}.json")
     limit = asyncio.Semaphore(max(2, os.cpu_count() or 2))
 
-    async def one(run: Run, target: Path) -> tuple[Path, bool]:
+    async def one(reel: Reel, target: Path) -> BuiltReel:
         async with limit:
-            return target, await _reel(line, run, segments, target)
+            return await asyncio.to_thread(_reel, line, reel, segments, target)
 
-    tasks = [asyncio.ensure_future(one(r, t)) for r, t in zip(runs, targets, strict=True)]
+    tasks = [asyncio.ensure_future(one(r, t)) for r, t in zip(reels, targets, strict=True)]
     try:
-        return list(await asyncio.gather(*tasks))
+        built = list(await asyncio.gather(*tasks))
     except BaseException:
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         raise
+    firsts = {b.avcc for b in built}
+    if len(firsts) > 1:
+        raise FFmpegFailed("the chapters' pictures were encoded with different settings")
+    if len({b.delay for b in built}) > 1:
+        raise FFmpegFailed("the chapters' pictures have different decode delays")
+    return built

@@ -119,6 +119,18 @@ async def test_mixed_takes_make_a_verified_cut_matching_the_timeline(
         assert stream.average_rate == fps
         frames = sum(1 for _ in container.decode(stream))
     assert frames == line.frames
+    # Written by studio/mp4.py: ffmpeg itself decodes every stream cleanly, the first picture
+    # is at 0, and the production's title is the film's.
+    from studio.media import run_ffmpeg
+
+    assert (await run_ffmpeg(["-v", "error", "-xerror", "-i", str(result.film), "-map", "0",
+                              "-f", "null", "-"])).strip() == ""
+    with av.open(str(result.film)) as container:
+        first = next(container.decode(video=0))
+        assert first.pts == 0
+        assert container.metadata.get("title") == line.production_title
+        assert container.streams.audio[0].disposition & av.stream.Disposition.default
+    assert len(channel_zero(result.film, 3)) >= line.profile.samples(line.frames)
     assert {"normalizing", "stitching", "verifying", "published"} <= stages
     assert result.cut.state == "published" and result.cut.version == 1
     assert "6/8 shots approved (75%)" in result.changelog
@@ -474,3 +486,19 @@ async def test_a_killed_build_leaves_the_last_good_cut_and_the_next_build_succee
     assert not [p for p in settings.cache_path.rglob("*") if p.name.startswith(".partial-")]
     killed = await cuts.latest(studio.db.reader, film.id, state="failed")
     assert killed is not None and killed.version == 2
+
+
+async def test_a_truncated_or_damaged_film_fails_verification(
+    studio: Studio, film: Production, producer: Actor, tmp_path: Path
+) -> None:
+    await approve(studio, film, producer, "1.1", make_standin_take(tmp_path / "a.mp4", "1.1",
+                                                                   audio=True))
+    result = await cut.build(studio, film)
+    whole = result.film.read_bytes()
+    with av.open(str(result.film)) as container:
+        audio_frames = container.streams.audio[0].frames
+    assert await cut.verify(result.film, result.timeline, audio_frames) is None
+    cut_short = tmp_path / "short.mp4"
+    cut_short.write_bytes(whole[:len(whole) * 2 // 3])
+    verdict = await cut.verify(cut_short, result.timeline, audio_frames)
+    assert verdict and "demux" in verdict, verdict
