@@ -7,6 +7,8 @@ shot notes become markers.
 
 from __future__ import annotations
 
+import collections
+import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import opentimelineio as otio
@@ -110,9 +112,25 @@ def write_all(line: Timeline, segments: list[Path], stem_files: list[Path],
     written = {"otio": directory / f"{stem}.otio", "fcpxml": directory / f"{stem}.xml",
                "edl": directory / f"{stem}.edl"}
     otio.adapters.write_to_file(timeline, str(written["otio"]), adapter_name="otio_json")
-    otio.adapters.write_to_file(timeline, str(written["fcpxml"]), adapter_name="fcp_xml")
+    written["fcpxml"].write_text(fcp_xml(timeline), encoding="utf-8")
     picture = otio.schema.Timeline(name=line.production_title,
                                    global_start_time=timeline.global_start_time)
     picture.tracks.append(timeline.video_tracks()[0].deepcopy())
     otio.adapters.write_to_file(picture, str(written["edl"]), adapter_name="cmx_3600")
     return written
+
+
+def fcp_xml(timeline: otio.schema.Timeline) -> str:
+    """The fcp_xml adapter's document, indented by ElementTree: the adapter's own writer
+    re-parses its output with minidom to indent it, half of its time for a cut of 200 shots."""
+    fcp = otio.adapters.from_name("fcp_xml").module()
+    root = ET.Element("xmeml", version="4")
+    project = ET.SubElement(root, "project")
+    ET.SubElement(project, "name").text = timeline.name
+    children = ET.SubElement(project, "children")
+    whole = otio.opentime.TimeRange(start_time=timeline.global_start_time,
+                                    duration=timeline.duration())
+    children.append(fcp._build_sequence_for_timeline(timeline, whole,
+                                                     collections.defaultdict(dict)))
+    ET.indent(root, space="    ")
+    return '<?xml version="1.0" ?>\n' + ET.tostring(root, encoding="unicode") + "\n"
