@@ -37,6 +37,10 @@ _lock = threading.Lock()
 _pool: ProcessPoolExecutor | None = None
 
 
+class WorkersUnavailable(RuntimeError):
+    """No worker process can start: the machine's fault, not any take's."""
+
+
 @dataclass(frozen=True)
 class Segment:
     path: Path
@@ -143,6 +147,10 @@ async def normalize(
 async def _alone(*args: object) -> bool:
     solitary = _new_pool(1)
     try:
+        try:
+            await asyncio.wrap_future(solitary.submit(os.getpid))
+        except BrokenProcessPool:
+            raise WorkersUnavailable("the segment worker processes cannot start") from None
         return await _run(solitary, *args)
     except BrokenProcessPool:
         raise FFmpegFailed("decoding it crashed the worker process: the file is damaged "
