@@ -141,7 +141,7 @@ def _picture_graph(first: av.VideoFrame, stream: av.video.stream.VideoStream, sh
     sar = stream.codec_context.sample_aspect_ratio or Fraction(1)
     head = graph.add("buffer", video_size=f"{first.width}x{first.height}",
                      pix_fmt=str(int(av.VideoFormat(first.format.name))),
-                     time_base=str(stream.time_base or Fraction(1, 90000)),
+                     time_base=str(stream.time_base or Fraction(1, 90000)),  # as _pictures
                      pixel_aspect=str(sar), frame_rate=str(rate))
     chain = [("fps", str(shape.fps))] if retime else []
     chain += [("scale", f"{w}:{h}:force_original_aspect_ratio=decrease:force_divisible_by=2:"
@@ -177,18 +177,19 @@ def _pictures(source: Path, kind: str, shape: Shape) -> Iterator[av.VideoFrame]:
             stream = next(iter(container.streams.video), None)
             if stream is None:
                 raise FFmpegFailed("it holds no picture stream")
-            stream.thread_type = "AUTO"
+            stream.codec_context.thread_count = 1  # the pool's workers already fill the cores
             graph: av.filter.Graph | None = None
             head = None
             first_pts: int | None = None
-            for frame in container.decode(stream):
+            base = stream.time_base or Fraction(1, 90000)
+            tick = 1 / ((stream.average_rate or shape.fps) * base)
+            for count, frame in enumerate(container.decode(stream)):
                 if graph is None:
                     graph, head = _picture_graph(frame, stream, shape, retime=kind != "image")
-                if frame.pts is not None:
-                    first_pts = frame.pts if first_pts is None else first_pts
-                    frame.pts -= first_pts  # the film starts at the take's first picture
-                else:
-                    frame.pts = 0
+                if frame.pts is None:  # some AVIs carry no timestamps: count the frames
+                    frame.pts = round(count * tick)
+                first_pts = frame.pts if first_pts is None else first_pts
+                frame.pts -= first_pts  # the film starts at the take's first picture
                 frame.pict_type = 0  # the source's keyframes must not force ours
                 head.push(frame)
                 for out in _pull(graph):
@@ -259,7 +260,7 @@ def check(path: Path, shape: Shape) -> str | None:
             kinds = sorted(s.type for s in container.streams)
             if kinds != ["audio", "video"]:
                 return f"the normalized file holds {kinds}"
-            container.streams.video[0].thread_type = "AUTO"
+            container.streams.video[0].codec_context.thread_count = 1  # as in _pictures
             pictures = samples = 0
             for frame in container.decode(video=0, audio=0):
                 if isinstance(frame, av.VideoFrame):
