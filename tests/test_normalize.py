@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import signal
+import sys
 from fractions import Fraction
 from pathlib import Path
 
@@ -96,3 +98,46 @@ async def test_a_file_with_sound_but_no_picture_fails_as_a_video(tmp_path: Path)
     tone = make_tone(tmp_path / "tone.wav", 0.4)
     with pytest.raises(FFmpegFailed, match="no picture"):
         await normalize.normalize(tmp_path / "c", "ef" * 32, tone, "video", True, 10, PROFILE)
+
+
+BOT_KILLED = """
+import asyncio, os, signal, sys
+from fractions import Fraction
+from pathlib import Path
+from studio import normalize
+from studio.timeline import Profile
+
+async def main() -> None:
+    await normalize.normalize(Path(sys.argv[1]), "ab" * 32, Path(sys.argv[2]), "video", False,
+                              5, Profile(320, 180, Fraction(24)))
+    print(" ".join(map(str, normalize.worker_pids())), flush=True)
+    os.kill(os.getpid(), signal.SIGKILL)  # the bot dies with no chance to close its pool
+
+asyncio.run(main())
+"""
+
+
+def _running(pid: int) -> bool:
+    """True while the process exists and is not a zombie waiting to be reaped."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
+async def test_workers_do_not_outlive_a_killed_bot(tmp_path: Path) -> None:
+    take = make_standin_take(tmp_path / "t.mp4", "t")
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", BOT_KILLED, str(tmp_path / "cache"), str(take),
+        stdout=asyncio.subprocess.PIPE)
+    assert proc.stdout is not None
+    out = await asyncio.wait_for(proc.stdout.readline(), 60)
+    assert await asyncio.wait_for(proc.wait(), 10) == -signal.SIGKILL
+    workers = [int(pid) for pid in out.split()]
+    assert workers  # the segment was made in a worker
+    for _ in range(100):
+        if not any(_running(pid) for pid in workers):
+            break
+        await asyncio.sleep(0.05)
+    assert not [pid for pid in workers if _running(pid)]
