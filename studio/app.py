@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 
 from storage.db import Database
@@ -21,4 +22,7 @@ class Studio:
         return cls(settings, db)
 
     async def close(self) -> None:
+        from studio import normalize  # here: opening a Studio needs no worker pool
+
+        await asyncio.to_thread(normalize.shutdown)
         await self.db.close()

@@ -1,25 +1,44 @@
 """Normalize one segment of the cut to the production's profile, once, cached on disk.
 
-Every segment comes out identical in form (H.264 yuv420p, square pixels, the profile's size
-and rational frame rate, PCM stereo 48 kHz, exact frame and sample counts), so the concat
-demuxer can join them with stream copy. The cache key is (source hash, profile, length,
-ffmpeg version): only a changed shot is re-encoded the next night.
+Every segment comes out identical in form (H.264 yuv420p BT.709 limited range, square
+pixels, the profile's size and rational frame rate, PCM stereo 48 kHz, exact frame and sample
+counts), so segments join with stream copy. The cache key is (source hash, profile, length,
+recipe, libav version): only a changed shot is re-encoded the next night.
+
+The work is done in-process through PyAV (studio/segment_encode.py) in a warm pool of worker
+processes: user uploads are decoded there, so a libav crash on a hostile file costs one worker
+and that take, never the bot.
 """
 
 from __future__ import annotations
 
+import asyncio
+import atexit
 import hashlib
+import multiprocessing
 import os
-import secrets
+import threading
 from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from pathlib import Path
 
-from studio.media import ffmpeg_version, run_ffmpeg
-from studio.timeline import SAMPLE_RATE, Profile
+import av
 
-# Bump when the command below changes: old cache entries then stop matching.
-RECIPE = "3"
+from studio.media import FFmpegFailed
+from studio.segment_encode import Shape, make, watch_parent
+from studio.timeline import Profile
+
+# Bump when the making of a segment changes: old cache entries then stop matching.
+RECIPE = "4-pyav"
+
+_lock = threading.Lock()
+_pool: ProcessPoolExecutor | None = None
+
+
+class WorkersUnavailable(RuntimeError):
+    """No worker process can start: the machine's fault, not any take's."""
 
 
 @dataclass(frozen=True)
@@ -28,78 +47,131 @@ class Segment:
     cached: bool
 
 
+def libav_version() -> str:
+    """The libraries that make the segments: part of every segment's cache key."""
+    return f"PyAV {av.__version__} FFmpeg {av.ffmpeg_version_info}"
+
+
 def cache_key(source_sha256: str, kind: str, frames: int, profile: Profile) -> str:
-    text = "|".join([RECIPE, source_sha256, kind, str(frames), profile.key, ffmpeg_version()])
+    text = "|".join([RECIPE, source_sha256, kind, str(frames), profile.key, libav_version()])
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def _video_chain(profile: Profile, frames: int) -> str:
-    w, h, fps = profile.width, profile.height, profile.fps
-    hold = profile.seconds(frames) + 1
-    return (f"fps={fps},scale={w}:{h}:force_original_aspect_ratio=decrease:"
-            f"force_divisible_by=2:out_range=tv:out_color_matrix=bt709,pad={w}:{h}:(ow-iw)/2:(oh-ih)/2:color=black,setsar=1,"
-            f"format=yuv420p,tpad=stop_mode=clone:stop_duration={hold:.3f},"
-            f"trim=end_frame={frames},setpts=N/FRAME_RATE/TB")
+def _new_pool(workers: int) -> ProcessPoolExecutor:
+    # forkserver: workers fork from a clean server that has PyAV loaded, never from the bot.
+    ctx = multiprocessing.get_context("forkserver")
+    ctx.set_forkserver_preload(["studio.segment_encode"])
+    return ProcessPoolExecutor(max_workers=workers, mp_context=ctx,
+                               initializer=watch_parent, initargs=(os.getpid(),))
 
 
-def _audio_chain(profile: Profile, frames: int) -> str:
-    return (f"aresample={SAMPLE_RATE},aformat=sample_fmts=s16:channel_layouts=stereo,apad,"
-            f"atrim=end_sample={profile.samples(frames)},asetpts=N/SR/TB")
+def pool() -> ProcessPoolExecutor:
+    """The warm pool, created on first use and kept across builds."""
+    global _pool
+    with _lock:
+        if _pool is None:
+            _pool = _new_pool(os.cpu_count() or 2)
+        return _pool
 
 
-def encode_args(profile: Profile) -> list[str]:
-    """The fixed encoder settings every segment shares (identical streams for stream copy)."""
-    gop = max(1, round(profile.fps * 2))
-    return ["-c:v", "libx264", "-preset", "veryfast", "-crf", "23", "-profile:v", "high",
-            "-level:v", "4.1", "-pix_fmt", "yuv420p", "-g", str(gop), "-bf", "2",
-            "-x264-params", "scenecut=0:open-gop=0",
-            # One colour description for every segment: the film has one SPS for them all.
-            "-color_range", "tv", "-colorspace", "bt709", "-color_primaries", "bt709",
-            "-color_trc", "bt709", "-c:a", "pcm_s16le",
-            "-ar", str(SAMPLE_RATE), "-ac", "2",
-            "-video_track_timescale", str(profile.timescale), "-f", "mov"]
+def _discard(broken: ProcessPoolExecutor) -> None:
+    """Forget a broken pool (whoever notices first); the next call makes a new one."""
+    global _pool
+    with _lock:
+        if _pool is broken:
+            _pool = None
+    broken.shutdown(wait=True, cancel_futures=True)
 
 
-def command(source: Path, kind: str, has_audio: bool, frames: int, profile: Profile,
-            out: Path) -> list[str]:
-    """ffmpeg arguments turning one take, still or card into one normalized segment."""
-    seconds = profile.seconds(frames) + 1
-    fps = str(profile.fps)
-    if kind == "image":
-        inputs = ["-loop", "1", "-framerate", fps, "-t", f"{seconds:.3f}", "-i", str(source)]
-    elif kind == "audio":
-        inputs = ["-f", "lavfi", "-i",
-                  f"color=c=black:s={profile.width}x{profile.height}:r={fps}:d={seconds:.3f}",
-                  "-i", str(source)]
-    else:
-        inputs = ["-i", str(source)]
-    audio_index = 1 if kind == "audio" else 0
-    if not has_audio:
-        # A take with no sound gets silence for its length, so every segment has audio.
-        inputs += ["-f", "lavfi", "-t", f"{seconds:.3f}", "-i",
-                   f"anullsrc=channel_layout=stereo:sample_rate={SAMPLE_RATE}"]
-        audio_index = len([a for a in inputs if a == "-i"]) - 1
-    graph = (f"[0:v:0]{_video_chain(profile, frames)}[v];"
-             f"[{audio_index}:a:0]{_audio_chain(profile, frames)}[a]")
-    return ["-v", "error", *inputs, "-filter_complex", graph, "-map", "[v]", "-map", "[a]",
-            "-map_metadata", "-1", *encode_args(profile), str(out)]
+def shutdown() -> None:
+    """Stop the pool's workers (the Studio closing, or the interpreter exiting)."""
+    global _pool
+    with _lock:
+        current, _pool = _pool, None
+    if current is not None:
+        current.shutdown(wait=True, cancel_futures=True)
+
+
+atexit.register(shutdown)
+
+
+def worker_pids() -> list[int]:
+    """The pool's live worker processes (for health checks and tests)."""
+    with _lock:
+        current = _pool
+    # The executor keeps its processes privately; reading them is the only way to know them.
+    processes = dict(getattr(current, "_processes", None) or {})
+    return [pid for pid, proc in processes.items() if proc.is_alive()]
+
+
+def shape_of(profile: Profile, frames: int) -> Shape:
+    return Shape(profile.width, profile.height, profile.fps, profile.timescale, frames,
+                 profile.samples(frames))
+
+
+async def _run(executor: ProcessPoolExecutor, *args: object) -> bool:
+    return await asyncio.wrap_future(executor.submit(make, *args))
 
 
 async def normalize(
     cache_dir: Path, key: str, source: Path, kind: str, has_audio: bool, frames: int,
     profile: Profile, on_progress: Callable[[float], None] | None = None,
 ) -> Segment:
-    """The cached segment for `key`, made from `source` when absent (written beside, renamed)."""
+    """The cached segment for `key`, made from `source` when absent (written beside, renamed).
+
+    Raise FFmpegFailed with a short reason (no paths) when the source cannot be made into one,
+    including when decoding it kills the worker process.
+    """
     target = cache_dir / key[:2] / f"{key}.mov"
     if target.exists():
         return Segment(target, cached=True)
     target.parent.mkdir(parents=True, exist_ok=True)
-    # Unique per call: two shots using the same take may be normalized at the same moment.
-    partial = target.with_name(f".partial-{os.getpid()}-{secrets.token_hex(4)}-{key}.mov")
+    args = (str(source), kind, has_audio, shape_of(profile, frames), str(target))
     try:
-        await run_ffmpeg(command(source, kind, has_audio, frames, profile, partial),
-                         total_seconds=profile.seconds(frames), on_progress=on_progress)
-        os.replace(partial, target)
+        executor = pool()
+        try:
+            made = await _run(executor, *args)
+        except BrokenProcessPool:
+            # A worker died: this take or another beside it. A fresh solitary worker tells
+            # which: the take that kills that one too is the one that broke.
+            await asyncio.to_thread(_discard, executor)
+            made = await _alone(*args)
+    except BaseException:
+        _sweep(target)
+        raise
+    if on_progress:
+        on_progress(1.0)
+    return Segment(target, cached=not made)
+
+
+async def _alone(*args: object) -> bool:
+    solitary = _new_pool(1)
+    try:
+        try:
+            await asyncio.wrap_future(solitary.submit(os.getpid))
+        except BrokenProcessPool:
+            raise WorkersUnavailable("the segment worker processes cannot start") from None
+        return await _run(solitary, *args)
+    except BrokenProcessPool:
+        raise FFmpegFailed("decoding it crashed the worker process: the file is damaged "
+                           "or hostile") from None
     finally:
-        partial.unlink(missing_ok=True)
-    return Segment(target, cached=False)
+        await asyncio.to_thread(solitary.shutdown, True, cancel_futures=True)
+
+
+def _sweep(target: Path) -> None:
+    """Remove what a dead worker left half-written for `target` (its pid is in the name)."""
+    for partial in target.parent.glob(f".partial-*-{target.name}"):
+        pid = partial.name.split("-")[1]
+        if pid.isdigit() and not _alive(int(pid)):
+            partial.unlink(missing_ok=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

@@ -19,7 +19,7 @@ import pytest
 
 from storage import cuts, shots
 from storage.productions import Production
-from studio import cut, mediastore, production, shotlist, takes
+from studio import cut, mediastore, normalize, production, shotlist, takes, timeline
 from studio.app import Studio
 from studio.errors import SlateError
 from studio.media import concat_line, ffmpeg_exe, streams_of, write_concat_list
@@ -502,3 +502,51 @@ async def test_a_truncated_or_damaged_film_fails_verification(
     cut_short.write_bytes(whole[:len(whole) * 2 // 3])
     verdict = await cut.verify(cut_short, result.timeline, audio_frames)
     assert verdict and "demux" in verdict, verdict
+
+
+async def test_a_worker_killed_mid_segment_fails_only_that_take_and_the_next_build_works(
+    studio: Studio, film: Production, producer: Actor, tmp_path: Path
+) -> None:
+    # A big take is slow enough to be caught mid-segment; the others are ordinary.
+    slow = await approve(studio, film, producer, "1.3", make_standin_take(
+        tmp_path / "big.mp4", "1.3", seconds=1.5, size=(1280, 720), fps="30"))
+    for code in ("1.1", "2.2"):
+        await approve(studio, film, producer, code,
+                      make_standin_take(tmp_path / f"{code}.mp4", code, audio=True))
+    line = await timeline.build(studio, film)
+    entry = next(e for e in line.entries if e.code == "1.3")
+    assert entry.media_sha256 and entry.take_kind
+    key = normalize.cache_key(entry.media_sha256, entry.take_kind, entry.frames, line.profile)
+    folder = studio.settings.cache_path / "segments" / key[:2]
+    killed: list[int] = []
+
+    async def kill_whoever_makes_it() -> None:
+        # Every worker that starts writing this take's segment is SIGKILLed, as a libav crash
+        # on a hostile file would end it: the pool's worker, then the one that retries it alone.
+        while True:
+            for partial in folder.glob(f".partial-*-{key}.mov"):
+                pid = int(partial.name.split("-")[1])
+                if pid not in killed:
+                    os.kill(pid, signal.SIGKILL)
+                    killed.append(pid)
+            await asyncio.sleep(0.001)
+
+    killer = asyncio.ensure_future(kill_whoever_makes_it())
+    try:
+        result = await cut.build(studio, film)
+    finally:
+        killer.cancel()
+    assert len(killed) == 2
+    assert [(b.code, b.take_id) for b in result.broken] == [("1.3", slow)]
+    assert "crashed" in result.broken[0].reason and "/" not in result.broken[0].reason
+    assert result.cut.state == "published"
+    assert [e.code for e in result.timeline.approved] == ["1.1", "2.2"]
+    assert "BROKEN: shot 1.3" in result.changelog
+    assert not list(folder.glob(".partial-*"))
+    # The next build makes the take (the pool was recreated) and shows it in the film.
+    again = await cut.build(studio, film)
+    assert again.broken == []
+    assert [e.code for e in again.timeline.approved] == ["1.1", "1.3", "2.2"]
+    with av.open(str(again.film)) as container:
+        assert sum(1 for _ in container.decode(video=0)) == again.timeline.frames
+

@@ -1,0 +1,143 @@
+"""Normalized segments: one stream format whatever the source, so they join by stream copy."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import sys
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import pytest
+
+from studio import normalize
+from studio.media import FFmpegFailed, ffmpeg_exe, write_concat_list
+from studio.standin import make_standin_take, make_still, make_tone
+from studio.timeline import Profile
+
+PROFILE = Profile(320, 180, Fraction(24000, 1001))
+
+
+@pytest.fixture(autouse=True)
+def _no_pool_left() -> object:
+    yield
+    normalize.shutdown()
+    assert normalize.worker_pids() == []
+
+
+async def test_segments_from_different_sources_join_by_stream_copy(tmp_path: Path) -> None:
+    sources = [  # (file, kind, has sound, frames)
+        (make_standin_take(tmp_path / "portrait.avi", "a", seconds=1.2, size=(180, 320),
+                           fps="24000/1001", codec="mpeg4", audio=True), "video", True, 29),
+        (make_standin_take(tmp_path / "vp9.webm", "b", codec="libvpx-vp9", size=(256, 144),
+                           fps="25", audio=True), "video", True, 30),
+        # Full-range MJPEG would give a different colour description if it were kept.
+        (make_standin_take(tmp_path / "mjpeg.mkv", "c", codec="mjpeg", fps="30"), "video",
+         False, 12),
+        (make_still(tmp_path / "still.png", "d", size=(300, 300)), "image", False, 20),
+        (make_tone(tmp_path / "tone.wav", 0.4), "audio", True, 24),
+    ]
+    cache = tmp_path / "cache"
+    segments = await asyncio.gather(*(
+        normalize.normalize(cache, f"{n:064x}", path, kind, sound, frames, PROFILE)
+        for n, (path, kind, sound, frames) in enumerate(sources)))
+    assert not any(s.cached for s in segments)
+    extradata = set()
+    for segment, (_, _, _, frames) in zip(segments, sources, strict=True):
+        with av.open(str(segment.path)) as container:
+            video, audio = container.streams.video[0], container.streams.audio[0]
+            extradata.add(bytes(video.codec_context.extradata or b""))
+            assert (video.codec_context.name, video.width, video.height) == ("h264", 320, 180)
+            assert video.average_rate == PROFILE.fps and video.frames == frames
+            assert (audio.codec_context.name, audio.rate, audio.channels) == (
+                "pcm_s16le", 48000, 2)
+            first = next(container.demux(video))
+            assert first.is_keyframe  # each segment opens on an IDR: a clean join
+    assert len(extradata) == 1  # one SPS/PPS for all of them
+    # Joined by stream copy, the film decodes end to end: every frame and sample, no error.
+    listing = write_concat_list([s.path for s in segments], tmp_path / "list.txt")
+    joined = tmp_path / "joined.mov"
+    proc = await asyncio.create_subprocess_exec(
+        ffmpeg_exe(), "-v", "error", "-f", "concat", "-safe", "0", "-i", str(listing),
+        "-c", "copy", str(joined), stderr=asyncio.subprocess.PIPE)
+    _, err = await proc.communicate()
+    assert proc.returncode == 0 and not err.strip()
+    total = sum(frames for *_, frames in sources)
+    with av.open(str(joined)) as container:
+        pictures = sum(1 for _ in container.decode(video=0))
+    with av.open(str(joined)) as container:
+        samples = sum(f.samples for f in container.decode(audio=0))
+    assert pictures == total
+    assert samples == sum(PROFILE.samples(frames) for *_, frames in sources)
+
+
+async def test_a_second_call_is_served_from_the_cache(tmp_path: Path) -> None:
+    take = make_standin_take(tmp_path / "t.mp4", "t")
+    made = await normalize.normalize(tmp_path / "c", "ab" * 32, take, "video", False, 10,
+                                     PROFILE)
+    again = await normalize.normalize(tmp_path / "c", "ab" * 32, take, "video", False, 10,
+                                      PROFILE)
+    assert (made.cached, again.cached, again.path) == (False, True, made.path)
+
+
+@pytest.mark.parametrize("content", [b"", b"not a video at all" * 100])
+async def test_unusable_files_fail_with_a_short_reason_and_leave_nothing(
+    tmp_path: Path, content: bytes
+) -> None:
+    bad = tmp_path / "bad take.mp4"
+    bad.write_bytes(content)
+    cache = tmp_path / "cache"
+    with pytest.raises(FFmpegFailed) as failed:
+        await normalize.normalize(cache, "cd" * 32, bad, "video", True, 10, PROFILE)
+    assert str(failed.value) and str(tmp_path) not in str(failed.value)
+    assert not [p for p in cache.rglob("*") if p.is_file()]
+
+
+async def test_a_file_with_sound_but_no_picture_fails_as_a_video(tmp_path: Path) -> None:
+    tone = make_tone(tmp_path / "tone.wav", 0.4)
+    with pytest.raises(FFmpegFailed, match="no picture"):
+        await normalize.normalize(tmp_path / "c", "ef" * 32, tone, "video", True, 10, PROFILE)
+
+
+BOT_KILLED = """
+import asyncio, os, signal, sys
+from fractions import Fraction
+from pathlib import Path
+from studio import normalize
+from studio.timeline import Profile
+
+async def main() -> None:
+    await normalize.normalize(Path(sys.argv[1]), "ab" * 32, Path(sys.argv[2]), "video", False,
+                              5, Profile(320, 180, Fraction(24)))
+    print(" ".join(map(str, normalize.worker_pids())), flush=True)
+    os.kill(os.getpid(), signal.SIGKILL)  # the bot dies with no chance to close its pool
+
+asyncio.run(main())
+"""
+
+
+def _running(pid: int) -> bool:
+    """True while the process exists and is not a zombie waiting to be reaped."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
+async def test_workers_do_not_outlive_a_killed_bot(tmp_path: Path) -> None:
+    take = make_standin_take(tmp_path / "t.mp4", "t")
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", BOT_KILLED, str(tmp_path / "cache"), str(take),
+        stdout=asyncio.subprocess.PIPE)
+    assert proc.stdout is not None
+    out = await asyncio.wait_for(proc.stdout.readline(), 60)
+    assert await asyncio.wait_for(proc.wait(), 10) == -signal.SIGKILL
+    workers = [int(pid) for pid in out.split()]
+    assert workers  # the segment was made in a worker
+    for _ in range(100):
+        if not any(_running(pid) for pid in workers):
+            break
+        await asyncio.sleep(0.05)
+    assert not [pid for pid in workers if _running(pid)]
