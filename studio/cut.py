@@ -21,6 +21,7 @@ import re
 import shutil
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from fractions import Fraction
@@ -231,8 +232,7 @@ async def _build(studio: Studio, prod: Production, cut: Cut, line: Timeline, sta
     film = staging / FILM
     stem_files = [mediastore.path_for(settings.media_path, s.media_sha256) for s in line.stems]
     # The editorial files need only the segments: written while the sound is mixed.
-    export = asyncio.ensure_future(
-        asyncio.to_thread(editorial.write_all, line, segments, stem_files, staging))
+    export = asyncio.ensure_future(_editorial(line, segments, stem_files, staging))
     try:
         runs = await _stitch(studio, line, segments, stem_files, staging, film, report)
         report("verifying", 0.0)
@@ -276,6 +276,21 @@ async def _build(studio: Studio, prod: Production, cut: Cut, line: Timeline, sta
                      final / preview.name if preview else None, moved, log_text,
                      final / credits.name, encoded, len(segments) - encoded, sound_encoded,
                      len(runs) - sound_encoded, broken, line, RUNNING[prod.id].timings)
+
+
+async def _editorial(line: Timeline, segments: list[Path], stem_files: list[Path],
+                     staging: Path) -> dict[str, Path]:
+    """The editorial files, written by the segment pool's worker processes, two halves side by
+    side: 0.2 s of pure Python for 200 shots that would otherwise hold this process's lock
+    while the sound and the film are made."""
+    loop = asyncio.get_running_loop()
+    try:
+        await asyncio.gather(*(loop.run_in_executor(
+            normalize.pool(), editorial.write_part, part, line, segments, stem_files, staging)
+            for part in editorial.PARTS))
+    except BrokenProcessPool:  # a take's crash took the pool down meanwhile: write them here
+        await asyncio.to_thread(editorial.write_all, line, segments, stem_files, staging)
+    return editorial.files(staging)
 
 
 def _as_slate(entry: Entry, broken: BrokenTake) -> Entry:

@@ -60,7 +60,8 @@ def cache_key(source_sha256: str, kind: str, frames: int, profile: Profile) -> s
 def _new_pool(workers: int) -> ProcessPoolExecutor:
     # forkserver: workers fork from a clean server that has PyAV loaded, never from the bot.
     ctx = multiprocessing.get_context("forkserver")
-    ctx.set_forkserver_preload(["studio.segment_encode"])
+    # The editorial files are written here too (cut._editorial): OpenTimelineIO loaded once.
+    ctx.set_forkserver_preload(["studio.segment_encode", "studio.editorial"])
     return ProcessPoolExecutor(max_workers=workers, mp_context=ctx,
                                initializer=watch_parent, initargs=(os.getpid(),))
 
