@@ -373,6 +373,8 @@ async def build(line: Timeline, segments: list[Path], stem_files: list[Path], ca
 async def _build(line: Timeline, segments: list[Path], stem_files: list[Path], cache: Path,
                  previous: Path | None, pool: ThreadPoolExecutor, stop: threading.Event,
                  progress: Callable[[float], None]) -> list[Sound | Measured]:
+    import time, sys
+    t0 = time.perf_counter()
     loop = asyncio.get_running_loop()
     sources = Sources(line, segments, stem_files)
     runs = plan(line)
@@ -381,6 +383,7 @@ async def _build(line: Timeline, segments: list[Path], stem_files: list[Path], c
         loop.run_in_executor(pool, _measure, line, run, sources, cache, before.get(run.label))
         for run in runs)))
     gains = {m.label: m for m in measured}
+    t1 = time.perf_counter()
     silence = await loop.run_in_executor(pool, silent_frame, cache)
     sounds: list[Sound] = []
     todo: list[tuple[int, Sound]] = []
@@ -401,6 +404,7 @@ async def _build(line: Timeline, segments: list[Path], stem_files: list[Path], c
             sounds.append(sound)
             if not sound.cached:
                 todo.append((len(sounds) - 1, sound))
+    t2 = time.perf_counter()
     mixes: dict[str, np.ndarray] = {}
     mix_lock = threading.Lock()
 
@@ -445,6 +449,8 @@ async def _build(line: Timeline, segments: list[Path], stem_files: list[Path], c
         stop.set()
         await asyncio.gather(*jobs, return_exceptions=True)
         raise
+    t3 = time.perf_counter()
+    print(f'SOUND measure {t1-t0:.3f} keys {t2-t1:.3f} encode {t3-t2:.3f} todo {len(todo)}', file=sys.stderr)
     return [*measured, *sounds]
 
 
