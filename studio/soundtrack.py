@@ -373,8 +373,6 @@ async def build(line: Timeline, segments: list[Path], stem_files: list[Path], ca
 async def _build(line: Timeline, segments: list[Path], stem_files: list[Path], cache: Path,
                  previous: Path | None, pool: ThreadPoolExecutor, stop: threading.Event,
                  progress: Callable[[float], None]) -> list[Sound | Measured]:
-    import time, sys
-    t0 = time.perf_counter()
     loop = asyncio.get_running_loop()
     sources = Sources(line, segments, stem_files)
     runs = plan(line)
@@ -383,7 +381,6 @@ async def _build(line: Timeline, segments: list[Path], stem_files: list[Path], c
         loop.run_in_executor(pool, _measure, line, run, sources, cache, before.get(run.label))
         for run in runs)))
     gains = {m.label: m for m in measured}
-    t1 = time.perf_counter()
     silence = await loop.run_in_executor(pool, silent_frame, cache)
     sounds: list[Sound] = []
     todo: list[tuple[int, Sound]] = []
@@ -404,13 +401,13 @@ async def _build(line: Timeline, segments: list[Path], stem_files: list[Path], c
             sounds.append(sound)
             if not sound.cached:
                 todo.append((len(sounds) - 1, sound))
-    t2 = time.perf_counter()
     mixes: dict[str, np.ndarray] = {}
-    mix_lock = threading.Lock()
+    # One lock per run: two chapters' limiters run side by side, one chapter's only once.
+    mix_locks = {run.label: threading.Lock() for run in runs}
 
     def chapter_mix(run: Run) -> np.ndarray:
         """A run's whole mix at its gain (the limiter needs the whole chapter), made once."""
-        with mix_lock:
+        with mix_locks[run.label]:
             if run.label not in mixes:
                 mixes[run.label] = loudness.apply(sources.pcm("mix", run.start, run.end),
                                                   gains[run.label].gain)
@@ -422,8 +419,13 @@ async def _build(line: Timeline, segments: list[Path], stem_files: list[Path], c
         out = np.zeros((2, hi - lo), np.float32)
         for run in runs:
             a, b = max(lo, run.start), min(hi, run.end)
-            if a < b:
+            if a >= b:
+                continue
+            gain = gains[run.label].gain
+            if gain.limit:  # the limiter's state runs along the chapter: the whole mix
                 out[:, a - lo:b - lo] = chapter_mix(run)[:, a - run.start:b - run.start]
+            else:  # a plain gain: only the stretch this piece needs is loaded
+                out[:, a - lo:b - lo] = loudness.apply(sources.pcm("mix", a, b), gain)
         return out
 
     done = 0
@@ -449,8 +451,6 @@ async def _build(line: Timeline, segments: list[Path], stem_files: list[Path], c
         stop.set()
         await asyncio.gather(*jobs, return_exceptions=True)
         raise
-    t3 = time.perf_counter()
-    print(f'SOUND measure {t1-t0:.3f} keys {t2-t1:.3f} encode {t3-t2:.3f} todo {len(todo)}', file=sys.stderr)
     return [*measured, *sounds]
 
 
