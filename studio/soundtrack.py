@@ -44,6 +44,7 @@ PRE = 2 * SAMPLES_PER_FRAME  # pre-roll before a piece: the encoder settles befo
 POST = 3 * SAMPLES_PER_FRAME  # after `b`: the frames up to b are encoded as in a longer stream
 DROP = 3  # the encoder's priming frame and the two pre-roll frames
 HYSTERESIS = 0.5  # LU a kept gain may leave the chapter off the target
+GROUP = 16  # adjacent new pieces per encode: the encoder's slow first frames paid once
 CODER = {"mix": "twoloop"}  # the reference tracks use the fast coder (see the README)
 
 
@@ -286,19 +287,23 @@ def decoded_samples(data: bytes) -> int:
         return sum(frame.samples for frame in container.decode(audio=0))
 
 
-def _piece_frames(pcm: np.ndarray, piece: Piece, coder: str) -> bytes:
-    """The piece's frames from its padded input: [a, b) exactly (and the priming frame)."""
+def _pieces_frames(pcm: np.ndarray, lo: int, run: list[Piece], coder: str) -> list[bytes]:
+    """Adjacent pieces encoded as one stream from their padded input (starting at `lo`), each
+    keeping its frames: [a, b) exactly (and the priming frame). One encoder warms up once."""
     frames = encode(pcm, coder)
-    first = DROP - piece.first
-    kept = frames[first:first + piece.frames]
-    if len(kept) != piece.frames:
-        raise adts.BadADTS(f"the encoder made {len(frames)} frames; {first + piece.frames} "
-                           "were needed")
-    data = b"".join(kept)
-    # Decoded once before the cache keeps it: frame and sample counts both.
-    if decoded_samples(data) != piece.frames * SAMPLES_PER_FRAME:
-        raise adts.BadADTS("a sound piece does not decode to its length")
-    return data
+    out = []
+    for piece in run:
+        first = (piece.a - lo - PRE) // SAMPLES_PER_FRAME + DROP - piece.first
+        kept = frames[first:first + piece.frames]
+        if len(kept) != piece.frames:
+            raise adts.BadADTS(f"the encoder made {len(frames)} frames; "
+                               f"{first + piece.frames} were needed")
+        data = b"".join(kept)
+        # Decoded once before the cache keeps it: frame and sample counts both.
+        if decoded_samples(data) != piece.frames * SAMPLES_PER_FRAME:
+            raise adts.BadADTS("a sound piece does not decode to its length")
+        out.append(data)
+    return out
 
 
 def silent_frame(cache: Path) -> Path:
@@ -430,21 +435,33 @@ async def _build(line: Timeline, segments: list[Path], stem_files: list[Path], c
 
     done = 0
 
-    def one(sound: Sound) -> None:
+    def some(run: list[Sound]) -> None:
+        """Adjacent new pieces of one track: one encode, then each piece to the cache."""
         nonlocal done
         if stop.is_set():
             return
-        piece = sound.piece
-        pcm = track_pcm(sound.track, piece.a - PRE, piece.b + POST)
-        if not np.any(pcm):
-            data = silence.read_bytes() * piece.frames  # silent after all (e.g. a quiet take)
-        else:
-            data = _piece_frames(pcm, piece, CODER.get(sound.track, "fast"))
-        _write(sound.path, data)
-        done += 1
-        progress(done / len(todo))
+        track, lo = run[0].track, run[0].piece.a - PRE
+        pcm = track_pcm(track, lo, run[-1].piece.b + POST)
+        loud = [s for s in run if np.any(pcm[:, s.piece.a - PRE - lo:s.piece.b + POST - lo])]
+        encoded = _pieces_frames(pcm, lo, [s.piece for s in run],
+                                 CODER.get(track, "fast")) if loud else []
+        for n, sound in enumerate(run):
+            # A piece silent after all (e.g. a quiet take) is the silent frame repeated.
+            data = encoded[n] if sound in loud else silence.read_bytes() * sound.piece.frames
+            _write(sound.path, data)
+            done += 1
+            progress(done / len(todo))
 
-    jobs = [loop.run_in_executor(pool, one, sound) for _, sound in todo]
+    runs_of: list[list[Sound]] = []
+    for _, sound in sorted(todo, key=lambda t: (t[1].track, t[1].piece.a)):
+        last = runs_of[-1][-1] if runs_of else None
+        if last is not None and last.track == sound.track and last.piece.b == sound.piece.a \
+                and len(runs_of[-1]) < GROUP:
+            runs_of[-1].append(sound)
+        else:
+            runs_of.append([sound])
+
+    jobs = [loop.run_in_executor(pool, some, run) for run in runs_of]
     try:
         await asyncio.gather(*jobs)
     except BaseException:

@@ -12,7 +12,7 @@ import pytest
 
 from storage import shots
 from storage.productions import Production
-from studio import cut, shotlist, takes
+from studio import cut, shotlist, soundtrack, takes
 from studio.app import Studio
 from studio.media import ffmpeg_exe
 from studio.people import Actor
@@ -87,9 +87,14 @@ async def approve(studio: Studio, prod: Production, who: Actor, code: str, path:
                            status="approved")
 
 
+@pytest.mark.parametrize("group", [1, soundtrack.GROUP])
 async def test_pieces_join_gaplessly_and_a_stem_spanning_shots_is_intact(
-    studio: Studio, film: Production, producer: Actor, tmp_path: Path
+    studio: Studio, film: Production, producer: Actor, tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch, group: int
 ) -> None:
+    # group=1: every piece is its own encode, so every join is between two encodes (as after
+    # an approval); the default groups adjacent new pieces into one encode.
+    monkeypatch.setattr(soundtrack, "GROUP", group)
     # Each chapter's stem spans all its shots: its sound crosses four or two piece joins and,
     # on the music track, the join between the chapters.
     one = sound_file(tmp_path / "one.wav", RICH.format(d=2.5))
@@ -113,10 +118,13 @@ async def test_pieces_join_gaplessly_and_a_stem_spanning_shots_is_intact(
         return 10 * np.log10(np.mean(x ** 2))
 
     # The same small coding error right at the joins as elsewhere: no gap, no click, no drift.
+    # (Measured: up to ~2.3 dB more where two encodes' blocks overlap, 40 dB under the signal;
+    # a gap of even 1 ms at a join would put the joins ~25 dB above elsewhere.)
     at_joins, elsewhere = db(error[:, near]), db(error[:, ~near])
     signal = db(reference[:, :n])
     assert elsewhere - signal < -15, (elsewhere, signal)
-    assert at_joins - elsewhere < 2.0, (at_joins, elsewhere)
+    assert at_joins - elsewhere < 3.0, (at_joins, elsewhere)
+    assert at_joins - signal < -15, (at_joins, signal)
     # Chapter 2's stem begins on its first sample: the chapter join loses nothing.
     start = result.timeline.profile.samples(result.timeline.entries[5].start_frame)
     assert db(error[:, start:start + 2048]) - signal < -15
