@@ -130,7 +130,8 @@ async def main() -> None:
             start = time.perf_counter()
             nightly = await cut.build(studio, prod)
             builds.append(time.perf_counter() - start)
-            assert (nightly.encoded, nightly.sound_encoded) == (1, 1), nightly
+            # One segment; the sound of the pieces around its shot (and its chapter's loudness).
+            assert nightly.encoded == 1 and 0 < nightly.sound_encoded <= 7, nightly
             floors.append(floor_concat(nightly.directory / "segments.txt",
                                        root / f"floor{n + 2}.mp4"))
         nightly_s, floor_s = statistics.median(builds), statistics.median(floors)
@@ -146,7 +147,7 @@ async def main() -> None:
           f"{', '.join(f'{b:.2f}' for b in builds)} s; floors "
           f"{', '.join(f'{f:.2f}' for f in floors)} s):")
     print(f"  {nightly_s:.2f} s ({nightly.encoded} segment "
-          f"and {nightly.sound_encoded} chapter's sound encoded); floor {floor_s:.2f} s; "
+          f"and {nightly.sound_encoded} sound cache entries encoded); floor {floor_s:.2f} s; "
           f"ratio {nightly_s / floor_s:.1f}x (target <= 1.5x)")
     for name, result in (("full", full), ("incremental", nightly)):
         spent = ", ".join(f"{k} {v:.2f}" for k, v in result.timings.items())

@@ -1,8 +1,7 @@
-"""AAC in ADTS: a stream of self-delimiting frames, so runs encoded apart join by concatenation.
+"""AAC in ADTS: a stream of self-delimiting frames, so pieces encoded apart join by concatenation.
 
-ffmpeg's AAC encoder puts 1024 samples of priming before the sound (one frame); a run that
-keeps exactly 1 + n frames therefore plays 1024 + n·1024 samples, with no padding frame to
-shift what follows.
+The film's sound is a grid of 1024-sample frames from sample 0, after one priming frame that
+the MP4 edit list skips; every piece keeps exactly the frames covering its stretch of the grid.
 """
 
 from __future__ import annotations
@@ -10,11 +9,21 @@ from __future__ import annotations
 from pathlib import Path
 
 SAMPLES_PER_FRAME = 1024
-PRIMING = 1024  # ffmpeg's native AAC encoder delay, in samples
+PRIMING = 1024  # the film's first frame, before sample 0, in samples
+_RATE_INDEX = 3  # 48000 Hz in the ADTS sampling-frequency table
+_CHANNELS = 2
 
 
 class BadADTS(Exception):
     """The bytes are not a whole number of ADTS frames."""
+
+
+def header(payload: int) -> bytes:
+    """The 7-byte ADTS header of one AAC-LC stereo 48 kHz frame with `payload` bytes."""
+    length = payload + 7
+    return bytes([0xFF, 0xF1, (1 << 6) | (_RATE_INDEX << 2) | (_CHANNELS >> 2),
+                  ((_CHANNELS & 3) << 6) | (length >> 11), (length >> 3) & 0xFF,
+                  ((length & 7) << 5) | 0x1F, 0xFC])
 
 
 def frames_of(data: bytes) -> list[bytes]:
@@ -32,17 +41,9 @@ def frames_of(data: bytes) -> list[bytes]:
     return frames
 
 
-def keep_frames(path: Path, count: int) -> None:
-    """Cut an ADTS file to its first `count` frames (the encoder flushes a few more)."""
-    frames = frames_of(path.read_bytes())
-    if len(frames) < count:
-        raise BadADTS(f"the encoder made {len(frames)} frames; {count} were needed")
-    path.write_bytes(b"".join(frames[:count]))
-
-
-def join(parts: list[Path], target: Path) -> Path:
+def join(parts: list[bytes | Path], target: Path) -> Path:
     """One ADTS stream made of the parts in order: frames are independent, bytes concatenate."""
     with target.open("wb") as out:
         for part in parts:
-            out.write(part.read_bytes())
+            out.write(part if isinstance(part, bytes) else part.read_bytes())
     return target

@@ -99,7 +99,7 @@ class CutResult:
     credits: Path
     encoded: int  # picture segments encoded (the rest came from the cache)
     reused: int
-    sound_encoded: int  # runs (chapters, credits) whose sound was encoded
+    sound_encoded: int  # sound cache entries (pieces' tracks, loudness) made now
     sound_reused: int
     broken: list[BrokenTake]
     timeline: Timeline
@@ -246,7 +246,7 @@ async def _build(studio: Studio, prod: Production, cut: Cut, line: Timeline, sta
     finally:
         # The thread cannot be stopped: wait for it before the staging folder is removed.
         await asyncio.gather(export, return_exceptions=True)
-    sound_encoded = sum(not r.cached for r in runs)
+    sound_encoded, sound_reused = soundtrack.counts(runs)
     credits = staging / "credits.txt"
     credits.write_text("\n".join(f"{r}: {n}" if r else n for r, n in line.credits) + "\n",
                        encoding="utf-8")
@@ -275,7 +275,7 @@ async def _build(studio: Studio, prod: Production, cut: Cut, line: Timeline, sta
     return CutResult(done, final, final / FILM,
                      final / preview.name if preview else None, moved, log_text,
                      final / credits.name, encoded, len(segments) - encoded, sound_encoded,
-                     len(runs) - sound_encoded, broken, line, RUNNING[prod.id].timings)
+                     sound_reused, broken, line, RUNNING[prod.id].timings)
 
 
 async def _editorial(line: Timeline, segments: list[Path], stem_files: list[Path],
@@ -367,15 +367,17 @@ def _short(text: str, data_dir: Path | None = None) -> str:
 
 
 async def _stitch(studio: Studio, line: Timeline, segments: list[Path], stem_files: list[Path],
-                  staging: Path, film: Path, report: OnProgress) -> list[soundtrack.BuiltRun]:
-    """Write the film from the reels' pictures and the runs' sound: nothing is re-encoded."""
+                  staging: Path, film: Path, report: OnProgress
+                  ) -> list[soundtrack.Sound | soundtrack.Measured]:
+    """Write the film from the reels' pictures and the sound's pieces: nothing is re-encoded."""
     write_concat_list(segments, staging / "segments.txt")
     report("mixing", 0.0)
     cache = studio.settings.cache_path
     # The sound and the reels of the picture are made side by side; both are mostly cached.
     sound = asyncio.ensure_future(soundtrack.build(
         line, segments, stem_files, cache / "soundtrack",
-        on_progress=lambda f: report("mixing", f)))
+        on_progress=lambda f: report("mixing", f),
+        previous=studio.settings.cuts_path / "latest"))
     picture = asyncio.ensure_future(reels.build(line, segments, cache / "reels"))
     try:
         runs, made = await asyncio.gather(sound, picture)
@@ -384,8 +386,7 @@ async def _stitch(studio: Studio, line: Timeline, segments: list[Path], stem_fil
             task.cancel()
         await asyncio.gather(sound, picture, return_exceptions=True)
         raise
-    (staging / "soundtrack.txt").write_text("".join(f"{r.key}\n" for r in runs),
-                                            encoding="utf-8")
+    soundtrack.record(runs, staging)
     (staging / "reels.txt").write_text("".join(f"{r.key}\n" for r in made), encoding="utf-8")
     report("stitching", 0.0)
     tracks = soundtrack.join(line, runs, staging)
@@ -543,10 +544,13 @@ def _retain(settings: Settings, published: list[Cut]) -> None:
         if reel.stem not in kept_reels:
             reel.unlink(missing_ok=True)
     sounds = listed("soundtrack.txt")
-    # A killed build's half-made runs (.partial-*) go too: no kept cut lists them.
-    for run in (settings.cache_path / "soundtrack").glob("*/*"):
-        if run.name not in sounds:
-            shutil.rmtree(run, ignore_errors=True)
+    # A killed build's half-made entries (.partial-*) go too: no kept cut lists them.
+    for entry in (settings.cache_path / "soundtrack").glob("*/*"):
+        if entry.name not in sounds:
+            if entry.is_dir():  # a whole-chapter run of the earlier recipe
+                shutil.rmtree(entry, ignore_errors=True)
+            else:
+                entry.unlink(missing_ok=True)
     for partial in (settings.cache_path / "soundtrack").glob(".partial-*"):
         partial.unlink(missing_ok=True)
 

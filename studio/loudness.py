@@ -1,13 +1,23 @@
-"""Loudness in two passes: measure (EBU R128 integrated and true peak), then apply the gain."""
+"""Loudness in two passes: measure (EBU R128 integrated and true peak), then apply the gain.
+
+Both passes run in-process through FFmpeg's own filters (ebur128, volume, alimiter) in a PyAV
+filter graph, on float stereo PCM at 48 kHz held in numpy arrays (2 × samples).
+"""
 
 from __future__ import annotations
 
+import itertools
+import math
 import re
 from dataclasses import dataclass
 
+import av
+import numpy as np
+
 from studio.timeline import SAMPLE_RATE
 
-MEASURE = "ebur128=peak=true:framelog=quiet"
+CEILING = -1.0  # dBTP the mix's true peaks stay under
+_CHUNK = 4096  # samples per frame pushed through a filter graph
 
 
 @dataclass(frozen=True)
@@ -18,7 +28,19 @@ class Loudness:
     true_peak: float
 
 
+@dataclass(frozen=True)
+class Gain:
+    """What a chapter's mix is multiplied by: a gain in dB, with a limiter when peaks need it."""
+
+    db: float
+    limit: bool
+
+
+UNITY = Gain(0.0, False)
+
+
 def measured_loudness(stderr: str) -> Loudness | None:
+    """The summary ffmpeg's ebur128 filter prints on stderr (the CLI's report)."""
     found_i = re.findall(r"Integrated loudness:\s*I:\s*(-?[\d.]+|-inf) LUFS", stderr)
     found_tp = re.findall(r"True peak:\s*Peak:\s*(-?[\d.]+|-inf) dBFS", stderr)
     if not found_i or not found_tp:
@@ -26,13 +48,84 @@ def measured_loudness(stderr: str) -> Loudness | None:
     return Loudness(float(found_i[-1]), float(found_tp[-1]))
 
 
-def gain_filter(measured: Loudness | None, target: float, ceiling: float = -1.0) -> str:
-    """Pass 2: the gain that brings the mix to the target, limited so peaks stay under ceiling."""
+def gain_for(measured: Loudness | None, target: float, ceiling: float = CEILING) -> Gain:
+    """Pass 2's gain: to the target, limited where the peaks would pass the ceiling."""
     if measured is None or measured.integrated <= -70:
-        return "anull"  # silence (or near it) has no loudness to normalize
-    gain = target - measured.integrated
-    chain = f"volume={gain:.2f}dB"
-    if measured.true_peak + gain > ceiling:
-        # Louder than the peaks allow: a limiter holds the peaks, as loudnorm's dynamic mode.
-        chain += f",alimiter=limit={10 ** (ceiling / 20):.4f}:level=false"
-    return chain + f",aresample={SAMPLE_RATE}"
+        return UNITY  # silence (or near it) has no loudness to normalize
+    db = round(target - measured.integrated, 2)
+    return Gain(db, measured.true_peak + db > ceiling)
+
+
+def gain_filter(measured: Loudness | None, target: float, ceiling: float = CEILING) -> str:
+    """Pass 2 as an ffmpeg filter chain (for the CLI)."""
+    gain = gain_for(measured, target, ceiling)
+    if gain == UNITY:
+        return "anull"
+    return _chain(gain, ceiling) + f",aresample={SAMPLE_RATE}"
+
+
+def _chain(gain: Gain, ceiling: float) -> str:
+    chain = f"volume={gain.db:.2f}dB"
+    if gain.limit:
+        # Louder than the peaks allow: a limiter holds the peaks, delay compensated.
+        chain += f",alimiter=limit={10 ** (ceiling / 20):.4f}:level=false:latency=1"
+    return chain
+
+
+def _run(pcm: np.ndarray, filters: list[tuple[str, str]]) -> tuple[np.ndarray, dict[str, str]]:
+    """Push `pcm` through the filters; the output samples and the last frame's metadata."""
+    graph = av.filter.Graph()
+    node = graph.add_abuffer(format="fltp", sample_rate=SAMPLE_RATE, layout="stereo",
+                             time_base=f"1/{SAMPLE_RATE}")
+    chain = [node, *(graph.add(name, args) for name, args in filters), graph.add("abuffersink")]
+    for left, right in itertools.pairwise(chain):
+        left.link_to(right)
+    graph.configure()
+    out: list[np.ndarray] = []
+    meta: dict[str, str] = {}
+
+    def pull() -> None:
+        while True:
+            try:
+                frame = graph.pull()
+            except (av.error.BlockingIOError, av.error.EOFError):
+                return
+            out.append(frame.to_ndarray().reshape(2, -1))
+            meta.update(dict(frame.metadata))
+
+    for at in range(0, pcm.shape[1], _CHUNK):
+        frame = av.AudioFrame.from_ndarray(np.ascontiguousarray(pcm[:, at:at + _CHUNK]),
+                                           format="fltp", layout="stereo")
+        frame.sample_rate = SAMPLE_RATE
+        frame.pts = at
+        graph.push(frame)
+        pull()
+    graph.push(None)
+    pull()
+    samples = np.concatenate(out, axis=1) if out else np.zeros((2, 0), np.float32)
+    return samples, meta
+
+
+def measure(pcm: np.ndarray) -> Loudness | None:
+    """Integrated loudness (LUFS) and true peak (dBTP) of float stereo PCM, by ebur128."""
+    if pcm.shape[1] == 0 or not np.any(pcm):
+        return None
+    _, meta = _run(pcm, [("ebur128", "peak=true:metadata=1")])
+    if "lavfi.r128.I" not in meta:
+        return None
+    peak = float(meta.get("lavfi.r128.true_peak", "0"))
+    return Loudness(float(meta["lavfi.r128.I"]),
+                    20 * math.log10(peak) if peak > 0 else -math.inf)
+
+
+def apply(pcm: np.ndarray, gain: Gain, ceiling: float = CEILING) -> np.ndarray:
+    """The mix at `gain`: a plain multiply, or volume and alimiter through FFmpeg's filters."""
+    if gain == UNITY:
+        return pcm
+    if not gain.limit:
+        return (pcm * np.float32(10 ** (gain.db / 20))).astype(np.float32)
+    name_args = [tuple(f.split("=", 1)) for f in _chain(gain, ceiling).split(",")]
+    out, _ = _run(pcm, [(n, a) for n, a in name_args])
+    fitted = np.zeros_like(pcm)
+    fitted[:, :min(out.shape[1], pcm.shape[1])] = out[:, :pcm.shape[1]]
+    return fitted

@@ -1,81 +1,98 @@
-"""The film's sound, built a run at a time (a run is a chapter, or the end credits).
+"""The film's sound as pieces on the AAC grid, encoded in-process and cached one by one.
 
-Each run's tracks (the mix, the takes' own sound, one per stem kind) are encoded to AAC once and
-cached by the run's content; the film's tracks are the runs' ADTS frames joined end to end, so
-an approval re-encodes only its chapter's sound. The mix of each run is brought to the loudness
-target in two passes (each chapter at the target puts the film at it, and evens out chapters
-made by different creators).
+The film's sound is a grid of 1024-sample frames from sample 0 (after one priming frame the
+MP4 edit list skips). Pieces are cut at the shots' starts rounded to the grid; each track's
+piece [a, b) is encoded (PyAV's aac encoder) from the film's own PCM for that track over
+[a − 2048, b + 3072), and keeps exactly the frames covering [a, b): the encoder's priming and
+two frames of pre-roll are dropped, so pieces joined end to end decode gaplessly. An approval
+re-encodes only the pieces around its shot.
 
-Gapless joins: ffmpeg's AAC encoder starts every run with one frame (1024 samples) of priming.
-Runs are laid on a global grid of 1024-sample frames: a run's frames begin `lead` samples in,
-its priming is the short silence before its chapter's sound, and its sound is delayed inside
-the run so that it starts on the chapter's first sample, exactly. Nothing drifts however many
-runs there are; the cost is that the last 1024–2047 samples (21–43 ms at 48 kHz) of a chapter's
-sound give way to the next run's priming. The film's first priming frame is skipped by the
-MP4 edit list.
+Each chapter's mix (and the credits') is brought to the loudness target in two passes
+(ebur128, then volume and alimiter where the peaks need it). Hysteresis: a chapter keeps the
+gain it had in the previous published cut while that gain holds it within ±0.5 LU of the
+target with its true peak under the ceiling, so a small change does not re-encode the whole
+chapter's mix. The gains are recorded beside the cut's listing, in soundtrack.json.
 """
 
 from __future__ import annotations
 
 import asyncio
 import hashlib
+import io
+import itertools
 import json
 import os
 import secrets
-import shutil
+import threading
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
 import av
+import numpy as np
 
-from studio import adts
-from studio.adts import PRIMING, SAMPLES_PER_FRAME
-from studio.loudness import MEASURE, Loudness, gain_filter, measured_loudness
-from studio.media import ffmpeg_version, run_ffmpeg, write_concat_list
+from studio import adts, loudness
+from studio.adts import SAMPLES_PER_FRAME
+from studio.loudness import Gain, Loudness
 from studio.timeline import SAMPLE_RATE, Timeline
 
-# Bump when the commands below change: old cached runs then stop matching.
-RECIPE = "1"
-AAC = ["-c:a", "aac", "-b:a", "128k", "-ar", str(SAMPLE_RATE), "-ac", "2", "-f", "adts"]
-FORMAT = f"aresample={SAMPLE_RATE},aformat=sample_fmts=fltp:channel_layouts=stereo"
+# Bump when the encoding below changes: old cached pieces then stop matching.
+RECIPE = "3"
+BIT_RATE = 128_000
+PRE = 2 * SAMPLES_PER_FRAME  # pre-roll before a piece: the encoder settles before `a`
+POST = 3 * SAMPLES_PER_FRAME  # after `b`: the frames up to b are encoded as in a longer stream
+DROP = 3  # the encoder's priming frame and the two pre-roll frames
+HYSTERESIS = 0.5  # LU a kept gain may leave the chapter off the target
+GROUP = 16  # adjacent new pieces per encode: the encoder's slow first frames paid once
+CODER = {"mix": "twoloop"}  # the reference tracks use the fast coder (see the README)
 
 
 @dataclass(frozen=True)
 class Run:
-    """A stretch of the film whose sound is encoded as one piece."""
+    """A chapter (or the end credits): one reel of picture, one loudness measurement."""
 
     first: int  # index of its first entry in the timeline
     last: int  # index after its last entry
-    start: int  # sample where its sound starts (its first entry's first sample)
-    lead: int  # sample where its AAC frames start: a multiple of 1024, before `start`
-    end: int  # sample where the next run's frames start (or the film's end, rounded up)
+    start: int  # its first sample
+    end: int  # the next run's first sample (the film's padded end for the last)
     stems: tuple[int, ...]  # indices into the timeline's stems
-
-    @property
-    def input_samples(self) -> int:
-        """Samples fed to the encoder: the delay, then the sound heard in this run."""
-        return self.end - self.lead - PRIMING
-
-    @property
-    def delay(self) -> int:
-        return self.start - self.lead - PRIMING
-
-    @property
-    def heard(self) -> int:
-        return self.end - self.start
-
-    @property
-    def frames(self) -> int:
-        return 1 + self.input_samples // SAMPLES_PER_FRAME
+    label: str  # "credits" or the chapter's number: what a gain is remembered by
 
 
 @dataclass(frozen=True)
-class BuiltRun:
-    run: Run
+class Piece:
+    """A stretch [a, b) of the film's sound grid, encoded alone."""
+
+    a: int
+    b: int
+    first: bool  # the film's first piece also holds the priming frame before sample 0
+
+    @property
+    def frames(self) -> int:
+        return (self.b - self.a) // SAMPLES_PER_FRAME + self.first
+
+
+@dataclass(frozen=True)
+class Sound:
+    """One track of one piece: a cache entry of ADTS frames (or the cached silent frame)."""
+
     key: str
-    folder: Path
     cached: bool
+    piece: Piece
+    track: str
+    path: Path
+
+
+@dataclass(frozen=True)
+class Measured:
+    """A run's measured loudness (cached by its content) and the gain its mix got."""
+
+    key: str
+    cached: bool
+    label: str
+    loudness: Loudness | None
+    gain: Gain
 
 
 def tracks_of(line: Timeline) -> list[str]:
@@ -83,257 +100,429 @@ def tracks_of(line: Timeline) -> list[str]:
     return ["mix", "takes", *line.stem_kinds]
 
 
-def _grid(sample: int) -> int:
-    """The frame boundary at least one priming frame before `sample`."""
-    return (sample - PRIMING) // SAMPLES_PER_FRAME * SAMPLES_PER_FRAME
+def film_end(line: Timeline) -> int:
+    """The film's sound rounded up to whole frames (at least two)."""
+    total = line.profile.samples(line.frames)
+    return max(2, -(-total // SAMPLES_PER_FRAME)) * SAMPLES_PER_FRAME
 
 
 def plan(line: Timeline) -> list[Run]:
-    """Runs: one per chapter and one for the credits; a run too short for a frame of its own
-    sound joins the one before."""
+    """Runs: one per chapter and one for the credits."""
     p = line.profile
     firsts: list[int] = []
     group: object = None
     for i, entry in enumerate(line.entries):
-        this = ("credits" if entry.kind == "credits" else entry.chapter_number)
+        this = "credits" if entry.kind == "credits" else entry.chapter_number
         if this != group:
             firsts.append(i)
             group = this
-    heads: list[tuple[int, int, int]] = []  # (entry index, start sample, lead)
-    for i in firsts:
-        start = p.samples(line.entries[i].start_frame)
-        lead = _grid(start)
-        if heads and lead - heads[-1][2] < 2 * SAMPLES_PER_FRAME:
-            continue
-        heads.append((i, start, lead))
-    total = p.samples(line.frames)
-    end = -(-total // SAMPLES_PER_FRAME) * SAMPLES_PER_FRAME
-    if len(heads) > 1 and end - heads[-1][2] < 2 * SAMPLES_PER_FRAME:
-        heads.pop()
-    end = max(end, heads[-1][2] + 2 * SAMPLES_PER_FRAME)
     runs = []
-    for n, (i, start, lead) in enumerate(heads):
-        last = heads[n + 1][0] if n + 1 < len(heads) else len(line.entries)
-        run_end = heads[n + 1][2] if n + 1 < len(heads) else end
-        chapters = {e.chapter_number for e in line.entries[i:last] if e.kind != "credits"}
-        stems = tuple(k for k, s in enumerate(line.stems) if s.chapter_number in chapters)
-        runs.append(Run(i, last, start, lead, run_end, stems))
+    for n, i in enumerate(firsts):
+        last = firsts[n + 1] if n + 1 < len(firsts) else len(line.entries)
+        end = p.samples(line.entries[last].start_frame) if last < len(line.entries) \
+            else film_end(line)
+        entry = line.entries[i]
+        label = "credits" if entry.kind == "credits" else str(entry.chapter_number)
+        stems = tuple(k for k, s in enumerate(line.stems)
+                      if entry.kind != "credits" and s.chapter_number == entry.chapter_number)
+        runs.append(Run(i, last, p.samples(entry.start_frame), end, stems, label))
     return runs
 
 
-def run_key(line: Timeline, run: Run, segments: list[Path]) -> str:
-    p = line.profile
-    stems = [(line.stems[k].media_sha256, line.stems[k].kind,
-              p.samples(line.stems[k].start_frame) - run.start, p.samples(line.stems[k].frames))
-             for k in run.stems]
-    text = json.dumps([RECIPE, ffmpeg_version(), p.key, p.lufs,
-                       [s.name for s in segments[run.first:run.last]], stems, line.stem_kinds,
-                       run.delay, run.heard, run.input_samples])
-    return hashlib.sha256(text.encode()).hexdigest()
+def pieces(line: Timeline) -> list[Piece]:
+    """The grid cut at the shots' starts (rounded to frames); no piece under two frames."""
+    end = film_end(line)
+    bounds = [0]
+    for entry in line.entries:
+        at = round(line.profile.samples(entry.start_frame) / SAMPLES_PER_FRAME) \
+            * SAMPLES_PER_FRAME
+        if at - bounds[-1] >= 2 * SAMPLES_PER_FRAME and end - at >= 2 * SAMPLES_PER_FRAME:
+            bounds.append(at)
+    bounds.append(end)
+    return [Piece(a, b, a == 0) for a, b in itertools.pairwise(bounds)]
 
 
-def _graph(line: Timeline, run: Run, *, mix: str | None, tracks: list[str]) -> str:
-    """The run's audio graph. With `mix`, [mix] is takes and stems through that loudness chain;
-    `tracks` are the separate tracks wanted as [takes] and [kind_<kind>]. Every output is
-    delayed and padded to the run's input length."""
-    p = line.profile
-    place = (f"adelay={run.delay}S:all=1," if run.delay else "") + (
-        f"apad=whole_len={run.input_samples},atrim=end_sample={run.input_samples}")
-    heard = run.heard
-    parts: list[str] = []
-    mix_inputs: list[str] = []
+class Sources:
+    """Where each track's PCM comes from, placed on the film's sample line."""
 
-    def fan(source: str, name: str, to_track: bool, to_mix: bool) -> None:
-        outs = ([f"[{name}_t]"] if to_track else []) + ([f"[{name}_m]"] if to_mix else [])
-        if not outs:
-            parts.append(f"{source}anullsink")
-            return
-        split = "anull" if len(outs) == 1 else "asplit=2"
-        parts.append(f"{source}{split}{''.join(outs)}")
-        if to_track:
-            parts.append(f"[{name}_t]{place}[{'takes' if name == 'takes' else 'kind_' + name}]")
-        if to_mix:
-            mix_inputs.append(f"[{name}_m]")
+    def __init__(self, line: Timeline, segments: list[Path], stem_files: list[Path]) -> None:
+        p = line.profile
+        self.line = line
+        self.end = film_end(line)
+        starts = [p.samples(e.start_frame) for e in line.entries] + [p.samples(line.frames)]
+        # (start, length, segment) of each take with sound: slates and credits are silent.
+        self.takes = [(starts[i], starts[i + 1] - starts[i], segments[i])
+                      for i, e in enumerate(line.entries) if e.kind == "take"
+                      and e.media_has_audio]
+        self.stems = [(p.samples(s.start_frame), p.samples(s.frames), stem_files[k], s)
+                      for k, s in enumerate(line.stems)]
+        self._pcm: dict[Path, np.ndarray] = {}
+        self._lock = threading.Lock()
 
-    fan(f"[0:a:0]{FORMAT},atrim=end_sample={heard},apad=whole_len={heard},", "takes",
-        "takes" in tracks, mix is not None)
-    for n, k in enumerate(run.stems):
-        stem = line.stems[k]
-        offset = p.samples(stem.start_frame) - run.start
-        parts.append(f"[{n + 1}:a:0]{FORMAT},atrim=end_sample={p.samples(stem.frames)},"
-                     + (f"adelay={offset}S:all=1," if offset else "")
-                     + f"apad=whole_len={heard},atrim=end_sample={heard}[s{n}]")
-    for kind in line.stem_kinds:
-        members = [f"[s{n}]" for n, k in enumerate(run.stems) if line.stems[k].kind == kind]
-        if not members:
-            continue
-        joined = "anull" if len(members) == 1 else (
-            f"amix=inputs={len(members)}:duration=longest:normalize=0")
-        fan(f"{''.join(members)}{joined},", kind, kind in tracks, mix is not None)
-    if mix is not None:
-        joined = "anull" if len(mix_inputs) == 1 else (
-            f"amix=inputs={len(mix_inputs)}:duration=first:normalize=0")
-        parts.append(f"{''.join(mix_inputs)}{joined},{mix},{place}[mix]")
-    return ";".join(parts)
+    def overlapping(self, track: str, lo: int, hi: int) -> list[list[object]]:
+        """What the track's sound over [lo, hi) is made of, relative to lo (for cache keys)."""
+        found: list[list[object]] = []
+        if track in ("mix", "takes"):
+            found += [["take", seg.name, start - lo, length] for start, length, seg in self.takes
+                      if start < hi and start + length > lo]
+        found += [["stem", s.media_sha256, s.kind, start - lo, length]
+                  for start, length, _, s in self.stems
+                  if (track == "mix" or s.kind == track) and start < hi and start + length > lo]
+        return found
+
+    def _load(self, path: Path, length: int, stem: bool) -> np.ndarray:
+        with self._lock:
+            kept = self._pcm.get(path)
+        if kept is None or kept.shape[1] < length:
+            kept = _decode(path, length) if stem else _segment_pcm(path, length)
+            with self._lock:
+                self._pcm[path] = kept
+        return kept
+
+    def pcm(self, track: str, lo: int, hi: int) -> np.ndarray:
+        """The track's true PCM over [lo, hi): float stereo, zeros outside the film."""
+        out = np.zeros((2, hi - lo), np.float32)
+
+        def place(start: int, length: int, samples: np.ndarray) -> None:
+            a, b = max(lo, start), min(hi, start + length)
+            if a < b:
+                out[:, a - lo:b - lo] += samples[:, a - start:b - start]
+
+        if track in ("mix", "takes"):
+            for start, length, seg in self.takes:
+                if start < hi and start + length > lo:
+                    place(start, length, self._load(seg, length, stem=False))
+        for start, length, path, s in self.stems:
+            if (track == "mix" or s.kind == track) and start < hi and start + length > lo:
+                place(start, length, self._load(path, length, stem=True))
+        return out
 
 
-def silent(line: Timeline, run: Run) -> set[str]:
-    """The run's tracks that hold no sound: made of silent frames, never encoded."""
-    quiet = {k for k in line.stem_kinds
-             if not any(line.stems[i].kind == k for i in run.stems)}
-    takes = line.entries[run.first:run.last]
-    if not any(e.kind == "take" and e.media_has_audio for e in takes):
-        quiet.add("takes")
-        if not run.stems:
-            quiet.add("mix")
-    return quiet
+def _fit(samples: np.ndarray, length: int) -> np.ndarray:
+    """Exactly `length` samples: cut, or padded with silence."""
+    out = np.zeros((2, length), np.float32)
+    n = min(length, samples.shape[1])
+    out[:, :n] = samples[:, :n]
+    return out
 
 
-async def silent_frame(cache: Path) -> bytes:
-    """One AAC frame of digital silence from this ffmpeg: it decodes to zeros anywhere."""
-    key = hashlib.sha256(f"{RECIPE}|{ffmpeg_version()}".encode()).hexdigest()[:16]
-    kept = cache / f"silence-{key}.aac"
-    if kept.exists():
-        return kept.read_bytes()
-    os.makedirs(cache, exist_ok=True)
-    made = cache / f".partial-silence-{os.getpid()}-{secrets.token_hex(4)}.aac"
+def _segment_pcm(path: Path, length: int) -> np.ndarray:
+    """A normalized segment's PCM s16le stereo, read packet by packet: nothing to decode."""
+    chunks = []
+    with av.open(str(path)) as container:
+        for packet in container.demux(audio=0):
+            if packet.size:
+                chunks.append(bytes(packet))
+    raw = np.frombuffer(b"".join(chunks), dtype="<i2").reshape(-1, 2).T
+    return _fit(raw.astype(np.float32) / 32768.0, length)
+
+
+def _decode(path: Path, length: int) -> np.ndarray:
+    """A stem decoded and resampled to float stereo at 48 kHz, its first `length` samples."""
+    resampler = av.AudioResampler(format="fltp", layout="stereo", rate=SAMPLE_RATE)
+    chunks: list[np.ndarray] = []
+    have = 0
+    with av.open(str(path)) as container:
+        for frame in container.decode(audio=0):
+            frame.pts = None  # the resampler counts samples itself
+            for out in resampler.resample(frame):
+                chunks.append(out.to_ndarray().reshape(2, -1))
+                have += chunks[-1].shape[1]
+            if have >= length:
+                break
+        if have < length:
+            for out in resampler.resample(None):
+                chunks.append(out.to_ndarray().reshape(2, -1))
+    return _fit(np.concatenate(chunks, axis=1) if chunks else np.zeros((2, 0)), length)
+
+
+def _version() -> str:
+    return f"{av.ffmpeg_version_info} {av.library_versions['libavcodec']}"
+
+
+def _key(*parts: object) -> str:
+    return hashlib.sha256(json.dumps([RECIPE, _version(), *parts]).encode()).hexdigest()
+
+
+def _entry(cache: Path, key: str) -> Path:
+    return cache / key[:2] / key
+
+
+def _write(path: Path, data: bytes) -> None:
+    """Written beside, renamed whole: a killed build leaves no half-made entry behind."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(f".partial-{os.getpid()}-{secrets.token_hex(4)}-{path.name}")
     try:
-        await run_ffmpeg(["-v", "error", "-f", "lavfi", "-i",
-                          f"anullsrc=channel_layout=stereo:sample_rate={SAMPLE_RATE}",
-                          "-t", "0.2", *AAC, str(made)])
-        frame = adts.frames_of(made.read_bytes())[2]  # past the encoder's first frames
+        partial.write_bytes(data)
+        os.replace(partial, path)
     finally:
-        made.unlink(missing_ok=True)
-    kept.write_bytes(frame)
-    return frame
+        partial.unlink(missing_ok=True)
 
 
-async def _encode(line: Timeline, run: Run, segments: list[Path], stem_files: list[Path],
-                  folder: Path, silence: bytes) -> None:
-    """Into `folder`: the mix in two passes (measure, then encode at the gain that brings it to
-    the target) beside the other tracks that have sound; silent tracks are silent frames."""
-    listing = write_concat_list(segments[run.first:run.last], folder / "segments.txt")
-    inputs = ["-f", "concat", "-safe", "0", "-i", str(listing)]
-    for k in run.stems:
-        inputs += ["-i", str(stem_files[k])]
-    quiet = silent(line, run)
-    loud = [t for t in tracks_of(line) if t not in quiet]
-    separate = [t for t in loud if t != "mix"]
+def encode(pcm: np.ndarray, coder: str) -> list[bytes]:
+    """AAC-LC 128 kb/s of float stereo PCM, in ADTS frames: one per 1024 samples, after the
+    encoder's priming frame (the input is padded to whole frames)."""
+    ctx = av.CodecContext.create("aac", "w")
+    ctx.sample_rate = SAMPLE_RATE
+    ctx.layout = "stereo"
+    ctx.format = "fltp"
+    ctx.bit_rate = BIT_RATE
+    ctx.options = {"aac_coder": coder}
+    ctx.open()
+    packets = []
+    for at in range(0, pcm.shape[1], SAMPLES_PER_FRAME):
+        frame = av.AudioFrame.from_ndarray(
+            np.ascontiguousarray(pcm[:, at:at + SAMPLES_PER_FRAME]), format="fltp",
+            layout="stereo")
+        frame.sample_rate = SAMPLE_RATE
+        frame.pts = at
+        packets += ctx.encode(frame)
+    packets += ctx.encode(None)
+    return [adts.header(p.size) + bytes(p) for p in packets]
 
-    def encode(tracks: list[str], mix: str | None) -> list[str]:
-        outputs: list[str] = []
-        for track in tracks:
-            label = track if track in ("mix", "takes") else f"kind_{track}"
-            outputs += ["-map", f"[{label}]", *AAC, str(folder / f"{track}.aac")]
-        return ["-v", "error", *inputs, "-filter_complex",
-                _graph(line, run, mix=mix, tracks=[t for t in tracks if t != "mix"]), *outputs]
 
-    async def mix() -> Loudness | None:
-        err = await run_ffmpeg(["-v", "info", *inputs, "-filter_complex",
-                                _graph(line, run, mix=MEASURE, tracks=[]),
-                                "-map", "[mix]", "-f", "null", "-"])
-        measured = measured_loudness(err)
-        await run_ffmpeg(encode(["mix"], gain_filter(measured, line.profile.lufs)))
-        return measured
+def decoded_samples(data: bytes) -> int:
+    """Samples the ADTS bytes decode to (raises on a broken stream)."""
+    with av.open(io.BytesIO(data), format="aac") as container:
+        return sum(frame.samples for frame in container.decode(audio=0))
 
-    # The separate tracks need no measurement: they are encoded while the mix is measured.
-    jobs = [asyncio.ensure_future(mix() if "mix" in loud else _nothing())]
-    if separate:
-        jobs.append(asyncio.ensure_future(run_ffmpeg(encode(separate, None))))
+
+def _pieces_frames(pcm: np.ndarray, lo: int, run: list[Piece], coder: str) -> list[bytes]:
+    """Adjacent pieces encoded as one stream from their padded input (starting at `lo`), each
+    keeping its frames: [a, b) exactly (and the priming frame). One encoder warms up once."""
+    frames = encode(pcm, coder)
+    out = []
+    for piece in run:
+        first = (piece.a - lo - PRE) // SAMPLES_PER_FRAME + DROP - piece.first
+        kept = frames[first:first + piece.frames]
+        if len(kept) != piece.frames:
+            raise adts.BadADTS(f"the encoder made {len(frames)} frames; "
+                               f"{first + piece.frames} were needed")
+        data = b"".join(kept)
+        # Decoded once before the cache keeps it: frame and sample counts both.
+        if decoded_samples(data) != piece.frames * SAMPLES_PER_FRAME:
+            raise adts.BadADTS("a sound piece does not decode to its length")
+        out.append(data)
+    return out
+
+
+def silent_frame(cache: Path) -> Path:
+    """One AAC frame of digital silence from this encoder: it decodes to zeros anywhere."""
+    kept = cache / f"silence-{_key('silence')[:16]}.aac"
+    if not kept.exists():
+        frames = encode(np.zeros((2, 8 * SAMPLES_PER_FRAME), np.float32), "twoloop")
+        _write(kept, frames[DROP])
+    return kept
+
+
+def _previous_gains(previous: Path | None) -> dict[str, Gain]:
+    """The gains each run had in the previous published cut (none for the first)."""
+    record = previous / "soundtrack.json" if previous else None
+    if record is None or not record.exists():
+        return {}
     try:
-        measured = (await asyncio.gather(*jobs))[0]
-    except BaseException:
-        for job in jobs:
-            job.cancel()
-        await asyncio.gather(*jobs, return_exceptions=True)
-        raise
-    for track in tracks_of(line):
-        if track in quiet:
-            (folder / f"{track}.aac").write_bytes(silence * run.frames)
-        else:
-            adts.keep_frames(folder / f"{track}.aac", run.frames)
-    problem = await asyncio.to_thread(_decode_problem, folder, loud, run.frames)
-    if problem:
-        raise adts.BadADTS(problem)
-    record = {"integrated": measured.integrated if measured else None,
-              "true_peak": measured.true_peak if measured else None,
-              "target": line.profile.lufs, "frames": run.frames, "silent": sorted(quiet)}
-    (folder / "loudness.json").write_text(json.dumps(record), encoding="utf-8")
+        data = json.loads(record.read_text(encoding="utf-8"))
+        return {label: Gain(float(g["db"]), bool(g["limit"]))
+                for label, g in data.get("gains", {}).items()}
+    except (ValueError, KeyError, TypeError):
+        return {}  # an unreadable record: every chapter gets its gain afresh
 
 
-async def _nothing() -> None:
-    return None
-
-
-def _decode_problem(folder: Path, tracks: list[str], frames: int) -> str | None:
-    """Decode each new track end to end: cached runs were all decoded once, when made."""
-    for track in tracks:
-        samples = 0
-        try:
-            with av.open(str(folder / f"{track}.aac")) as container:
-                for frame in container.decode(audio=0):
-                    samples += frame.samples
-        except av.error.FFmpegError as exc:
-            return f"the {track} track of a chapter does not decode ({exc})"
-        if samples != frames * SAMPLES_PER_FRAME:
-            return f"the {track} track decodes to {samples} samples, not {frames * 1024}"
-    return None
+def _measure(line: Timeline, run: Run, sources: Sources, cache: Path,
+             previous: Gain | None) -> Measured:
+    """The run's loudness (cached by content) and its gain, keeping the previous one while it
+    still holds the run within the hysteresis of the target, peaks under the ceiling."""
+    key = _key("loudness", line.profile.key,
+               sources.overlapping("mix", run.start, run.end), run.end - run.start)
+    path = _entry(cache, key)
+    cached = path.exists()
+    if cached:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        measured = Loudness(*data) if data else None
+    else:
+        measured = loudness.measure(sources.pcm("mix", run.start, run.end))
+        _write(path, json.dumps([measured.integrated, measured.true_peak] if measured
+                                else None).encode())
+    target = line.profile.lufs
+    gain = loudness.gain_for(measured, target)
+    if measured is not None and gain != loudness.UNITY and previous is not None \
+            and not previous.limit \
+            and abs(measured.integrated + previous.db - target) <= HYSTERESIS \
+            and measured.true_peak + previous.db <= loudness.CEILING:
+        gain = previous
+    return Measured(key, cached, run.label, measured, gain)
 
 
 async def build(line: Timeline, segments: list[Path], stem_files: list[Path], cache: Path,
-                on_progress: Callable[[float], None] | None = None) -> list[BuiltRun]:
-    """Every run's tracks, from the cache where the run is unchanged, else encoded now."""
+                on_progress: Callable[[float], None] | None = None, *,
+                previous: Path | None = None) -> list[Sound | Measured]:
+    """Every run's loudness and every piece's tracks, from the cache where their input is
+    unchanged, else encoded now. `previous` is the last published cut's folder."""
+    loop = asyncio.get_running_loop()
+    workers = max(2, os.cpu_count() or 2)
+    stop = threading.Event()
+
+    def progress(fraction: float) -> None:
+        if on_progress:
+            loop.call_soon_threadsafe(on_progress, fraction)
+
+    with ThreadPoolExecutor(workers, thread_name_prefix="sound") as pool:
+        try:
+            return await _build(line, segments, stem_files, cache, previous, pool, stop,
+                                progress)
+        except BaseException:
+            stop.set()  # jobs not started yet return at once; running ones finish
+            raise
+
+
+async def _build(line: Timeline, segments: list[Path], stem_files: list[Path], cache: Path,
+                 previous: Path | None, pool: ThreadPoolExecutor, stop: threading.Event,
+                 progress: Callable[[float], None]) -> list[Sound | Measured]:
+    loop = asyncio.get_running_loop()
+    sources = Sources(line, segments, stem_files)
     runs = plan(line)
-    built: list[BuiltRun | None] = [None] * len(runs)
-    todo = []
-    for n, run in enumerate(runs):
-        key = run_key(line, run, segments)
-        folder = cache / key[:2] / key
-        if (folder / "loudness.json").exists():
-            built[n] = BuiltRun(run, key, folder, cached=True)
-        else:
-            todo.append((n, run, key, folder))
-    limit = asyncio.Semaphore(max(2, os.cpu_count() or 2))
+    before = _previous_gains(previous)
+    measured: list[Measured] = list(await asyncio.gather(*(
+        loop.run_in_executor(pool, _measure, line, run, sources, cache, before.get(run.label))
+        for run in runs)))
+    gains = {m.label: m for m in measured}
+    silence = await loop.run_in_executor(pool, silent_frame, cache)
+    sounds: list[Sound] = []
+    todo: list[tuple[int, Sound]] = []
+    for piece in pieces(line):
+        lo, hi = piece.a - PRE, piece.b + POST
+        for track in tracks_of(line):
+            inputs = sources.overlapping(track, lo, hi)
+            if not inputs:
+                sounds.append(Sound(silence.name, True, piece, track, silence))
+                continue
+            part: list[object] = [line.profile.key, track, piece.a, piece.b, piece.first,
+                                  inputs]
+            if track == "mix":
+                part.append(_gains_over(runs, gains, lo, hi))
+            key = _key(*part)
+            path = _entry(cache, key)
+            sound = Sound(key, path.exists(), piece, track, path)
+            sounds.append(sound)
+            if not sound.cached:
+                todo.append((len(sounds) - 1, sound))
+    mixes: dict[str, np.ndarray] = {}
+    # One lock per run: two chapters' limiters run side by side, one chapter's only once.
+    mix_locks = {run.label: threading.Lock() for run in runs}
+
+    def chapter_mix(run: Run) -> np.ndarray:
+        """A run's whole mix at its gain (the limiter needs the whole chapter), made once."""
+        with mix_locks[run.label]:
+            if run.label not in mixes:
+                mixes[run.label] = loudness.apply(sources.pcm("mix", run.start, run.end),
+                                                  gains[run.label].gain)
+            return mixes[run.label]
+
+    def track_pcm(track: str, lo: int, hi: int) -> np.ndarray:
+        if track != "mix":
+            return sources.pcm(track, lo, hi)
+        out = np.zeros((2, hi - lo), np.float32)
+        for run in runs:
+            a, b = max(lo, run.start), min(hi, run.end)
+            if a >= b:
+                continue
+            gain = gains[run.label].gain
+            if gain.limit:  # the limiter's state runs along the chapter: the whole mix
+                out[:, a - lo:b - lo] = chapter_mix(run)[:, a - run.start:b - run.start]
+            else:  # a plain gain: only the stretch this piece needs is loaded
+                out[:, a - lo:b - lo] = loudness.apply(sources.pcm("mix", a, b), gain)
+        return out
+
     done = 0
-    silence = await silent_frame(cache) if todo else b""
 
-    async def one(n: int, run: Run, key: str, folder: Path) -> None:
+    def some(run: list[Sound]) -> None:
+        """Adjacent new pieces of one track: one encode, then each piece to the cache."""
         nonlocal done
-        async with limit:
-            folder.parent.mkdir(parents=True, exist_ok=True)
-            # Written beside, renamed whole: a killed build leaves no half-made run behind.
-            partial = folder.with_name(f".partial-{os.getpid()}-{secrets.token_hex(4)}-{key}")
-            partial.mkdir()
-            try:
-                await _encode(line, run, segments, stem_files, partial, silence)
-                try:
-                    os.replace(partial, folder)
-                except OSError:  # the same run, made at the same moment by another shot
-                    if not (folder / "loudness.json").exists():
-                        raise
-            finally:
-                shutil.rmtree(partial, ignore_errors=True)
-            built[n] = BuiltRun(run, key, folder, cached=False)
+        if stop.is_set():
+            return
+        track, lo = run[0].track, run[0].piece.a - PRE
+        pcm = track_pcm(track, lo, run[-1].piece.b + POST)
+        loud = [s for s in run if np.any(pcm[:, s.piece.a - PRE - lo:s.piece.b + POST - lo])]
+        encoded = _pieces_frames(pcm, lo, [s.piece for s in run],
+                                 CODER.get(track, "fast")) if loud else []
+        for n, sound in enumerate(run):
+            # A piece silent after all (e.g. a quiet take) is the silent frame repeated.
+            data = encoded[n] if sound in loud else silence.read_bytes() * sound.piece.frames
+            _write(sound.path, data)
             done += 1
-            if on_progress:
-                on_progress(done / len(todo))
+            progress(done / len(todo))
 
-    tasks = [asyncio.ensure_future(one(*item)) for item in todo]
+    runs_of: list[list[Sound]] = []
+    for _, sound in sorted(todo, key=lambda t: (t[1].track, t[1].piece.a)):
+        last = runs_of[-1][-1] if runs_of else None
+        if last is not None and last.track == sound.track and last.piece.b == sound.piece.a \
+                and len(runs_of[-1]) < GROUP:
+            runs_of[-1].append(sound)
+        else:
+            runs_of.append([sound])
+
+    jobs = [loop.run_in_executor(pool, some, run) for run in runs_of]
     try:
-        await asyncio.gather(*tasks)
+        await asyncio.gather(*jobs)
     except BaseException:
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        stop.set()
+        await asyncio.gather(*jobs, return_exceptions=True)
         raise
-    return [b for b in built if b is not None]
+    return [*measured, *sounds]
 
 
-def join(line: Timeline, runs: list[BuiltRun], staging: Path) -> list[Path]:
-    """The film's tracks, each the runs' frames end to end (in tracks_of order)."""
-    return [adts.join([r.folder / f"{track}.aac" for r in runs], staging / f"{track}.aac")
-            for track in tracks_of(line)]
+def _gains_over(runs: list[Run], gains: dict[str, Measured], lo: int, hi: int
+                ) -> list[object]:
+    """The gains of the runs a mix piece's input spans; a limited run's whole content too, as
+    the limiter's state carries along the chapter."""
+    found: list[object] = []
+    for run in runs:
+        if run.start < hi and run.end > lo:
+            gain = gains[run.label]
+            found.append([run.start - lo, run.end - lo, gain.gain.db, gain.gain.limit,
+                          gain.key if gain.gain.limit else None])
+    return found
 
 
-def frames_total(runs: list[BuiltRun]) -> int:
-    return sum(r.run.frames for r in runs)
+def join(line: Timeline, built: list[Sound | Measured], staging: Path) -> list[Path]:
+    """The film's tracks, each its pieces' frames end to end (in tracks_of order)."""
+    paths = []
+    for track in tracks_of(line):
+        parts: list[bytes | Path] = []
+        for sound in built:
+            if isinstance(sound, Sound) and sound.track == track:
+                if sound.path.name.startswith("silence-"):
+                    parts.append(sound.path.read_bytes() * sound.piece.frames)
+                else:
+                    parts.append(sound.path)
+        paths.append(adts.join(parts, staging / f"{track}.aac"))
+    return paths
+
+
+def frames_total(built: list[Sound | Measured]) -> int:
+    """AAC frames in each track of the film."""
+    return sum(s.piece.frames for s in built if isinstance(s, Sound) and s.track == "mix")
+
+
+def counts(built: list[Sound | Measured]) -> tuple[int, int]:
+    """Cache entries (pieces' tracks, loudness measurements) made now and reused; silent
+    pieces are the one silent frame repeated and count as neither."""
+    made = [s for s in built if not (isinstance(s, Sound) and s.path.name.startswith("silence-"))]
+    encoded = sum(not s.cached for s in made)
+    return encoded, len(made) - encoded
+
+
+def record(built: list[Sound | Measured], folder: Path) -> None:
+    """The cut's listing of the cache entries it uses (soundtrack.txt, which retention reads)
+    and its gains and pieces (soundtrack.json, which the next cut's hysteresis reads)."""
+    keys = dict.fromkeys(s.key for s in built)
+    (folder / "soundtrack.txt").write_text("".join(f"{k}\n" for k in keys), encoding="utf-8")
+    gains = {m.label: {"db": m.gain.db, "limit": m.gain.limit,
+                       "integrated": m.loudness.integrated if m.loudness else None}
+             for m in built if isinstance(m, Measured)}
+    tracks: dict[str, list[list[object]]] = {}
+    for s in built:
+        if isinstance(s, Sound):
+            tracks.setdefault(s.track, []).append([s.piece.a, s.piece.b, s.key, s.cached])
+    (folder / "soundtrack.json").write_text(json.dumps({"gains": gains, "pieces": tracks}),
+                                            encoding="utf-8")

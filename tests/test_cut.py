@@ -5,6 +5,7 @@ from __future__ import annotations
 import array
 import asyncio
 import itertools
+import json
 import os
 import signal
 import subprocess
@@ -196,20 +197,27 @@ async def test_second_build_reencodes_nothing_and_an_approval_reencodes_one_shot
     await approve(studio, film, producer, "1.1", make_standin_take(tmp_path / "a.mp4", "1.1"))
     first = await cut.build(studio, film)
     assert first.encoded == len(first.timeline.entries)
-    assert (first.sound_encoded, first.sound_reused) == (3, 0)  # chapters 1, 2 and the credits
+    # Silent tracks are the cached silent frame: only the three loudness measurements (the
+    # chapters and the credits, all silent) are made.
+    assert (first.sound_encoded, first.sound_reused) == (3, 0)
     second = await cut.build(studio, film)
     assert (second.encoded, second.reused) == (0, len(second.timeline.entries))
     assert (second.sound_encoded, second.sound_reused) == (0, 3)
     await approve(studio, film, producer, "2.3",
                   make_standin_take(tmp_path / "b.mp4", "2.3", audio=True))
     third = await cut.build(studio, film)
-    # One video segment and one chapter's sound are encoded; the rest comes from the cache.
+    # One video segment is encoded, and the sound around shot 2.3 only: its piece and the two
+    # beside it (their pre- and post-roll reach into it), on the mix and the takes tracks, and
+    # chapter 2's loudness; every other piece of every track comes from the cache.
     assert third.encoded == 1
-    assert (third.sound_encoded, third.sound_reused) == (1, 2)
+    before, after = piece_keys(second.directory), piece_keys(third.directory)
+    assert before.keys() == after.keys()  # the same pieces: the shot kept its length
+    changed = {k for k in after if after[k] != before[k]}
+    shot = 6  # 2.3 is the seventh entry: one piece per shot here
+    assert changed == {(t, n) for t in ("mix", "takes") for n in (shot - 1, shot, shot + 1)}
+    assert (third.sound_encoded, third.sound_reused) == (7, 2)  # chapter 1, the credits
     runs = (third.directory / "soundtrack.txt").read_text().split()
-    assert runs[0] == (second.directory / "soundtrack.txt").read_text().split()[0]
-    assert runs[1] != (second.directory / "soundtrack.txt").read_text().split()[1]
-    assert runs[2] == (second.directory / "soundtrack.txt").read_text().split()[2]
+    assert set(runs) == {k for k in after.values()} | set(gain_keys(third))
     # The new take's sound is in the film: its takes track is no longer silent in chapter 2.
     at = third.timeline.profile.samples(third.timeline.entries[6].start_frame)
     assert max(map(abs, channel_zero(third.film, 1)[at:at + 4800])) > 0.05
@@ -391,6 +399,18 @@ def make_flash_take(path: Path) -> Path:
                     "-c:v", "libx264", "-preset", "ultrafast", "-c:a", "pcm_s16le", "-t", "1",
                     str(path)], check=True)
     return path
+
+
+def piece_keys(directory: Path) -> dict[tuple[str, int], str]:
+    """Which cache entry each track's piece came from, as the cut recorded it."""
+    record = json.loads((directory / "soundtrack.json").read_text())
+    return {(track, n): p[2] for track, ps in record["pieces"].items() for n, p in enumerate(ps)}
+
+
+def gain_keys(result: cut.CutResult) -> list[str]:
+    listed = (result.directory / "soundtrack.txt").read_text().split()
+    pieces = set(piece_keys(result.directory).values())
+    return [k for k in listed if k not in pieces]
 
 
 def channel_zero(film: Path, track: int) -> array.array:
