@@ -18,6 +18,7 @@ import hashlib
 import multiprocessing
 import os
 import threading
+import weakref
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -35,6 +36,7 @@ RECIPE = "4-pyav"
 
 _lock = threading.Lock()
 _pool: ProcessPoolExecutor | None = None
+_discarded: weakref.WeakSet[ProcessPoolExecutor] = weakref.WeakSet()
 
 
 class WorkersUnavailable(RuntimeError):
@@ -79,9 +81,12 @@ def _discard(broken: ProcessPoolExecutor) -> None:
     """Forget a broken pool (whoever notices first); the next call makes a new one."""
     global _pool
     with _lock:
+        if broken in _discarded:
+            return  # another segment of the same crash is shutting it down
+        _discarded.add(broken)
         if _pool is broken:
             _pool = None
-    broken.shutdown(wait=True, cancel_futures=True)
+    broken.shutdown(wait=True, cancel_futures=True)  # twice at once closes its pipes twice
 
 
 def shutdown() -> None:
