@@ -17,6 +17,7 @@ chapter's mix. The gains are recorded beside the cut's listing, in soundtrack.js
 from __future__ import annotations
 
 import asyncio
+import bisect
 import hashlib
 import io
 import itertools
@@ -156,6 +157,8 @@ class Sources:
                       and e.media_has_audio]
         self.stems = [(p.samples(s.start_frame), p.samples(s.frames), stem_files[k], s)
                       for k, s in enumerate(line.stems)]
+        self._take_starts = [start for start, _, _ in self.takes]  # sorted: timeline order
+        self._longest = max((length for _, length, _ in self.takes), default=0)
         self._pcm: dict[Path, np.ndarray] = {}
         self._lock = threading.Lock()
 
@@ -163,7 +166,12 @@ class Sources:
         """What the track's sound over [lo, hi) is made of, relative to lo (for cache keys)."""
         found: list[list[object]] = []
         if track in ("mix", "takes"):
-            found += [["take", seg.name, start - lo, length] for start, length, seg in self.takes
+            # Only the takes starting in [lo - longest, hi) can overlap: found by bisection, as
+            # this runs for every piece of every track.
+            first = bisect.bisect_left(self._take_starts, lo - self._longest)
+            last = bisect.bisect_left(self._take_starts, hi)
+            found += [["take", seg.name, start - lo, length]
+                      for start, length, seg in self.takes[first:last]
                       if start < hi and start + length > lo]
         found += [["stem", s.media_sha256, s.kind, start - lo, length]
                   for start, length, _, s in self.stems
