@@ -278,9 +278,12 @@ def write(path: Path, video: VideoTrack, audio: list[AudioTrack], title: str) ->
         traks += [_audio_trak(a, n + 2, chunks[n + 1], wide) for n, a in enumerate(audio)]
         return box(b"moov", mvhd, *traks, _metadata(title))
 
-    wide = needs_co64(len(ftyp) + len(moov(0, False)) + 16 + payload + 4096)
+    # The offsets' values do not change the moov's size, only stco versus co64 does.
+    size = len(moov(0, False))
+    wide = needs_co64(len(ftyp) + size + 16 + payload + 4096)
+    if wide:
+        size = len(moov(0, True))
     header = 16 if wide else 8
-    size = len(moov(0, wide))  # the offsets' values do not change the moov's size
     movie = moov(len(ftyp) + size + header, wide)
     assert len(movie) == size
     with path.open("wb") as out:

@@ -63,9 +63,7 @@ def reel_key(line: Timeline, reel: Reel, segments: list[Path]) -> str:
 def _read(line: Timeline, reel: Reel, segments: list[Path], data: Path) -> dict:
     """Demux the reel's segments (no decoding: each was decoded when made) into `data`, and
     return the reel's tables."""
-    profile = line.profile
-    ticks = profile.timescale
-    frame = Fraction(ticks) / profile.fps
+    ticks = line.profile.timescale
     sizes: list[int] = []
     offsets: list[int] = []
     keys: list[int] = []
@@ -101,7 +99,7 @@ def _read(line: Timeline, reel: Reel, segments: list[Path], data: Path) -> dict:
             if count != entry.frames:
                 raise FFmpegFailed(f"the normalized picture of {shot} holds {count} frames, "
                                    f"not {entry.frames}")
-            if not keys or keys[-1] < base or base not in keys:
+            if base not in keys:
                 raise FFmpegFailed(f"the normalized picture of {shot} does not start on a "
                                    f"key frame")
             shift = -(first_dts or 0)
@@ -110,7 +108,6 @@ def _read(line: Timeline, reel: Reel, segments: list[Path], data: Path) -> dict:
             elif shift != delay:
                 raise FFmpegFailed(f"the normalized picture of {shot} has another decode "
                                    f"delay than the rest of its chapter")
-    assert frame.denominator == 1, "the profile's timescale holds every frame in whole ticks"
     return {"sizes": sizes, "offsets": offsets, "keys": keys, "avcc": (avcc or b"").hex(),
             "delay": delay or 0}
 

@@ -183,24 +183,27 @@ def _pictures(source: Path, kind: str, shape: Shape) -> Iterator[av.VideoFrame]:
             first_pts: int | None = None
             base = stream.time_base or Fraction(1, 90000)
             tick = 1 / ((stream.average_rate or shape.fps) * base)
-            for count, frame in enumerate(container.decode(stream)):
+
+            def decoded() -> Iterator[av.VideoFrame | None]:
+                """The source's pictures timed from zero, then None: the graph's flush."""
+                nonlocal first_pts
+                for count, frame in enumerate(container.decode(stream)):
+                    if frame.pts is None:  # some AVIs carry no timestamps: count the frames
+                        frame.pts = round(count * tick)
+                    first_pts = frame.pts if first_pts is None else first_pts
+                    frame.pts -= first_pts  # the film starts at the take's first picture
+                    frame.pict_type = 0  # the source's keyframes must not force ours
+                    yield frame
+                    if kind == "image":
+                        break
+                yield None
+
+            for frame in decoded():
                 if graph is None:
+                    if frame is None:
+                        break  # not one picture decoded
                     graph, head = _picture_graph(frame, stream, shape, retime=kind != "image")
-                if frame.pts is None:  # some AVIs carry no timestamps: count the frames
-                    frame.pts = round(count * tick)
-                first_pts = frame.pts if first_pts is None else first_pts
-                frame.pts -= first_pts  # the film starts at the take's first picture
-                frame.pict_type = 0  # the source's keyframes must not force ours
                 head.push(frame)
-                for out in _pull(graph):
-                    last, made = out, made + 1
-                    yield out
-                    if made >= shape.frames:
-                        return
-                if kind == "image":
-                    break
-            if graph is not None:
-                head.push(None)
                 for out in _pull(graph):
                     last, made = out, made + 1
                     yield out
