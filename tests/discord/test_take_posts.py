@@ -8,7 +8,7 @@ from storage import jobs, media_files, takes
 from storage.takes import Take
 from studio import production
 from studio.settings import Settings
-from tests.fakes.discord import FakeDiscord, Reply
+from tests.fakes.discord import FakeDiscord, Reply, UserSession
 from tests.fakes.discord.fixtures import Stage
 from tests.generation.helpers import until
 
@@ -36,6 +36,14 @@ async def posted(stage: Stage, code: str, revision: int, within: float = 15) -> 
     return stage.fake.reply_of(found[0])
 
 
+async def gulls_posted(stage: Stage) -> tuple[UserSession, Reply]:
+    """Alice claims chapter 2 and generates an image for shot 2.1: its post, once there."""
+    alice = stage.fake.as_user(stage.alice)
+    await alice.slash("chapter claim", chapter=2)
+    await alice.slash("generate", kind="image", shot="2.1", prompt="Gulls", seed=5)
+    return alice, await posted(stage, "2.1", 1)
+
+
 async def shot_takes(stage: Stage, code: str = "2.1") -> list[Take]:
     prod = await production.get(stage.studio.db, stage.fake.guild_id)
     ref = await production.shot(stage.studio.db, prod, code)
@@ -60,10 +68,7 @@ async def test_the_take_is_posted_in_the_chapter_thread_with_file_provenance_and
 
 async def test_reroll_after_a_restart_makes_a_second_take_with_another_seed(
         stage: Stage) -> None:
-    alice = stage.fake.as_user(stage.alice)
-    await alice.slash("chapter claim", chapter=2)
-    await alice.slash("generate", kind="image", shot="2.1", prompt="Gulls", seed=5)
-    post = await posted(stage, "2.1", 1)
+    alice, post = await gulls_posted(stage)
     await stage.slate.restart()
     card = await alice.click(post, "Re-roll")
     assert not card.ephemeral and "image for shot 2.1 on animatic" in (card.content or "")
@@ -76,10 +81,8 @@ async def test_reroll_after_a_restart_makes_a_second_take_with_another_seed(
 
 async def test_someone_else_clicking_gets_the_reason_and_nothing_is_queued(
         stage: Stage) -> None:
-    alice, bob = stage.fake.as_user(stage.alice), stage.fake.as_user(stage.bob)
-    await alice.slash("chapter claim", chapter=2)
-    await alice.slash("generate", kind="image", shot="2.1", prompt="Gulls", seed=5)
-    post = await posted(stage, "2.1", 1)
+    _, post = await gulls_posted(stage)
+    bob = stage.fake.as_user(stage.bob)
     for label in ("Re-roll", "Upscale", "Animate", "Use as reference"):
         refused = await bob.click(post, label)
         assert refused.ephemeral, label
@@ -89,10 +92,7 @@ async def test_someone_else_clicking_gets_the_reason_and_nothing_is_queued(
 
 
 async def test_animate_and_use_as_reference_start_from_the_posted_image(stage: Stage) -> None:
-    alice = stage.fake.as_user(stage.alice)
-    await alice.slash("chapter claim", chapter=2)
-    await alice.slash("generate", kind="image", shot="2.1", prompt="Gulls", seed=5)
-    post = await posted(stage, "2.1", 1)
+    alice, post = await gulls_posted(stage)
     (still,) = await shot_takes(stage)
     chosen = await alice.click(post, "Use as reference")
     assert chosen.ephemeral and "r1 will guide the next image" in (chosen.content or "")
@@ -162,10 +162,7 @@ async def test_a_take_too_big_to_upload_is_posted_with_a_link(
 
 async def test_a_crash_after_posting_before_recording_does_not_post_the_take_twice(
         stage: Stage) -> None:
-    alice = stage.fake.as_user(stage.alice)
-    await alice.slash("chapter claim", chapter=2)
-    await alice.slash("generate", kind="image", shot="2.1", prompt="Gulls", seed=5)
-    first = await posted(stage, "2.1", 1)
+    _, first = await gulls_posted(stage)
     # The crash's window: Discord has the post, the database does not know it yet.
     async with stage.studio.db.transaction() as tx:
         await tx.execute("UPDATE job_card SET take_message_id = NULL, settled = 0")
