@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from fractions import Fraction
 
-from storage.rows import Conn, fetch_one, now
+from storage.rows import Conn, fetch_in, fetch_one, now
 
 
 @dataclass(frozen=True)
@@ -32,6 +32,11 @@ class MediaFile:
 
 async def get(conn: Conn, sha256: str) -> MediaFile | None:
     return await fetch_one(conn, MediaFile, "SELECT * FROM media_file WHERE sha256 = ?", (sha256,))
+
+
+async def many(conn: Conn, sha256s: list[str]) -> dict[str, MediaFile]:
+    return {m.sha256: m for m in await fetch_in(
+        conn, MediaFile, "SELECT * FROM media_file WHERE sha256 IN", sha256s)}
 
 
 async def ensure(

@@ -40,6 +40,19 @@ async def fetch_all(conn: Conn, cls: type[T], sql: str, args: tuple = ()) -> lis
     return to_all(cls, await conn.execute_fetchall(sql, args))
 
 
+IN_CHUNK = 500  # values per `IN (...)`: well under SQLite's bound-parameter limit
+
+
+async def fetch_in(conn: Conn, cls: type[T], sql: str, values: list) -> list[T]:
+    """Rows for `sql`, which ends in `IN`, for each of `values` (a few queries, not one each)."""
+    found: list[T] = []
+    unique = list(dict.fromkeys(values))
+    for at in range(0, len(unique), IN_CHUNK):
+        part = unique[at:at + IN_CHUNK]
+        found += await fetch_all(conn, cls, f"{sql} ({','.join('?' * len(part))})", tuple(part))
+    return found
+
+
 async def scalar(conn: Conn, sql: str, args: tuple = ()) -> Any:
     rows = list(await conn.execute_fetchall(sql, args))
     return rows[0][0] if rows else None

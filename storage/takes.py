@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 
-from storage.rows import Conn, fetch_all, fetch_one, now, scalar
+from storage.rows import Conn, fetch_all, fetch_in, fetch_one, now, scalar
 
 
 @dataclass(frozen=True)
@@ -49,6 +49,11 @@ class Provenance:
 
 async def get(conn: Conn, take_id: int) -> Take | None:
     return await fetch_one(conn, Take, "SELECT * FROM take WHERE id = ?", (take_id,))
+
+
+async def many(conn: Conn, take_ids: list[int]) -> dict[int, Take]:
+    return {t.id: t for t in await fetch_in(conn, Take, "SELECT * FROM take WHERE id IN",
+                                            take_ids)}
 
 
 async def of_shot(conn: Conn, shot_id: int) -> list[Take]:

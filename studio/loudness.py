@@ -1,7 +1,12 @@
 """Loudness in two passes: measure (EBU R128 integrated and true peak), then apply the gain.
 
-Both passes run in-process through FFmpeg's own filters (ebur128, volume, alimiter) in a PyAV
-filter graph, on float stereo PCM at 48 kHz held in numpy arrays (2 × samples).
+Both passes run in-process through FFmpeg's own filters (ebur128, biquad, volume, alimiter) in
+a PyAV filter graph, on float stereo PCM at 48 kHz held in numpy arrays (2 × samples).
+
+A chapter is measured shot by shot (studio/soundtrack.py caches each shot's part): BS.1770's
+gated loudness needs only the K-weighted energy of each 100 ms hop, and energies add, so a
+shot's hops (`hop_energies`) and its true peak (`true_peak`) are kept and the chapter's
+integrated loudness is gated from them (`integrated`); one new take re-measures one shot.
 """
 
 from __future__ import annotations
@@ -18,6 +23,17 @@ from studio.timeline import SAMPLE_RATE
 
 CEILING = -1.0  # dBTP the mix's true peaks stay under
 _CHUNK = 48000  # samples per frame pushed through a filter graph: 1 s, few Python calls
+HOP = SAMPLE_RATE // 10  # 100 ms: gating blocks of 400 ms step by a quarter (BS.1770-4)
+BLOCK = 4 * HOP
+ABSOLUTE_GATE = -70.0  # LUFS
+RELATIVE_GATE = -10.0  # LU below the loudness of the blocks over the absolute gate
+SETTLE = HOP  # samples the K-weighting filters run before a shot (their tail is ~1e-10 by then)
+# BS.1770-4's K-weighting at 48 kHz: the head's high shelf, then the RLB high-pass.
+K_WEIGHTING = [
+    ("biquad", "b0=1.53512485958697:b1=-2.69169618940638:b2=1.19839281085285:a0=1:"
+               "a1=-1.69065929318241:a2=0.73248077421585:precision=f64"),
+    ("biquad", "b0=1:b1=-2:b2=1:a0=1:a1=-1.99004745483398:a2=0.99007225036621:precision=f64"),
+]
 
 
 @dataclass(frozen=True)
@@ -116,6 +132,48 @@ def measure(pcm: np.ndarray) -> Loudness | None:
     peak = float(meta.get("lavfi.r128.true_peak", "0"))
     return Loudness(float(meta["lavfi.r128.I"]),
                     20 * math.log10(peak) if peak > 0 else -math.inf)
+
+
+def hop_energies(pcm: np.ndarray, skip: int, phase: int) -> np.ndarray:
+    """K-weighted energy (both channels' sums of squares) of `pcm` after its first `skip`
+    samples (which only settle the filters), per 100 ms hop; the first kept sample sits
+    `phase` samples into its hop."""
+    weighted, _ = _run(pcm, K_WEIGHTING)
+    kept = weighted[:, skip:pcm.shape[1]].astype(np.float64)
+    power = np.einsum("ij,ij->j", kept, kept)
+    return np.bincount((np.arange(power.size) + phase) // HOP, weights=power)
+
+
+def integrated(energies: np.ndarray, length: int) -> float | None:
+    """BS.1770-4 gated loudness (LUFS) of `length` samples from their hops' energies: every
+    whole 400 ms block, absolute gate, then relative gate; None when nothing passes."""
+    hops = length // HOP
+    if hops < 4:
+        return None
+    cumulative = np.concatenate([[0.0], np.cumsum(energies[:hops])])
+    power = (cumulative[4:] - cumulative[:-4]) / BLOCK
+    with np.errstate(divide="ignore"):
+        lk = -0.691 + 10 * np.log10(power)
+    gated = power[lk >= ABSOLUTE_GATE]
+    if not gated.size:
+        return None
+    relative = -0.691 + 10 * math.log10(gated.mean()) + RELATIVE_GATE
+    kept = power[(lk >= ABSOLUTE_GATE) & (lk >= relative)]
+    return round(-0.691 + 10 * math.log10(kept.mean()), 3)
+
+
+def true_peak(pcm: np.ndarray) -> float:
+    """The highest true (4× oversampled, ebur128) sample of `pcm`, linear."""
+    if not np.any(pcm):
+        return 0.0
+    # ebur128 reports the peaks at each 100 ms step: silence after, so the last are reported.
+    padded = np.pad(pcm, ((0, 0), (0, 2 * HOP)))
+    _, meta = _run(padded, [("ebur128", "peak=true:metadata=1")])
+    return float(meta.get("lavfi.r128.true_peak", "0"))
+
+
+def in_db(peak: float) -> float:
+    return 20 * math.log10(peak) if peak > 0 else -math.inf
 
 
 def apply(pcm: np.ndarray, gain: Gain, ceiling: float = CEILING) -> np.ndarray:

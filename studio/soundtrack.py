@@ -39,7 +39,7 @@ from studio.loudness import Gain, Loudness
 from studio.timeline import SAMPLE_RATE, Timeline
 
 # Bump when the encoding below changes: old cached pieces then stop matching.
-RECIPE = "3"
+RECIPE = "4"
 BIT_RATE = 128_000
 PRE = 2 * SAMPLES_PER_FRAME  # pre-roll before a piece: the encoder settles before `a`
 POST = 3 * SAMPLES_PER_FRAME  # after `b`: the frames up to b are encoded as in a longer stream
@@ -94,6 +94,7 @@ class Measured:
     label: str
     loudness: Loudness | None
     gain: Gain
+    parts: tuple[str, ...] = ()  # its shots' cached shares of the measurement
 
 
 def tracks_of(line: Timeline) -> list[str]:
@@ -336,6 +337,64 @@ def _previous_gains(previous: Path | None) -> dict[str, Gain]:
         return {}  # an unreadable record: every chapter gets its gain afresh
 
 
+TAPER = 256  # samples of a true-peak margin faded in (or out): no ringing from a hard edge
+MARGIN = 2 * TAPER  # a shot's neighbours' samples its true peak is measured with
+
+
+def _shot_part(run: Run, s: int, e: int, sources: Sources, cache: Path
+               ) -> tuple[str, np.ndarray, float]:
+    """One shot's share of its chapter's loudness, cached by content: the K-weighted energy
+    of its samples [s, e) per hop of the chapter's 100 ms grid, and their true peak (linear).
+
+    The filters settle on the samples before it (within the chapter, as a measurement of the
+    whole chapter would); the peak is measured with a faded margin of its neighbours, so no
+    edge rings and the peaks at its edges are seen as in the whole chapter."""
+    w0, w1 = max(run.start, s - loudness.SETTLE), min(run.end, e + MARGIN)
+    phase = (s - run.start) % loudness.HOP
+    key = _key("loudness-shot", sources.overlapping("mix", w0, w1), s - w0, e - s, w1 - e,
+               phase)
+    path = _entry(cache, key)
+    if path.exists():
+        data = np.frombuffer(path.read_bytes(), dtype="<f8")
+        return key, data[1:], float(data[0])
+    pcm = sources.pcm("mix", w0, w1)
+    energies = loudness.hop_energies(pcm[:, :e - w0], s - w0, phase)
+    t0 = max(w0, s - MARGIN)
+    around = pcm[:, t0 - w0:].copy()
+    fade = 0.5 - 0.5 * np.cos(np.linspace(0, np.pi, TAPER, endpoint=False, dtype=np.float32))
+    if s - t0 == MARGIN:  # a neighbour's samples before: faded in
+        around[:, :TAPER] *= fade
+    if w1 - e == MARGIN:
+        around[:, around.shape[1] - TAPER:] *= fade[::-1]
+    peak = loudness.true_peak(around)
+    _write(path, np.concatenate([[peak], energies]).astype("<f8").tobytes())
+    return key, energies, peak
+
+
+def _run_loudness(line: Timeline, run: Run, sources: Sources, cache: Path
+                  ) -> tuple[Loudness | None, list[str]]:
+    """The run's integrated loudness and true peak, gated from its shots' cached parts (whose
+    keys come with it)."""
+    p = line.profile
+    bounds = [p.samples(line.entries[i].start_frame) for i in range(run.first, run.last)]
+    bounds.append(run.end if run.last < len(line.entries) else p.samples(line.frames))
+    bounds[0] = run.start
+    length = run.end - run.start
+    energies = np.zeros(length // loudness.HOP + 2)
+    peak = 0.0
+    keys = []
+    for s, e in itertools.pairwise(bounds):
+        if e <= s:
+            continue
+        key, part, shot_peak = _shot_part(run, s, e, sources, cache)
+        keys.append(key)
+        at = (s - run.start) // loudness.HOP
+        energies[at:at + part.size] += part
+        peak = max(peak, shot_peak)
+    found = loudness.integrated(energies, length)
+    return (None if found is None else Loudness(found, loudness.in_db(peak))), keys
+
+
 def _measure(line: Timeline, run: Run, sources: Sources, cache: Path,
              previous: Gain | None) -> Measured:
     """The run's loudness (cached by content) and its gain, keeping the previous one while it
@@ -346,11 +405,12 @@ def _measure(line: Timeline, run: Run, sources: Sources, cache: Path,
     cached = path.exists()
     if cached:
         data = json.loads(path.read_text(encoding="utf-8"))
-        measured = Loudness(*data) if data else None
+        measured = Loudness(*data["loudness"]) if data["loudness"] else None
+        parts = data["parts"]
     else:
-        measured = loudness.measure(sources.pcm("mix", run.start, run.end))
-        _write(path, json.dumps([measured.integrated, measured.true_peak] if measured
-                                else None).encode())
+        measured, parts = _run_loudness(line, run, sources, cache)
+        _write(path, json.dumps({"loudness": [measured.integrated, measured.true_peak]
+                                 if measured else None, "parts": parts}).encode())
     target = line.profile.lufs
     gain = loudness.gain_for(measured, target)
     if measured is not None and gain != loudness.UNITY and previous is not None \
@@ -358,7 +418,7 @@ def _measure(line: Timeline, run: Run, sources: Sources, cache: Path,
             and abs(measured.integrated + previous.db - target) <= HYSTERESIS \
             and measured.true_peak + previous.db <= loudness.CEILING:
         gain = previous
-    return Measured(key, cached, run.label, measured, gain)
+    return Measured(key, cached, run.label, measured, gain, tuple(parts))
 
 
 async def build(line: Timeline, segments: list[Path], stem_files: list[Path], cache: Path,
@@ -523,10 +583,13 @@ def counts(built: list[Sound | Measured]) -> tuple[int, int]:
 def record(built: list[Sound | Measured], folder: Path) -> None:
     """The cut's listing of the cache entries it uses (soundtrack.txt, which retention reads)
     and its gains and pieces (soundtrack.json, which the next cut's hysteresis reads)."""
-    keys = dict.fromkeys(s.key for s in built)
+    keys = dict.fromkeys(k for s in built
+                         for k in ((s.key, *s.parts) if isinstance(s, Measured) else (s.key,)))
     (folder / "soundtrack.txt").write_text("".join(f"{k}\n" for k in keys), encoding="utf-8")
     gains = {m.label: {"db": m.gain.db, "limit": m.gain.limit,
-                       "integrated": m.loudness.integrated if m.loudness else None}
+                       "integrated": m.loudness.integrated if m.loudness else None,
+                       "true_peak": m.loudness.true_peak if m.loudness else None,
+                       "shots": list(m.parts)}
              for m in built if isinstance(m, Measured)}
     tracks: dict[str, list[list[object]]] = {}
     for s in built:

@@ -144,21 +144,29 @@ async def build(studio: Studio, prod: Production) -> Timeline:
     line = Timeline(prod.title, profile)
     all_chapters = await chapters.all_of(conn, prod.id)
     owners = await members.many(conn, [c.owner_id for c in all_chapters if c.owner_id])
+    kept = [c for c in all_chapters if c.status != "omitted"]
+    shots_of = {c.id: await shots.of_chapter(conn, c.id, include_omitted=False) for c in kept}
+    stems_of = {c.id: await stems.active_of_chapter(conn, c.id) for c in kept}
+    # Every approved take, its file and its creator in a few queries, not three per shot.
+    approved = await takes.many(conn, [s.approved_take_id for shots_ in shots_of.values()
+                                       for s in shots_ if s.approved_take_id])
+    files = await media_files.many(conn, [t.media_sha256 for t in approved.values()]
+                                   + [s.media_sha256 for st in stems_of.values() for s in st])
+    creators = await members.many(conn, [t.creator_id for t in approved.values()
+                                         if t.creator_id])
     frame = 0
     tools: set[str] = set()
-    for chapter in all_chapters:
-        if chapter.status == "omitted":
-            continue
+    for chapter in kept:
         owner = owners[chapter.owner_id].name if chapter.owner_id in owners else ""
         chapter_start = frame
-        for shot in await shots.of_chapter(conn, chapter.id, include_omitted=False):
+        for shot in shots_of[chapter.id]:
             code = f"{chapter.number}.{shot.number}"
             base = dict(code=code, chapter_number=chapter.number, chapter_title=chapter.title,
                         shot_number=shot.number, description=shot.description, owner=owner,
                         planned_duration=shot.planned_duration, notes=shot.notes,
                         start_frame=frame, owner_id=chapter.owner_id)
-            take = await takes.get(conn, shot.approved_take_id) if shot.approved_take_id else None
-            media = await media_files.get(conn, take.media_sha256) if take else None
+            take = approved.get(shot.approved_take_id) if shot.approved_take_id else None
+            media = files.get(take.media_sha256) if take else None
             if take is None or media is None:
                 frames = profile.frames(shot.planned_duration)
                 line.entries.append(Entry(kind="slate", frames=frames, reason="not yet approved",
@@ -168,7 +176,7 @@ async def build(studio: Studio, prod: Production) -> Timeline:
                 if settings.cut_duration_from == "take" and media.duration:
                     length = media.duration
                 frames = profile.frames(length)
-                creator = await members.get(conn, take.creator_id) if take.creator_id else None
+                creator = creators.get(take.creator_id) if take.creator_id else None
                 line.entries.append(Entry(
                     kind="take", frames=frames, take_id=take.id, take_revision=take.revision,
                     take_kind=take.kind, media_sha256=take.media_sha256,
@@ -179,8 +187,8 @@ async def build(studio: Studio, prod: Production) -> Timeline:
                 if take.provider:
                     tools.add(take.provider + (f" ({take.model})" if take.model else ""))
             frame += frames
-        for stem in await stems.active_of_chapter(conn, chapter.id):
-            media = await media_files.get(conn, stem.media_sha256)
+        for stem in stems_of[chapter.id]:
+            media = files.get(stem.media_sha256)
             if frame > chapter_start:
                 line.stems.append(StemEntry(chapter.number, stem.kind, stem.media_sha256,
                                             chapter_start, frame - chapter_start,

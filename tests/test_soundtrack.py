@@ -12,7 +12,7 @@ import pytest
 
 from storage import shots
 from storage.productions import Production
-from studio import cut, shotlist, soundtrack, takes
+from studio import cut, loudness, mediastore, shotlist, soundtrack, takes
 from studio.app import Studio
 from studio.media import ffmpeg_exe
 from studio.people import Actor
@@ -166,3 +166,65 @@ async def test_a_small_change_keeps_the_chapter_gain_and_a_big_one_does_not(
     assert abs(moved["1"]["integrated"] + moved["1"]["db"] - studio.settings.cut_lufs) < 0.05
     heard = pcm_of(big.film, 0)
     assert np.max(np.abs(heard)) < 1.0
+
+
+def segments_of(result: cut.CutResult) -> list[Path]:
+    listing = (result.directory / "segments.txt").read_text(encoding="utf-8")
+    return [Path(line[6:-1]) for line in listing.splitlines() if line.startswith("file '")]
+
+
+UNEVEN = """chapter,chapter_title,shot,description,duration
+1,Dawn,1,Flats,0.7
+1,Dawn,2,Tracks,0.45
+1,Dawn,3,Bottle,0.9
+1,Dawn,4,Basket,0.55
+1,Dawn,5,Gull,0.6
+2,Storm,1,Clouds,0.65
+2,Storm,2,Rain,0.5
+"""
+
+
+async def test_a_chapter_measured_shot_by_shot_measures_as_a_whole_and_one_take_one_shot(
+    studio: Studio, prod: Production, producer: Actor, tmp_path: Path
+) -> None:
+    await shotlist.import_shots(studio.db, prod, producer, UNEVEN.encode(), "uneven.csv")
+    await takes.add_stem(studio, prod, producer, 1, "music",
+                         sound_file(tmp_path / "one.wav", RICH.format(d=3.2)))
+    # Loud low sines across the joins of shots 1.2 and 1.3: a measurement window cut hard
+    # there would ring above their true peak.
+    for code in ("1.2", "1.3"):
+        await approve(studio, prod, producer, code, take_with_sound(
+            tmp_path / f"{code}.mov", 1.0, "aevalsrc=0.7*sin(2*PI*37*t):s=48000:d=1"))
+    # Chapter 2 stays near 0.65 across its join, then fades out: a peak measurement of shot
+    # 2.1 cut hard in 2.2's first samples (not faded) would ring ~1 dB above the chapter's.
+    level = "(0.6+0.005*sin(2*PI*1000*t))"
+    await approve(studio, prod, producer, "2.1", take_with_sound(
+        tmp_path / "b.mov", 0.7, f"aevalsrc='{level}':s=48000:d=0.7"))
+    await approve(studio, prod, producer, "2.2", take_with_sound(
+        tmp_path / "c.mov", 0.5, f"aevalsrc='{level}*min(1\\,(0.5-t)*10)':s=48000:d=0.5"))
+    first = await cut.build(studio, prod)
+    line = first.timeline
+    stem_files = [mediastore.path_for(studio.settings.media_path, s.media_sha256)
+                  for s in line.stems]
+    sources = soundtrack.Sources(line, segments_of(first), stem_files)
+    gains = record(first)["gains"]
+    for run in soundtrack.plan(line):
+        pcm = sources.pcm("mix", run.start, run.end)
+        whole = loudness.measure(pcm)
+        if whole is None:
+            assert gains[run.label]["integrated"] is None
+            continue
+        # ebur128 over the whole chapter, against the gating of the shots' cached hops.
+        assert abs(gains[run.label]["integrated"] - whole.integrated) < 0.02, run
+        peak = loudness.in_db(loudness.true_peak(pcm))
+        assert abs(gains[run.label]["true_peak"] - peak) < 0.05, run
+
+    await approve(studio, prod, producer, "1.4",
+                  take_with_sound(tmp_path / "d.mov", 0.5, "sine=f=700:d=0.5"))
+    again = record(await cut.build(studio, prod))["gains"]
+    before, after = gains["1"]["shots"], again["1"]["shots"]
+    assert len(before) == len(after) == 5
+    # Shot 1.4 itself, 1.3 (its peaks are measured into 1.4's first samples) and 1.5 (whose
+    # filters settle on 1.4's last): the chapter's other shots and chapter 2 are not measured.
+    assert [n for n, (a, b) in enumerate(zip(before, after, strict=True)) if a != b] == [2, 3, 4]
+    assert again["2"]["shots"] == gains["2"]["shots"]
