@@ -6,8 +6,6 @@ the MP4 edit list skips; every piece keeps exactly the frames covering its stret
 
 from __future__ import annotations
 
-from pathlib import Path
-
 SAMPLES_PER_FRAME = 1024
 PRIMING = 1024  # the film's first frame, before sample 0, in samples
 _RATE_INDEX = 3  # 48000 Hz in the ADTS sampling-frequency table
@@ -39,11 +37,3 @@ def frames_of(data: bytes) -> list[bytes]:
         frames.append(data[at:at + length])
         at += length
     return frames
-
-
-def join(parts: list[bytes | Path], target: Path) -> Path:
-    """One ADTS stream made of the parts in order: frames are independent, bytes concatenate."""
-    with target.open("wb") as out:
-        for part in parts:
-            out.write(part if isinstance(part, bytes) else part.read_bytes())
-    return target

@@ -33,7 +33,7 @@ import av
 from storage import audit, cuts
 from storage.cuts import Cut
 from storage.productions import Production
-from studio import adts, editorial, mediastore, mp4, normalize, reels, slates, soundtrack, timeline
+from studio import editorial, mediastore, mp4, normalize, reels, slates, soundtrack, timeline
 from studio.adts import PRIMING
 from studio.app import Studio
 from studio.errors import InvalidInput, SlateError
@@ -231,12 +231,15 @@ async def _build(studio: Studio, prod: Production, cut: Cut, line: Timeline, sta
                                           "reason": b.reason})
     film = staging / FILM
     stem_files = [mediastore.path_for(settings.media_path, s.media_sha256) for s in line.stems]
-    # The editorial files need only the segments: written while the sound is mixed.
+    # New reels go to the segment pool first, then the editorial files (they need only the
+    # segments): both are made there while the sound is mixed here.
+    picture = reels.start(line, segments, settings.cache_path / "reels")
     export = asyncio.ensure_future(_editorial(line, segments, stem_files, staging))
     try:
-        runs = await _stitch(studio, line, segments, stem_files, staging, film, report)
+        runs, size = await _stitch(studio, line, segments, stem_files, staging, film, report,
+                                   picture)
         report("verifying", 0.0)
-        verdict = await verify(film, line, soundtrack.frames_total(runs))
+        verdict = await verify(film, line, soundtrack.frames_total(runs), size)
         if verdict:
             raise CutFailed(f"cut {cut.version} did not verify: {verdict}")
         report("preview", 0.0)
@@ -244,8 +247,8 @@ async def _build(studio: Studio, prod: Production, cut: Cut, line: Timeline, sta
         report("exporting", 0.0)
         paths = await export
     finally:
-        # The thread cannot be stopped: wait for it before the staging folder is removed.
-        await asyncio.gather(export, return_exceptions=True)
+        # Workers cannot be stopped: wait for them before the staging folder is removed.
+        await asyncio.gather(picture, export, return_exceptions=True)
     sound_encoded, sound_reused = soundtrack.counts(runs)
     credits = staging / "credits.txt"
     credits.write_text("\n".join(f"{r}: {n}" if r else n for r, n in line.credits) + "\n",
@@ -281,7 +284,7 @@ async def _build(studio: Studio, prod: Production, cut: Cut, line: Timeline, sta
 async def _editorial(line: Timeline, segments: list[Path], stem_files: list[Path],
                      staging: Path) -> dict[str, Path]:
     """The editorial files, written by the segment pool's worker processes, two halves side by
-    side: 0.2 s of pure Python for 200 shots that would otherwise hold this process's lock
+    side: 0.3 s of pure Python for 200 shots that would otherwise hold this process's lock
     while the sound and the film are made."""
     loop = asyncio.get_running_loop()
     try:
@@ -367,9 +370,11 @@ def _short(text: str, data_dir: Path | None = None) -> str:
 
 
 async def _stitch(studio: Studio, line: Timeline, segments: list[Path], stem_files: list[Path],
-                  staging: Path, film: Path, report: OnProgress
-                  ) -> list[soundtrack.Sound | soundtrack.Measured]:
-    """Write the film from the reels' pictures and the sound's pieces: nothing is re-encoded."""
+                  staging: Path, film: Path, report: OnProgress,
+                  picture: asyncio.Future[list[reels.BuiltReel]]
+                  ) -> tuple[list[soundtrack.Sound | soundtrack.Measured], int]:
+    """Write the film from the reels' pictures (`picture`, being read) and the sound's pieces:
+    nothing is re-encoded."""
     write_concat_list(segments, staging / "segments.txt")
     report("mixing", 0.0)
     cache = studio.settings.cache_path
@@ -378,7 +383,6 @@ async def _stitch(studio: Studio, line: Timeline, segments: list[Path], stem_fil
         line, segments, stem_files, cache / "soundtrack",
         on_progress=lambda f: report("mixing", f),
         previous=studio.settings.cuts_path / "latest"))
-    picture = asyncio.ensure_future(reels.build(line, segments, cache / "reels"))
     try:
         runs, made = await asyncio.gather(sound, picture)
     except BaseException:
@@ -389,33 +393,35 @@ async def _stitch(studio: Studio, line: Timeline, segments: list[Path], stem_fil
     soundtrack.record(runs, staging)
     (staging / "reels.txt").write_text("".join(f"{r.key}\n" for r in made), encoding="utf-8")
     report("stitching", 0.0)
-    tracks = soundtrack.join(line, runs, staging)
-    await asyncio.to_thread(_write_film, line, made, tracks, film)
-    for path in tracks:
-        path.unlink()
+    tracks = await asyncio.to_thread(soundtrack.join, line, runs)
+    size = await asyncio.to_thread(_write_film, line, made, tracks, film)
     report("stitching", 1.0)
-    return runs
+    return runs, size
 
 
-def _write_film(line: Timeline, made: list[reels.BuiltReel], tracks: list[Path],
-                film: Path) -> None:
+def _write_film(line: Timeline, made: list[reels.BuiltReel], tracks: list[list[bytes]],
+                film: Path) -> int:
     p = line.profile
     picture = mp4.VideoTrack(p.width, p.height, p.timescale,
                              int(Fraction(p.timescale) / p.fps), made[0].delay, made[0].avcc,
                              [r.samples for r in made])
-    sound = [mp4.audio_track(adts.frames_of(path.read_bytes()),
-                             TITLES.get(track, track.upper()), priming=PRIMING, default=n == 0)
-             for n, (track, path) in enumerate(zip(soundtrack.tracks_of(line), tracks,
-                                                   strict=True))]
-    mp4.write(film, picture, sound, line.production_title)
+    sound = [mp4.audio_track(frames, TITLES.get(track, track.upper()), priming=PRIMING,
+                             default=n == 0)
+             for n, (track, frames) in enumerate(zip(soundtrack.tracks_of(line), tracks,
+                                                     strict=True))]
+    return mp4.write(film, picture, sound, line.production_title)
 
 
-async def verify(film: Path, line: Timeline, audio_frames: int) -> str | None:
+async def verify(film: Path, line: Timeline, audio_frames: int,
+                 size: int | None = None) -> str | None:
     """None when the film matches its timeline: duration, every stream, every packet.
 
-    Every segment and every run was decoded end to end when it was made (cached ones when they
-    were cached); the film is their bitstreams copied, so here every packet is demuxed and the
-    index counted: a frame for each of the timeline's frames, every AAC frame of every track."""
+    Every segment and every sound piece was decoded end to end when it was made (cached ones
+    when they were cached); the film is their bitstreams copied, so here the file holds every
+    byte written (`size`), the index counts a frame for each of the timeline's frames and
+    every AAC frame of every track, and every picture packet is demuxed."""
+    if size is not None and (found := _size(film)) != size:
+        return f"the film is {found} bytes; {size} were written: it was cut short or changed"
     try:
         duration, streams = await asyncio.to_thread(streams_of, film)
     except Exception as exc:  # any PyAV error means the film is unreadable
@@ -438,23 +444,22 @@ async def verify(film: Path, line: Timeline, audio_frames: int) -> str | None:
 
 
 def index_problem(film: Path, line: Timeline, audio_frames: int) -> str | None:
-    """The film's index and every packet: a picture for each of the timeline's frames, every
-    AAC frame of every track, each packet read to the end of the file, and the sound ending
-    with the picture (within a frame and the last AAC frame)."""
+    """The film's index and its pictures: a picture for each of the timeline's frames, each
+    picture packet read (the file interleaves the sound between them, so this reads to its
+    end), every AAC frame of every track, and the sound ending with the picture (within a
+    frame and the last AAC frame)."""
     with av.open(str(film)) as container:
         streams = list(container.streams)
         found = [(s.type, s.frames, float((s.start_time or 0) + (s.duration or 0))
                   * float(s.time_base or 0)) for s in streams]
-        read = [0] * len(streams)
-        for packet in container.demux():
-            if packet.size:
-                read[packet.stream.index] += 1
+        # Only the pictures become Python objects: the sound's packets are read past in C.
+        read = sum(1 for packet in container.demux(video=0) if packet.size)
     picture = next(f for f in found if f[0] == "video")
     if picture[1] != line.frames:
         return f"it holds {picture[1]} picture frames; the timeline has {line.frames}"
-    if read != [f[1] for f in found]:
-        return (f"it does not demux end to end: {sum(read)} of "
-                f"{sum(f[1] for f in found)} packets could be read")
+    if read != picture[1]:
+        return (f"it does not demux end to end: {read} of {picture[1]} picture packets "
+                f"could be read")
     slack = line.profile.seconds(1) + 2 * 1024 / SAMPLE_RATE
     for n, (kind, count, end) in enumerate(f for f in found if f[0] == "audio"):
         assert kind == "audio"

@@ -134,13 +134,15 @@ def measure(pcm: np.ndarray) -> Loudness | None:
                     20 * math.log10(peak) if peak > 0 else -math.inf)
 
 
-def hop_energies(pcm: np.ndarray, skip: int, phase: int) -> np.ndarray:
-    """K-weighted energy (both channels' sums of squares) of `pcm` after its first `skip`
-    samples (which only settle the filters), per 100 ms hop; the first kept sample sits
-    `phase` samples into its hop."""
+def k_power(pcm: np.ndarray) -> np.ndarray:
+    """Each sample's K-weighted power (both channels' squares, BS.1770's stereo weights)."""
     weighted, _ = _run(pcm, K_WEIGHTING)
-    kept = weighted[:, skip:pcm.shape[1]].astype(np.float64)
-    power = np.einsum("ij,ij->j", kept, kept)
+    kept = weighted[:, :pcm.shape[1]].astype(np.float64)
+    return np.einsum("ij,ij->j", kept, kept)
+
+
+def hop_energies(power: np.ndarray, phase: int) -> np.ndarray:
+    """The samples' power summed per 100 ms hop, the first sample `phase` into its hop."""
     return np.bincount((np.arange(power.size) + phase) // HOP, weights=power)
 
 
@@ -162,14 +164,18 @@ def integrated(energies: np.ndarray, length: int) -> float | None:
     return round(-0.691 + 10 * math.log10(kept.mean()), 3)
 
 
-def true_peak(pcm: np.ndarray) -> float:
-    """The highest true (4× oversampled, ebur128) sample of `pcm`, linear."""
+def oversampled(pcm: np.ndarray) -> np.ndarray:
+    """|sample| of the louder channel at 4× the rate (swresample, as ebur128's true peak):
+    index 4·i is sample i."""
     if not np.any(pcm):
-        return 0.0
-    # ebur128 reports the peaks at each 100 ms step: silence after, so the last are reported.
-    padded = np.pad(pcm, ((0, 0), (0, 2 * HOP)))
-    _, meta = _run(padded, [("ebur128", "peak=true:metadata=1")])
-    return float(meta.get("lavfi.r128.true_peak", "0"))
+        return np.zeros(4 * pcm.shape[1], np.float32)
+    up, _ = _run(pcm, [("aresample", str(4 * SAMPLE_RATE))])
+    return np.abs(up).max(axis=0)
+
+
+def true_peak(pcm: np.ndarray) -> float:
+    """The highest true (4× oversampled) sample of `pcm`, linear."""
+    return float(oversampled(pcm).max(initial=0.0))
 
 
 def in_db(peak: float) -> float:

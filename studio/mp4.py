@@ -242,9 +242,10 @@ def _split(track: AudioTrack, ends: list[float]) -> list[int]:
     return spans
 
 
-def write(path: Path, video: VideoTrack, audio: list[AudioTrack], title: str) -> None:
+def write(path: Path, video: VideoTrack, audio: list[AudioTrack], title: str) -> int:
     """The film at `path`: ftyp, moov, then mdat with each reel's picture and the same span of
-    every sound track side by side (interleaved, so a player streams it from the start)."""
+    every sound track side by side (interleaved, so a player streams it from the start).
+    Returns its size in bytes."""
     reel_ticks = [len(r.sizes) * video.frame_ticks for r in video.reels]
     ends, at = [], 0
     for ticks in reel_ticks:
@@ -304,6 +305,7 @@ def write(path: Path, video: VideoTrack, audio: list[AudioTrack], title: str) ->
         if out.tell() != len(ftyp) + size + header + payload:
             raise OSError(f"the film is {out.tell()} bytes, its tables say "
                           f"{len(ftyp) + size + header + payload}: a reel changed while read")
+        return out.tell()
 
 
 ADTS_RATES = (96000, 88200, 64000, 48000, 44100, 32000, 24000, 22050, 16000, 12000, 11025, 8000,

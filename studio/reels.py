@@ -12,12 +12,14 @@ import hashlib
 import json
 import os
 import secrets
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 
 import av
 
+from studio import normalize
 from studio.media import FFmpegFailed, ffmpeg_version
 from studio.mp4 import VideoReel
 from studio.timeline import Timeline
@@ -138,26 +140,40 @@ def _reel(line: Timeline, reel: Reel, segments: list[Path], target: Path) -> Bui
     return _load(target, tables, cached=False)
 
 
-async def build(line: Timeline, segments: list[Path], cache: Path) -> list[BuiltReel]:
-    """Each reel, in order, from the cache where its segments are unchanged."""
-    reels = plan(line)
-    targets = []
-    for reel in reels:
+def start(line: Timeline, segments: list[Path], cache: Path) -> asyncio.Future[list[BuiltReel]]:
+    """Each reel, in order, from the cache where its segments are unchanged; the new ones are
+    handed to the segment pool at once (before whatever is queued there next)."""
+    loop = asyncio.get_running_loop()
+    jobs: list[asyncio.Future[BuiltReel]] = []
+    for reel in plan(line):
         key = reel_key(line, reel, segments)
-        targets.append(cache / key[:2] / f"{key}.json")
-    limit = asyncio.Semaphore(max(2, os.cpu_count() or 2))
+        target = cache / key[:2] / f"{key}.json"
+        if target.exists():
+            jobs.append(asyncio.ensure_future(
+                asyncio.to_thread(_reel, line, reel, segments, target)))
+            continue
+        # A new reel is read in the pool: its per-packet Python leaves this process's lock
+        # to the sound, which is being made meanwhile.
+        jobs.append(asyncio.ensure_future(_new(loop, line, reel, segments, target)))
+    return asyncio.ensure_future(_all(jobs))
 
-    async def one(reel: Reel, target: Path) -> BuiltReel:
-        async with limit:
-            return await asyncio.to_thread(_reel, line, reel, segments, target)
 
-    tasks = [asyncio.ensure_future(one(r, t)) for r, t in zip(reels, targets, strict=True)]
+async def _new(loop: asyncio.AbstractEventLoop, line: Timeline, reel: Reel,
+               segments: list[Path], target: Path) -> BuiltReel:
+    pending = loop.run_in_executor(normalize.pool(), _reel, line, reel, segments, target)
     try:
-        built = list(await asyncio.gather(*tasks))
+        return await pending
+    except BrokenProcessPool:  # a take's crash took the pool down meanwhile: read it here
+        return await asyncio.to_thread(_reel, line, reel, segments, target)
+
+
+async def _all(jobs: list[asyncio.Future[BuiltReel]]) -> list[BuiltReel]:
+    try:
+        built = list(await asyncio.gather(*jobs))
     except BaseException:
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        for job in jobs:
+            job.cancel()
+        await asyncio.gather(*jobs, return_exceptions=True)
         raise
     firsts = {b.avcc for b in built}
     if len(firsts) > 1:

@@ -19,7 +19,6 @@ from __future__ import annotations
 import asyncio
 import bisect
 import hashlib
-import io
 import itertools
 import json
 import os
@@ -39,7 +38,7 @@ from studio.loudness import Gain, Loudness
 from studio.timeline import SAMPLE_RATE, Timeline
 
 # Bump when the encoding below changes: old cached pieces then stop matching.
-RECIPE = "4"
+RECIPE = "5"
 BIT_RATE = 128_000
 PRE = 2 * SAMPLES_PER_FRAME  # pre-roll before a piece: the encoder settles before `a`
 POST = 3 * SAMPLES_PER_FRAME  # after `b`: the frames up to b are encoded as in a longer stream
@@ -291,23 +290,59 @@ def encode(pcm: np.ndarray, coder: str) -> list[bytes]:
 
 
 def decoded_samples(data: bytes) -> int:
-    """Samples the ADTS bytes decode to (raises on a broken stream)."""
-    with av.open(io.BytesIO(data), format="aac") as container:
-        return sum(frame.samples for frame in container.decode(audio=0))
+    """Samples the ADTS bytes decode to, frame by frame (raises on a broken stream)."""
+    decoder = av.CodecContext.create("aac", "r")  # each frame's header configures it
+    total = 0
+    for frame in adts.frames_of(data):
+        total += sum(out.samples for out in decoder.decode(av.Packet(frame)))
+    return total + sum(out.samples for out in decoder.decode(None))
 
 
-def _pieces_frames(pcm: np.ndarray, lo: int, run: list[Piece], coder: str) -> list[bytes]:
-    """Adjacent pieces encoded as one stream from their padded input (starting at `lo`), each
-    keeping its frames: [a, b) exactly (and the priming frame). One encoder warms up once."""
-    frames = encode(pcm, coder)
+def _loud_frames(pcm: np.ndarray, lo: int, k0: int, k1: int) -> list[tuple[int, int]]:
+    """Spans [k, m) of the film's frames k0..k1 whose encode sees sound: frame k is silence
+    when its input [k·1024 − PRE, (k+1)·1024 + POST) is all zeros (as a whole silent piece
+    is); a silent gap no longer than a stretch's pre- and post-roll is encoded through."""
+    heard = np.concatenate([[0], np.cumsum(np.any(pcm != 0, axis=0))])
+    spans: list[tuple[int, int]] = []
+    for k in range(k0, k1):
+        a = min(max(k * SAMPLES_PER_FRAME - PRE - lo, 0), pcm.shape[1])
+        b = min(max((k + 1) * SAMPLES_PER_FRAME + POST - lo, 0), pcm.shape[1])
+        if heard[b] == heard[a]:
+            continue
+        if spans and k - spans[-1][1] <= (PRE + POST) // SAMPLES_PER_FRAME:
+            spans[-1] = (spans[-1][0], k + 1)
+        else:
+            spans.append((k, k + 1))
+    return spans
+
+
+def _pieces_frames(pcm: np.ndarray, lo: int, run: list[Piece], coder: str,
+                   silence: bytes) -> list[bytes]:
+    """Adjacent pieces' frames from their padded input (starting at `lo`): each stretch that
+    hears sound is encoded from its own padded input, keeping exactly its frames (the priming
+    frame too); the rest are the silent frame. The stretches go through one encoder end to
+    end, so it starts once: each stretch's kept frames follow its own two frames of pre-roll,
+    and the frames that straddle the previous stretch's end are among those dropped."""
+    k0 = run[0].a // SAMPLES_PER_FRAME - run[0].first
+    spans = _loud_frames(pcm, lo, k0, run[-1].b // SAMPLES_PER_FRAME)
+    inputs, offsets, at = [], [], 0
+    for first, end in spans:
+        inputs.append(pcm[:, first * SAMPLES_PER_FRAME - PRE - lo:
+                          end * SAMPLES_PER_FRAME + POST - lo])
+        offsets.append(at)
+        at += inputs[-1].shape[1] // SAMPLES_PER_FRAME
+    made = encode(np.concatenate(inputs, axis=1), coder) if inputs else []
+    frames: dict[int, bytes] = {}
+    for (first, end), offset in zip(spans, offsets, strict=True):
+        kept = made[offset + DROP:offset + DROP + end - first]
+        if len(kept) != end - first:
+            raise adts.BadADTS(f"the encoder made {len(made)} frames; "
+                               f"{offset + DROP + end - first} were needed")
+        frames.update(zip(range(first, end), kept, strict=True))
     out = []
     for piece in run:
-        first = (piece.a - lo - PRE) // SAMPLES_PER_FRAME + DROP - piece.first
-        kept = frames[first:first + piece.frames]
-        if len(kept) != piece.frames:
-            raise adts.BadADTS(f"the encoder made {len(frames)} frames; "
-                               f"{first + piece.frames} were needed")
-        data = b"".join(kept)
+        k = piece.a // SAMPLES_PER_FRAME - piece.first
+        data = b"".join(frames.get(n, silence) for n in range(k, k + piece.frames))
         # Decoded once before the cache keeps it: frame and sample counts both.
         if decoded_samples(data) != piece.frames * SAMPLES_PER_FRAME:
             raise adts.BadADTS("a sound piece does not decode to its length")
@@ -337,62 +372,91 @@ def _previous_gains(previous: Path | None) -> dict[str, Gain]:
         return {}  # an unreadable record: every chapter gets its gain afresh
 
 
-TAPER = 256  # samples of a true-peak margin faded in (or out): no ringing from a hard edge
-MARGIN = 2 * TAPER  # a shot's neighbours' samples its true peak is measured with
+MARGIN = 512  # samples of its neighbours a shot's true peak is measured with (no edge rings)
+REACH = 64  # beyond the resampler's: a shot's peak is taken this far into its neighbours
 
 
-def _shot_part(run: Run, s: int, e: int, sources: Sources, cache: Path
-               ) -> tuple[str, np.ndarray, float]:
+@dataclass(frozen=True)
+class ShotPart:
     """One shot's share of its chapter's loudness, cached by content: the K-weighted energy
     of its samples [s, e) per hop of the chapter's 100 ms grid, and their true peak (linear).
 
-    The filters settle on the samples before it (within the chapter, as a measurement of the
-    whole chapter would); the peak is measured with a faded margin of its neighbours, so no
-    edge rings and the peaks at its edges are seen as in the whole chapter."""
-    w0, w1 = max(run.start, s - loudness.SETTLE), min(run.end, e + MARGIN)
-    phase = (s - run.start) % loudness.HOP
-    key = _key("loudness-shot", sources.overlapping("mix", w0, w1), s - w0, e - s, w1 - e,
-               phase)
-    path = _entry(cache, key)
-    if path.exists():
-        data = np.frombuffer(path.read_bytes(), dtype="<f8")
-        return key, data[1:], float(data[0])
-    pcm = sources.pcm("mix", w0, w1)
-    energies = loudness.hop_energies(pcm[:, :e - w0], s - w0, phase)
-    t0 = max(w0, s - MARGIN)
-    around = pcm[:, t0 - w0:].copy()
-    fade = 0.5 - 0.5 * np.cos(np.linspace(0, np.pi, TAPER, endpoint=False, dtype=np.float32))
-    if s - t0 == MARGIN:  # a neighbour's samples before: faded in
-        around[:, :TAPER] *= fade
-    if w1 - e == MARGIN:
-        around[:, around.shape[1] - TAPER:] *= fade[::-1]
-    peak = loudness.true_peak(around)
-    _write(path, np.concatenate([[peak], energies]).astype("<f8").tobytes())
-    return key, energies, peak
+    Its window [w0, w1) is what it is measured from: the filters settle on the samples before
+    it (within the chapter, as a measurement of the whole chapter does) and its true peak is
+    the oversampled peak from `REACH` before to `REACH` after it, its edges read with context
+    on both sides (no stretch is missed; one seen twice changes no maximum)."""
+
+    s: int
+    e: int
+    w0: int
+    w1: int
+    phase: int
+    key: str
+    path: Path
+
+
+def _shot_parts(line: Timeline, run: Run, sources: Sources, cache: Path) -> list[ShotPart]:
+    p = line.profile
+    bounds = [p.samples(line.entries[i].start_frame) for i in range(run.first, run.last)]
+    bounds.append(run.end if run.last < len(line.entries) else p.samples(line.frames))
+    bounds[0] = run.start
+    parts = []
+    for s, e in itertools.pairwise(bounds):
+        if e <= s:
+            continue
+        w0, w1 = max(run.start, s - loudness.SETTLE), min(run.end, e + MARGIN)
+        phase = (s - run.start) % loudness.HOP
+        key = _key("loudness-shot", sources.overlapping("mix", w0, w1), s - w0, e - s,
+                   w1 - e, phase)
+        parts.append(ShotPart(s, e, w0, w1, phase, key, _entry(cache, key)))
+    return parts
+
+
+def _measured_part(part: ShotPart, power: np.ndarray, peaks: np.ndarray, at: int
+                   ) -> tuple[np.ndarray, float]:
+    """The part's energies and peak from its power and 4× peaks, both starting at sample `at`."""
+    energies = loudness.hop_energies(power[part.s - at:part.e - at], part.phase)
+    lo = max(0, 4 * (part.s - REACH - at))
+    hi = min(peaks.size, 4 * (part.e + REACH - at))
+    return energies, float(peaks[lo:hi].max(initial=0.0))
 
 
 def _run_loudness(line: Timeline, run: Run, sources: Sources, cache: Path
                   ) -> tuple[Loudness | None, list[str]]:
     """The run's integrated loudness and true peak, gated from its shots' cached parts (whose
-    keys come with it)."""
-    p = line.profile
-    bounds = [p.samples(line.entries[i].start_frame) for i in range(run.first, run.last)]
-    bounds.append(run.end if run.last < len(line.entries) else p.samples(line.frames))
-    bounds[0] = run.start
+    keys come with it). A chapter mostly new is measured in one pass and shared out; a few
+    new shots are measured each from its own window."""
+    parts = _shot_parts(line, run, sources, cache)
+    known: dict[str, tuple[np.ndarray, float]] = {}
+    for part in parts:
+        if part.path.exists():
+            data = np.frombuffer(part.path.read_bytes(), dtype="<f8")
+            known[part.key] = (data[1:], float(data[0]))
+    new = [part for part in parts if part.key not in known]
+    if len(new) > len(parts) // 2:
+        pcm = sources.pcm("mix", run.start, run.end)
+        power, peaks = loudness.k_power(pcm), loudness.oversampled(pcm)
+        for part in new:
+            known[part.key] = _measured_part(part, power, peaks, run.start)
+    else:
+        for part in new:
+            pcm = sources.pcm("mix", part.w0, part.w1)
+            known[part.key] = _measured_part(part, loudness.k_power(pcm),
+                                             loudness.oversampled(pcm), part.w0)
+    for part in new:
+        energies, peak = known[part.key]
+        _write(part.path, np.concatenate([[peak], energies]).astype("<f8").tobytes())
     length = run.end - run.start
     energies = np.zeros(length // loudness.HOP + 2)
     peak = 0.0
-    keys = []
-    for s, e in itertools.pairwise(bounds):
-        if e <= s:
-            continue
-        key, part, shot_peak = _shot_part(run, s, e, sources, cache)
-        keys.append(key)
-        at = (s - run.start) // loudness.HOP
-        energies[at:at + part.size] += part
+    for part in parts:
+        shot, shot_peak = known[part.key]
+        at = (part.s - run.start) // loudness.HOP
+        energies[at:at + shot.size] += shot
         peak = max(peak, shot_peak)
     found = loudness.integrated(energies, length)
-    return (None if found is None else Loudness(found, loudness.in_db(peak))), keys
+    return (None if found is None else Loudness(found, loudness.in_db(peak))), \
+        [part.key for part in parts]
 
 
 def _measure(line: Timeline, run: Run, sources: Sources, cache: Path,
@@ -455,6 +519,7 @@ async def _build(line: Timeline, segments: list[Path], stem_files: list[Path], c
         for run in runs)))
     gains = {m.label: m for m in measured}
     silence = await loop.run_in_executor(pool, silent_frame, cache)
+    silent = silence.read_bytes()
     sounds: list[Sound] = []
     todo: list[tuple[int, Sound]] = []
     for piece in pieces(line):
@@ -508,14 +573,12 @@ async def _build(line: Timeline, segments: list[Path], stem_files: list[Path], c
         nonlocal done
         if stop.is_set():
             return
-        track, lo = run[0].track, run[0].piece.a - PRE
+        track, lo = run[0].track, run[0].piece.a - PRE - run[0].piece.first * SAMPLES_PER_FRAME
         pcm = track_pcm(track, lo, run[-1].piece.b + POST)
-        loud = [s for s in run if np.any(pcm[:, s.piece.a - PRE - lo:s.piece.b + POST - lo])]
-        encoded = _pieces_frames(pcm, lo, [s.piece for s in run],
-                                 CODER.get(track, "fast")) if loud else []
-        for n, sound in enumerate(run):
-            # A piece silent after all (e.g. a quiet take) is the silent frame repeated.
-            data = encoded[n] if sound in loud else silence.read_bytes() * sound.piece.frames
+        # Frames silent after all (a quiet take, a gap between takes) are the silent frame.
+        encoded = _pieces_frames(pcm, lo, [s.piece for s in run], CODER.get(track, "fast"),
+                                 silent)
+        for sound, data in zip(run, encoded, strict=True):
             _write(sound.path, data)
             done += 1
             progress(done / len(todo))
@@ -552,19 +615,22 @@ def _gains_over(runs: list[Run], gains: dict[str, Measured], lo: int, hi: int
     return found
 
 
-def join(line: Timeline, built: list[Sound | Measured], staging: Path) -> list[Path]:
-    """The film's tracks, each its pieces' frames end to end (in tracks_of order)."""
-    paths = []
+def join(line: Timeline, built: list[Sound | Measured]) -> list[list[bytes]]:
+    """The film's tracks (in tracks_of order), each its pieces' ADTS frames end to end."""
+    tracks = []
+    silent: dict[Path, bytes] = {}
     for track in tracks_of(line):
-        parts: list[bytes | Path] = []
+        frames: list[bytes] = []
         for sound in built:
             if isinstance(sound, Sound) and sound.track == track:
                 if sound.path.name.startswith("silence-"):
-                    parts.append(sound.path.read_bytes() * sound.piece.frames)
+                    if sound.path not in silent:
+                        silent[sound.path] = sound.path.read_bytes()
+                    frames += [silent[sound.path]] * sound.piece.frames
                 else:
-                    parts.append(sound.path)
-        paths.append(adts.join(parts, staging / f"{track}.aac"))
-    return paths
+                    frames += adts.frames_of(sound.path.read_bytes())
+        tracks.append(frames)
+    return tracks
 
 
 def frames_total(built: list[Sound | Measured]) -> int:

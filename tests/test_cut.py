@@ -522,6 +522,10 @@ async def test_a_truncated_or_damaged_film_fails_verification(
     cut_short.write_bytes(whole[:len(whole) * 2 // 3])
     verdict = await cut.verify(cut_short, result.timeline, audio_frames)
     assert verdict and "demux" in verdict, verdict
+    # Its last sound packets lost (past the last picture): the bytes written are missing.
+    cut_short.write_bytes(whole[:-40])
+    verdict = await cut.verify(cut_short, result.timeline, audio_frames, len(whole))
+    assert verdict and f"{len(whole)} were written" in verdict, verdict
 
 
 async def test_a_worker_killed_mid_segment_fails_only_that_take_and_the_next_build_works(

@@ -179,52 +179,75 @@ UNEVEN = """chapter,chapter_title,shot,description,duration
 1,Dawn,3,Bottle,0.9
 1,Dawn,4,Basket,0.55
 1,Dawn,5,Gull,0.6
+1,Dawn,6,Tide,0.65
+1,Dawn,7,Dusk,0.5
 2,Storm,1,Clouds,0.65
 2,Storm,2,Rain,0.5
 """
+LEVEL = "(0.6+0.005*sin(2*PI*1000*t))"  # near 0.42 after the upmix to stereo, barely moving
+
+
+def check_loudness(result: cut.CutResult, studio: Studio) -> dict:
+    """Each run's recorded loudness against one measurement of the whole run's mix."""
+    line = result.timeline
+    stem_files = [mediastore.path_for(studio.settings.media_path, s.media_sha256)
+                  for s in line.stems]
+    sources = soundtrack.Sources(line, segments_of(result), stem_files)
+    gains = record(result)["gains"]
+    for run in soundtrack.plan(line):
+        pcm = sources.pcm("mix", run.start, run.end)
+        whole = loudness.measure(pcm)  # ebur128 over the whole chapter
+        if whole is None:
+            assert gains[run.label]["integrated"] is None
+            continue
+        assert abs(gains[run.label]["integrated"] - whole.integrated) < 0.02, run
+        assert abs(gains[run.label]["true_peak"] - whole.true_peak) < 0.1, run
+        peak = loudness.in_db(loudness.true_peak(pcm))  # the same oversampling, all at once
+        assert abs(gains[run.label]["true_peak"] - peak) < 0.01, run
+    return gains
 
 
 async def test_a_chapter_measured_shot_by_shot_measures_as_a_whole_and_one_take_one_shot(
     studio: Studio, prod: Production, producer: Actor, tmp_path: Path
 ) -> None:
     await shotlist.import_shots(studio.db, prod, producer, UNEVEN.encode(), "uneven.csv")
-    await takes.add_stem(studio, prod, producer, 1, "music",
-                         sound_file(tmp_path / "one.wav", RICH.format(d=3.2)))
-    # Loud low sines across the joins of shots 1.2 and 1.3: a measurement window cut hard
-    # there would ring above their true peak.
-    for code in ("1.2", "1.3"):
+    await takes.add_stem(studio, prod, producer, 2, "music",
+                         sound_file(tmp_path / "two.wav", RICH.format(d=1.15)))
+    for code in ("1.2", "1.3"):  # low sines across a join
         await approve(studio, prod, producer, code, take_with_sound(
-            tmp_path / f"{code}.mov", 1.0, "aevalsrc=0.7*sin(2*PI*37*t):s=48000:d=1"))
-    # Chapter 2 stays near 0.65 across its join, then fades out: a peak measurement of shot
-    # 2.1 cut hard in 2.2's first samples (not faded) would ring ~1 dB above the chapter's.
-    level = "(0.6+0.005*sin(2*PI*1000*t))"
-    await approve(studio, prod, producer, "2.1", take_with_sound(
-        tmp_path / "b.mov", 0.7, f"aevalsrc='{level}':s=48000:d=0.7"))
-    await approve(studio, prod, producer, "2.2", take_with_sound(
-        tmp_path / "c.mov", 0.5, f"aevalsrc='{level}*min(1\\,(0.5-t)*10)':s=48000:d=0.5"))
-    first = await cut.build(studio, prod)
-    line = first.timeline
-    stem_files = [mediastore.path_for(studio.settings.media_path, s.media_sha256)
-                  for s in line.stems]
-    sources = soundtrack.Sources(line, segments_of(first), stem_files)
-    gains = record(first)["gains"]
-    for run in soundtrack.plan(line):
-        pcm = sources.pcm("mix", run.start, run.end)
-        whole = loudness.measure(pcm)
-        if whole is None:
-            assert gains[run.label]["integrated"] is None
-            continue
-        # ebur128 over the whole chapter, against the gating of the shots' cached hops.
-        assert abs(gains[run.label]["integrated"] - whole.integrated) < 0.02, run
-        peak = loudness.in_db(loudness.true_peak(pcm))
-        assert abs(gains[run.label]["true_peak"] - peak) < 0.05, run
+            tmp_path / f"{code}.mov", 1.0, "aevalsrc=0.3*sin(2*PI*37*t):s=48000:d=1"))
+    # Shots 1.6 and 1.7 hold the chapter's peak level across their join, then fade out: a
+    # peak read up to a measurement window's hard edge would ring ~1 dB above the chapter's.
+    await approve(studio, prod, producer, "1.6", take_with_sound(
+        tmp_path / "a.mov", 0.7, f"aevalsrc='{LEVEL}':s=48000:d=0.7"))
+    await approve(studio, prod, producer, "1.7", take_with_sound(
+        tmp_path / "b.mov", 0.5, f"aevalsrc='{LEVEL}*min(1\\,(0.5-t)*10)':s=48000:d=0.5"))
+    await approve(studio, prod, producer, "2.1",
+                  take_with_sound(tmp_path / "c.mov", 0.7, "anoisesrc=a=0.2:d=0.7"))
+    gains = check_loudness(await cut.build(studio, prod), studio)  # measured in one pass
 
-    await approve(studio, prod, producer, "1.4",
-                  take_with_sound(tmp_path / "d.mov", 0.5, "sine=f=700:d=0.5"))
-    again = record(await cut.build(studio, prod))["gains"]
+    await approve(studio, prod, producer, "1.6", take_with_sound(
+        tmp_path / "d.mov", 0.7, f"aevalsrc='{LEVEL}*0.99':s=48000:d=0.7"))
+    again = check_loudness(await cut.build(studio, prod), studio)  # three shots, each alone
     before, after = gains["1"]["shots"], again["1"]["shots"]
-    assert len(before) == len(after) == 5
-    # Shot 1.4 itself, 1.3 (its peaks are measured into 1.4's first samples) and 1.5 (whose
-    # filters settle on 1.4's last): the chapter's other shots and chapter 2 are not measured.
-    assert [n for n, (a, b) in enumerate(zip(before, after, strict=True)) if a != b] == [2, 3, 4]
+    assert len(before) == len(after) == 7
+    # Shot 1.6 itself, 1.5 (its peaks are read into 1.6's first samples) and 1.7 (whose
+    # filters settle on 1.6's last): the chapter's other shots and chapter 2 are not measured.
+    assert [n for n, (a, b) in enumerate(zip(before, after, strict=True)) if a != b] == [4, 5, 6]
     assert again["2"]["shots"] == gains["2"]["shots"]
+
+
+async def test_silence_inside_a_piece_is_exact_silence_and_the_sound_around_it_is_whole(
+    studio: Studio, film: Production, producer: Actor, tmp_path: Path
+) -> None:
+    # Shot 1.2's take beeps for its first 0.1 s and is then silent to its end (0.5 s).
+    await approve(studio, film, producer, "1.2", take_with_sound(
+        tmp_path / "beep.mov", 0.5, "sine=f=500:d=0.1,volume=-6dB,apad=whole_dur=0.5"))
+    result = await cut.build(studio, film)
+    heard = pcm_of(result.film, 1)  # the takes' own sound
+    start = result.timeline.profile.samples(result.timeline.entries[1].start_frame)
+    beep = heard[:, start:start + 4800]
+    assert 0.02 < np.sqrt(np.mean(beep ** 2)) < 0.1  # lavfi sine: 1/8, -6 dB, mono to stereo
+    # From a few frames after the beep to the next shot: exactly zero, not coding noise.
+    quiet = heard[:, start + 4800 + 4 * 1024:start + 24000]
+    assert quiet.shape[1] > 8000 and not np.any(quiet)
