@@ -225,6 +225,7 @@ def _picture_graph(first: av.VideoFrame, stream: av.video.stream.VideoStream, sh
     """fps (for moving pictures), scale keeping aspect + pad, square pixels, yuv420p."""
     w, h = shape.width, shape.height
     graph = av.filter.Graph()
+    graph.threads = 1  # slice threads only contend with the pool's other workers
     rate = stream.average_rate or stream.guessed_rate or stream.base_rate or shape.fps
     sar = stream.codec_context.sample_aspect_ratio or Fraction(1)
     head = graph.add("buffer", video_size=f"{first.width}x{first.height}",
@@ -274,7 +275,7 @@ class _Sound:
         self.have = 0
         self.ended = False
         self.pieces: list[bytes] = []
-        self.resampler = av.AudioResampler(format="s16", layout="stereo", rate=SAMPLE_RATE)
+        self.resampler = _Resampler()
 
     def feed(self, packet: av.Packet) -> None:
         if self.have >= self.wanted or self.ended:
@@ -307,6 +308,45 @@ class _Sound:
             raise FFmpegFailed(f"its sound cannot be decoded ({type(exc).__name__})") from None
         sound = b"".join(self.pieces)[:self.wanted]
         return sound + bytes(self.wanted - len(sound))
+
+
+class _Resampler:
+    """av.AudioResampler's graph (abuffer, aformat s16 stereo 48 kHz) with one thread: its
+    default thread pool costs two thread starts a segment and only contends with the pool."""
+
+    def __init__(self) -> None:
+        self.graph: av.filter.Graph | None = None
+        self.passthrough = False
+
+    def resample(self, frame: av.AudioFrame | None) -> list[av.AudioFrame]:
+        if self.passthrough:
+            return [frame] if frame is not None else []
+        if self.graph is None:
+            if frame is None:
+                return []
+            if (frame.format.name, frame.layout.name, frame.sample_rate) == (
+                    "s16", "stereo", SAMPLE_RATE):
+                self.passthrough = True
+                return [frame]
+            self.graph = av.filter.Graph()
+            self.graph.threads = 1
+            extra = {"time_base": str(frame.time_base)} if frame.time_base is not None else {}
+            head = self.graph.add("abuffer", sample_rate=str(frame.sample_rate),
+                                  sample_fmt=frame.format.name,
+                                  channel_layout=frame.layout.name, **extra)
+            shape = self.graph.add("aformat", sample_rates=str(SAMPLE_RATE), sample_fmts="s16",
+                                   channel_layouts="stereo")
+            sink = self.graph.add("abuffersink")
+            head.link_to(shape)
+            shape.link_to(sink)
+            self.graph.configure()
+        self.graph.push(frame)
+        out: list[av.AudioFrame] = []
+        while True:
+            try:
+                out.append(self.graph.pull())
+            except (av.error.BlockingIOError, av.error.EOFError):
+                return out
 
 
 def _pictures(container: InputContainer | None, kind: str, shape: Shape,
