@@ -64,6 +64,12 @@ def watch_parent(parent_pid: int) -> None:
     threading.Thread(target=watch, name="watch-parent", daemon=True).start()
 
 
+def start_worker(parent_pid: int) -> None:
+    """Pool initializer: watch the bot, then rehearse: the first real segment waits for nothing."""
+    watch_parent(parent_pid)
+    rehearse()
+
+
 def make(source: str, kind: str, has_audio: bool, shape: Shape, target: str) -> bool:
     """Write the segment beside `target`, check it, rename it into place; False if it was there."""
     final = Path(target)
