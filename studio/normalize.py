@@ -87,10 +87,12 @@ async def warm() -> None:
     """Start every worker of the pool now; each rehearses a tiny segment as it starts
     (segment_encode.start_worker), so the first cut after start-up waits for none of it."""
     executor = pool()
-    # The executor starts a process per task submitted while none is idle: one task each.
     try:
-        await asyncio.gather(*(asyncio.wrap_future(executor.submit(os.getpid))
-                               for _ in range(_workers())))
+        # A process starts per task submitted while none is idle: one task each. Submitted
+        # from a thread: the first start waits for the fork server, not the bot's loop.
+        started = await asyncio.to_thread(
+            lambda: [executor.submit(os.getpid) for _ in range(_workers())])
+        await asyncio.gather(*(asyncio.wrap_future(f) for f in started))
     except BrokenProcessPool:
         await asyncio.to_thread(_discard, executor)  # the first cut then tries a fresh one
         raise
