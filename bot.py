@@ -174,6 +174,10 @@ async def serve(settings: Settings) -> int:
     except SchemaTooNew as exc:
         print(f"slate: {exc}", file=sys.stderr)
         return 2
+    from studio import normalize
+
+    # The nightly cut's segment workers start with the bot, not at the first cut.
+    warming = normalize.start_warming()
     bot = make_bot(studio)
     health_server = await health.start_for(studio)
     health.add_check("gateway", _gateway_check(bot))
@@ -211,6 +215,7 @@ async def serve(settings: Settings) -> int:
             loop.remove_signal_handler(sig)
         stopper.cancel()
         nightly_backup.cancel()
+        warming.cancel()
         await bot.close()
         if not runner.done():
             runner.cancel()

