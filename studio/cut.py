@@ -219,8 +219,20 @@ async def _build(studio: Studio, prod: Production, cut: Cut, line: Timeline, sta
     settings = studio.settings
     os.makedirs(staging)
     report("normalizing", 0.0)
-    segments, broken, encoded = await _segments(studio, line, staging, report)
+    settings.cache_path.joinpath("segments").mkdir(parents=True, exist_ok=True)
+    planned, cards = await _plan(studio, line, staging)
+    stem_files = [mediastore.path_for(settings.media_path, s.media_sha256) for s in line.stems]
+    # The editorial files need only the timeline and where its segments will be: written in
+    # the segment pool while the segments are made (a pool worker the segments leave idle).
+    export = asyncio.ensure_future(_editorial(line, planned, stem_files, staging))
+    try:
+        segments, broken, encoded = await _segments(studio, line, staging, report, cards)
+    except BaseException:
+        await asyncio.gather(export, return_exceptions=True)
+        raise
     if broken:
+        # A broken take is a slate now: the editorial files are written again for it.
+        await asyncio.gather(export, return_exceptions=True)
         line = dataclasses.replace(line, entries=[
             _as_slate(e, next(b for b in broken if b.take_id == e.take_id))
             if any(b.take_id == e.take_id for b in broken) else e for e in line.entries])
@@ -229,12 +241,10 @@ async def _build(studio: Studio, prod: Production, cut: Cut, line: Timeline, sta
                 await audit.record(tx, prod.id, None, "take", b.take_id, "cut_failed",
                                    after={"cut": cut.version, "shot": b.code,
                                           "reason": b.reason})
+        export = asyncio.ensure_future(_editorial(line, segments, stem_files, staging))
     film = staging / FILM
-    stem_files = [mediastore.path_for(settings.media_path, s.media_sha256) for s in line.stems]
-    # New reels go to the segment pool first, then the editorial files (they need only the
-    # segments): both are made there while the sound is mixed here.
+    # New reels are read in the segment pool while the sound is mixed here.
     picture = reels.start(line, segments, settings.cache_path / "reels")
-    export = asyncio.ensure_future(_editorial(line, segments, stem_files, staging))
     try:
         runs, size = await _stitch(studio, line, segments, stem_files, staging, film, report,
                                    picture)
@@ -283,14 +293,13 @@ async def _build(studio: Studio, prod: Production, cut: Cut, line: Timeline, sta
 
 async def _editorial(line: Timeline, segments: list[Path], stem_files: list[Path],
                      staging: Path) -> dict[str, Path]:
-    """The editorial files, written by the segment pool's worker processes, two halves side by
-    side: 0.3 s of pure Python for 200 shots that would otherwise hold this process's lock
-    while the sound and the film are made."""
+    """The editorial files, written by one of the segment pool's worker processes: 0.3 s of
+    pure Python for 200 shots that would otherwise hold this process's lock while the sound
+    and the film are made."""
     loop = asyncio.get_running_loop()
     try:
-        await asyncio.gather(*(loop.run_in_executor(
-            normalize.pool(), editorial.write_part, part, line, segments, stem_files, staging)
-            for part in editorial.PARTS))
+        await loop.run_in_executor(normalize.pool(), editorial.write_all, line, segments,
+                                   stem_files, staging)
     except BrokenProcessPool:  # a take's crash took the pool down meanwhile: write them here
         await asyncio.to_thread(editorial.write_all, line, segments, stem_files, staging)
     return editorial.files(staging)
@@ -301,38 +310,59 @@ def _as_slate(entry: Entry, broken: BrokenTake) -> Entry:
                                f"could not be used: {broken.reason}"[:90])
 
 
-async def _segments(studio: Studio, line: Timeline, staging: Path, report: OnProgress
-                    ) -> tuple[list[Path], list[BrokenTake], int]:
-    """Normalize every entry (cached); a take that fails becomes a slate and is reported."""
+async def _plan(studio: Studio, line: Timeline, staging: Path
+                ) -> tuple[list[Path], dict[int, Path]]:
+    """Where each entry's segment will be (made or not), and the cards drawn for the slates
+    and credits: known before anything is normalized."""
+    profile = line.profile
+    cache = studio.settings.cache_path / "segments"
+    cards = await asyncio.to_thread(lambda: {i: _card(line, e, staging / "cards")
+                                             for i, e in enumerate(line.entries)
+                                             if e.kind != "take"})
+    paths = []
+    for i, entry in enumerate(line.entries):
+        if i in cards:
+            key = normalize.cache_key(mediastore.sha256_of(cards[i]), "image", entry.frames,
+                                      profile)
+        else:
+            assert entry.media_sha256 and entry.take_kind
+            key = normalize.cache_key(entry.media_sha256, entry.take_kind, entry.frames,
+                                      profile)
+        paths.append(normalize.segment_path(cache, key))
+    return paths, cards
+
+
+def _card(line: Timeline, entry: Entry, folder: Path) -> Path:
+    if entry.kind == "credits":
+        return slates.render_credits(line.credits, line.profile, folder / "credits.png")
+    return slates.render_slate(entry, line.profile, folder / f"{entry.code}.png")
+
+
+async def _segments(studio: Studio, line: Timeline, staging: Path, report: OnProgress,
+                    cards: dict[int, Path]) -> tuple[list[Path], list[BrokenTake], int]:
+    """Normalize every entry (cached); a take that fails becomes a slate and is reported.
+    `cards` are the slates' and credits' cards, drawn already."""
     settings = studio.settings
     profile = line.profile
     cache = settings.cache_path / "segments"
-    cards = staging / "cards"
     done = 0
     encoded = 0
     broken: list[BrokenTake] = []
     limit = asyncio.Semaphore(max(2, os.cpu_count() or 2))
 
-    async def card(entry: Entry, reason: str = "") -> Path:
+    async def card(entry: Entry, png: Path) -> Path:
         nonlocal encoded
-        if entry.kind == "credits":
-            png = await asyncio.to_thread(slates.render_credits, line.credits, profile,
-                                          cards / "credits.png")
-        else:
-            shown = dataclasses.replace(entry, reason=reason or entry.reason)
-            png = await asyncio.to_thread(slates.render_slate, shown, profile,
-                                          cards / f"{entry.code}.png")
         key = normalize.cache_key(mediastore.sha256_of(png), "image", entry.frames, profile)
         seg = await normalize.normalize(cache, key, png, "image", False, entry.frames, profile)
         encoded += not seg.cached
         return seg.path
 
-    async def one(entry: Entry) -> Path:
+    async def one(i: int, entry: Entry) -> Path:
         nonlocal done, encoded
         async with limit:
             try:
                 if entry.kind != "take":
-                    return await card(entry)
+                    return await card(entry, cards[i])
                 assert entry.media_sha256 and entry.take_kind and entry.take_id
                 source = mediastore.path_for(settings.media_path, entry.media_sha256)
                 key = normalize.cache_key(entry.media_sha256, entry.take_kind, entry.frames,
@@ -351,12 +381,14 @@ async def _segments(studio: Studio, line: Timeline, staging: Path, report: OnPro
                                              entry.creator, reason, entry.owner_id))
                     log.warning("take %s of shot %s broke the cut: %s", entry.take_id,
                                 entry.code, reason)
-                    return await card(_as_slate(entry, broken[-1]))
+                    slate = _as_slate(entry, broken[-1])
+                    return await card(slate, await asyncio.to_thread(
+                        _card, line, slate, staging / "cards"))
             finally:
                 done += 1
                 report("normalizing", done / len(line.entries))
 
-    paths = await asyncio.gather(*(one(e) for e in line.entries))
+    paths = await asyncio.gather(*(one(i, e) for i, e in enumerate(line.entries)))
     return list(paths), broken, encoded
 
 

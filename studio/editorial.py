@@ -105,35 +105,23 @@ def to_otio(line: Timeline, segments: list[Path], stem_files: list[Path]) -> oti
     return timeline
 
 
-PARTS = ("otio_edl", "fcpxml")  # two halves of about equal work, written side by side
-
-
 def files(directory: Path, stem: str = "cut") -> dict[str, Path]:
     return {"otio": directory / f"{stem}.otio", "fcpxml": directory / f"{stem}.xml",
             "edl": directory / f"{stem}.edl"}
 
 
-def write_part(part: str, line: Timeline, segments: list[Path], stem_files: list[Path],
-               directory: Path, stem: str = "cut") -> None:
-    """One of PARTS: <stem>.otio and <stem>.edl (picture only), or <stem>.xml (FCP 7 XML)."""
+def write_all(line: Timeline, segments: list[Path], stem_files: list[Path],
+              directory: Path, stem: str = "cut") -> dict[str, Path]:
+    """Write <stem>.otio, <stem>.xml (FCP 7 XML) and <stem>.edl (picture only)."""
     timeline = to_otio(line, segments, stem_files)
     written = files(directory, stem)
-    if part == "fcpxml":
-        written["fcpxml"].write_text(fcp_xml(timeline), encoding="utf-8")
-        return
+    written["fcpxml"].write_text(fcp_xml(timeline), encoding="utf-8")
     otio.adapters.write_to_file(timeline, str(written["otio"]), adapter_name="otio_json")
     picture = otio.schema.Timeline(name=line.production_title,
                                    global_start_time=timeline.global_start_time)
     picture.tracks.append(timeline.video_tracks()[0].deepcopy())
     otio.adapters.write_to_file(picture, str(written["edl"]), adapter_name="cmx_3600")
-
-
-def write_all(line: Timeline, segments: list[Path], stem_files: list[Path],
-              directory: Path, stem: str = "cut") -> dict[str, Path]:
-    """Write <stem>.otio, <stem>.xml (FCP 7 XML) and <stem>.edl (picture only)."""
-    for part in PARTS:
-        write_part(part, line, segments, stem_files, directory, stem)
-    return files(directory, stem)
+    return written
 
 
 def fcp_xml(timeline: otio.schema.Timeline) -> str:

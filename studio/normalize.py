@@ -148,6 +148,11 @@ def worker_pids() -> list[int]:
     return [pid for pid, proc in processes.items() if proc.is_alive()]
 
 
+def segment_path(cache_dir: Path, key: str) -> Path:
+    """Where the segment for `key` is kept (whether made yet or not)."""
+    return cache_dir / key[:2] / f"{key}.mov"
+
+
 def shape_of(profile: Profile, frames: int) -> Shape:
     return Shape(profile.width, profile.height, profile.fps, profile.timescale, frames,
                  profile.samples(frames))
@@ -166,7 +171,7 @@ async def normalize(
     Raise FFmpegFailed with a short reason (no paths) when the source cannot be made into one,
     including when decoding it kills the worker process.
     """
-    target = cache_dir / key[:2] / f"{key}.mov"
+    target = segment_path(cache_dir, key)
     if target.exists():
         return Segment(target, cached=True)
     target.parent.mkdir(parents=True, exist_ok=True)
