@@ -5,8 +5,8 @@ concatenate_videoclips on the same takes when moviepy is installed.
 
 Our builds also normalize, mix and loudness-normalize (two passes per chapter) and encode the
 sound of what changed, join the picture a chapter (reel) at a time and write the MP4 from the
-reels' and the sound's samples, verify the film (its index and a demux of every packet; new
-segments and runs are decoded when made), and write the
+reels' and the sound's samples, verify the film (its size, its index and a demux of every
+picture packet; new segments and sound pieces are decoded when made), and write the
 editorial files: work the floor does not do. `--without-moviepy` skips the (slow) comparison.
 """
 

@@ -226,7 +226,8 @@ async def _build(studio: Studio, prod: Production, cut: Cut, line: Timeline, sta
     # the segment pool while the segments are made (a pool worker the segments leave idle).
     export = asyncio.ensure_future(_editorial(line, planned, stem_files, staging))
     try:
-        segments, broken, encoded = await _segments(studio, line, staging, report, cards)
+        segments, broken, encoded = await _segments(studio, line, staging, report, planned,
+                                                    cards)
     except BaseException:
         await asyncio.gather(export, return_exceptions=True)
         raise
@@ -339,9 +340,11 @@ def _card(line: Timeline, entry: Entry, folder: Path) -> Path:
 
 
 async def _segments(studio: Studio, line: Timeline, staging: Path, report: OnProgress,
-                    cards: dict[int, Path]) -> tuple[list[Path], list[BrokenTake], int]:
-    """Normalize every entry (cached); a take that fails becomes a slate and is reported.
-    `cards` are the slates' and credits' cards, drawn already."""
+                    planned: list[Path], cards: dict[int, Path]
+                    ) -> tuple[list[Path], list[BrokenTake], int]:
+    """Normalize every entry (cached) to its planned segment (whose name is its key); a take
+    that fails becomes a slate and is reported. `cards` are the slates' and credits' cards,
+    drawn already."""
     settings = studio.settings
     profile = line.profile
     cache = settings.cache_path / "segments"
@@ -350,9 +353,8 @@ async def _segments(studio: Studio, line: Timeline, staging: Path, report: OnPro
     broken: list[BrokenTake] = []
     limit = asyncio.Semaphore(max(2, os.cpu_count() or 2))
 
-    async def card(entry: Entry, png: Path) -> Path:
+    async def card(entry: Entry, png: Path, key: str) -> Path:
         nonlocal encoded
-        key = normalize.cache_key(mediastore.sha256_of(png), "image", entry.frames, profile)
         seg = await normalize.normalize(cache, key, png, "image", False, entry.frames, profile)
         encoded += not seg.cached
         return seg.path
@@ -362,11 +364,10 @@ async def _segments(studio: Studio, line: Timeline, staging: Path, report: OnPro
         async with limit:
             try:
                 if entry.kind != "take":
-                    return await card(entry, cards[i])
+                    return await card(entry, cards[i], planned[i].stem)
                 assert entry.media_sha256 and entry.take_kind and entry.take_id
                 source = mediastore.path_for(settings.media_path, entry.media_sha256)
-                key = normalize.cache_key(entry.media_sha256, entry.take_kind, entry.frames,
-                                          profile)
+                key = planned[i].stem
                 try:
                     if not source.exists():
                         raise FFmpegFailed("its file is missing from the media store")
@@ -382,8 +383,9 @@ async def _segments(studio: Studio, line: Timeline, staging: Path, report: OnPro
                     log.warning("take %s of shot %s broke the cut: %s", entry.take_id,
                                 entry.code, reason)
                     slate = _as_slate(entry, broken[-1])
-                    return await card(slate, await asyncio.to_thread(
-                        _card, line, slate, staging / "cards"))
+                    png = await asyncio.to_thread(_card, line, slate, staging / "cards")
+                    return await card(slate, png, normalize.cache_key(
+                        mediastore.sha256_of(png), "image", entry.frames, profile))
             finally:
                 done += 1
                 report("normalizing", done / len(line.entries))
