@@ -219,7 +219,6 @@ async def _build(studio: Studio, prod: Production, cut: Cut, line: Timeline, sta
     settings = studio.settings
     os.makedirs(staging)
     report("normalizing", 0.0)
-    settings.cache_path.joinpath("segments").mkdir(parents=True, exist_ok=True)
     planned, cards = await _plan(studio, line, staging)
     stem_files = [mediastore.path_for(settings.media_path, s.media_sha256) for s in line.stems]
     # The editorial files need only the timeline and where its segments will be: written in
