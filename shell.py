@@ -292,7 +292,7 @@ def render_cut(settings: Settings, result: cut.CutResult) -> str:
              f"  runtime {result.timeline.duration:.1f}s, "
              f"{len(result.timeline.approved)}/{len(result.timeline.shots)} shots approved, "
              f"{result.encoded} segments encoded, {result.reused} reused from the cache; "
-             f"sound of {result.sound_encoded} chapters encoded, {result.sound_reused} reused",
+             f"sound: {result.sound_encoded} pieces encoded, {result.sound_reused} reused",
              f"  preview:   {result.preview or '(too big to post to Discord)'}",
              *([f"  link:      {link}"] if (link := cut.film_link(settings,
                                                                result.directory)) else []),

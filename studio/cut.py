@@ -334,7 +334,8 @@ async def _plan(studio: Studio, line: Timeline, staging: Path
 
 def _card(line: Timeline, entry: Entry, folder: Path) -> Path:
     if entry.kind == "credits":
-        return slates.render_credits(line.credits, line.profile, folder / "credits.png")
+        card = timeline.credit_cards(line.credits)[entry.shot_number - 1]
+        return slates.render_credits(card, line.profile, folder / f"{entry.code}.png")
     return slates.render_slate(entry, line.profile, folder / f"{entry.code}.png")
 
 

@@ -24,7 +24,9 @@ def _range(frames: int, rate: float, start: int = 0) -> otio.opentime.TimeRange:
 def _clip_name(entry: Entry) -> str:
     if entry.kind == "take":
         return f"{entry.code} r{entry.take_revision}"
-    return f"{entry.code} {entry.kind}"
+    if entry.kind == "credits":
+        return entry.code  # "credits", or "credits-1", "credits-2"… when they take several cards
+    return f"{entry.code} slate"
 
 
 def _metadata(entry: Entry) -> dict:

@@ -58,7 +58,8 @@ class Settings(BaseSettings):
     cut_keep: int = Field(5, ge=1, le=1000, description="published cuts kept on disk")
     cut_duration_from: str = Field("plan", pattern=r"^(plan|take)$",
                                    description="a shot lasts its planned length or its take's")
-    cut_credits_seconds: float = Field(4.0, ge=0, le=60, description="end credits card length")
+    cut_credits_seconds: float = Field(4.0, ge=0, le=60,
+                                       description="seconds each end-credits card is held")
     cut_preview_max_bytes: int = Field(10 * 1024 * 1024, ge=1024,
                                        description="largest preview posted to Discord")
     cuts_url: str | None = Field(None, pattern=r"^https?://",

@@ -56,17 +56,46 @@ def render_slate(entry: Entry, profile: Profile, path: Path) -> Path:
 
 
 def render_credits(lines: list[tuple[str, str]], profile: Profile, path: Path) -> Path:
-    """The end credits card: the title, each chapter and its maker, the tools used."""
+    """One end-credits card: the title centred, then each role (a chapter, "Made with") on the
+    left of the centre line and who made it on the right, wrapped to the card."""
     w, h = profile.width, profile.height
     image = Image.new("RGB", (w, h), (0, 0, 0))
     draw = ImageDraw.Draw(image)
-    rows = max(1, len(lines))
-    unit = max(7, min(h // 16, int(h * 0.8 / (rows * 1.4))))
-    y = (h - int(rows * unit * 1.4)) // 2
-    for role, names in lines:
-        text = f"{role} - {names}" if role else names
-        font = _font(unit if role else int(unit * 1.4))
-        box = draw.textbbox((0, 0), text, font=font)
-        draw.text(((w - (box[2] - box[0])) // 2, y), text, font=font, fill=INK)
-        y += int(unit * 1.4)
+    gap, margin = max(4, w // 60), max(4, w // 20)
+    unit = max(7, h // 20)
+    while True:  # the largest type at which every line fits the card
+        font, title = _font(unit), _font(int(unit * 1.5))
+        rows = [(role, _wrap(draw, names, font if role else title,
+                             w / 2 - gap - margin if role else w - 2 * margin))
+                for role, names in lines]
+        height = sum(int((unit * 1.5 if role else unit * 2.2) * len(names)) for role, names in rows)
+        widest = max((draw.textlength(role, font=font) for role, _ in rows), default=0)
+        if unit <= 7 or (height <= h - 2 * margin and widest <= w / 2 - gap - margin):
+            break
+        unit -= 1
+    y = (h - height) // 2
+    for role, names in rows:
+        for k, text in enumerate(names):
+            if role:
+                if k == 0:
+                    at = w / 2 - gap - draw.textlength(role, font=font)
+                    draw.text((at, y), role, font=font, fill=DIM)
+                draw.text((w / 2 + gap, y), text, font=font, fill=INK)
+                y += int(unit * 1.5)
+            else:
+                at = (w - draw.textlength(text, font=title)) / 2
+                draw.text((at, y), text, font=title, fill=INK)
+                y += int(unit * 2.2)
     return _save(image, path)
+
+
+def _wrap(draw: ImageDraw.ImageDraw, text: str, font: ImageFont.FreeTypeFont | ImageFont.ImageFont,
+          width: float) -> list[str]:
+    """`text` in lines no wider than `width` at `font` (a word longer than that stands alone)."""
+    lines: list[str] = []
+    for word in text.split():
+        if lines and draw.textlength(f"{lines[-1]} {word}", font=font) <= width:
+            lines[-1] = f"{lines[-1]} {word}"
+        else:
+            lines.append(word)
+    return lines or [""]

@@ -196,11 +196,27 @@ async def build(studio: Studio, prod: Production) -> Timeline:
     line.credits = credits_of(prod.title, all_chapters, owners, sorted(tools))
     if settings.cut_credits_seconds > 0:
         frames = profile.frames(settings.cut_credits_seconds)
-        line.entries.append(Entry(kind="credits", code="credits", chapter_number=0,
-                                  chapter_title="End credits", shot_number=0,
-                                  description="End credits", owner="", frames=frames,
-                                  start_frame=frame, planned_duration=profile.seconds(frames)))
+        cards = credit_cards(line.credits)
+        for n in range(1, len(cards) + 1):
+            # Each card is held the set time: fifty chapters take several cards, not a smaller font.
+            line.entries.append(Entry(
+                kind="credits", code="credits" if len(cards) == 1 else f"credits-{n}",
+                chapter_number=0, chapter_title="End credits", shot_number=n,
+                description="End credits" if len(cards) == 1
+                else f"End credits ({n} of {len(cards)})",
+                owner="", frames=frames, start_frame=frame,
+                planned_duration=profile.seconds(frames)))
+            frame += frames
     return line
+
+
+CREDITS_PER_CARD = 8  # lines on one end-credits card, the title's included
+
+
+def credit_cards(credits: list[tuple[str, str]]) -> list[list[tuple[str, str]]]:
+    """The end credits in cards of at most CREDITS_PER_CARD lines, in order."""
+    return [credits[i:i + CREDITS_PER_CARD]
+            for i in range(0, len(credits), CREDITS_PER_CARD)] or [[]]
 
 
 def credits_of(title: str, all_chapters: list, owners: dict, tools: list[str]) -> list[
@@ -211,6 +227,6 @@ def credits_of(title: str, all_chapters: list, owners: dict, tools: list[str]) -
         if chapter.status == "omitted":
             continue
         who = owners[chapter.owner_id].name if chapter.owner_id in owners else "(open)"
-        lines.append((f"Chapter {chapter.number}: {chapter.title}", who))
+        lines.append((f"Chapter {chapter.number} — {chapter.title}", who))
     lines.append(("Made with", ", ".join([*tools, *TOOLS_USED])))
     return lines

@@ -138,7 +138,7 @@ async def test_mixed_takes_make_a_verified_cut_matching_the_timeline(
     assert "BROKEN: shot 2.4" in result.changelog
     assert result.preview == result.film  # a tiny film is its own Discord preview
     credits = result.credits.read_text(encoding="utf-8")
-    assert "Chapter 1: Dawn: Maya" in credits and "FFmpeg" in credits
+    assert "Chapter 1 — Dawn: Maya" in credits and "FFmpeg" in credits
     assert (studio.settings.cuts_path / "latest").resolve() == result.directory
 
 
@@ -285,7 +285,8 @@ async def test_editorial_files_read_back_with_opentimelineio(
     entries = result.timeline.entries
     timeline = otio.adapters.read_from_file(str(result.editorial["otio"]))
     picture = timeline.video_tracks()[0]
-    assert [c.name for c in picture] == ["1.1 r1", *[f"{e.code} {e.kind}" for e in entries[1:]]]
+    assert [c.name for c in picture] == [
+        "1.1 r1", *[f"{e.code} slate" for e in entries[1:-1]], "credits"]
     assert picture[0].metadata["slate"]["take_id"] == take_id
     assert picture[0].metadata["slate"]["approved"] is True
     assert picture[0].markers[0].name == "Establishing"
@@ -308,6 +309,39 @@ async def test_editorial_files_read_back_with_opentimelineio(
     edl = otio.adapters.read_from_file(str(result.editorial["edl"]), adapter_name="cmx_3600",
                                        rate=float(result.timeline.profile.fps))
     assert len(list(edl.find_clips())) == len(entries)
+
+
+async def test_many_chapters_get_several_credit_cards_each_held_its_time(
+    studio: Studio, prod: Production, producer: Actor
+) -> None:
+    # Twenty chapters and their makers: one card would need type too small to read.
+    rows = ["chapter,chapter_title,shot,description,duration"]
+    rows += [f"{c},Part {c},1,Shot {c},0.5" for c in range(1, 21)]
+    await shotlist.import_shots(studio.db, prod, producer, "\n".join(rows).encode(), "l.csv")
+    makers = [await actor(studio.db, prod, f"Maker {n}") for n in range(10)]
+    for c in range(1, 21):
+        await production.claim(studio.db, prod, makers[c % 10], c)
+
+    result = await cut.build(studio, prod)
+
+    line = result.timeline
+    cards = [e for e in line.entries if e.kind == "credits"]
+    assert len(cards) == 3  # the title, 20 chapters and the tools: 22 lines, 8 to a card
+    assert [e.description for e in cards] == [f"End credits ({n} of 3)" for n in (1, 2, 3)]
+    assert all(e.frames == line.profile.frames(1.0) for e in cards)
+    # The film runs 20 half-second shots, then three one-second cards.
+    assert line.frames == 20 * line.profile.frames(0.5) + 3 * line.profile.frames(1.0)
+    with av.open(str(result.film)) as container:
+        pictures = list(container.decode(video=0))
+    assert len(pictures) == line.frames
+    ends = [pictures[e.start_frame].to_ndarray() for e in cards]
+    assert all(card.std() > 0 for card in ends)  # text on every card
+    assert not (ends[0] == ends[1]).all() and not (ends[1] == ends[2]).all()
+    credits = result.credits.read_text(encoding="utf-8")
+    assert all(f"Chapter {c} — Part {c}: Maker {c % 10}" in credits for c in range(1, 21))
+    timeline = otio.adapters.read_from_file(str(result.editorial["otio"]))
+    assert [c.name for c in timeline.video_tracks()[0]][-3:] == [
+        "credits-1", "credits-2", "credits-3"]
 
 
 async def test_nightly_missed_while_down_and_skipped_when_nothing_changed(
