@@ -293,15 +293,20 @@ async def _build(studio: Studio, prod: Production, cut: Cut, line: Timeline, sta
 
 async def _editorial(line: Timeline, segments: list[Path], stem_files: list[Path],
                      staging: Path) -> dict[str, Path]:
-    """The editorial files, written by one of the segment pool's worker processes: 0.3 s of
-    pure Python for 200 shots that would otherwise hold this process's lock while the sound
-    and the film are made."""
+    """The editorial files, written in two of the segment pool's worker processes at once:
+    0.15 s of pure Python for 200 shots that would otherwise hold this process's lock while
+    the sound and the film are made, and the last thing a one-approval night waits for."""
     loop = asyncio.get_running_loop()
-    try:
-        await loop.run_in_executor(normalize.pool(), editorial.write_all, line, segments,
-                                   stem_files, staging)
-    except BrokenProcessPool:  # a take's crash took the pool down meanwhile: write them here
+    parts = await asyncio.gather(*(
+        loop.run_in_executor(normalize.pool(), editorial.write_part, part, line, segments,
+                             stem_files, staging) for part in editorial.PARTS),
+        return_exceptions=True)
+    problems = [p for p in parts if isinstance(p, BaseException)]
+    if any(isinstance(p, BrokenProcessPool) for p in problems):
+        # A take's crash took the pool down meanwhile: they are written here instead.
         await asyncio.to_thread(editorial.write_all, line, segments, stem_files, staging)
+    elif problems:
+        raise problems[0]
     return editorial.files(staging)
 
 
@@ -351,7 +356,7 @@ async def _segments(studio: Studio, line: Timeline, staging: Path, report: OnPro
     done = 0
     encoded = 0
     broken: list[BrokenTake] = []
-    limit = asyncio.Semaphore(max(2, os.cpu_count() or 2))
+    limit = asyncio.Semaphore(normalize.workers())  # every worker busy, none queued behind
 
     async def card(entry: Entry, png: Path, key: str) -> Path:
         nonlocal encoded

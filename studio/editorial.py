@@ -67,19 +67,19 @@ def to_otio(line: Timeline, segments: list[Path], stem_files: list[Path]) -> oti
     urls: dict[Path, str] = {}  # a segment used by many shots is resolved once
     for entry, segment in zip(line.entries, segments, strict=True):
         url = urls.get(segment) or urls.setdefault(segment, segment.resolve().as_uri())
-        for track in (video, takes_audio):
-            clip = otio.schema.Clip(
-                name=_clip_name(entry),
-                media_reference=otio.schema.ExternalReference(
-                    target_url=url,
-                    available_range=_range(entry.frames, rate)),
-                source_range=_range(entry.frames, rate),
-                metadata=_metadata(entry))
-            if track is video and entry.notes:
-                clip.markers.append(otio.schema.Marker(
-                    name=entry.notes[:200], marked_range=_range(1, rate),
-                    color=otio.schema.MarkerColor.YELLOW, metadata={"slate": {"note": True}}))
-            track.append(clip)
+        clip = otio.schema.Clip(
+            name=_clip_name(entry),
+            media_reference=otio.schema.ExternalReference(
+                target_url=url, available_range=_range(entry.frames, rate)),
+            source_range=_range(entry.frames, rate),
+            metadata=_metadata(entry))
+        # The takes' sound is the same clip: copied in OTIO's C++, not converted again.
+        takes_audio.append(clip.deepcopy())
+        if entry.notes:
+            clip.markers.append(otio.schema.Marker(
+                name=entry.notes[:200], marked_range=_range(1, rate),
+                color=otio.schema.MarkerColor.YELLOW, metadata={"slate": {"note": True}}))
+        video.append(clip)
     timeline.tracks.append(video)
     timeline.tracks.append(takes_audio)
     for kind in line.stem_kinds:
@@ -112,18 +112,31 @@ def files(directory: Path, stem: str = "cut") -> dict[str, Path]:
             "edl": directory / f"{stem}.edl"}
 
 
+PARTS = ("fcpxml", "otio+edl")  # written side by side: about the same work each
+
+
 def write_all(line: Timeline, segments: list[Path], stem_files: list[Path],
               directory: Path, stem: str = "cut") -> dict[str, Path]:
     """Write <stem>.otio, <stem>.xml (FCP 7 XML) and <stem>.edl (picture only)."""
+    for part in PARTS:
+        write_part(part, line, segments, stem_files, directory, stem)
+    return files(directory, stem)
+
+
+def write_part(part: str, line: Timeline, segments: list[Path], stem_files: list[Path],
+               directory: Path, stem: str = "cut") -> None:
+    """One of PARTS: the FCP XML, or the .otio and the EDL (each builds the OTIO timeline,
+    a fifth of the work, so the two can run in two processes at once)."""
     timeline = to_otio(line, segments, stem_files)
     written = files(directory, stem)
-    written["fcpxml"].write_text(fcp_xml(timeline), encoding="utf-8")
+    if part == "fcpxml":
+        written["fcpxml"].write_text(fcp_xml(timeline), encoding="utf-8")
+        return
     otio.adapters.write_to_file(timeline, str(written["otio"]), adapter_name="otio_json")
     picture = otio.schema.Timeline(name=line.production_title,
                                    global_start_time=timeline.global_start_time)
     picture.tracks.append(timeline.video_tracks()[0].deepcopy())
     otio.adapters.write_to_file(picture, str(written["edl"]), adapter_name="cmx_3600")
-    return written
 
 
 def fcp_xml(timeline: otio.schema.Timeline) -> str:

@@ -61,17 +61,20 @@ def cache_key(source_sha256: str, kind: str, frames: int, profile: Profile) -> s
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def _new_pool(workers: int) -> ProcessPoolExecutor:
+def _new_pool(size: int) -> ProcessPoolExecutor:
     # forkserver: workers fork from a clean server that has PyAV loaded, never from the bot.
     ctx = multiprocessing.get_context("forkserver")
     # The editorial files are written here too (cut._editorial): OpenTimelineIO loaded once.
     ctx.set_forkserver_preload(["studio.segment_encode", "studio.editorial"])
-    return ProcessPoolExecutor(max_workers=workers, mp_context=ctx,
+    return ProcessPoolExecutor(max_workers=size, mp_context=ctx,
                                initializer=start_worker, initargs=(os.getpid(),))
 
 
-def _workers() -> int:
-    return os.cpu_count() or 2
+def workers() -> int:
+    """The pool's size: one beyond the cores. The editorial files' two halves start with every
+    build, and the one segment of a one-approval night must not queue behind them; in a full
+    build the segments keep every worker busy (cut._segments keeps this many in flight)."""
+    return (os.cpu_count() or 2) + 1
 
 
 def pool() -> ProcessPoolExecutor:
@@ -79,7 +82,7 @@ def pool() -> ProcessPoolExecutor:
     global _pool
     with _lock:
         if _pool is None:
-            _pool = _new_pool(_workers())
+            _pool = _new_pool(workers())
         return _pool
 
 
@@ -91,7 +94,7 @@ async def warm() -> None:
         # A process starts per task submitted while none is idle: one task each. Submitted
         # from a thread: the first start waits for the fork server, not the bot's loop.
         started = await asyncio.to_thread(
-            lambda: [executor.submit(os.getpid) for _ in range(_workers())])
+            lambda: [executor.submit(os.getpid) for _ in range(workers())])
         await asyncio.gather(*(asyncio.wrap_future(f) for f in started))
     except BrokenProcessPool:
         await asyncio.to_thread(_discard, executor)  # the first cut then tries a fresh one

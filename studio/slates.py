@@ -45,7 +45,7 @@ def render_slate(entry: Entry, profile: Profile, path: Path) -> Path:
               font=_font(unit), fill=DIM)
     y += int(unit * 1.6)
     width_chars = max(20, int((w - 2 * margin) / (unit * 0.55)))
-    for line in textwrap.wrap(entry.description, width_chars)[:4]:
+    for line in textwrap.wrap(entry.description, width_chars, max_lines=4, placeholder=" …"):
         draw.text((margin, y), line, font=_font(unit), fill=INK)
         y += int(unit * 1.3)
     y = h - margin - unit * 3
