@@ -55,7 +55,7 @@ def progress_text(version: int | None, stage: str, fraction: float) -> str:
 def latest_embed(latest: Cut) -> discord.Embed:
     embed = discord.Embed(title=f"Cut {latest.version}",
                           description=truncate(latest.changelog or "—", 4000))
-    embed.add_field(name="Runtime", value=f"{latest.duration or 0:.1f} s")
+    embed.add_field(name="Runtime", value=cut.clock(latest.duration or 0))
     embed.add_field(name="Approved", value=f"{latest.shots_approved}/{latest.shots_total}")
     embed.set_footer(text=f"built {latest.finished_at or latest.started_at} ({latest.trigger})")
     return embed

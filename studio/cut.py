@@ -617,8 +617,8 @@ def changelog(line: Timeline, previous: Cut | None, version: int,
     lost = [code for code in before if code not in approved]
     percent = 100.0 * len(approved) / len(shots) if shots else 0.0
     lines = [f"# {line.production_title} — cut {version}", "",
-             f"- runtime: {_clock(line.duration)}"
-             + (f" (was {_clock(before_duration)})" if previous else ""),
+             f"- runtime: {clock(line.duration)}"
+             + (f" (was {clock(before_duration)})" if previous else ""),
              f"- complete: {len(approved)}/{len(shots)} shots approved ({percent:.0f}%)"]
     if previous is None:
         lines.append("- first cut")
@@ -637,6 +637,11 @@ def changelog(line: Timeline, previous: Cut | None, version: int,
     return "\n".join(lines) + "\n"
 
 
-def _clock(seconds: float) -> str:
+def clock(seconds: float) -> str:
+    """A running time as an editor writes it: 2:41.0, or 1:52:07.5 for a feature."""
     whole = int(seconds)
-    return f"{whole // 60}:{whole % 60:02d}.{int((seconds - whole) * 10)}"
+    hours, minutes = divmod(whole // 60, 60)
+    tenths = int((seconds - whole) * 10)
+    if hours:
+        return f"{hours}:{minutes:02d}:{whole % 60:02d}.{tenths}"
+    return f"{minutes}:{whole % 60:02d}.{tenths}"

@@ -181,6 +181,11 @@ async def test_each_chapter_is_brought_to_the_target_loud_or_quiet(
         assert abs(measured.integrated - studio.settings.cut_lufs) < 1.0, (start, measured)
 
 
+def test_running_times_read_as_an_editor_writes_them() -> None:
+    assert [cut.clock(s) for s in (4.25, 161.0, 3600, 6727.5)] == [
+        "0:04.2", "2:41.0", "1:00:00.0", "1:52:07.5"]
+
+
 def test_concat_list_escapes_quotes_and_keeps_unicode(tmp_path: Path) -> None:
     odd = tmp_path / "it's ünï \"x\".mov"
     assert concat_line(odd) == "file '" + str(odd).replace("'", "'\\''") + "'"

@@ -78,6 +78,7 @@ async def test_cut_now_builds_posts_and_reports(crew: Crew, slate: SlateRunner,
     assert [a["filename"] for a in post.attachments] == ["cut-0001.mp4"]
     latest = await crew.fake.as_user(crew.alice).slash("cut latest")
     assert latest.ephemeral and "Cut 1" in latest.text and "1/3" in latest.text
+    assert "Runtime 0:03.5" in latest.text  # three one-second shots, half a second of credits
     status = await crew.fake.as_user(crew.alice).slash("cut status")
     assert "no cut is being built" in (status.content or "")
     assert "latest: cut 1" in (status.content or "") and "next nightly cut" in status.content
