@@ -172,7 +172,7 @@ class CutCog(commands.Cog):
             where = (f"<#{ctx.production.cuts_channel_id}>" if ctx.production.cuts_channel_id
                      else "no cuts channel is set")
             return Answer(f"cut {result.cut.version} is published "
-                          f"({result.timeline.duration:.1f} s, "
+                          f"({cut.clock(result.timeline.duration)}, "
                           f"{len(result.timeline.approved)}/{len(result.timeline.shots)} "
                           f"shots approved): {where}")
         await answer(interaction, work())
@@ -205,7 +205,7 @@ class CutCog(commands.Cog):
             if latest is not None:
                 lines.append(f"latest: cut {latest.version} "
                              f"({latest.shots_approved}/{latest.shots_total} shots approved, "
-                             f"{latest.duration or 0:.1f} s)")
+                             f"{cut.clock(latest.duration or 0)})")
             next_run = self.nightly.next_iteration
             if next_run is not None:
                 lines.append(f"next nightly cut: <t:{int(next_run.timestamp())}:f>")

@@ -219,17 +219,17 @@ async def _build(studio: Studio, prod: Production, cut: Cut, line: Timeline, sta
     settings = studio.settings
     os.makedirs(staging)
     report("normalizing", 0.0)
-    planned, cards = await _plan(studio, line, staging)
+    planned = await _plan(studio, line)
     stem_files = [mediastore.path_for(settings.media_path, s.media_sha256) for s in line.stems]
     # The editorial files need only the timeline and where its segments will be: written in
-    # the segment pool while the segments are made (a pool worker the segments leave idle).
+    # the segment pool while the segments are made.
     export = asyncio.ensure_future(_editorial(line, planned, stem_files, staging))
     try:
-        segments, broken, encoded = await _segments(studio, line, staging, report, planned,
-                                                    cards)
+        segments, broken, encoded = await _segments(studio, line, staging, report, planned)
     except BaseException:
         await asyncio.gather(export, return_exceptions=True)
         raise
+    shutil.rmtree(staging / "cards", ignore_errors=True)  # drawn to be encoded; now in segments
     if broken:
         # A broken take is a slate now: the editorial files are written again for it.
         await asyncio.gather(export, return_exceptions=True)
@@ -315,26 +315,28 @@ def _as_slate(entry: Entry, broken: BrokenTake) -> Entry:
                                f"could not be used: {broken.reason}"[:90])
 
 
-async def _plan(studio: Studio, line: Timeline, staging: Path
-                ) -> tuple[list[Path], dict[int, Path]]:
-    """Where each entry's segment will be (made or not), and the cards drawn for the slates
-    and credits: known before anything is normalized."""
+async def _plan(studio: Studio, line: Timeline) -> list[Path]:
+    """Where each entry's segment will be (made or not), known before anything is made: a
+    take's by its media, a slate's or credits card's by what it shows (drawn only if new)."""
     profile = line.profile
     cache = studio.settings.cache_path / "segments"
-    cards = await asyncio.to_thread(lambda: {i: _card(line, e, staging / "cards")
-                                             for i, e in enumerate(line.entries)
-                                             if e.kind != "take"})
     paths = []
-    for i, entry in enumerate(line.entries):
-        if i in cards:
-            key = normalize.cache_key(mediastore.sha256_of(cards[i]), "image", entry.frames,
-                                      profile)
+    for entry in line.entries:
+        if entry.kind != "take":
+            key = normalize.cache_key(_card_key(line, entry), "image", entry.frames, profile)
         else:
             assert entry.media_sha256 and entry.take_kind
             key = normalize.cache_key(entry.media_sha256, entry.take_kind, entry.frames,
                                       profile)
         paths.append(normalize.segment_path(cache, key))
-    return paths, cards
+    return paths
+
+
+def _card_key(line: Timeline, entry: Entry) -> str:
+    if entry.kind == "credits":
+        card = timeline.credit_cards(line.credits)[entry.shot_number - 1]
+        return slates.credits_key(card, line.profile)
+    return slates.slate_key(entry, line.profile)
 
 
 def _card(line: Timeline, entry: Entry, folder: Path) -> Path:
@@ -345,11 +347,10 @@ def _card(line: Timeline, entry: Entry, folder: Path) -> Path:
 
 
 async def _segments(studio: Studio, line: Timeline, staging: Path, report: OnProgress,
-                    planned: list[Path], cards: dict[int, Path]
-                    ) -> tuple[list[Path], list[BrokenTake], int]:
+                    planned: list[Path]) -> tuple[list[Path], list[BrokenTake], int]:
     """Normalize every entry (cached) to its planned segment (whose name is its key); a take
-    that fails becomes a slate and is reported. `cards` are the slates' and credits' cards,
-    drawn already."""
+    that fails becomes a slate and is reported. A card is drawn only when its segment is new:
+    early in a production most shots are slates, and a 1080p card costs 36 ms to draw."""
     settings = studio.settings
     profile = line.profile
     cache = settings.cache_path / "segments"
@@ -358,8 +359,11 @@ async def _segments(studio: Studio, line: Timeline, staging: Path, report: OnPro
     broken: list[BrokenTake] = []
     limit = asyncio.Semaphore(normalize.workers())  # every worker busy, none queued behind
 
-    async def card(entry: Entry, png: Path, key: str) -> Path:
+    async def card(entry: Entry, key: str) -> Path:
         nonlocal encoded
+        png = staging / "cards" / f"{entry.code}.png"
+        if not normalize.segment_path(cache, key).exists():
+            await asyncio.to_thread(_card, line, entry, png.parent)
         seg = await normalize.normalize(cache, key, png, "image", False, entry.frames, profile)
         encoded += not seg.cached
         return seg.path
@@ -369,7 +373,7 @@ async def _segments(studio: Studio, line: Timeline, staging: Path, report: OnPro
         async with limit:
             try:
                 if entry.kind != "take":
-                    return await card(entry, cards[i], planned[i].stem)
+                    return await card(entry, planned[i].stem)
                 assert entry.media_sha256 and entry.take_kind and entry.take_id
                 source = mediastore.path_for(settings.media_path, entry.media_sha256)
                 key = planned[i].stem
@@ -388,9 +392,8 @@ async def _segments(studio: Studio, line: Timeline, staging: Path, report: OnPro
                     log.warning("take %s of shot %s broke the cut: %s", entry.take_id,
                                 entry.code, reason)
                     slate = _as_slate(entry, broken[-1])
-                    png = await asyncio.to_thread(_card, line, slate, staging / "cards")
-                    return await card(slate, png, normalize.cache_key(
-                        mediastore.sha256_of(png), "image", entry.frames, profile))
+                    return await card(slate, normalize.cache_key(
+                        slates.slate_key(slate, profile), "image", entry.frames, profile))
             finally:
                 done += 1
                 report("normalizing", done / len(line.entries))

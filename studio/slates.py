@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import functools
+import hashlib
+import json
 import textwrap
 from pathlib import Path
 
+import PIL
 from PIL import Image, ImageDraw, ImageFont
 
 from studio.timeline import Entry, Profile
 
+# Bump when a card's drawing changes: the cards' cached segments then stop matching.
+RECIPE = "1"
 BACKGROUND = (18, 18, 24)
 INK = (235, 235, 235)
 DIM = (150, 150, 160)
@@ -23,6 +28,23 @@ def _font(size: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
         return ImageFont.truetype("DejaVuSans.ttf", max(8, size))
     except OSError:
         return ImageFont.load_default(size=max(8, size))
+
+
+def slate_key(entry: Entry, profile: Profile) -> str:
+    """What a slate shows, hashed: its segment is found by this without drawing it."""
+    return _key("slate", entry.code, entry.chapter_number, entry.chapter_title,
+                entry.description, entry.owner, entry.reason, profile.width, profile.height)
+
+
+def credits_key(lines: list[tuple[str, str]], profile: Profile) -> str:
+    """What an end-credits card shows, hashed (as slate_key)."""
+    return _key("credits", lines, profile.width, profile.height)
+
+
+def _key(*shown: object) -> str:
+    font = getattr(_font(12), "path", None) or "Pillow's own font"  # what the text is set in
+    text = json.dumps([RECIPE, PIL.__version__, str(font), *shown])
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def _save(image: Image.Image, path: Path) -> Path:

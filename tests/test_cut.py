@@ -239,6 +239,34 @@ async def test_second_build_reencodes_nothing_and_an_approval_reencodes_one_shot
     assert len(await cuts.published(studio.db.reader, film.id)) == 3
 
 
+async def test_a_slate_is_made_again_only_when_what_it_shows_changes(
+    studio: Studio, film: Production, producer: Actor
+) -> None:
+    first = await cut.build(studio, film)
+    assert first.encoded == len(first.timeline.entries)  # eight slates and the credits
+    assert not (first.directory / "cards").exists()  # the cards live on in their segments
+    # The shot list comes back with shot 2.2 rewritten: its slate alone is made again.
+    edited = SHOT_LIST.replace("2,Storm,2,Pell runs,1,", "2,Storm,2,Pell runs for the hut,1,")
+    await shotlist.import_shots(studio.db, film, producer, edited.encode(), "film v2.csv")
+    second = await cut.build(studio, film)
+    assert (second.encoded, second.reused) == (1, len(second.timeline.entries) - 1)
+    old, new = (picture_at(c.film, c.timeline.entries[5].start_frame) for c in (first, second))
+    assert (old != new).any()  # the new description is on the card
+    assert second.timeline.entries[5].description == "Pell runs for the hut"
+    # A new owner is written on each of the chapter's slates, and in the credits.
+    await production.claim(studio.db, film, await actor(studio.db, film, "Ife"), 2)
+    third = await cut.build(studio, film)
+    assert third.encoded == 4 + 1  # chapter 2's four slates and the credits card
+
+
+def picture_at(film: Path, frame: int) -> object:
+    with av.open(str(film)) as container:
+        for n, picture in enumerate(container.decode(video=0)):
+            if n == frame:
+                return picture.to_ndarray()
+    raise AssertionError(f"the film has no frame {frame}")
+
+
 async def test_interrupted_build_leaves_the_last_good_cut_in_place(
     studio: Studio, film: Production, producer: Actor, tmp_path: Path
 ) -> None:

@@ -81,7 +81,8 @@ async def test_cut_now_builds_posts_and_reports(crew: Crew, slate: SlateRunner,
     assert "Runtime 0:03.5" in latest.text  # three one-second shots, half a second of credits
     status = await crew.fake.as_user(crew.alice).slash("cut status")
     assert "no cut is being built" in (status.content or "")
-    assert "latest: cut 1" in (status.content or "") and "next nightly cut" in status.content
+    assert "latest: cut 1 (1/3 shots approved, 0:03.5)" in (status.content or "")
+    assert "next nightly cut" in (status.content or "")
 
 
 async def test_a_night_missed_while_down_is_built_at_startup(crew: Crew,
