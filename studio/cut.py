@@ -29,6 +29,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 import av
+from av.stream import Discard
 
 from storage import audit, cuts
 from storage.cuts import Cut
@@ -38,7 +39,7 @@ from studio.adts import PRIMING
 from studio.app import Studio
 from studio.errors import InvalidInput, SlateError
 from studio.loudness import Loudness, gain_filter, measured_loudness
-from studio.media import FFmpegFailed, run_ffmpeg, streams_of, write_concat_list
+from studio.media import FFmpegFailed, facts_of, run_ffmpeg, write_concat_list
 from studio.settings import Settings
 from studio.timeline import SAMPLE_RATE, Entry, Timeline
 
@@ -221,18 +222,30 @@ async def _build(studio: Studio, prod: Production, cut: Cut, line: Timeline, sta
     report("normalizing", 0.0)
     planned = await _plan(studio, line)
     stem_files = [mediastore.path_for(settings.media_path, s.media_sha256) for s in line.stems]
+    loop = asyncio.get_running_loop()
+    made = [loop.create_future() for _ in line.entries]  # set as each entry's segment is made
+
+    async def ready(first: int, last: int) -> None:
+        for segment in made[first:last]:
+            await segment
+
     # The editorial files need only the timeline and where its segments will be: written in
-    # the segment pool while the segments are made.
+    # the segment pool while the segments are made. The sound starts with them too: each
+    # chapter is measured, and its pieces encoded, once the segments it hears are made.
     export = asyncio.ensure_future(_editorial(line, planned, stem_files, staging))
+    sound = _sound(studio, prod, line, planned, stem_files, report, ready)
     try:
-        segments, broken, encoded = await _segments(studio, line, staging, report, planned)
+        segments, broken, encoded = await _segments(studio, line, staging, report, planned,
+                                                    made)
     except BaseException:
-        await asyncio.gather(export, return_exceptions=True)
+        sound.cancel()
+        await asyncio.gather(export, sound, return_exceptions=True)
         raise
     shutil.rmtree(staging / "cards", ignore_errors=True)  # drawn to be encoded; now in segments
     if broken:
-        # A broken take is a slate now: the editorial files are written again for it.
-        await asyncio.gather(export, return_exceptions=True)
+        # A broken take is a slate now: the sound and the editorial files are made again.
+        sound.cancel()
+        await asyncio.gather(export, sound, return_exceptions=True)
         line = dataclasses.replace(line, entries=[
             _as_slate(e, next(b for b in broken if b.take_id == e.take_id))
             if any(b.take_id == e.take_id for b in broken) else e for e in line.entries])
@@ -242,12 +255,12 @@ async def _build(studio: Studio, prod: Production, cut: Cut, line: Timeline, sta
                                    after={"cut": cut.version, "shot": b.code,
                                           "reason": b.reason})
         export = asyncio.ensure_future(_editorial(line, segments, stem_files, staging))
+        sound = _sound(studio, prod, line, segments, stem_files, report, None)
     film = staging / FILM
     # New reels are read in the segment pool while the sound is mixed here.
     picture = reels.start(line, segments, settings.cache_path / "reels")
     try:
-        runs, size = await _stitch(studio, line, segments, stem_files, staging, film, report,
-                                   picture)
+        runs, size = await _stitch(line, segments, staging, film, report, sound, picture)
         report("verifying", 0.0)
         verdict = await verify(film, line, soundtrack.frames_total(runs), size)
         if verdict:
@@ -258,7 +271,7 @@ async def _build(studio: Studio, prod: Production, cut: Cut, line: Timeline, sta
         paths = await export
     finally:
         # Workers cannot be stopped: wait for them before the staging folder is removed.
-        await asyncio.gather(picture, export, return_exceptions=True)
+        await asyncio.gather(sound, picture, export, return_exceptions=True)
     sound_encoded, sound_reused = soundtrack.counts(runs)
     credits = staging / "credits.txt"
     credits.write_text("\n".join(f"{r}: {n}" if r else n for r, n in line.credits) + "\n",
@@ -347,7 +360,8 @@ def _card(line: Timeline, entry: Entry, folder: Path) -> Path:
 
 
 async def _segments(studio: Studio, line: Timeline, staging: Path, report: OnProgress,
-                    planned: list[Path]) -> tuple[list[Path], list[BrokenTake], int]:
+                    planned: list[Path], made: list[asyncio.Future[None]]
+                    ) -> tuple[list[Path], list[BrokenTake], int]:
     """Normalize every entry (cached) to its planned segment (whose name is its key); a take
     that fails becomes a slate and is reported. A card is drawn only when its segment is new:
     early in a production most shots are slates, and a 1080p card costs 36 ms to draw."""
@@ -396,6 +410,8 @@ async def _segments(studio: Studio, line: Timeline, staging: Path, report: OnPro
                         slates.slate_key(slate, profile), "image", entry.frames, profile))
             finally:
                 done += 1
+                if not made[i].done():
+                    made[i].set_result(None)  # made, or a slate now (the sound starts over)
                 report("normalizing", done / len(line.entries))
 
     paths = await asyncio.gather(*(one(i, e) for i, e in enumerate(line.entries)))
@@ -411,20 +427,29 @@ def _short(text: str, data_dir: Path | None = None) -> str:
     return text.strip()[:160] or "ffmpeg could not read it"
 
 
-async def _stitch(studio: Studio, line: Timeline, segments: list[Path], stem_files: list[Path],
-                  staging: Path, film: Path, report: OnProgress,
+def _sound(studio: Studio, prod: Production, line: Timeline, segments: list[Path],
+           stem_files: list[Path], report: OnProgress, ready: soundtrack.Ready | None
+           ) -> asyncio.Future[list[soundtrack.Sound | soundtrack.Measured]]:
+    """The sound, being made (soundtrack.build); its progress shown once the segments are."""
+    def progress(fraction: float) -> None:
+        state = RUNNING.get(prod.id)
+        if state is not None and state.stage != "normalizing":
+            report("mixing", fraction)
+
+    return asyncio.ensure_future(soundtrack.build(
+        line, segments, stem_files, studio.settings.cache_path / "soundtrack",
+        on_progress=progress, previous=studio.settings.cuts_path / "latest", ready=ready))
+
+
+async def _stitch(line: Timeline, segments: list[Path], staging: Path, film: Path,
+                  report: OnProgress,
+                  sound: asyncio.Future[list[soundtrack.Sound | soundtrack.Measured]],
                   picture: asyncio.Future[list[reels.BuiltReel]]
                   ) -> tuple[list[soundtrack.Sound | soundtrack.Measured], int]:
-    """Write the film from the reels' pictures (`picture`, being read) and the sound's pieces:
-    nothing is re-encoded."""
+    """Write the film from the reels' pictures (`picture`, being read) and the sound's pieces
+    (`sound`, being made): nothing is re-encoded."""
     write_concat_list(segments, staging / "segments.txt")
     report("mixing", 0.0)
-    cache = studio.settings.cache_path
-    # The sound and the reels of the picture are made side by side; both are mostly cached.
-    sound = asyncio.ensure_future(soundtrack.build(
-        line, segments, stem_files, cache / "soundtrack",
-        on_progress=lambda f: report("mixing", f),
-        previous=studio.settings.cuts_path / "latest"))
     try:
         runs, made = await asyncio.gather(sound, picture)
     except BaseException:
@@ -464,38 +489,47 @@ async def verify(film: Path, line: Timeline, audio_frames: int,
     every AAC frame of every track, and every picture packet is demuxed."""
     if size is not None and (found := _size(film)) != size:
         return f"the film is {found} bytes; {size} were written: it was cut short or changed"
+    return await asyncio.to_thread(_inspect, film, line, audio_frames)
+
+
+def _inspect(film: Path, line: Timeline, audio_frames: int) -> str | None:
+    """verify's reading of the film, opened once: its streams, its index and its pictures."""
     try:
-        duration, streams = await asyncio.to_thread(streams_of, film)
+        container = av.open(str(film))
     except Exception as exc:  # any PyAV error means the film is unreadable
         return f"the film cannot be opened ({type(exc).__name__})"
-    tolerance = line.profile.seconds(len(line.entries)) + 0.05
-    if abs(duration - line.duration) > tolerance:
-        return f"it lasts {duration:.3f}s; the timeline says {line.duration:.3f}s"
-    video = [s for s in streams if s.kind == "video"]
-    audio = [s for s in streams if s.kind == "audio"]
-    if len(video) != 1 or (video[0].width, video[0].height) != (line.profile.width,
-                                                                line.profile.height):
-        return "the picture stream is missing or the wrong size"
-    expected = len(soundtrack.tracks_of(line))
-    if len(audio) != expected:
-        return f"it has {len(audio)} audio tracks; expected {expected}"
-    try:
-        return await asyncio.to_thread(index_problem, film, line, audio_frames)
-    except Exception as exc:  # PyAV raises many kinds; any of them means a broken film
-        return f"it does not demux end to end ({type(exc).__name__}: {_short(str(exc))})"
+    with container:
+        duration, streams = facts_of(container)
+        tolerance = line.profile.seconds(len(line.entries)) + 0.05
+        if abs(duration - line.duration) > tolerance:
+            return f"it lasts {duration:.3f}s; the timeline says {line.duration:.3f}s"
+        video = [s for s in streams if s.kind == "video"]
+        audio = [s for s in streams if s.kind == "audio"]
+        if len(video) != 1 or (video[0].width, video[0].height) != (line.profile.width,
+                                                                    line.profile.height):
+            return "the picture stream is missing or the wrong size"
+        expected = len(soundtrack.tracks_of(line))
+        if len(audio) != expected:
+            return f"it has {len(audio)} audio tracks; expected {expected}"
+        try:
+            return _index_problem(container, line, audio_frames)
+        except Exception as exc:  # PyAV raises many kinds; any of them means a broken film
+            return f"it does not demux end to end ({type(exc).__name__}: {_short(str(exc))})"
 
 
-def index_problem(film: Path, line: Timeline, audio_frames: int) -> str | None:
+def _index_problem(container: av.container.InputContainer, line: Timeline,
+                  audio_frames: int) -> str | None:
     """The film's index and its pictures: a picture for each of the timeline's frames, each
-    picture packet read (the file interleaves the sound between them, so this reads to its
-    end), every AAC frame of every track, and the sound ending with the picture (within a
-    frame and the last AAC frame)."""
-    with av.open(str(film)) as container:
-        streams = list(container.streams)
-        found = [(s.type, s.frames, float((s.start_time or 0) + (s.duration or 0))
-                  * float(s.time_base or 0)) for s in streams]
-        # Only the pictures become Python objects: the sound's packets are read past in C.
-        read = sum(1 for packet in container.demux(video=0) if packet.size)
+    picture packet read, every AAC frame of every track, and the sound ending with the
+    picture (within a frame and the last AAC frame)."""
+    streams = list(container.streams)
+    found = [(s.type, s.frames, float((s.start_time or 0) + (s.duration or 0))
+              * float(s.time_base or 0)) for s in streams]
+    # The sound's packets are skipped unread (every byte's presence is the size check's; each
+    # piece was decoded when made): reading them would triple this pass.
+    for stream in container.streams.audio:
+        stream.discard = Discard.all
+    read = sum(1 for packet in container.demux(video=0) if packet.size)
     picture = next(f for f in found if f[0] == "video")
     if picture[1] != line.frames:
         return f"it holds {picture[1]} picture frames; the timeline has {line.frames}"

@@ -206,11 +206,16 @@ class StreamFacts:
 def streams_of(path: Path | str) -> tuple[float, list[StreamFacts]]:
     """The container's duration and each stream's kind, codec and title."""
     with av.open(str(path)) as container:
-        duration = (container.duration or 0) / av.time_base
-        found = []
-        for s in container.streams:
-            title = s.metadata.get("title", "") or s.metadata.get("handler_name", "")
-            w = s.codec_context.width if s.type == "video" else None
-            h = s.codec_context.height if s.type == "video" else None
-            found.append(StreamFacts(s.type, s.codec_context.name, title, w, h))
+        return facts_of(container)
+
+
+def facts_of(container: av.container.InputContainer) -> tuple[float, list[StreamFacts]]:
+    """streams_of for a container already open."""
+    duration = (container.duration or 0) / av.time_base
+    found = []
+    for s in container.streams:
+        title = s.metadata.get("title", "") or s.metadata.get("handler_name", "")
+        w = s.codec_context.width if s.type == "video" else None
+        h = s.codec_context.height if s.type == "video" else None
+        found.append(StreamFacts(s.type, s.codec_context.name, title, w, h))
     return duration, found

@@ -24,7 +24,7 @@ import json
 import os
 import secrets
 import threading
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -485,11 +485,17 @@ def _measure(line: Timeline, run: Run, sources: Sources, cache: Path,
     return Measured(key, cached, run.label, measured, gain, tuple(parts))
 
 
+Ready = Callable[[int, int], Awaitable[None]]
+
+
 async def build(line: Timeline, segments: list[Path], stem_files: list[Path], cache: Path,
                 on_progress: Callable[[float], None] | None = None, *,
-                previous: Path | None = None) -> list[Sound | Measured]:
+                previous: Path | None = None, ready: Ready | None = None
+                ) -> list[Sound | Measured]:
     """Every run's loudness and every piece's tracks, from the cache where their input is
-    unchanged, else encoded now. `previous` is the last published cut's folder."""
+    unchanged, else encoded now. `previous` is the last published cut's folder. `ready(i, j)`
+    waits until the segments of entries i..j-1 are made: the sound can start with them,
+    each run measured (and each piece encoded) as soon as what it hears exists."""
     loop = asyncio.get_running_loop()
     workers = max(2, os.cpu_count() or 2)
     stop = threading.Event()
@@ -501,22 +507,30 @@ async def build(line: Timeline, segments: list[Path], stem_files: list[Path], ca
     with ThreadPoolExecutor(workers, thread_name_prefix="sound") as pool:
         try:
             return await _build(line, segments, stem_files, cache, previous, pool, stop,
-                                progress)
+                                progress, ready or _made)
         except BaseException:
             stop.set()  # jobs not started yet return at once; running ones finish
             raise
 
 
+async def _made(first: int, last: int) -> None:
+    """Every segment exists already (the default)."""
+
+
 async def _build(line: Timeline, segments: list[Path], stem_files: list[Path], cache: Path,
                  previous: Path | None, pool: ThreadPoolExecutor, stop: threading.Event,
-                 progress: Callable[[float], None]) -> list[Sound | Measured]:
+                 progress: Callable[[float], None], ready: Ready) -> list[Sound | Measured]:
     loop = asyncio.get_running_loop()
     sources = Sources(line, segments, stem_files)
     runs = plan(line)
     before = _previous_gains(previous)
-    measured: list[Measured] = list(await asyncio.gather(*(
-        loop.run_in_executor(pool, _measure, line, run, sources, cache, before.get(run.label))
-        for run in runs)))
+
+    async def measure(run: Run) -> Measured:
+        await ready(run.first, run.last)
+        return await loop.run_in_executor(pool, _measure, line, run, sources, cache,
+                                          before.get(run.label))
+
+    measured: list[Measured] = list(await asyncio.gather(*(measure(run) for run in runs)))
     gains = {m.label: m for m in measured}
     silence = await loop.run_in_executor(pool, silent_frame, cache)
     silent = silence.read_bytes()
@@ -592,7 +606,13 @@ async def _build(line: Timeline, segments: list[Path], stem_files: list[Path], c
         else:
             runs_of.append([sound])
 
-    jobs = [loop.run_in_executor(pool, some, run) for run in runs_of]
+    async def job(group: list[Sound]) -> None:
+        lo, hi = group[0].piece.a - PRE - SAMPLES_PER_FRAME, group[-1].piece.b + POST
+        near = [run for run in runs if run.start < hi and run.end > lo]
+        await ready(near[0].first, near[-1].last)
+        await loop.run_in_executor(pool, some, group)
+
+    jobs = [asyncio.ensure_future(job(group)) for group in runs_of]
     try:
         await asyncio.gather(*jobs)
     except BaseException:
