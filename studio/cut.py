@@ -345,18 +345,22 @@ async def _plan(studio: Studio, line: Timeline) -> list[Path]:
     return paths
 
 
+def _credits_card(line: Timeline, entry: Entry) -> list[tuple[str, str]]:
+    """The lines on the credits card `entry` (its shot_number counts the cards from 1)."""
+    return timeline.credit_cards(line.credits)[entry.shot_number - 1]
+
+
 def _card_key(line: Timeline, entry: Entry) -> str:
     if entry.kind == "credits":
-        card = timeline.credit_cards(line.credits)[entry.shot_number - 1]
-        return slates.credits_key(card, line.profile)
+        return slates.credits_key(_credits_card(line, entry), line.profile)
     return slates.slate_key(entry, line.profile)
 
 
 def _card(line: Timeline, entry: Entry, folder: Path) -> Path:
+    png = folder / f"{entry.code}.png"
     if entry.kind == "credits":
-        card = timeline.credit_cards(line.credits)[entry.shot_number - 1]
-        return slates.render_credits(card, line.profile, folder / f"{entry.code}.png")
-    return slates.render_slate(entry, line.profile, folder / f"{entry.code}.png")
+        return slates.render_credits(_credits_card(line, entry), line.profile, png)
+    return slates.render_slate(entry, line.profile, png)
 
 
 async def _segments(studio: Studio, line: Timeline, staging: Path, report: OnProgress,

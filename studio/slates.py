@@ -90,7 +90,7 @@ def render_credits(lines: list[tuple[str, str]], profile: Profile, path: Path) -
         rows = [(role, _wrap(draw, names, font if role else title,
                              w / 2 - gap - margin if role else w - 2 * margin))
                 for role, names in lines]
-        height = sum(int((unit * 1.5 if role else unit * 2.2) * len(names)) for role, names in rows)
+        height = sum(_row(unit, role) * len(names) for role, names in rows)
         widest = max((draw.textlength(role, font=font) for role, _ in rows), default=0)
         if unit <= 7 or (height <= h - 2 * margin and widest <= w / 2 - gap - margin):
             break
@@ -98,17 +98,21 @@ def render_credits(lines: list[tuple[str, str]], profile: Profile, path: Path) -
     y = (h - height) // 2
     for role, names in rows:
         for k, text in enumerate(names):
-            if role:
+            if not role:
+                draw.text(((w - draw.textlength(text, font=title)) / 2, y), text, font=title,
+                          fill=INK)
+            else:
                 if k == 0:
                     at = w / 2 - gap - draw.textlength(role, font=font)
                     draw.text((at, y), role, font=font, fill=DIM)
                 draw.text((w / 2 + gap, y), text, font=font, fill=INK)
-                y += int(unit * 1.5)
-            else:
-                at = (w - draw.textlength(text, font=title)) / 2
-                draw.text((at, y), text, font=title, fill=INK)
-                y += int(unit * 2.2)
+            y += _row(unit, role)
     return _save(image, path)
+
+
+def _row(unit: int, role: str) -> int:
+    """The height of a credits row at type size `unit`: a role's, or the title's."""
+    return int(unit * (1.5 if role else 2.2))
 
 
 def _wrap(draw: ImageDraw.ImageDraw, text: str, font: ImageFont.FreeTypeFont | ImageFont.ImageFont,
