@@ -13,14 +13,14 @@ from __future__ import annotations
 import asyncio
 import json
 import statistics
-import subprocess
 import tempfile
 import time
 from pathlib import Path
 
+from bench_cut import floor_concat  # the same floor: this folder is the script's path
+
 from studio import cut, normalize, production, shotlist
 from studio.app import Studio
-from studio.media import ffmpeg_exe
 from studio.people import actor
 from studio.settings import load_settings
 
@@ -34,13 +34,6 @@ def shot_list() -> bytes:
     lines += [f"{c},Chapter {c},{s},\"Shot {c}.{s}: the kite climbs over the flats\",0.5"
               for c in range(1, CHAPTERS + 1) for s in range(1, PER_CHAPTER + 1)]
     return ("\n".join(lines) + "\n").encode()
-
-
-def floor_concat(listing: Path, out: Path) -> float:
-    start = time.perf_counter()
-    subprocess.run([ffmpeg_exe(), "-v", "error", "-y", "-f", "concat", "-safe", "0", "-i",
-                    str(listing), "-map", "0", "-c", "copy", str(out)], check=True)
-    return time.perf_counter() - start
 
 
 async def main() -> None:
