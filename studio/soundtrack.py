@@ -582,13 +582,19 @@ async def _build(line: Timeline, segments: list[Path], stem_files: list[Path], c
 
     done = 0
 
+    def heard(group: list[Sound]) -> tuple[int, int]:
+        """The samples a group's encode reads: its pieces, their pre- and post-roll, and the
+        priming frame before the film's first piece."""
+        first = group[0].piece
+        return first.a - PRE - first.first * SAMPLES_PER_FRAME, group[-1].piece.b + POST
+
     def some(run: list[Sound]) -> None:
         """Adjacent new pieces of one track: one encode, then each piece to the cache."""
         nonlocal done
         if stop.is_set():
             return
-        track, lo = run[0].track, run[0].piece.a - PRE - run[0].piece.first * SAMPLES_PER_FRAME
-        pcm = track_pcm(track, lo, run[-1].piece.b + POST)
+        track, (lo, hi) = run[0].track, heard(run)
+        pcm = track_pcm(track, lo, hi)
         # Frames silent after all (a quiet take, a gap between takes) are the silent frame.
         encoded = _pieces_frames(pcm, lo, [s.piece for s in run], CODER.get(track, "fast"),
                                  silent)
@@ -607,7 +613,7 @@ async def _build(line: Timeline, segments: list[Path], stem_files: list[Path], c
             runs_of.append([sound])
 
     async def job(group: list[Sound]) -> None:
-        lo, hi = group[0].piece.a - PRE - SAMPLES_PER_FRAME, group[-1].piece.b + POST
+        lo, hi = heard(group)
         near = [run for run in runs if run.start < hi and run.end > lo]
         await ready(near[0].first, near[-1].last)
         await loop.run_in_executor(pool, some, group)
