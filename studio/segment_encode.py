@@ -24,6 +24,7 @@ import av.filter
 from av.container import InputContainer
 
 from studio.media import FFmpegFailed
+from studio.memory import keep_freed_memory
 
 SAMPLE_RATE = 48000
 PCM_CHUNK = 1024  # samples per PCM packet written
@@ -65,8 +66,10 @@ def watch_parent(parent_pid: int) -> None:
 
 
 def start_worker(parent_pid: int) -> None:
-    """Pool initializer: watch the bot, then rehearse: the first real segment waits for nothing."""
+    """Pool initializer: watch the bot, keep freed memory (each segment frees what the next
+    needs), then rehearse: the first real segment waits for nothing."""
     watch_parent(parent_pid)
+    keep_freed_memory()
     rehearse()
 
 
