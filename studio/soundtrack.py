@@ -38,19 +38,19 @@ from studio.loudness import Gain, Loudness
 from studio.timeline import SAMPLE_RATE, Timeline
 
 # Bump when the encoding below changes: old cached pieces then stop matching.
-RECIPE = "6"
+RECIPE = "7"
 PRE = 2 * SAMPLES_PER_FRAME  # pre-roll before a piece: the encoder settles before `a`
 POST = 3 * SAMPLES_PER_FRAME  # after `b`: the frames up to b are encoded as in a longer stream
 DROP = 3  # the encoder's priming frame and the two pre-roll frames
 HYSTERESIS = 0.5  # LU a kept gain may leave the chapter off the target
 GROUP = 16  # adjacent new pieces per encode: the encoder's slow first frames paid once
-# The mix, what is delivered, at a constant 128 kb/s with the twoloop coder. The reference
-# tracks (the takes' sound, each stem) at a constant quality with the fast coder: at a
-# constant rate a sparse track (a voice, an effect, a tone) had each frame searched up to six
-# times over for bits it had no use for; at a constant quality it takes one search and the
-# bits its sound needs (see the README).
-MIX = {"aac_coder": "twoloop", "b": "128000"}
-REFERENCE = {"aac_coder": "fast", "flags": "+qscale", "global_quality": str(2 * 118)}
+# Every track (the mix, the takes' sound, each stem) is AAC-LC at a constant quality (VBR,
+# q 2) with the fast coder: measured on voice, effects, music, a mix and a tone, it codes each
+# as well as 128 kb/s with the twoloop coder or better (by SNR) in 2–8× less time. At a
+# constant rate the encoder searched a sparse track's frames up to six times over for bits
+# it had no use for (see the README).
+QUALITY = 2.0
+CODING = {"aac_coder": "fast", "flags": "+qscale", "global_quality": str(round(QUALITY * 118))}
 
 
 @dataclass(frozen=True)
@@ -272,19 +272,14 @@ def _write(path: Path, data: bytes) -> None:
         partial.unlink(missing_ok=True)
 
 
-def coding(track: str) -> dict[str, str]:
-    """The encoder's options for a track: MIX or REFERENCE."""
-    return MIX if track == "mix" else REFERENCE
-
-
-def encode(pcm: np.ndarray, options: dict[str, str]) -> list[bytes]:
-    """AAC-LC of float stereo PCM (MIX or REFERENCE options), in ADTS frames: one per 1024
-    samples, after the encoder's priming frame (the input is padded to whole frames)."""
+def encode(pcm: np.ndarray) -> list[bytes]:
+    """AAC-LC of float stereo PCM, in ADTS frames: one per 1024 samples, after the encoder's
+    priming frame (the input is padded to whole frames)."""
     ctx = av.CodecContext.create("aac", "w")
     ctx.sample_rate = SAMPLE_RATE
     ctx.layout = "stereo"
     ctx.format = "fltp"
-    ctx.options = options
+    ctx.options = CODING
     ctx.open()
     packets = []
     for at in range(0, pcm.shape[1], SAMPLES_PER_FRAME):
@@ -325,8 +320,8 @@ def _loud_frames(pcm: np.ndarray, lo: int, k0: int, k1: int) -> list[tuple[int, 
     return spans
 
 
-def _pieces_frames(pcm: np.ndarray, lo: int, run: list[Piece], options: dict[str, str],
-                   silence: bytes) -> list[bytes]:
+def _pieces_frames(pcm: np.ndarray, lo: int, run: list[Piece], silence: bytes
+                   ) -> list[bytes]:
     """Adjacent pieces' frames from their padded input (starting at `lo`): each stretch that
     hears sound is encoded from its own padded input, keeping exactly its frames (the priming
     frame too); the rest are the silent frame. The stretches go through one encoder end to
@@ -340,7 +335,7 @@ def _pieces_frames(pcm: np.ndarray, lo: int, run: list[Piece], options: dict[str
                           end * SAMPLES_PER_FRAME + POST - lo])
         offsets.append(at)
         at += inputs[-1].shape[1] // SAMPLES_PER_FRAME
-    made = encode(np.concatenate(inputs, axis=1), options) if inputs else []
+    made = encode(np.concatenate(inputs, axis=1)) if inputs else []
     frames: dict[int, bytes] = {}
     for (first, end), offset in zip(spans, offsets, strict=True):
         kept = made[offset + DROP:offset + DROP + end - first]
@@ -363,7 +358,7 @@ def silent_frame(cache: Path) -> Path:
     """One AAC frame of digital silence from this encoder: it decodes to zeros anywhere."""
     kept = cache / f"silence-{_key('silence')[:16]}.aac"
     if not kept.exists():
-        frames = encode(np.zeros((2, 8 * SAMPLES_PER_FRAME), np.float32), MIX)
+        frames = encode(np.zeros((2, 8 * SAMPLES_PER_FRAME), np.float32))
         _write(kept, frames[DROP])
     return kept
 
@@ -605,7 +600,7 @@ async def _build(line: Timeline, segments: list[Path], stem_files: list[Path], c
         track, (lo, hi) = run[0].track, heard(run)
         pcm = track_pcm(track, lo, hi)
         # Frames silent after all (a quiet take, a gap between takes) are the silent frame.
-        encoded = _pieces_frames(pcm, lo, [s.piece for s in run], coding(track), silent)
+        encoded = _pieces_frames(pcm, lo, [s.piece for s in run], silent)
         for sound, data in zip(run, encoded, strict=True):
             _write(sound.path, data)
             done += 1
