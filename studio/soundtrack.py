@@ -343,14 +343,14 @@ def _pieces_frames(pcm: np.ndarray, lo: int, run: list[Piece], silence: bytes
             raise adts.BadADTS(f"the encoder made {len(made)} frames; "
                                f"{offset + DROP + end - first} were needed")
         frames.update(zip(range(first, end), kept, strict=True))
+    # Every encoded frame kept is decoded once before the cache keeps it (the silent frame
+    # was when it was made): each must give its 1024 samples.
+    if decoded_samples(b"".join(frames.values())) != len(frames) * SAMPLES_PER_FRAME:
+        raise adts.BadADTS("a sound piece does not decode to its length")
     out = []
     for piece in run:
         k = piece.a // SAMPLES_PER_FRAME - piece.first
-        data = b"".join(frames.get(n, silence) for n in range(k, k + piece.frames))
-        # Decoded once before the cache keeps it: frame and sample counts both.
-        if decoded_samples(data) != piece.frames * SAMPLES_PER_FRAME:
-            raise adts.BadADTS("a sound piece does not decode to its length")
-        out.append(data)
+        out.append(b"".join(frames.get(n, silence) for n in range(k, k + piece.frames)))
     return out
 
 
@@ -524,39 +524,25 @@ async def _made(first: int, last: int) -> None:
 async def _build(line: Timeline, segments: list[Path], stem_files: list[Path], cache: Path,
                  previous: Path | None, pool: ThreadPoolExecutor, stop: threading.Event,
                  progress: Callable[[float], None], ready: Ready) -> list[Sound | Measured]:
+    """The reference tracks' pieces are planned at once and each encoded as soon as the
+    segments it hears are made; a chapter's mix pieces once the gains they are made at are
+    known (the chapter's, and a neighbour's at its edges)."""
     loop = asyncio.get_running_loop()
     sources = Sources(line, segments, stem_files)
     runs = plan(line)
     before = _previous_gains(previous)
+    gains: dict[str, Measured] = {}  # each run's, once measured
 
     async def measure(run: Run) -> Measured:
         await ready(run.first, run.last)
-        return await loop.run_in_executor(pool, _measure, line, run, sources, cache,
-                                          before.get(run.label))
+        found = await loop.run_in_executor(pool, _measure, line, run, sources, cache,
+                                           before.get(run.label))
+        gains[run.label] = found
+        return found
 
-    measured: list[Measured] = list(await asyncio.gather(*(measure(run) for run in runs)))
-    gains = {m.label: m for m in measured}
+    measuring = [asyncio.ensure_future(measure(run)) for run in runs]
     silence = await loop.run_in_executor(pool, silent_frame, cache)
     silent = silence.read_bytes()
-    sounds: list[Sound] = []
-    todo: list[tuple[int, Sound]] = []
-    for piece in pieces(line):
-        lo, hi = piece.a - PRE, piece.b + POST
-        for track in tracks_of(line):
-            inputs = sources.overlapping(track, lo, hi)
-            if not inputs:
-                sounds.append(Sound(silence.name, True, piece, track, silence))
-                continue
-            part: list[object] = [line.profile.key, track, piece.a, piece.b, piece.first,
-                                  inputs]
-            if track == "mix":
-                part.append(_gains_over(runs, gains, lo, hi))
-            key = _key(*part)
-            path = _entry(cache, key)
-            sound = Sound(key, path.exists(), piece, track, path)
-            sounds.append(sound)
-            if not sound.cached:
-                todo.append((len(sounds) - 1, sound))
     mixes: dict[str, np.ndarray] = {}
     # One lock per run: two chapters' limiters run side by side, one chapter's only once.
     mix_locks = {run.label: threading.Lock() for run in runs}
@@ -584,7 +570,31 @@ async def _build(line: Timeline, segments: list[Path], stem_files: list[Path], c
                 out[:, a - lo:b - lo] = loudness.apply(sources.pcm("mix", a, b), gain)
         return out
 
-    done = 0
+    def sound_of(piece: Piece, track: str) -> Sound:
+        """The piece's track: the silent frame, or its cache entry (made already or not)."""
+        lo, hi = piece.a - PRE, piece.b + POST
+        inputs = sources.overlapping(track, lo, hi)
+        if not inputs:
+            return Sound(silence.name, True, piece, track, silence)
+        part: list[object] = [line.profile.key, track, piece.a, piece.b, piece.first, inputs]
+        if track == "mix":
+            part.append(_gains_over(runs, gains, lo, hi))
+        key = _key(*part)
+        path = _entry(cache, key)
+        return Sound(key, path.exists(), piece, track, path)
+
+    counted = threading.Lock()
+    new = done = 0
+    shown = 0.0
+
+    def advanced(made: int = 0, found: int = 0) -> None:
+        """Progress over the new pieces known so far (a chapter's mix is known once it is
+        measured), never shown going back."""
+        nonlocal new, done, shown
+        with counted:
+            new, done = new + found, done + made
+            shown = max(shown, done / new if new else 0.0)
+        progress(shown)
 
     def heard(group: list[Sound]) -> tuple[int, int]:
         """The samples a group's encode reads: its pieces, their pre- and post-roll, and the
@@ -592,43 +602,83 @@ async def _build(line: Timeline, segments: list[Path], stem_files: list[Path], c
         first = group[0].piece
         return first.a - PRE - first.first * SAMPLES_PER_FRAME, group[-1].piece.b + POST
 
-    def some(run: list[Sound]) -> None:
+    def some(group: list[Sound]) -> None:
         """Adjacent new pieces of one track: one encode, then each piece to the cache."""
-        nonlocal done
         if stop.is_set():
             return
-        track, (lo, hi) = run[0].track, heard(run)
+        track, (lo, hi) = group[0].track, heard(group)
         pcm = track_pcm(track, lo, hi)
         # Frames silent after all (a quiet take, a gap between takes) are the silent frame.
-        encoded = _pieces_frames(pcm, lo, [s.piece for s in run], silent)
-        for sound, data in zip(run, encoded, strict=True):
+        encoded = _pieces_frames(pcm, lo, [s.piece for s in group], silent)
+        for sound, data in zip(group, encoded, strict=True):
             _write(sound.path, data)
-            done += 1
-            progress(done / len(todo))
+            advanced(made=1)
 
-    runs_of: list[list[Sound]] = []
-    for _, sound in sorted(todo, key=lambda t: (t[1].track, t[1].piece.a)):
-        last = runs_of[-1][-1] if runs_of else None
-        if last is not None and last.track == sound.track and last.piece.b == sound.piece.a \
-                and len(runs_of[-1]) < GROUP:
-            runs_of[-1].append(sound)
-        else:
-            runs_of.append([sound])
-
-    async def job(group: list[Sound]) -> None:
+    async def encoded(group: list[Sound]) -> None:
         lo, hi = heard(group)
         near = [run for run in runs if run.start < hi and run.end > lo]
         await ready(near[0].first, near[-1].last)
         await loop.run_in_executor(pool, some, group)
 
-    jobs = [asyncio.ensure_future(job(group)) for group in runs_of]
+    async def track_of(track: str, chosen: list[Piece], after: list[asyncio.Future[Measured]]
+                       ) -> list[Sound]:
+        """A track's sounds over `chosen` (adjacent pieces), planned once the measurements
+        its keys need (`after`) are done; the new ones encoded in groups."""
+        if after:
+            await asyncio.wait(after)
+            for measured in after:
+                measured.result()  # a failed measurement fails the sound
+        found = await loop.run_in_executor(pool, lambda: [sound_of(p, track) for p in chosen])
+        groups = _groups(found)
+        advanced(found=sum(len(g) for g in groups))
+        outcomes = await asyncio.gather(*(encoded(g) for g in groups), return_exceptions=True)
+        for outcome in outcomes:
+            if isinstance(outcome, BaseException):
+                raise outcome
+        return found
+
+    every = pieces(line)
+    names = tracks_of(line)
+    jobs: list[tuple[str, asyncio.Future[list[Sound]]]] = [
+        (name, asyncio.ensure_future(track_of(name, every, []))) for name in names
+        if name != "mix"]
+    # Each mix piece goes with the run it starts in; it waits for every run its input spans.
+    starts = [run.start for run in runs]
+    by_run: list[list[Piece]] = [[] for _ in runs]
+    for piece in every:
+        by_run[max(0, bisect.bisect_right(starts, piece.a) - 1)].append(piece)
+    for chosen in filter(None, by_run):
+        lo = chosen[0].a - PRE - SAMPLES_PER_FRAME
+        hi = chosen[-1].b + POST
+        after = [m for run, m in zip(runs, measuring, strict=True)
+                 if run.start < hi and run.end > lo]
+        jobs.append(("mix", asyncio.ensure_future(track_of("mix", chosen, after))))
+    everything = [*measuring, *(job for _, job in jobs)]
     try:
-        await asyncio.gather(*jobs)
+        measured = list(await asyncio.gather(*measuring))
+        found = [await job for _, job in jobs]
     except BaseException:
-        stop.set()
-        await asyncio.gather(*jobs, return_exceptions=True)
+        stop.set()  # jobs not started yet return at once; running ones finish
+        await asyncio.gather(*everything, return_exceptions=True)
         raise
-    return [*measured, *sounds]
+    by_track: dict[str, list[Sound]] = {name: [] for name in names}
+    for (name, _), sounds in zip(jobs, found, strict=True):
+        by_track[name] += sounds
+    return [*measured, *(s for name in names for s in by_track[name])]
+
+
+def _groups(found: list[Sound]) -> list[list[Sound]]:
+    """The new ones of a track's adjacent pieces: neighbours together, GROUP at most."""
+    groups: list[list[Sound]] = []
+    for sound in found:
+        if sound.cached:
+            continue
+        last = groups[-1][-1] if groups else None
+        if last is not None and last.piece.b == sound.piece.a and len(groups[-1]) < GROUP:
+            groups[-1].append(sound)
+        else:
+            groups.append([sound])
+    return groups
 
 
 def _gains_over(runs: list[Run], gains: dict[str, Measured], lo: int, hi: int
