@@ -43,10 +43,12 @@ class Shape:
 
 
 def encoder_options(fps: Fraction) -> dict[str, str]:
-    """The fixed libx264 settings every segment shares (identical streams for stream copy)."""
+    """The fixed libx264 settings every segment shares (identical streams for stream copy).
+    Two B-frames placed without the lookahead's trials (b-adapt 0): as small and as sharp on
+    our tests, a tenth less encoding."""
     gop = max(1, round(fps * 2))
     return {"preset": "veryfast", "crf": "23", "profile": "high", "level": "4.1",
-            "g": str(gop), "bf": "2", "x264-params": "scenecut=0:open-gop=0",
+            "g": str(gop), "bf": "2", "x264-params": "scenecut=0:open-gop=0:b-adapt=0",
             "threads": "1"}
 
 

@@ -38,10 +38,10 @@ from studio.loudness import Gain, Loudness
 from studio.timeline import SAMPLE_RATE, Timeline
 
 # Bump when the encoding below changes: old cached pieces then stop matching.
-RECIPE = "7"
+RECIPE = "8"
 PRE = 2 * SAMPLES_PER_FRAME  # pre-roll before a piece: the encoder settles before `a`
 POST = 3 * SAMPLES_PER_FRAME  # after `b`: the frames up to b are encoded as in a longer stream
-DROP = 3  # the encoder's priming frame and the two pre-roll frames
+BLOCK = 2 * SAMPLES_PER_FRAME  # what a frame's MDCT block codes: its own samples and the next's
 HYSTERESIS = 0.5  # LU a kept gain may leave the chapter off the target
 GROUP = 16  # adjacent new pieces per encode: the encoder's slow first frames paid once
 # Every track (the mix, the takes' sound, each stem) is AAC-LC at a constant quality (VBR,
@@ -302,46 +302,62 @@ def decoded_samples(data: bytes) -> int:
     return total + sum(out.samples for out in decoder.decode(None))
 
 
-def _loud_frames(pcm: np.ndarray, lo: int, k0: int, k1: int) -> list[tuple[int, int]]:
-    """Spans [k, m) of the film's frames k0..k1 whose encode sees sound: frame k is silence
-    when its input [k·1024 − PRE, (k+1)·1024 + POST) is all zeros (as a whole silent piece
-    is); a silent gap no longer than a stretch's pre- and post-roll is encoded through."""
+def _heard(pcm: np.ndarray, lo: int, k0: int, k1: int) -> np.ndarray:
+    """Whether each of the frames k0 − 1 … k1 hears sound: a sample of its block
+    [k·1024, k·1024 + BLOCK) is not zero. A frame that hears none codes to nothing: the
+    silent frame is that frame exactly, whatever its neighbours are."""
     heard = np.concatenate([[0], np.cumsum(np.any(pcm != 0, axis=0))])
-    spans: list[tuple[int, int]] = []
+    starts = np.arange(k0 - 1, k1 + 1) * SAMPLES_PER_FRAME - lo
+    a = np.clip(starts, 0, pcm.shape[1])
+    b = np.clip(starts + BLOCK, 0, pcm.shape[1])
+    return heard[b] != heard[a]
+
+
+def _stretches(pcm: np.ndarray, lo: int, k0: int, k1: int) -> list[tuple[int, int, int, int]]:
+    """Stretches (first, end, pre, post) of the frames k0 … k1 − 1 that hear sound, with the
+    frames of true input their encode reads before and after them. At an edge in silence
+    that is none: a stretch that starts in silence starts with a frame of zeros (its block
+    hears the sound after it), so the encoder starts from silence as the film does there
+    and, reading on from the stretch before, looks half a frame ahead into zeros. Where the
+    sound goes on past the pieces' edge, PRE and POST: the encoder decides there as the
+    neighbouring piece's encode did."""
+    heard = _heard(pcm, lo, k0, k1)  # heard[k - k0 + 1] is frame k's
+    spans: list[list[int]] = []
     for k in range(k0, k1):
-        a = min(max(k * SAMPLES_PER_FRAME - PRE - lo, 0), pcm.shape[1])
-        b = min(max((k + 1) * SAMPLES_PER_FRAME + POST - lo, 0), pcm.shape[1])
-        if heard[b] == heard[a]:
+        if not heard[k - k0 + 1]:
             continue
-        if spans and k - spans[-1][1] <= (PRE + POST) // SAMPLES_PER_FRAME:
-            spans[-1] = (spans[-1][0], k + 1)
+        if spans and spans[-1][1] == k:
+            spans[-1][1] = k + 1
         else:
-            spans.append((k, k + 1))
-    return spans
+            spans.append([k, k + 1])
+    return [(first, end,
+             PRE // SAMPLES_PER_FRAME if heard[first - k0] else 0,
+             POST // SAMPLES_PER_FRAME if heard[end - k0 + 1] else 0)
+            for first, end in spans]
 
 
 def _pieces_frames(pcm: np.ndarray, lo: int, run: list[Piece], silence: bytes
                    ) -> list[bytes]:
     """Adjacent pieces' frames from their padded input (starting at `lo`): each stretch that
-    hears sound is encoded from its own padded input, keeping exactly its frames (the priming
-    frame too); the rest are the silent frame. The stretches go through one encoder end to
-    end, so it starts once: each stretch's kept frames follow its own two frames of pre-roll,
-    and the frames that straddle the previous stretch's end are among those dropped."""
+    hears sound is encoded from its own input (_stretches), keeping exactly its frames (the
+    priming frame too); the rest are the silent frame. The stretches go through one encoder
+    end to end, so it starts once: each stretch's kept frames follow its own pre-roll, and
+    the frames that straddle the previous stretch's end are among those dropped."""
     k0 = run[0].a // SAMPLES_PER_FRAME - run[0].first
-    spans = _loud_frames(pcm, lo, k0, run[-1].b // SAMPLES_PER_FRAME)
+    stretches = _stretches(pcm, lo, k0, run[-1].b // SAMPLES_PER_FRAME)
     inputs, offsets, at = [], [], 0
-    for first, end in spans:
-        inputs.append(pcm[:, first * SAMPLES_PER_FRAME - PRE - lo:
-                          end * SAMPLES_PER_FRAME + POST - lo])
-        offsets.append(at)
-        at += inputs[-1].shape[1] // SAMPLES_PER_FRAME
+    for first, end, pre, post in stretches:
+        inputs.append(pcm[:, (first - pre) * SAMPLES_PER_FRAME - lo:
+                          (end + post) * SAMPLES_PER_FRAME - lo])
+        offsets.append(at + pre + 1)  # its first frame's packet: after the encoder's priming
+        at += pre + end - first + post
     made = encode(np.concatenate(inputs, axis=1)) if inputs else []
     frames: dict[int, bytes] = {}
-    for (first, end), offset in zip(spans, offsets, strict=True):
-        kept = made[offset + DROP:offset + DROP + end - first]
+    for (first, end, _, _), offset in zip(stretches, offsets, strict=True):
+        kept = made[offset:offset + end - first]
         if len(kept) != end - first:
             raise adts.BadADTS(f"the encoder made {len(made)} frames; "
-                               f"{offset + DROP + end - first} were needed")
+                               f"{offset + end - first} were needed")
         frames.update(zip(range(first, end), kept, strict=True))
     # Every encoded frame kept is decoded once before the cache keeps it (the silent frame
     # was when it was made): each must give its 1024 samples.
@@ -359,7 +375,7 @@ def silent_frame(cache: Path) -> Path:
     kept = cache / f"silence-{_key('silence')[:16]}.aac"
     if not kept.exists():
         frames = encode(np.zeros((2, 8 * SAMPLES_PER_FRAME), np.float32))
-        _write(kept, frames[DROP])
+        _write(kept, frames[len(frames) // 2])  # one from the middle of the silence
     return kept
 
 

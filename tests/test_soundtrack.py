@@ -251,3 +251,32 @@ async def test_silence_inside_a_piece_is_exact_silence_and_the_sound_around_it_i
     # From a few frames after the beep to the next shot: exactly zero, not coding noise.
     quiet = heard[:, start + 4800 + 4 * 1024:start + 24000]
     assert quiet.shape[1] > 8000 and not np.any(quiet)
+
+
+async def test_a_sound_between_silences_is_coded_whole_from_its_onset_to_its_end(
+    studio: Studio, film: Production, producer: Actor, tmp_path: Path
+) -> None:
+    # Shot 1.3: 0.2 s of silence, a rich 0.15 s burst starting abruptly, silence to its end.
+    # Its stretch is encoded from silence with no pre-roll and followed by two frames of
+    # zeros: what the encoder hears is the film itself, so nothing at either edge is lost.
+    path = take_with_sound(tmp_path / "burst.mov", 0.5, RICH.format(d=0.15).replace(
+        "aformat=channel_layouts=stereo", "aformat=channel_layouts=stereo,adelay=200:all=1,"
+        "apad=whole_dur=0.5"))
+    await approve(studio, film, producer, "1.3", path)
+    result = await cut.build(studio, film)
+    heard = pcm_of(result.film, 1)  # the takes' own sound
+    start = result.timeline.profile.samples(result.timeline.entries[2].start_frame)
+    reference = pcm_of(path)[:, :24000] / 32768  # the take holds PCM s16
+    error = heard[:, start:start + 24000] - reference
+
+    def db(x: np.ndarray) -> float:
+        return 10 * np.log10(np.mean(x ** 2) + 1e-30)
+
+    onset, end = 9600, 9600 + 7200
+    signal = db(reference[:, onset:end])
+    assert db(error[:, onset - 2048:onset + 2048]) - signal < -15  # the attack is whole
+    assert db(error[:, end - 2048:end + 2048]) - signal < -15  # so is the cut-off
+    assert db(error[:, onset:end]) - signal < -15
+    # Two frames after the burst, up to the next shot: exactly zero, as before its onset.
+    assert not np.any(heard[:, start + end + 3 * 1024:start + 24000])
+    assert not np.any(heard[:, start:start + onset - 3 * 1024])
