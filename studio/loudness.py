@@ -14,6 +14,7 @@ from __future__ import annotations
 import itertools
 import math
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import av
@@ -88,8 +89,10 @@ def _chain(gain: Gain, ceiling: float) -> str:
     return chain
 
 
-def _run(pcm: np.ndarray, filters: list[tuple[str, str]]) -> tuple[np.ndarray, dict[str, str]]:
-    """Push `pcm` through the filters; the output samples and the last frame's metadata."""
+def _run(pcm: np.ndarray, filters: list[tuple[str, str]],
+         each: Callable[[np.ndarray], None] | None = None) -> tuple[np.ndarray, dict[str, str]]:
+    """Push `pcm` through the filters; the output samples and the last frame's metadata.
+    With `each`, every output frame's samples go to it instead (none are returned)."""
     graph = av.filter.Graph()
     node = graph.add_abuffer(format="fltp", sample_rate=SAMPLE_RATE, layout="stereo",
                              time_base=f"1/{SAMPLE_RATE}")
@@ -106,7 +109,11 @@ def _run(pcm: np.ndarray, filters: list[tuple[str, str]]) -> tuple[np.ndarray, d
                 frame = graph.pull()
             except (av.error.BlockingIOError, av.error.EOFError):
                 return
-            out.append(frame.to_ndarray().reshape(2, -1))
+            samples = frame.to_ndarray().reshape(2, -1)
+            if each is None:
+                out.append(samples)
+            else:
+                each(samples)
             meta.update(dict(frame.metadata))
 
     for at in range(0, pcm.shape[1], _CHUNK):
@@ -136,9 +143,18 @@ def measure(pcm: np.ndarray) -> Loudness | None:
 
 def k_power(pcm: np.ndarray) -> np.ndarray:
     """Each sample's K-weighted power (both channels' squares, BS.1770's stereo weights)."""
-    weighted, _ = _run(pcm, K_WEIGHTING)
-    kept = weighted[:, :pcm.shape[1]].astype(np.float64)
-    return np.einsum("ij,ij->j", kept, kept)
+    power = np.zeros(pcm.shape[1])
+    at = 0
+
+    def keep(weighted: np.ndarray) -> None:  # frame by frame, as oversampled
+        nonlocal at
+        n = min(weighted.shape[1], power.size - at)
+        kept = weighted[:, :n].astype(np.float64)
+        np.einsum("ij,ij->j", kept, kept, out=power[at:at + n])
+        at += n
+
+    _run(pcm, K_WEIGHTING, keep)
+    return power
 
 
 def hop_energies(power: np.ndarray, phase: int) -> np.ndarray:
@@ -167,10 +183,19 @@ def integrated(energies: np.ndarray, length: int) -> float | None:
 def oversampled(pcm: np.ndarray) -> np.ndarray:
     """|sample| of the louder channel at 4× the rate (swresample, as ebur128's true peak):
     index 4·i is sample i."""
+    peaks = np.zeros(4 * pcm.shape[1], np.float32)
     if not np.any(pcm):
-        return np.zeros(4 * pcm.shape[1], np.float32)
-    up, _ = _run(pcm, [("aresample", str(4 * SAMPLE_RATE))])
-    return np.abs(up).max(axis=0)
+        return peaks
+    at = 0
+
+    def keep(up: np.ndarray) -> None:  # frame by frame: the 4× signal is never held whole
+        nonlocal at
+        n = min(up.shape[1], peaks.size - at)
+        np.maximum(np.abs(up[0, :n]), np.abs(up[1, :n]), out=peaks[at:at + n])
+        at += n
+
+    _run(pcm, [("aresample", str(4 * SAMPLE_RATE))], keep)
+    return peaks
 
 
 def true_peak(pcm: np.ndarray) -> float:

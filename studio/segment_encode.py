@@ -27,7 +27,7 @@ from studio.media import FFmpegFailed
 from studio.memory import keep_freed_memory
 
 SAMPLE_RATE = 48000
-PCM_CHUNK = 1024  # samples per PCM packet written
+PCM_CHUNK = 4800  # samples per PCM packet written: a tenth of a second, few to write and read
 
 
 @dataclass(frozen=True)
