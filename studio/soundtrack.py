@@ -2,10 +2,11 @@
 
 The film's sound is a grid of 1024-sample frames from sample 0 (after one priming frame the
 MP4 edit list skips). Pieces are cut at the shots' starts rounded to the grid; each track's
-piece [a, b) is encoded (PyAV's aac encoder) from the film's own PCM for that track over
-[a − 2048, b + 3072), and keeps exactly the frames covering [a, b): the encoder's priming and
-two frames of pre-roll are dropped, so pieces joined end to end decode gaplessly. An approval
-re-encodes only the pieces around its shot.
+piece [a, b) is encoded (PyAV's aac encoder) from the film's own PCM for that track (read
+over [a − 2048, b + 3072)), and keeps exactly the frames covering [a, b): the encoder's
+priming and any pre-roll are dropped, so pieces joined end to end decode gaplessly. Frames
+whose block hears nothing are the silent frame (_stretches). An approval re-encodes only the
+pieces around its shot.
 
 Each chapter's mix (and the credits') is brought to the loudness target in two passes
 (ebur128, then volume and alimiter where the peaks need it). Hysteresis: a chapter keeps the
