@@ -557,7 +557,6 @@ async def _build(line: Timeline, segments: list[Path], stem_files: list[Path], c
         gains[run.label] = found
         return found
 
-    measuring = [asyncio.ensure_future(measure(run)) for run in runs]
     silence = await loop.run_in_executor(pool, silent_frame, cache)
     silent = silence.read_bytes()
     mixes: dict[str, np.ndarray] = {}
@@ -654,6 +653,8 @@ async def _build(line: Timeline, segments: list[Path], stem_files: list[Path], c
                 raise outcome
         return found
 
+    # From here to the try, nothing awaits: every task made is in the try's care.
+    measuring = [asyncio.ensure_future(measure(run)) for run in runs]
     every = pieces(line)
     names = tracks_of(line)
     jobs: list[tuple[str, asyncio.Future[list[Sound]]]] = [
@@ -675,7 +676,9 @@ async def _build(line: Timeline, segments: list[Path], stem_files: list[Path], c
         measured = list(await asyncio.gather(*measuring))
         found = [await job for _, job in jobs]
     except BaseException:
-        stop.set()  # jobs not started yet return at once; running ones finish
+        stop.set()  # encodes not started yet return at once; running ones finish
+        for task in everything:
+            task.cancel()
         await asyncio.gather(*everything, return_exceptions=True)
         raise
     by_track: dict[str, list[Sound]] = {name: [] for name in names}
