@@ -143,18 +143,11 @@ def measure(pcm: np.ndarray) -> Loudness | None:
 
 def k_power(pcm: np.ndarray) -> np.ndarray:
     """Each sample's K-weighted power (both channels' squares, BS.1770's stereo weights)."""
-    power = np.zeros(pcm.shape[1])
-    at = 0
+    def power(weighted: np.ndarray, out: np.ndarray) -> None:
+        kept = weighted.astype(np.float64)
+        np.einsum("ij,ij->j", kept, kept, out=out)
 
-    def keep(weighted: np.ndarray) -> None:  # frame by frame, as oversampled
-        nonlocal at
-        n = min(weighted.shape[1], power.size - at)
-        kept = weighted[:, :n].astype(np.float64)
-        np.einsum("ij,ij->j", kept, kept, out=power[at:at + n])
-        at += n
-
-    _run(pcm, K_WEIGHTING, keep)
-    return power
+    return _reduced(pcm, K_WEIGHTING, pcm.shape[1], np.float64, power)
 
 
 def hop_energies(power: np.ndarray, phase: int) -> np.ndarray:
@@ -183,19 +176,28 @@ def integrated(energies: np.ndarray, length: int) -> float | None:
 def oversampled(pcm: np.ndarray) -> np.ndarray:
     """|sample| of the louder channel at 4× the rate (swresample, as ebur128's true peak):
     index 4·i is sample i."""
-    peaks = np.zeros(4 * pcm.shape[1], np.float32)
     if not np.any(pcm):
-        return peaks
+        return np.zeros(4 * pcm.shape[1], np.float32)
+    return _reduced(pcm, [("aresample", str(4 * SAMPLE_RATE))], 4 * pcm.shape[1], np.float32,
+                    lambda up, out: np.maximum(np.abs(up[0]), np.abs(up[1]), out=out))
+
+
+def _reduced(pcm: np.ndarray, filters: list[tuple[str, str]], size: int, dtype: type,
+             reduce: Callable[[np.ndarray, np.ndarray], object]) -> np.ndarray:
+    """The filters' output brought down to one value a sample, frame by frame (the output is
+    never held whole): `reduce(samples, out)` writes a frame's into its slice of the result;
+    zeros past the output's end."""
+    result = np.zeros(size, dtype)
     at = 0
 
-    def keep(up: np.ndarray) -> None:  # frame by frame: the 4× signal is never held whole
+    def keep(samples: np.ndarray) -> None:
         nonlocal at
-        n = min(up.shape[1], peaks.size - at)
-        np.maximum(np.abs(up[0, :n]), np.abs(up[1, :n]), out=peaks[at:at + n])
+        n = min(samples.shape[1], size - at)
+        reduce(samples[:, :n], result[at:at + n])
         at += n
 
-    _run(pcm, [("aresample", str(4 * SAMPLE_RATE))], keep)
-    return peaks
+    _run(pcm, filters, keep)
+    return result
 
 
 def true_peak(pcm: np.ndarray) -> float:

@@ -10,7 +10,6 @@ is kept, so a process holds at most that much unused.
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import logging
 
 M_TRIM_THRESHOLD, M_TOP_PAD, M_MMAP_THRESHOLD = -1, -2, -3  # glibc's malloc.h
@@ -23,11 +22,11 @@ log = logging.getLogger(__name__)
 
 def keep_freed_memory() -> bool:
     """Tune this process's malloc (glibc only); False where there is no mallopt."""
-    name = ctypes.util.find_library("c")
     try:
-        libc = ctypes.CDLL(name)
-        mallopt = libc.mallopt
-    except (OSError, AttributeError, TypeError):
+        # The process's own symbols: libc is among them, found without find_library's
+        # ldconfig subprocess (this runs as the bot and each worker start).
+        mallopt = ctypes.CDLL(None).mallopt
+    except (OSError, AttributeError):
         return False  # musl, macOS: their allocators keep their own counsel
     mallopt.argtypes, mallopt.restype = [ctypes.c_int, ctypes.c_int], ctypes.c_int
     done = all(mallopt(option, value) == 1 for option, value in (

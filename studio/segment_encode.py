@@ -1,10 +1,10 @@
 """One segment made in-process through PyAV: decode, filter, encode, write, decode-check.
 
 This runs inside a worker process of studio/normalize.py's pool (user uploads are decoded
-here, so a libav crash kills a worker, not the bot). It imports only PyAV and the error type,
-so the pool's processes start light. Output: a .mov with H.264 yuv420p (the same SPS/PPS for
-a profile, closed GOPs from an IDR, exactly `frames` pictures) and PCM s16le stereo 48 kHz
-(exactly `samples` samples).
+here, so a libav crash kills a worker, not the bot). It imports only PyAV, the error type and
+the malloc tuning, so the pool's processes start light. Output: a .mov with H.264 yuv420p
+(the same SPS/PPS for a profile, closed GOPs from an IDR, exactly `frames` pictures) and PCM
+s16le stereo 48 kHz (exactly `samples` samples).
 """
 
 from __future__ import annotations
