@@ -612,17 +612,16 @@ async def _build(line: Timeline, segments: list[Path], stem_files: list[Path], c
             shown = max(shown, done / new if new else 0.0)
         progress(shown)
 
-    def heard(group: list[Sound]) -> tuple[int, int]:
-        """The samples a group's encode reads: its pieces, their pre- and post-roll, and the
-        priming frame before the film's first piece."""
-        first = group[0].piece
-        return first.a - PRE - first.first * SAMPLES_PER_FRAME, group[-1].piece.b + POST
+    def heard(first: Piece, last: Piece) -> tuple[int, int]:
+        """The samples an encode of the pieces first … last reads: theirs, their pre- and
+        post-roll, and the priming frame before the film's first piece."""
+        return first.a - PRE - first.first * SAMPLES_PER_FRAME, last.b + POST
 
     def some(group: list[Sound]) -> None:
         """Adjacent new pieces of one track: one encode, then each piece to the cache."""
         if stop.is_set():
             return
-        track, (lo, hi) = group[0].track, heard(group)
+        track, (lo, hi) = group[0].track, heard(group[0].piece, group[-1].piece)
         pcm = track_pcm(track, lo, hi)
         # Frames silent after all (a quiet take, a gap between takes) are the silent frame.
         encoded = _pieces_frames(pcm, lo, [s.piece for s in group], silent)
@@ -631,7 +630,7 @@ async def _build(line: Timeline, segments: list[Path], stem_files: list[Path], c
             advanced(made=1)
 
     async def encoded(group: list[Sound]) -> None:
-        lo, hi = heard(group)
+        lo, hi = heard(group[0].piece, group[-1].piece)
         near = [run for run in runs if run.start < hi and run.end > lo]
         await ready(near[0].first, near[-1].last)
         await loop.run_in_executor(pool, some, group)
@@ -641,7 +640,7 @@ async def _build(line: Timeline, segments: list[Path], stem_files: list[Path], c
         """A track's sounds over `chosen` (adjacent pieces), planned once the measurements
         its keys need (`after`) are done; the new ones encoded in groups."""
         if after:
-            await asyncio.wait(after)
+            await asyncio.wait(after)  # not gather: other chapters' mixes await these too
             for measured in after:
                 measured.result()  # a failed measurement fails the sound
         found = await loop.run_in_executor(pool, lambda: [sound_of(p, track) for p in chosen])
@@ -666,8 +665,7 @@ async def _build(line: Timeline, segments: list[Path], stem_files: list[Path], c
     for piece in every:
         by_run[max(0, bisect.bisect_right(starts, piece.a) - 1)].append(piece)
     for chosen in filter(None, by_run):
-        lo = chosen[0].a - PRE - SAMPLES_PER_FRAME
-        hi = chosen[-1].b + POST
+        lo, hi = heard(chosen[0], chosen[-1])
         after = [m for run, m in zip(runs, measuring, strict=True)
                  if run.start < hi and run.end > lo]
         jobs.append(("mix", asyncio.ensure_future(track_of("mix", chosen, after))))
