@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 from pathlib import Path
 
@@ -164,6 +165,7 @@ async def test_queue_lists_oldest_first_with_messages(studio, sample, producer, 
     other = await actor(studio.db, sample, "Otto Other", discord_id=7001)
     await production.claim(studio.db, sample, other, 2)
     await takes_for(studio, sample, other, "2.3", 1, tmp_path)
+    await asyncio.sleep(0.003)  # stamps are to the millisecond: the vote opens strictly later
     await _vote(studio, sample, producer, {})
     queue = await review.queue(studio.db, sample)
     assert [(i.kind, i.ref.code) for i in queue] == [("unopened", "2.3"), ("voting", "1.1")]
