@@ -207,6 +207,23 @@ def check_loudness(result: cut.CutResult, studio: Studio) -> dict:
     return gains
 
 
+def test_k_weighting_reads_the_sound_unchanged_and_keeps_silence_silent() -> None:
+    # Under one filter chunk (the whole array is one contiguous slice): the guard tone that
+    # keeps the filters out of subnormal numbers is added to a copy, never to the sound.
+    t = np.arange(int(0.2 * 48000)) / 48000
+    tone = (0.3 * np.sin(2 * np.pi * 440 * t)).astype(np.float32)
+    pcm = np.zeros((2, int(0.9 * 48000)), np.float32)
+    pcm[:, :tone.size] = tone
+    before = pcm.copy()
+    power = loudness.k_power(pcm)
+    assert np.array_equal(pcm, before)
+    assert power[-4800:].max() < 1e-40  # silence measures as silence (the guard adds ~1e-60)
+    whole = loudness.measure(pcm)
+    assert whole is not None
+    found = loudness.integrated(loudness.hop_energies(power, 0), pcm.shape[1])
+    assert found is not None and abs(found - whole.integrated) < 0.02
+
+
 async def test_a_chapter_measured_shot_by_shot_measures_as_a_whole_and_one_take_one_shot(
     studio: Studio, prod: Production, producer: Actor, tmp_path: Path
 ) -> None:
