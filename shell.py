@@ -302,6 +302,9 @@ def render_cut(settings: Settings, result: cut.CutResult) -> str:
     for b in result.broken:
         lines.append(f"  BROKEN: shot {b.code} take {b.take_id} ({b.owner or 'open'}): "
                      f"{b.reason}")
+    for s in result.broken_stems:
+        lines.append(f"  BROKEN: chapter {s.chapter}'s {s.kind} stem ({s.owner or 'open'}) left "
+                     f"out: {s.reason}")
     return "\n".join(lines)
 
 

@@ -33,13 +33,17 @@ PROGRESS_EVERY_S = 2.0  # edits of the "building…" message: well under Discord
 
 
 def describe(result: cut.CutResult, mentions: dict[int, str], where: str) -> str:
-    """The post in the cuts channel: the changelog, who must look at a broken take, and where
-    the whole film is when it is too big to post (`where`: its link or its place)."""
+    """The post in the cuts channel: the changelog, who must look at a broken take or stem,
+    and where the whole film is when it is too big to post (`where`: its link or its place)."""
     lines = [result.changelog.strip()]
     for b in result.broken:
         who = mentions.get(b.owner_id or 0, b.owner or "the producers")
         lines.append(f"⚠ shot {b.code}: take {b.take_id} broke the cut and is shown as a slate "
                      f"— {who}, please check it ({b.reason})")
+    for s in result.broken_stems:
+        who = mentions.get(s.owner_id or 0, s.owner or "the producers")
+        lines.append(f"⚠ chapter {s.chapter}: its {s.kind} stem could not be read and is left "
+                     f"out of this cut — {who}, please upload it again ({s.reason})")
     if result.preview is None:
         lines.append(f"(the film is too large to post here; it is {where})")
     elif result.preview != result.film and where.startswith("http"):
@@ -117,7 +121,7 @@ class CutCog(commands.Cog):
     # --- posting -------------------------------------------------------------------------------
 
     async def publish(self, prod: Production, result: cut.CutResult) -> None:
-        ids = [b.owner_id for b in result.broken if b.owner_id]
+        ids = [b.owner_id for b in [*result.broken, *result.broken_stems] if b.owner_id]
         people = await members_by_id(self.studio.db.reader, ids)
         mentions = {i: m.mention for i, m in people.items()}
         files = []

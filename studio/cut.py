@@ -70,6 +70,17 @@ class BrokenTake:
     owner_id: int | None = None
 
 
+@dataclass(frozen=True)
+class BrokenStem:
+    """A chapter's stem whose file could not be read: left out of this cut, its owner told."""
+
+    chapter: int
+    kind: str
+    owner: str
+    reason: str
+    owner_id: int | None = None
+
+
 @dataclass
 class BuildStatus:
     """What a running build is doing, for /cut status and the shell's progress line."""
@@ -105,6 +116,7 @@ class CutResult:
     broken: list[BrokenTake]
     timeline: Timeline
     timings: dict[str, float]
+    broken_stems: list[BrokenStem] = field(default_factory=list)
 
 
 RUNNING: dict[int, BuildStatus] = {}
@@ -259,8 +271,26 @@ async def _build(studio: Studio, prod: Production, cut: Cut, line: Timeline, sta
     film = staging / FILM
     # New reels are read in the segment pool while the sound is mixed here.
     picture = reels.start(line, segments, settings.cache_path / "reels")
+    lost: list[BrokenStem] = []
     try:
-        runs, size = await _stitch(line, segments, staging, film, report, sound, picture)
+        while True:
+            try:
+                runs, size = await _stitch(line, segments, staging, film, report, sound,
+                                           picture)
+                break
+            except soundtrack.StemUnreadable as exc:
+                # Left out of this cut, as a broken take is a slate: the sound, the reels and
+                # the editorial files start over without it.
+                lost.append(_broken_stem(line, exc))
+                log.warning("chapter %s's %s stem broke the cut: %s", exc.stem.chapter_number,
+                            exc.stem.kind, exc.reason)
+                await asyncio.gather(export, return_exceptions=True)
+                kept = [k for k, s in enumerate(line.stems) if s != exc.stem]
+                line = dataclasses.replace(line, stems=[line.stems[k] for k in kept])
+                stem_files = [stem_files[k] for k in kept]
+                export = asyncio.ensure_future(_editorial(line, segments, stem_files, staging))
+                sound = _sound(studio, prod, line, segments, stem_files, report, None)
+                picture = reels.start(line, segments, settings.cache_path / "reels")
         report("verifying", 0.0)
         verdict = await verify(film, line, soundtrack.frames_total(runs), size)
         if verdict:
@@ -278,7 +308,7 @@ async def _build(studio: Studio, prod: Production, cut: Cut, line: Timeline, sta
                        encoding="utf-8")
     report("publishing", 0.0)
     previous = await cuts.latest(studio.db.reader, prod.id)
-    log_text = changelog(line, previous, cut.version, broken)
+    log_text = changelog(line, previous, cut.version, broken, lost)
     (staging / "changelog.md").write_text(log_text, encoding="utf-8")
     data = line.to_json()
     (staging / "timeline.json").write_text(json.dumps(data, indent=1), encoding="utf-8")
@@ -291,7 +321,7 @@ async def _build(studio: Studio, prod: Production, cut: Cut, line: Timeline, sta
         await cuts.publish(tx, cut.id, timeline=data, path=str(final), duration=line.duration,
                            verdict="verified", changelog=log_text, shots_total=total,
                            shots_approved=len(line.approved),
-                           broken=[dataclasses.asdict(b) for b in broken])
+                           broken=[dataclasses.asdict(b) for b in [*broken, *lost]])
         await audit.record(tx, prod.id, None, "cut", cut.id, "publish",
                            after={"version": cut.version, "duration": round(line.duration, 3)})
     done = await cuts.get(studio.db.reader, cut.id)
@@ -301,7 +331,7 @@ async def _build(studio: Studio, prod: Production, cut: Cut, line: Timeline, sta
     return CutResult(done, final, final / FILM,
                      final / preview.name if preview else None, moved, log_text,
                      final / credits.name, encoded, len(segments) - encoded, sound_encoded,
-                     sound_reused, broken, line, RUNNING[prod.id].timings)
+                     sound_reused, broken, line, RUNNING[prod.id].timings, lost)
 
 
 async def _editorial(line: Timeline, segments: list[Path], stem_files: list[Path],
@@ -321,6 +351,15 @@ async def _editorial(line: Timeline, segments: list[Path], stem_files: list[Path
     elif problems:
         raise problems[0]
     return editorial.files(staging)
+
+
+def _broken_stem(line: Timeline, lost: soundtrack.StemUnreadable) -> BrokenStem:
+    """The stem that could not be read, with its chapter's owner (who uploads it again)."""
+    number = lost.stem.chapter_number
+    owner = next((e for e in line.entries if e.chapter_number == number and e.kind != "credits"),
+                 None)
+    return BrokenStem(number, lost.stem.kind, owner.owner if owner else "", lost.reason,
+                      owner.owner_id if owner else None)
 
 
 def _as_slate(entry: Entry, broken: BrokenTake) -> Entry:
@@ -641,7 +680,7 @@ def _retain(settings: Settings, published: list[Cut]) -> None:
 
 
 def changelog(line: Timeline, previous: Cut | None, version: int,
-              broken: list[BrokenTake]) -> str:
+              broken: list[BrokenTake], broken_stems: list[BrokenStem] | None = None) -> str:
     """What changed since the previous cut: shots newly approved, runtime, percent complete."""
     shots = line.shots
     approved = {e.code: e.take_id for e in shots if e.kind == "take"}
@@ -675,6 +714,9 @@ def changelog(line: Timeline, previous: Cut | None, version: int,
     for b in broken:
         lines.append(f"- BROKEN: shot {b.code} take {b.take_id} ({b.owner or 'open'}) "
                      f"shown as a slate: {b.reason}")
+    for s in broken_stems or []:
+        lines.append(f"- BROKEN: chapter {s.chapter}'s {s.kind} stem ({s.owner or 'open'}) "
+                     f"left out: {s.reason}")
     return "\n".join(lines) + "\n"
 
 

@@ -36,7 +36,7 @@ import numpy as np
 from studio import adts, loudness
 from studio.adts import SAMPLES_PER_FRAME
 from studio.loudness import Gain, Loudness
-from studio.timeline import SAMPLE_RATE, Timeline
+from studio.timeline import SAMPLE_RATE, StemEntry, Timeline
 
 # Bump when the encoding below changes: old cached pieces then stop matching.
 RECIPE = "8"
@@ -52,6 +52,15 @@ GROUP = 16  # adjacent new pieces per encode: the encoder's slow first frames pa
 # it had no use for (see the README).
 QUALITY = 2.0
 CODING = {"aac_coder": "fast", "flags": "+qscale", "global_quality": str(round(QUALITY * 118))}
+
+
+class StemUnreadable(Exception):
+    """A stem's file cannot be read: the cut leaves the stem out and says so (studio/cut.py)."""
+
+    def __init__(self, stem: StemEntry, reason: str) -> None:
+        super().__init__(reason)
+        self.stem = stem
+        self.reason = reason
 
 
 @dataclass(frozen=True)
@@ -184,11 +193,11 @@ class Sources:
                   if (track == "mix" or s.kind == track) and start < hi and start + length > lo]
         return found
 
-    def _load(self, path: Path, length: int, stem: bool) -> np.ndarray:
+    def _load(self, path: Path, length: int, stem: StemEntry | None = None) -> np.ndarray:
         with self._lock:
             kept = self._pcm.get(path)
         if kept is None or kept.shape[1] < length:
-            kept = _decode(path, length) if stem else _segment_pcm(path, length)
+            kept = _segment_pcm(path, length) if stem is None else _stem_pcm(stem, path, length)
             with self._lock:
                 self._pcm[path] = kept
         return kept
@@ -205,10 +214,10 @@ class Sources:
         if track in ("mix", "takes"):
             for start, length, seg in self.takes:
                 if start < hi and start + length > lo:
-                    place(start, length, self._load(seg, length, stem=False))
+                    place(start, length, self._load(seg, length))
         for start, length, path, s in self.stems:
             if (track == "mix" or s.kind == track) and start < hi and start + length > lo:
-                place(start, length, self._load(path, length, stem=True))
+                place(start, length, self._load(path, length, s))
         return out
 
 
@@ -229,6 +238,19 @@ def _segment_pcm(path: Path, length: int) -> np.ndarray:
                 chunks.append(bytes(packet))
     raw = np.frombuffer(b"".join(chunks), dtype="<i2").reshape(-1, 2).T
     return _fit(raw.astype(np.float32) / 32768.0, length)
+
+
+def _stem_pcm(stem: StemEntry, path: Path, length: int) -> np.ndarray:
+    """The stem's samples, or StemUnreadable: a stem was checked when uploaded, so this is
+    the media store's loss (a file gone or damaged since), never the sound's fault."""
+    try:
+        return _decode(path, length)
+    except FileNotFoundError:
+        raise StemUnreadable(stem, "its file is missing from the media store") from None
+    except (OSError, av.error.FFmpegError, ValueError, IndexError) as exc:
+        # PyAV raises many kinds; any of them means the file is unusable
+        raise StemUnreadable(stem, f"its file cannot be decoded ({type(exc).__name__})"
+                             ) from None
 
 
 def _decode(path: Path, length: int) -> np.ndarray:

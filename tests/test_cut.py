@@ -575,6 +575,46 @@ async def test_a_killed_build_leaves_the_last_good_cut_and_the_next_build_succee
     assert killed is not None and killed.version == 2
 
 
+async def test_a_stem_lost_from_the_media_store_is_left_out_and_its_owner_told(
+    studio: Studio, film: Production, producer: Actor, tmp_path: Path
+) -> None:
+    from cogs.cut import describe
+
+    await approve(studio, film, producer, "1.1", make_standin_take(tmp_path / "a.mp4", "1.1",
+                                                                   audio=True))
+    music = await takes.add_stem(studio, film, producer, 1, "music",
+                                 make_tone(tmp_path / "m.wav", 4))
+    await takes.add_stem(studio, film, producer, 2, "vo", make_tone(tmp_path / "vo.wav", 2))
+    # The disk lost chapter 1's music after its upload was checked.
+    mediastore.path_for(studio.settings.media_path, music.media_sha256).unlink()
+
+    result = await cut.build(studio, film)
+
+    assert result.cut.state == "published"
+    assert [(s.chapter, s.kind, s.owner) for s in result.broken_stems] == [(1, "music", "Maya")]
+    assert "missing from the media store" in result.broken_stems[0].reason
+    assert "BROKEN: chapter 1's music stem (Maya) left out" in result.changelog
+    _, streams = streams_of(result.film)
+    assert [s.title for s in streams if s.kind == "audio"] == ["Mix", "Takes", "VO"]
+    assert [s.kind for s in result.timeline.stems] == ["vo"]
+    owner = result.broken_stems[0].owner_id
+    assert owner is not None
+    post = describe(result, {owner: "@Maya"}, "")
+    assert "chapter 1: its music stem could not be read" in post and "@Maya" in post
+    # Recorded with the cut: the next night builds again even if nothing else changes.
+    assert await cut.nightly_missed(studio, film) is False
+    assert await cut.nightly(studio, film) is not None
+
+    # The same music uploaded again puts its file back in the store.
+    restored = await takes.add_stem(studio, film, producer, 1, "music",
+                                    make_tone(tmp_path / "m2.wav", 4))
+    assert restored.media_sha256 == music.media_sha256
+    again = await cut.build(studio, film)
+    assert again.broken_stems == []
+    _, streams = streams_of(again.film)
+    assert [s.title for s in streams if s.kind == "audio"] == ["Mix", "Takes", "Music", "VO"]
+
+
 async def test_a_truncated_or_damaged_film_fails_verification(
     studio: Studio, film: Production, producer: Actor, tmp_path: Path
 ) -> None:
