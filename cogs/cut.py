@@ -113,7 +113,9 @@ class CutCog(commands.Cog):
             return
         except Exception as exc:  # one production's failure must not stop the loop
             ref = reference(f"nightly cut of {prod.title!r}", exc)
-            await self._post(prod, f"the nightly cut failed (ref {ref}); the last cut stands")
+            # A failed build says why (its verdict has no paths); anything else, only its ref.
+            why = f": {exc.reason}" if isinstance(exc, cut.CutFailed) else ""
+            await self._post(prod, f"the nightly cut failed{why} (ref {ref}); the last cut stands")
             return
         if result is not None:
             await self.publish(prod, result)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import errno
 import fcntl
 import json
 import logging
@@ -209,8 +210,7 @@ async def build(studio: Studio, prod: Production, *, trigger: str = "manual",
             result = await _build(studio, prod, cut, line, staging, report)
         except BaseException as exc:
             shutil.rmtree(staging, ignore_errors=True)
-            verdict = ("interrupted" if isinstance(exc, asyncio.CancelledError | KeyboardInterrupt)
-                       else getattr(exc, "reason", None) or f"{type(exc).__name__}: {exc}")
+            verdict = _verdict(exc, settings)
             with contextlib.suppress(Exception):
                 async with studio.db.transaction() as tx:
                     await cuts.fail(tx, cut.id, verdict)
@@ -225,6 +225,21 @@ async def build(studio: Studio, prod: Production, *, trigger: str = "manual",
 
         metrics.cut_built((datetime.now(UTC) - state.started).total_seconds())
         return result
+
+
+def _verdict(exc: BaseException, settings: Settings) -> str:
+    """Why a build failed, in words a producer can act on (posted, so no paths)."""
+    if isinstance(exc, asyncio.CancelledError | KeyboardInterrupt):
+        return "interrupted"
+    reason = getattr(exc, "reason", None)  # a SlateError's, written for its reader
+    if isinstance(reason, str) and reason:
+        return reason
+    if isinstance(exc, OSError) and exc.errno == errno.ENOSPC:
+        return "the disk holding the data directory is full"
+    if isinstance(exc, OSError) and exc.strerror:  # the file's name, not where it is
+        name = Path(os.fsdecode(exc.filename)).name if exc.filename else ""
+        return f"{exc.strerror}" + (f" ({name})" if name else "")
+    return _short(f"{type(exc).__name__}: {exc}", settings.data_dir)
 
 
 async def _build(studio: Studio, prod: Production, cut: Cut, line: Timeline, staging: Path,
@@ -463,10 +478,11 @@ async def _segments(studio: Studio, line: Timeline, staging: Path, report: OnPro
 
 def _short(text: str, data_dir: Path | None = None) -> str:
     """ffmpeg's complaint without paths: they say nothing to the take's owner."""
+    # A path ends at a space or a quote: the quotes around it are kept, '…'.
     if data_dir is not None:
         for known in {str(data_dir.resolve()), str(data_dir)}:
-            text = text.replace(known, "…")
-    text = re.sub(r"/\S+", "…", text)
+            text = re.sub(re.escape(known) + r"[^\s'\"]*", "…", text)
+    text = re.sub(r"/[^\s'\"]+", "…", text)
     return text.strip()[:160] or "ffmpeg could not read it"
 
 

@@ -108,6 +108,31 @@ async def test_a_night_missed_while_down_is_built_at_startup(crew: Crew,
     assert built is not None and built.trigger == "nightly"
 
 
+async def test_a_failed_nightly_cut_says_why_without_paths(crew: Crew,
+                                                           slate: SlateRunner) -> None:
+    assert slate.studio is not None
+    await slate.stop()
+    studio = await Studio.open(slate.settings)
+    async with studio.db.transaction() as tx:
+        # Test set-up only: no studio operation back-dates a production.
+        await tx.execute("UPDATE production SET created_at = '2020-01-01T00:00:00.000Z'")
+    await studio.close()
+    # A stray file stands where the build stages its folder (a restore gone wrong).
+    slate.settings.cuts_path.mkdir(parents=True, exist_ok=True)
+    (slate.settings.cuts_path / ".building-0001").write_text("not a folder")
+    await slate.start()
+    for _ in range(200):
+        if crew.posts():
+            break
+        await asyncio.sleep(0.1)
+    [post] = crew.posts()
+    text = post.content or ""
+    said = "the nightly cut failed: cut 1 failed: File exists (.building-0001)"
+    assert text.startswith(said), text
+    assert "the last cut stands" in text and "(ref " in text
+    assert str(slate.settings.data_dir) not in text and "/" not in text
+
+
 async def test_a_broken_take_becomes_a_slate_and_its_owner_is_told(
         crew: Crew, slate: SlateRunner, tmp_path: Path) -> None:
     from studio import mediastore
