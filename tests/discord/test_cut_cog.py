@@ -85,23 +85,33 @@ async def test_cut_now_builds_posts_and_reports(crew: Crew, slate: SlateRunner,
     assert "next nightly cut" in (status.content or "")
 
 
-async def test_a_night_missed_while_down_is_built_at_startup(crew: Crew,
-                                                             slate: SlateRunner) -> None:
-    assert slate.studio is not None
-    assert crew.posts() == []  # set up after the last nightly time: nothing missed
+async def down_last_night(slate: SlateRunner) -> None:
+    """Stop the bot and make its production older than last night's cut time: the bot was
+    down when that cut was due."""
     await slate.stop()
-    # The production existed before last night's cut time, and the bot was down then.
     studio = await Studio.open(slate.settings)
     async with studio.db.transaction() as tx:
         # Test set-up only: no studio operation back-dates a production.
         await tx.execute("UPDATE production SET created_at = '2020-01-01T00:00:00.000Z'")
     await studio.close()
-    await slate.start()
+
+
+async def first_post(crew: Crew) -> Reply:
     for _ in range(200):
         if crew.posts():
             break
         await asyncio.sleep(0.1)
     [post] = crew.posts()
+    return post
+
+
+async def test_a_night_missed_while_down_is_built_at_startup(crew: Crew,
+                                                             slate: SlateRunner) -> None:
+    assert slate.studio is not None
+    assert crew.posts() == []  # set up after the last nightly time: nothing missed
+    await down_last_night(slate)
+    await slate.start()
+    post = await first_post(crew)
     assert "cut 1" in (post.content or "") and "0/3 shots approved" in (post.content or "")
     prod = await production.get(slate.studio.db, crew.fake.guild_id)
     built = await cuts.latest(slate.studio.db.reader, prod.id)
@@ -111,22 +121,12 @@ async def test_a_night_missed_while_down_is_built_at_startup(crew: Crew,
 async def test_a_failed_nightly_cut_says_why_without_paths(crew: Crew,
                                                            slate: SlateRunner) -> None:
     assert slate.studio is not None
-    await slate.stop()
-    studio = await Studio.open(slate.settings)
-    async with studio.db.transaction() as tx:
-        # Test set-up only: no studio operation back-dates a production.
-        await tx.execute("UPDATE production SET created_at = '2020-01-01T00:00:00.000Z'")
-    await studio.close()
+    await down_last_night(slate)
     # A stray file stands where the build stages its folder (a restore gone wrong).
     slate.settings.cuts_path.mkdir(parents=True, exist_ok=True)
     (slate.settings.cuts_path / ".building-0001").write_text("not a folder")
     await slate.start()
-    for _ in range(200):
-        if crew.posts():
-            break
-        await asyncio.sleep(0.1)
-    [post] = crew.posts()
-    text = post.content or ""
+    text = (await first_post(crew)).content or ""
     said = "the nightly cut failed: cut 1 failed: File exists (.building-0001)"
     assert text.startswith(said), text
     assert "the last cut stands" in text and "(ref " in text
