@@ -286,7 +286,7 @@ async def _build(studio: Studio, prod: Production, cut: Cut, line: Timeline, sta
     film = staging / FILM
     # New reels are read in the segment pool while the sound is mixed here.
     picture = reels.start(line, segments, settings.cache_path / "reels")
-    lost: list[BrokenStem] = []
+    left_out: list[BrokenStem] = []
     try:
         while True:
             try:
@@ -296,7 +296,7 @@ async def _build(studio: Studio, prod: Production, cut: Cut, line: Timeline, sta
             except soundtrack.StemUnreadable as exc:
                 # Left out of this cut, as a broken take is a slate: the sound, the reels and
                 # the editorial files start over without it.
-                lost.append(_broken_stem(line, exc))
+                left_out.append(_broken_stem(line, exc))
                 log.warning("chapter %s's %s stem broke the cut: %s", exc.stem.chapter_number,
                             exc.stem.kind, exc.reason)
                 await asyncio.gather(export, return_exceptions=True)
@@ -323,7 +323,7 @@ async def _build(studio: Studio, prod: Production, cut: Cut, line: Timeline, sta
                        encoding="utf-8")
     report("publishing", 0.0)
     previous = await cuts.latest(studio.db.reader, prod.id)
-    log_text = changelog(line, previous, cut.version, broken, lost)
+    log_text = changelog(line, previous, cut.version, broken, left_out)
     (staging / "changelog.md").write_text(log_text, encoding="utf-8")
     data = line.to_json()
     (staging / "timeline.json").write_text(json.dumps(data, indent=1), encoding="utf-8")
@@ -336,7 +336,7 @@ async def _build(studio: Studio, prod: Production, cut: Cut, line: Timeline, sta
         await cuts.publish(tx, cut.id, timeline=data, path=str(final), duration=line.duration,
                            verdict="verified", changelog=log_text, shots_total=total,
                            shots_approved=len(line.approved),
-                           broken=[dataclasses.asdict(b) for b in [*broken, *lost]])
+                           broken=[dataclasses.asdict(b) for b in [*broken, *left_out]])
         await audit.record(tx, prod.id, None, "cut", cut.id, "publish",
                            after={"version": cut.version, "duration": round(line.duration, 3)})
     done = await cuts.get(studio.db.reader, cut.id)
@@ -346,7 +346,7 @@ async def _build(studio: Studio, prod: Production, cut: Cut, line: Timeline, sta
     return CutResult(done, final, final / FILM,
                      final / preview.name if preview else None, moved, log_text,
                      final / credits.name, encoded, len(segments) - encoded, sound_encoded,
-                     sound_reused, broken, line, RUNNING[prod.id].timings, lost)
+                     sound_reused, broken, line, RUNNING[prod.id].timings, left_out)
 
 
 async def _editorial(line: Timeline, segments: list[Path], stem_files: list[Path],
