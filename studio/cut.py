@@ -207,7 +207,15 @@ async def build(studio: Studio, prod: Production, *, trigger: str = "manual",
 
         staging = settings.cuts_path / f".building-{cut.version:04d}"
         try:
-            result = await _build(studio, prod, cut, line, staging, report)
+            try:
+                result = await _build(studio, prod, cut, line, staging, report)
+            except normalize.DamagedSegment as damaged:
+                # Checked when it was made, so the disk damaged it since: made again, once.
+                log.warning("cut %s: %s; making it again", cut.version, damaged.reason)
+                with contextlib.suppress(FileNotFoundError):
+                    os.remove(damaged.path)
+                shutil.rmtree(staging, ignore_errors=True)
+                result = await _build(studio, prod, cut, line, staging, report)
         except BaseException as exc:
             shutil.rmtree(staging, ignore_errors=True)
             verdict = _verdict(exc, settings)

@@ -16,6 +16,7 @@ from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
+from typing import BinaryIO
 
 import av
 
@@ -64,54 +65,73 @@ def reel_key(line: Timeline, reel: Reel, segments: list[Path]) -> str:
 
 def _read(line: Timeline, reel: Reel, segments: list[Path], data: Path) -> dict:
     """Demux the reel's segments (no decoding: each was decoded when made) into `data`, and
-    return the reel's tables."""
-    ticks = line.profile.timescale
-    sizes: list[int] = []
-    offsets: list[int] = []
-    keys: list[int] = []
-    avcc: bytes | None = None
-    delay: int | None = None
+    return the reel's tables. A segment that cannot be read back is DamagedSegment."""
+    tables = _Tables(line.profile.timescale)
     with data.open("wb") as out:
         for entry, segment in zip(line.entries[reel.first:reel.last],
                                   segments[reel.first:reel.last], strict=True):
             shot = "the end credits" if entry.kind == "credits" else f"shot {entry.code}"
-            with av.open(str(segment)) as container:
-                stream = container.streams.video[0]
-                extradata = bytes(stream.codec_context.extradata or b"")
-                if avcc is None:
-                    avcc = extradata
-                elif extradata != avcc:
-                    raise FFmpegFailed(f"the normalized picture of {shot} was encoded with "
-                                       f"other settings than the rest of its chapter")
-                base = len(sizes)
-                scale = Fraction(stream.time_base) * ticks
-                first_dts: int | None = None
-                for packet in container.demux(stream):
-                    if packet.size == 0 or packet.pts is None or packet.dts is None:
-                        continue  # the demuxer's end-of-stream packet
-                    dts, pts = packet.dts * scale, packet.pts * scale
-                    if first_dts is None:
-                        first_dts = int(dts)
-                    out.write(bytes(packet))
-                    sizes.append(packet.size)
-                    offsets.append(int(pts - dts))
-                    if packet.is_keyframe:
-                        keys.append(len(sizes) - 1)
-            count = len(sizes) - base
-            if count != entry.frames:
-                raise FFmpegFailed(f"the normalized picture of {shot} holds {count} frames, "
-                                   f"not {entry.frames}")
-            if base not in keys:
-                raise FFmpegFailed(f"the normalized picture of {shot} does not start on a "
-                                   f"key frame")
-            shift = -(first_dts or 0)
-            if delay is None:
-                delay = shift
-            elif shift != delay:
-                raise FFmpegFailed(f"the normalized picture of {shot} has another decode "
-                                   f"delay than the rest of its chapter")
-    return {"sizes": sizes, "offsets": offsets, "keys": keys, "avcc": (avcc or b"").hex(),
-            "delay": delay or 0}
+            try:
+                tables.add(segment, shot, entry.frames, out)
+            except FFmpegFailed as exc:
+                raise normalize.DamagedSegment(str(segment), str(exc)) from None
+            except (av.error.FFmpegError, OSError, ValueError, IndexError) as exc:
+                # PyAV raises many kinds; any of them means the file is unusable
+                raise normalize.DamagedSegment(
+                    str(segment), f"the normalized picture of {shot} cannot be read "
+                    f"({type(exc).__name__})") from None
+    return {"sizes": tables.sizes, "offsets": tables.offsets, "keys": tables.keys,
+            "avcc": (tables.avcc or b"").hex(), "delay": tables.delay or 0}
+
+
+class _Tables:
+    """A reel's sample tables, a segment at a time; each segment checked as it is read."""
+
+    def __init__(self, ticks: int) -> None:
+        self.ticks = ticks
+        self.sizes: list[int] = []
+        self.offsets: list[int] = []
+        self.keys: list[int] = []
+        self.avcc: bytes | None = None
+        self.delay: int | None = None
+
+    def add(self, segment: Path, shot: str, frames: int, out: BinaryIO) -> None:
+        sizes, offsets, keys = self.sizes, self.offsets, self.keys
+        with av.open(str(segment)) as container:
+            stream = container.streams.video[0]
+            extradata = bytes(stream.codec_context.extradata or b"")
+            if self.avcc is None:
+                self.avcc = extradata
+            elif extradata != self.avcc:
+                raise FFmpegFailed(f"the normalized picture of {shot} was encoded with "
+                                   f"other settings than the rest of its chapter")
+            base = len(sizes)
+            scale = Fraction(stream.time_base) * self.ticks
+            first_dts: int | None = None
+            for packet in container.demux(stream):
+                if packet.size == 0 or packet.pts is None or packet.dts is None:
+                    continue  # the demuxer's end-of-stream packet
+                dts, pts = packet.dts * scale, packet.pts * scale
+                if first_dts is None:
+                    first_dts = int(dts)
+                out.write(bytes(packet))
+                sizes.append(packet.size)
+                offsets.append(int(pts - dts))
+                if packet.is_keyframe:
+                    keys.append(len(sizes) - 1)
+        count = len(sizes) - base
+        if count != frames:
+            raise FFmpegFailed(f"the normalized picture of {shot} holds {count} frames, "
+                               f"not {frames}")
+        if base not in keys:
+            raise FFmpegFailed(f"the normalized picture of {shot} does not start on a "
+                               f"key frame")
+        shift = -(first_dts or 0)
+        if self.delay is None:
+            self.delay = shift
+        elif shift != self.delay:
+            raise FFmpegFailed(f"the normalized picture of {shot} has another decode "
+                               f"delay than the rest of its chapter")
 
 
 def _load(target: Path, tables: dict, cached: bool) -> BuiltReel:

@@ -36,6 +36,7 @@ import numpy as np
 from studio import adts, loudness
 from studio.adts import SAMPLES_PER_FRAME
 from studio.loudness import Gain, Loudness
+from studio.normalize import DamagedSegment
 from studio.timeline import SAMPLE_RATE, StemEntry, Timeline
 
 # Bump when the encoding below changes: old cached pieces then stop matching.
@@ -232,11 +233,16 @@ def _fit(samples: np.ndarray, length: int) -> np.ndarray:
 def _segment_pcm(path: Path, length: int) -> np.ndarray:
     """A normalized segment's PCM s16le stereo, read packet by packet: nothing to decode."""
     chunks = []
-    with av.open(str(path)) as container:
-        for packet in container.demux(audio=0):
-            if packet.size:
-                chunks.append(bytes(packet))
-    raw = np.frombuffer(b"".join(chunks), dtype="<i2").reshape(-1, 2).T
+    try:
+        with av.open(str(path)) as container:
+            for packet in container.demux(audio=0):
+                if packet.size:
+                    chunks.append(bytes(packet))
+        raw = np.frombuffer(b"".join(chunks), dtype="<i2").reshape(-1, 2).T
+    except (av.error.FFmpegError, OSError, ValueError, IndexError) as exc:
+        # PyAV raises many kinds; any of them means the cached file is unusable
+        raise DamagedSegment(str(path), f"a normalized shot's sound cannot be read "
+                                        f"({type(exc).__name__})") from None
     return _fit(raw.astype(np.float32) / 32768.0, length)
 
 

@@ -615,6 +615,31 @@ async def test_a_stem_lost_from_the_media_store_is_left_out_and_its_owner_told(
     assert [s.title for s in streams if s.kind == "audio"] == ["Mix", "Takes", "Music", "VO"]
 
 
+async def test_a_cached_segment_damaged_on_disk_is_made_again(
+    studio: Studio, film: Production, producer: Actor, tmp_path: Path
+) -> None:
+    for code in ("1.1", "1.2"):
+        await approve(studio, film, producer, code,
+                      make_standin_take(tmp_path / f"{code}.mp4", code, audio=True))
+    first = await cut.build(studio, film)
+    shot = first.timeline.approved[0]
+    assert shot.code == "1.1" and shot.media_sha256 and shot.take_kind
+    segment = normalize.segment_path(studio.settings.cache_path / "segments", normalize.cache_key(
+        shot.media_sha256, shot.take_kind, shot.frames, first.timeline.profile))
+    # The disk cuts the cached segment of 1.1 short; a new take in its chapter re-reads it.
+    whole = segment.read_bytes()
+    segment.write_bytes(whole[:len(whole) // 2])
+    await approve(studio, film, producer, "1.3", make_standin_take(tmp_path / "c.mp4", "1.3"))
+
+    again = await cut.build(studio, film)
+
+    assert again.cut.state == "published" and again.broken == []
+    assert segment.read_bytes() == whole  # made again, as it was first made
+    with av.open(str(again.film)) as container:
+        assert sum(1 for _ in container.decode(video=0)) == again.timeline.frames
+    assert [e.code for e in again.timeline.approved] == ["1.1", "1.2", "1.3"]
+
+
 async def test_a_truncated_or_damaged_film_fails_verification(
     studio: Studio, film: Production, producer: Actor, tmp_path: Path
 ) -> None:
