@@ -40,7 +40,7 @@ from studio.adts import PRIMING
 from studio.app import Studio
 from studio.errors import InvalidInput, SlateError
 from studio.loudness import Loudness, gain_filter, measured_loudness
-from studio.media import FFmpegFailed, facts_of, run_ffmpeg, write_concat_list
+from studio.media import CacheDamaged, FFmpegFailed, facts_of, run_ffmpeg, write_concat_list
 from studio.settings import Settings
 from studio.timeline import SAMPLE_RATE, Entry, Timeline
 
@@ -209,7 +209,7 @@ async def build(studio: Studio, prod: Production, *, trigger: str = "manual",
         try:
             try:
                 result = await _build(studio, prod, cut, line, staging, report)
-            except normalize.DamagedSegment as damaged:
+            except CacheDamaged as damaged:
                 # Checked when it was made, so the disk damaged it since: made again, once.
                 log.warning("cut %s: %s; making it again", cut.version, damaged.reason)
                 with contextlib.suppress(FileNotFoundError):

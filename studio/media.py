@@ -148,6 +148,19 @@ class FFmpegFailed(Exception):
     """ffmpeg exited with an error: the message is the end of what it printed."""
 
 
+class CacheDamaged(FFmpegFailed):
+    """A cache entry (a segment, a sound piece) that cannot be read back: each was checked
+    when made, so the disk damaged it since. The cut removes it and makes it again."""
+
+    def __init__(self, path: str, reason: str) -> None:
+        super().__init__(path, reason)  # both in args: it is pickled back from a worker
+        self.path = path
+        self.reason = reason
+
+    def __str__(self) -> str:
+        return self.reason
+
+
 async def run_ffmpeg(
     args: list[str], *, total_seconds: float | None = None,
     on_progress: Callable[[float], None] | None = None,

@@ -41,19 +41,6 @@ _discarded: weakref.WeakSet[ProcessPoolExecutor] = weakref.WeakSet()
 log = logging.getLogger(__name__)
 
 
-class DamagedSegment(FFmpegFailed):
-    """A cached segment that cannot be read back (each was checked when made, so the disk
-    damaged it since): the cut removes it and makes it again (studio/cut.py)."""
-
-    def __init__(self, path: str, reason: str) -> None:
-        super().__init__(path, reason)  # both in args: it is pickled back from a worker
-        self.path = path
-        self.reason = reason
-
-    def __str__(self) -> str:
-        return self.reason
-
-
 class WorkersUnavailable(RuntimeError):
     """No worker process can start: the machine's fault, not any take's."""
 

@@ -21,7 +21,7 @@ from typing import BinaryIO
 import av
 
 from studio import normalize
-from studio.media import FFmpegFailed, ffmpeg_version
+from studio.media import CacheDamaged, FFmpegFailed, ffmpeg_version
 from studio.mp4 import VideoReel
 from studio.timeline import Timeline
 
@@ -65,7 +65,7 @@ def reel_key(line: Timeline, reel: Reel, segments: list[Path]) -> str:
 
 def _read(line: Timeline, reel: Reel, segments: list[Path], data: Path) -> dict:
     """Demux the reel's segments (no decoding: each was decoded when made) into `data`, and
-    return the reel's tables. A segment that cannot be read back is DamagedSegment."""
+    return the reel's tables. A segment that cannot be read back is CacheDamaged."""
     tables = _Tables(line.profile.timescale)
     with data.open("wb") as out:
         for entry, segment in zip(line.entries[reel.first:reel.last],
@@ -74,10 +74,10 @@ def _read(line: Timeline, reel: Reel, segments: list[Path], data: Path) -> dict:
             try:
                 tables.add(segment, shot, entry.frames, out)
             except FFmpegFailed as exc:
-                raise normalize.DamagedSegment(str(segment), str(exc)) from None
+                raise CacheDamaged(str(segment), str(exc)) from None
             except (av.error.FFmpegError, OSError, ValueError, IndexError) as exc:
                 # PyAV raises many kinds; any of them means the file is unusable
-                raise normalize.DamagedSegment(
+                raise CacheDamaged(
                     str(segment), f"the normalized picture of {shot} cannot be read "
                     f"({type(exc).__name__})") from None
     return {"sizes": tables.sizes, "offsets": tables.offsets, "keys": tables.keys,

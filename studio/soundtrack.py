@@ -36,7 +36,7 @@ import numpy as np
 from studio import adts, loudness
 from studio.adts import SAMPLES_PER_FRAME
 from studio.loudness import Gain, Loudness
-from studio.normalize import DamagedSegment
+from studio.media import CacheDamaged
 from studio.timeline import SAMPLE_RATE, StemEntry, Timeline
 
 # Bump when the encoding below changes: old cached pieces then stop matching.
@@ -241,8 +241,8 @@ def _segment_pcm(path: Path, length: int) -> np.ndarray:
         raw = np.frombuffer(b"".join(chunks), dtype="<i2").reshape(-1, 2).T
     except (av.error.FFmpegError, OSError, ValueError, IndexError) as exc:
         # PyAV raises many kinds; any of them means the cached file is unusable
-        raise DamagedSegment(str(path), f"a normalized shot's sound cannot be read "
-                                        f"({type(exc).__name__})") from None
+        raise CacheDamaged(str(path), f"a normalized shot's sound cannot be read "
+                                      f"({type(exc).__name__})") from None
     return _fit(raw.astype(np.float32) / 32768.0, length)
 
 
@@ -753,9 +753,22 @@ def join(line: Timeline, built: list[Sound | Measured]) -> list[list[bytes]]:
                         silent[sound.path] = sound.path.read_bytes()
                     frames += [silent[sound.path]] * sound.piece.frames
                 else:
-                    frames += adts.frames_of(sound.path.read_bytes())
+                    frames += _piece_frames(sound)
         tracks.append(frames)
     return tracks
+
+
+def _piece_frames(sound: Sound) -> list[bytes]:
+    """A cached piece's frames: exactly its own number, or CacheDamaged."""
+    try:
+        frames = adts.frames_of(sound.path.read_bytes())
+    except (OSError, adts.BadADTS) as exc:
+        raise CacheDamaged(str(sound.path), f"a piece of the {sound.track} track cannot be "
+                                            f"read ({type(exc).__name__})") from None
+    if len(frames) != sound.piece.frames:
+        raise CacheDamaged(str(sound.path), f"a piece of the {sound.track} track holds "
+                                            f"{len(frames)} frames, not {sound.piece.frames}")
+    return frames
 
 
 def frames_total(built: list[Sound | Measured]) -> int:

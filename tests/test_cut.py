@@ -640,6 +640,26 @@ async def test_a_cached_segment_damaged_on_disk_is_made_again(
     assert [e.code for e in again.timeline.approved] == ["1.1", "1.2", "1.3"]
 
 
+async def test_a_cached_sound_piece_damaged_on_disk_is_made_again(
+    studio: Studio, film: Production, producer: Actor, tmp_path: Path
+) -> None:
+    await approve(studio, film, producer, "1.1", make_standin_take(tmp_path / "a.mp4", "1.1",
+                                                                   audio=True))
+    first = await cut.build(studio, film)
+    pieces = [p for p in (studio.settings.cache_path / "soundtrack").rglob("*")
+              if p.is_file() and not p.name.startswith("silence-") and p.stat().st_size > 7
+              and p.read_bytes()[:2] == b"\xff\xf1"]  # ADTS pieces (not loudness records)
+    assert pieces
+    damaged = max(pieces, key=lambda p: p.stat().st_size)
+    damaged.write_bytes(damaged.read_bytes()[:-5])  # its last frame cut short
+
+    again = await cut.build(studio, film)  # nothing changed: every piece comes from the cache
+
+    assert again.cut.state == "published"
+    assert again.sound_encoded >= 1  # the damaged piece, made again
+    assert len(channel_zero(again.film, 0)) == len(channel_zero(first.film, 0))
+
+
 async def test_a_truncated_or_damaged_film_fails_verification(
     studio: Studio, film: Production, producer: Actor, tmp_path: Path
 ) -> None:
