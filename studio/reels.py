@@ -140,11 +140,24 @@ def _load(target: Path, tables: dict, cached: bool) -> BuiltReel:
                      bytes.fromhex(tables["avcc"]), tables["delay"], cached)
 
 
+def _kept(target: Path) -> dict | None:
+    """A cached reel's tables, if its samples beside them are all there."""
+    try:
+        tables = json.loads(target.read_text(encoding="utf-8"))
+        whole = target.with_suffix(".h264").stat().st_size == sum(tables["sizes"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return tables if whole else None
+
+
 def _reel(line: Timeline, reel: Reel, segments: list[Path], target: Path) -> BuiltReel:
     """The reel whose tables are `target` (its samples beside it), read now unless cached."""
     target.parent.mkdir(parents=True, exist_ok=True)
     if target.exists():
-        return _load(target, json.loads(target.read_text(encoding="utf-8")), cached=True)
+        kept = _kept(target)
+        if kept is not None:
+            return _load(target, kept, cached=True)
+        target.unlink(missing_ok=True)  # damaged on disk since it was written: read it again
     # Written beside and renamed, samples first: the tables never name missing samples.
     stem = f".partial-{os.getpid()}-{secrets.token_hex(4)}-{target.stem}"
     data = target.with_name(f"{stem}.h264")

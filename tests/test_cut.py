@@ -660,6 +660,24 @@ async def test_a_cached_sound_piece_damaged_on_disk_is_made_again(
     assert len(channel_zero(again.film, 0)) == len(channel_zero(first.film, 0))
 
 
+async def test_a_cached_reel_damaged_on_disk_is_read_again(
+    studio: Studio, film: Production, producer: Actor, tmp_path: Path
+) -> None:
+    await approve(studio, film, producer, "1.1", make_standin_take(tmp_path / "a.mp4", "1.1"))
+    await cut.build(studio, film)
+    reels = sorted((studio.settings.cache_path / "reels").rglob("*.h264"),
+                   key=lambda p: p.stat().st_size)
+    whole = reels[-1].read_bytes()
+    reels[-1].write_bytes(whole[:len(whole) // 2])
+
+    again = await cut.build(studio, film)  # nothing changed: every reel comes from the cache
+
+    assert again.cut.state == "published"
+    assert reels[-1].read_bytes() == whole
+    with av.open(str(again.film)) as container:
+        assert sum(1 for _ in container.decode(video=0)) == again.timeline.frames
+
+
 async def test_a_truncated_or_damaged_film_fails_verification(
     studio: Studio, film: Production, producer: Actor, tmp_path: Path
 ) -> None:
