@@ -478,9 +478,9 @@ def _run_loudness(line: Timeline, run: Run, sources: Sources, cache: Path
     parts = _shot_parts(line, run, sources, cache)
     known: dict[str, tuple[np.ndarray, float]] = {}
     for part in parts:
-        if part.path.exists():
-            data = np.frombuffer(part.path.read_bytes(), dtype="<f8")
-            known[part.key] = (data[1:], float(data[0]))
+        kept = _kept_part(part.path, (part.e - part.s - 1 + part.phase) // loudness.HOP + 1)
+        if kept is not None:
+            known[part.key] = kept
     new = [part for part in parts if part.key not in known]
     if len(new) > len(parts) // 2:
         pcm = sources.pcm("mix", run.start, run.end)
@@ -508,6 +508,25 @@ def _run_loudness(line: Timeline, run: Run, sources: Sources, cache: Path
         [part.key for part in parts]
 
 
+def _kept_part(path: Path, hops: int) -> tuple[np.ndarray, float] | None:
+    """A shot's cached peak and its `hops` hop energies; None when absent or damaged on disk
+    (then it is measured again)."""
+    try:
+        data = np.frombuffer(path.read_bytes(), dtype="<f8")
+    except (OSError, ValueError):
+        return None
+    return (data[1:], float(data[0])) if data.size == hops + 1 else None
+
+
+def _kept_measure(path: Path) -> tuple[Loudness | None, list[str]] | None:
+    """A run's cached loudness and its parts' keys; None when absent or damaged on disk."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        return (Loudness(*data["loudness"]) if data["loudness"] else None), list(data["parts"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
 def _measure(line: Timeline, run: Run, sources: Sources, cache: Path,
              previous: Gain | None) -> Measured:
     """The run's loudness (cached by content) and its gain, keeping the previous one while it
@@ -515,11 +534,10 @@ def _measure(line: Timeline, run: Run, sources: Sources, cache: Path,
     key = _key("loudness", line.profile.key,
                sources.overlapping("mix", run.start, run.end), run.end - run.start)
     path = _entry(cache, key)
-    cached = path.exists()
-    if cached:
-        data = json.loads(path.read_text(encoding="utf-8"))
-        measured = Loudness(*data["loudness"]) if data["loudness"] else None
-        parts = data["parts"]
+    found = _kept_measure(path)
+    cached = found is not None
+    if found is not None:
+        measured, parts = found
     else:
         measured, parts = _run_loudness(line, run, sources, cache)
         _write(path, json.dumps({"loudness": [measured.integrated, measured.true_peak]

@@ -678,6 +678,28 @@ async def test_a_cached_reel_damaged_on_disk_is_read_again(
         assert sum(1 for _ in container.decode(video=0)) == again.timeline.frames
 
 
+async def test_cached_loudness_damaged_on_disk_is_measured_again(
+    studio: Studio, film: Production, producer: Actor, tmp_path: Path
+) -> None:
+    await approve(studio, film, producer, "1.1", make_standin_take(tmp_path / "a.mp4", "1.1",
+                                                                   audio=True))
+    first = await cut.build(studio, film)
+    records = [p for p in (studio.settings.cache_path / "soundtrack").rglob("*")
+               if p.is_file() and p.read_bytes()[:1] == b"{"]  # each chapter's measurement
+    assert records
+    for record in records:
+        record.write_text('{"loudness": [', encoding="utf-8")
+
+    again = await cut.build(studio, film)
+
+    assert again.cut.state == "published"
+    def gains(result: cut.CutResult) -> dict:
+        record = json.loads((result.directory / "soundtrack.json").read_text(encoding="utf-8"))
+        return record["gains"]
+
+    assert gains(again) == gains(first)  # measured again, to the same loudness
+
+
 async def test_a_truncated_or_damaged_film_fails_verification(
     studio: Studio, film: Production, producer: Actor, tmp_path: Path
 ) -> None:
