@@ -164,6 +164,11 @@ def hop_energies(power: np.ndarray, phase: int) -> np.ndarray:
     return np.bincount((np.arange(power.size) + phase) // HOP, weights=power)
 
 
+def hop_count(samples: int, phase: int) -> int:
+    """How many hops hop_energies gives for `samples` (at least one) starting at `phase`."""
+    return (samples - 1 + phase) // HOP + 1
+
+
 def integrated(energies: np.ndarray, length: int) -> float | None:
     """BS.1770-4 gated loudness (LUFS) of `length` samples from their hops' energies: every
     whole 400 ms block, absolute gate, then relative gate; None when nothing passes."""

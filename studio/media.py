@@ -148,6 +148,10 @@ class FFmpegFailed(Exception):
     """ffmpeg exited with an error: the message is the end of what it printed."""
 
 
+# What reading a file PyAV cannot make sense of raises: a damaged or foreign file, any of them.
+UNREADABLE = (av.error.FFmpegError, OSError, ValueError, IndexError)
+
+
 class CacheDamaged(FFmpegFailed):
     """A cache entry (a segment, a sound piece) that cannot be read back: each was checked
     when made, so the disk damaged it since. The cut removes it and makes it again."""

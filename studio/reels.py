@@ -21,7 +21,7 @@ from typing import BinaryIO
 import av
 
 from studio import normalize
-from studio.media import CacheDamaged, FFmpegFailed, ffmpeg_version
+from studio.media import UNREADABLE, CacheDamaged, FFmpegFailed, ffmpeg_version
 from studio.mp4 import VideoReel
 from studio.timeline import Timeline
 
@@ -75,8 +75,7 @@ def _read(line: Timeline, reel: Reel, segments: list[Path], data: Path) -> dict:
                 tables.add(segment, shot, entry.frames, out)
             except FFmpegFailed as exc:
                 raise CacheDamaged(str(segment), str(exc)) from None
-            except (av.error.FFmpegError, OSError, ValueError, IndexError) as exc:
-                # PyAV raises many kinds; any of them means the file is unusable
+            except UNREADABLE as exc:
                 raise CacheDamaged(
                     str(segment), f"the normalized picture of {shot} cannot be read "
                     f"({type(exc).__name__})") from None

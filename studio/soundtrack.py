@@ -36,7 +36,7 @@ import numpy as np
 from studio import adts, loudness
 from studio.adts import SAMPLES_PER_FRAME
 from studio.loudness import Gain, Loudness
-from studio.media import CacheDamaged
+from studio.media import UNREADABLE, CacheDamaged
 from studio.timeline import SAMPLE_RATE, StemEntry, Timeline
 
 # Bump when the encoding below changes: old cached pieces then stop matching.
@@ -239,8 +239,7 @@ def _segment_pcm(path: Path, length: int) -> np.ndarray:
                 if packet.size:
                     chunks.append(bytes(packet))
         raw = np.frombuffer(b"".join(chunks), dtype="<i2").reshape(-1, 2).T
-    except (av.error.FFmpegError, OSError, ValueError, IndexError) as exc:
-        # PyAV raises many kinds; any of them means the cached file is unusable
+    except UNREADABLE as exc:
         raise CacheDamaged(str(path), f"a normalized shot's sound cannot be read "
                                       f"({type(exc).__name__})") from None
     return _fit(raw.astype(np.float32) / 32768.0, length)
@@ -253,8 +252,7 @@ def _stem_pcm(stem: StemEntry, path: Path, length: int) -> np.ndarray:
         return _decode(path, length)
     except FileNotFoundError:
         raise StemUnreadable(stem, "its file is missing from the media store") from None
-    except (OSError, av.error.FFmpegError, ValueError, IndexError) as exc:
-        # PyAV raises many kinds; any of them means the file is unusable
+    except UNREADABLE as exc:
         raise StemUnreadable(stem, f"its file cannot be decoded ({type(exc).__name__})"
                              ) from None
 
@@ -478,7 +476,7 @@ def _run_loudness(line: Timeline, run: Run, sources: Sources, cache: Path
     parts = _shot_parts(line, run, sources, cache)
     known: dict[str, tuple[np.ndarray, float]] = {}
     for part in parts:
-        kept = _kept_part(part.path, (part.e - part.s - 1 + part.phase) // loudness.HOP + 1)
+        kept = _kept_part(part.path, loudness.hop_count(part.e - part.s, part.phase))
         if kept is not None:
             known[part.key] = kept
     new = [part for part in parts if part.key not in known]
