@@ -635,9 +635,19 @@ async def test_a_cached_segment_damaged_on_disk_is_made_again(
 
     assert again.cut.state == "published" and again.broken == []
     assert segment.read_bytes() == whole  # made again, as it was first made
-    with av.open(str(again.film)) as container:
-        assert sum(1 for _ in container.decode(video=0)) == again.timeline.frames
+    assert picture_count(again.film) == again.timeline.frames
     assert [e.code for e in again.timeline.approved] == ["1.1", "1.2", "1.3"]
+
+
+def cache_files(studio: Studio, folder: str, head: bytes) -> list[Path]:
+    """The files of one cache whose bytes begin with `head`: one kind of entry."""
+    return [p for p in (studio.settings.cache_path / folder).rglob("*")
+            if p.is_file() and p.read_bytes().startswith(head)]
+
+
+def picture_count(film: Path) -> int:
+    with av.open(str(film)) as container:
+        return sum(1 for _ in container.decode(video=0))
 
 
 async def test_a_cached_sound_piece_damaged_on_disk_is_made_again(
@@ -646,9 +656,8 @@ async def test_a_cached_sound_piece_damaged_on_disk_is_made_again(
     await approve(studio, film, producer, "1.1", make_standin_take(tmp_path / "a.mp4", "1.1",
                                                                    audio=True))
     first = await cut.build(studio, film)
-    pieces = [p for p in (studio.settings.cache_path / "soundtrack").rglob("*")
-              if p.is_file() and not p.name.startswith("silence-") and p.stat().st_size > 7
-              and p.read_bytes()[:2] == b"\xff\xf1"]  # ADTS pieces (not loudness records)
+    pieces = [p for p in cache_files(studio, "soundtrack", b"\xff\xf1")  # ADTS: pieces
+              if not p.name.startswith("silence-")]
     assert pieces
     damaged = max(pieces, key=lambda p: p.stat().st_size)
     damaged.write_bytes(damaged.read_bytes()[:-5])  # its last frame cut short
@@ -674,8 +683,7 @@ async def test_a_cached_reel_damaged_on_disk_is_read_again(
 
     assert again.cut.state == "published"
     assert reels[-1].read_bytes() == whole
-    with av.open(str(again.film)) as container:
-        assert sum(1 for _ in container.decode(video=0)) == again.timeline.frames
+    assert picture_count(again.film) == again.timeline.frames
 
 
 async def test_cached_loudness_damaged_on_disk_is_measured_again(
@@ -684,8 +692,7 @@ async def test_cached_loudness_damaged_on_disk_is_measured_again(
     await approve(studio, film, producer, "1.1", make_standin_take(tmp_path / "a.mp4", "1.1",
                                                                    audio=True))
     first = await cut.build(studio, film)
-    records = [p for p in (studio.settings.cache_path / "soundtrack").rglob("*")
-               if p.is_file() and p.read_bytes()[:1] == b"{"]  # each chapter's measurement
+    records = cache_files(studio, "soundtrack", b"{")  # each chapter's measurement
     assert records
     for record in records:
         record.write_text('{"loudness": [', encoding="utf-8")
@@ -693,6 +700,7 @@ async def test_cached_loudness_damaged_on_disk_is_measured_again(
     again = await cut.build(studio, film)
 
     assert again.cut.state == "published"
+
     def gains(result: cut.CutResult) -> dict:
         record = json.loads((result.directory / "soundtrack.json").read_text(encoding="utf-8"))
         return record["gains"]
