@@ -246,7 +246,7 @@ def _verdict(exc: BaseException, settings: Settings) -> str:
         return "the disk holding the data directory is full"
     if isinstance(exc, OSError) and exc.strerror:  # the file's name, not where it is
         name = Path(os.fsdecode(exc.filename)).name if exc.filename else ""
-        return f"{exc.strerror}" + (f" ({name})" if name else "")
+        return exc.strerror + (f" ({name})" if name else "")
     return _short(f"{type(exc).__name__}: {exc}", settings.data_dir)
 
 
@@ -267,8 +267,7 @@ async def _build(studio: Studio, prod: Production, cut: Cut, line: Timeline, sta
     # The editorial files need only the timeline and where its segments will be: written in
     # the segment pool while the segments are made. The sound starts with them too: each
     # chapter is measured, and its pieces encoded, once the segments it hears are made.
-    export = asyncio.ensure_future(_editorial(line, planned, stem_files, staging))
-    sound = _sound(studio, prod, line, planned, stem_files, report, ready)
+    export, sound = _start(studio, prod, line, planned, stem_files, staging, report, ready)
     try:
         segments, broken, encoded = await _segments(studio, line, staging, report, planned,
                                                     made)
@@ -289,8 +288,7 @@ async def _build(studio: Studio, prod: Production, cut: Cut, line: Timeline, sta
                 await audit.record(tx, prod.id, None, "take", b.take_id, "cut_failed",
                                    after={"cut": cut.version, "shot": b.code,
                                           "reason": b.reason})
-        export = asyncio.ensure_future(_editorial(line, segments, stem_files, staging))
-        sound = _sound(studio, prod, line, segments, stem_files, report, None)
+        export, sound = _start(studio, prod, line, segments, stem_files, staging, report)
     film = staging / FILM
     # New reels are read in the segment pool while the sound is mixed here.
     picture = reels.start(line, segments, settings.cache_path / "reels")
@@ -311,8 +309,8 @@ async def _build(studio: Studio, prod: Production, cut: Cut, line: Timeline, sta
                 kept = [k for k, s in enumerate(line.stems) if s != exc.stem]
                 line = dataclasses.replace(line, stems=[line.stems[k] for k in kept])
                 stem_files = [stem_files[k] for k in kept]
-                export = asyncio.ensure_future(_editorial(line, segments, stem_files, staging))
-                sound = _sound(studio, prod, line, segments, stem_files, report, None)
+                export, sound = _start(studio, prod, line, segments, stem_files, staging,
+                                       report)
                 picture = reels.start(line, segments, settings.cache_path / "reels")
         report("verifying", 0.0)
         verdict = await verify(film, line, soundtrack.frames_total(runs), size)
@@ -355,6 +353,17 @@ async def _build(studio: Studio, prod: Production, cut: Cut, line: Timeline, sta
                      final / preview.name if preview else None, moved, log_text,
                      final / credits.name, encoded, len(segments) - encoded, sound_encoded,
                      sound_reused, broken, line, RUNNING[prod.id].timings, left_out)
+
+
+def _start(studio: Studio, prod: Production, line: Timeline, segments: list[Path],
+           stem_files: list[Path], staging: Path, report: OnProgress,
+           ready: soundtrack.Ready | None = None
+           ) -> tuple[asyncio.Future[dict[str, Path]],
+                      asyncio.Future[list[soundtrack.Sound | soundtrack.Measured]]]:
+    """The editorial files and the sound of `line`, both started now (and again whenever a
+    broken take or stem changes the line)."""
+    return (asyncio.ensure_future(_editorial(line, segments, stem_files, staging)),
+            _sound(studio, prod, line, segments, stem_files, report, ready))
 
 
 async def _editorial(line: Timeline, segments: list[Path], stem_files: list[Path],

@@ -123,10 +123,11 @@ def _run(pcm: np.ndarray, filters: list[tuple[str, str]],
                 each(samples)
             meta.update(dict(frame.metadata))
 
-    tone = np.where(np.arange(_CHUNK) % 2 == 0, GUARD, -GUARD).astype(np.float32)
+    tone = np.where(np.arange(_CHUNK) % 2 == 0, GUARD, -GUARD).astype(np.float32) if guard \
+        else None
     for at in range(0, pcm.shape[1], _CHUNK):  # _CHUNK is even: the tone runs on unbroken
         chunk = pcm[:, at:at + _CHUNK]
-        chunk = chunk + tone[:chunk.shape[1]] if guard else np.ascontiguousarray(chunk)
+        chunk = chunk + tone[:chunk.shape[1]] if tone is not None else np.ascontiguousarray(chunk)
         frame = av.AudioFrame.from_ndarray(chunk, format="fltp", layout="stereo")
         frame.sample_rate = SAMPLE_RATE
         frame.pts = at
