@@ -97,7 +97,7 @@ def rehearse() -> None:
     try:
         shape = Shape(64, 36, Fraction(24), 24, 2, 0)
         encoder = av.CodecContext.create("libx264", "w")
-        _configure(encoder, shape)
+        configure(encoder, shape)
         black = next(_black(shape))
         picture = PictureCheck(shape)
         for n in range(shape.frames):
@@ -108,7 +108,7 @@ def rehearse() -> None:
         return
 
 
-def _configure(ctx: av.CodecContext, shape: Shape) -> None:
+def configure(ctx: av.CodecContext, shape: Shape) -> None:
     """The picture encoder's settings, the same for every segment of a profile."""
     ctx.width, ctx.height, ctx.pix_fmt = shape.width, shape.height, "yuv420p"
     ctx.options = encoder_options(shape.fps)
@@ -177,7 +177,7 @@ def _write(source: Path, kind: str, has_audio: bool, shape: Shape, out: Path) ->
         output.metadata.clear()
         video = output.add_stream("libx264", rate=shape.fps, options=encoder_options(shape.fps))
         ctx = video.codec_context
-        _configure(ctx, shape)
+        configure(ctx, shape)
         audio = output.add_stream("pcm_s16le", rate=SAMPLE_RATE, layout="stereo")
         audio.codec_context.format = "s16"
         check = PictureCheck(shape)

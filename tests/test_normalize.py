@@ -163,7 +163,7 @@ def _segment_packets(frames: int) -> tuple[av.CodecContext, list[av.Packet]]:
     """A real segment's picture packets, as the encoder gives them."""
     shape = normalize.shape_of(PROFILE, frames)
     encoder = av.CodecContext.create("libx264", "w")
-    segment_encode._configure(encoder, shape)
+    segment_encode.configure(encoder, shape)
     packets: list[av.Packet] = []
     for n, picture in enumerate(segment_encode._black(shape)):
         picture.pts = n
