@@ -552,7 +552,12 @@ def _write_film(line: Timeline, made: list[reels.BuiltReel], tracks: list[list[b
                              default=n == 0)
              for n, (track, frames) in enumerate(zip(soundtrack.tracks_of(line), tracks,
                                                      strict=True))]
-    return mp4.write(film, picture, sound, line.production_title)
+    try:
+        return mp4.write(film, picture, sound, line.production_title)
+    except mp4.SamplesChanged as exc:
+        # Its tables go: the reel is read again from its segments.
+        raise CacheDamaged(str(exc.data.with_suffix(".json")), "the picture of a chapter's "
+                           "reel changed on disk since it was read from its shots") from None
 
 
 async def verify(film: Path, line: Timeline, audio_frames: int,

@@ -10,8 +10,8 @@ and ffprobe read the film exactly as they read ffmpeg's.
 
 from __future__ import annotations
 
-import shutil
 import struct
+import zlib
 from array import array
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -31,6 +31,15 @@ class VideoReel:
     sizes: Sequence[int]
     offsets: Sequence[int]  # composition offset of each sample, in media ticks
     keys: Sequence[int]  # indices of the sync samples (IDR pictures)
+    crc: int | None = None  # CRC-32 of `data` when it was read from its checked segments
+
+
+class SamplesChanged(OSError):
+    """A reel's samples are not the bytes its tables were made with (the disk changed them)."""
+
+    def __init__(self, data: Path) -> None:
+        super().__init__(f"the samples in {data.name} changed since they were read")
+        self.data = data
 
 
 @dataclass
@@ -296,8 +305,13 @@ def write(path: Path, video: VideoTrack, audio: list[AudioTrack], title: str) ->
             out.write(struct.pack(">I4s", 8 + payload, b"mdat"))
         firsts = [0] * len(audio)
         for n, reel in enumerate(video.reels):
+            copied = 0
             with reel.data.open("rb") as source:
-                shutil.copyfileobj(source, out, 1 << 20)
+                while block := source.read(1 << 20):
+                    copied = zlib.crc32(block, copied)
+                    out.write(block)
+            if reel.crc is not None and copied != reel.crc:
+                raise SamplesChanged(reel.data)
             for t, track in enumerate(audio):
                 count = track.spans[n]
                 out.write(b"".join(track.units[firsts[t]:firsts[t] + count]))

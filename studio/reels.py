@@ -20,13 +20,13 @@ from typing import BinaryIO
 
 import av
 
-from studio import normalize
+from studio import normalize, seal
 from studio.media import UNREADABLE, CacheDamaged, FFmpegFailed, ffmpeg_version
 from studio.mp4 import VideoReel
 from studio.timeline import Timeline
 
 # Bump when what a reel holds changes: old cached reels then stop matching.
-RECIPE = "2"
+RECIPE = "3"
 
 
 @dataclass(frozen=True)
@@ -80,7 +80,7 @@ def _read(line: Timeline, reel: Reel, segments: list[Path], data: Path) -> dict:
                     str(segment), f"the normalized picture of {shot} cannot be read "
                     f"({type(exc).__name__})") from None
     return {"sizes": tables.sizes, "offsets": tables.offsets, "keys": tables.keys,
-            "avcc": (tables.avcc or b"").hex(), "delay": tables.delay or 0}
+            "avcc": (tables.avcc or b"").hex(), "delay": tables.delay or 0, "crc": tables.crc}
 
 
 class _Tables:
@@ -93,9 +93,16 @@ class _Tables:
         self.keys: list[int] = []
         self.avcc: bytes | None = None
         self.delay: int | None = None
+        self.crc = 0  # of the reel's samples, as written
 
     def add(self, segment: Path, shot: str, frames: int, out: BinaryIO) -> None:
         sizes, offsets, keys = self.sizes, self.offsets, self.keys
+        try:
+            sealed, _ = seal.segment_seals(segment)
+        except seal.Broken as exc:
+            raise FFmpegFailed(f"the normalized picture of {shot} cannot be trusted: "
+                               f"{exc}") from None
+        picture = 0
         with av.open(str(segment)) as container:
             stream = container.streams.video[0]
             extradata = bytes(stream.codec_context.extradata or b"")
@@ -113,11 +120,17 @@ class _Tables:
                 dts, pts = packet.dts * scale, packet.pts * scale
                 if first_dts is None:
                     first_dts = int(dts)
-                out.write(bytes(packet))
+                data = bytes(packet)
+                picture = seal.crc(data, picture)
+                self.crc = seal.crc(data, self.crc)
+                out.write(data)
                 sizes.append(packet.size)
                 offsets.append(int(pts - dts))
                 if packet.is_keyframe:
                     keys.append(len(sizes) - 1)
+        if picture != sealed:
+            raise FFmpegFailed(f"the normalized picture of {shot} changed on disk since it "
+                               f"was checked")
         count = len(sizes) - base
         if count != frames:
             raise FFmpegFailed(f"the normalized picture of {shot} holds {count} frames, "
@@ -135,16 +148,18 @@ class _Tables:
 
 def _load(target: Path, tables: dict, cached: bool) -> BuiltReel:
     return BuiltReel(target.stem, VideoReel(target.with_suffix(".h264"), tables["sizes"],
-                                            tables["offsets"], tables["keys"]),
+                                            tables["offsets"], tables["keys"], tables["crc"]),
                      bytes.fromhex(tables["avcc"]), tables["delay"], cached)
 
 
 def _kept(target: Path) -> dict | None:
-    """A cached reel's tables, if its samples beside them are all there."""
+    """A cached reel's tables (sealed), if its samples beside them are all there (their
+    bytes are checked against the tables' CRC-32 as the film is written from them)."""
     try:
-        tables = json.loads(target.read_text(encoding="utf-8"))
+        tables = json.loads(seal.unseal(target.read_bytes()))
         whole = target.with_suffix(".h264").stat().st_size == sum(tables["sizes"])
-    except (OSError, ValueError, KeyError, TypeError):
+        int(tables["crc"])
+    except (OSError, ValueError, KeyError, TypeError):  # seal.Broken is a ValueError
         return None
     return tables if whole else None
 
@@ -163,7 +178,7 @@ def _reel(line: Timeline, reel: Reel, segments: list[Path], target: Path) -> Bui
     tables_file = target.with_name(f"{stem}.json")
     try:
         tables = _read(line, reel, segments, data)
-        tables_file.write_text(json.dumps(tables), encoding="utf-8")
+        tables_file.write_bytes(seal.seal(json.dumps(tables).encode()))
         os.replace(data, target.with_suffix(".h264"))
         os.replace(tables_file, target)
     finally:

@@ -1,10 +1,11 @@
 """One segment made in-process through PyAV: decode, filter, encode, write, decode-check.
 
 This runs inside a worker process of studio/normalize.py's pool (user uploads are decoded
-here, so a libav crash kills a worker, not the bot). It imports only PyAV, the error type and
-the malloc tuning, so the pool's processes start light. Output: a .mov with H.264 yuv420p
-(the same SPS/PPS for a profile, closed GOPs from an IDR, exactly `frames` pictures) and PCM
-s16le stereo 48 kHz (exactly `samples` samples).
+here, so a libav crash kills a worker, not the bot). It imports only PyAV, the error type, the
+seal and the malloc tuning, so the pool's processes start light. Output: a .mov with H.264
+yuv420p (the same SPS/PPS for a profile, closed GOPs from an IDR, exactly `frames` pictures)
+and PCM s16le stereo 48 kHz (exactly `samples` samples), sealed with the CRC-32 of the
+picture packets that were decode-checked and of the PCM (studio/seal.py).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ import av
 import av.filter
 from av.container import InputContainer
 
+from studio import seal
 from studio.media import FFmpegFailed
 from studio.memory import keep_freed_memory
 
@@ -209,10 +211,24 @@ def _write(source: Path, kind: str, has_audio: bool, shape: Shape, out: Path) ->
             written += frame.samples
             output.mux(audio.encode(frame))
         output.mux(audio.encode(None))
+    seal_segment(out)
     problem = check.finish()
     if problem is None and written != shape.samples:
         problem = f"the normalized file holds {written} samples, not the shot's length"
     return problem
+
+
+def seal_segment(segment: Path) -> None:
+    """Append the seal: the CRC-32 of the picture packets and of the PCM as a reader demuxes
+    them (the muxer rewrites H.264 into length-prefixed NAL units on the way to the file)."""
+    found = {"video": 0, "audio": 0}
+    with av.open(str(segment)) as container:
+        for packet in container.demux():
+            kind = packet.stream.type
+            if packet.size and kind in found:
+                found[kind] = seal.crc(memoryview(packet), found[kind])
+    with segment.open("ab") as out:
+        out.write(seal.segment_box(found["video"], found["audio"]))
 
 
 def _readable(source: Path) -> None:

@@ -33,14 +33,14 @@ from pathlib import Path
 import av
 import numpy as np
 
-from studio import adts, loudness
+from studio import adts, loudness, seal
 from studio.adts import SAMPLES_PER_FRAME
 from studio.loudness import Gain, Loudness
 from studio.media import UNREADABLE, CacheDamaged
 from studio.timeline import SAMPLE_RATE, StemEntry, Timeline
 
 # Bump when the encoding below changes: old cached pieces then stop matching.
-RECIPE = "8"
+RECIPE = "9"
 PRE = 2 * SAMPLES_PER_FRAME  # pre-roll before a piece: the encoder settles before `a`
 POST = 3 * SAMPLES_PER_FRAME  # after `b`: the frames up to b are encoded as in a longer stream
 BLOCK = 2 * SAMPLES_PER_FRAME  # what a frame's MDCT block codes: its own samples and the next's
@@ -234,12 +234,16 @@ def _segment_pcm(path: Path, length: int) -> np.ndarray:
     """A normalized segment's PCM s16le stereo, read packet by packet: nothing to decode."""
     chunks = []
     try:
+        _, sealed = seal.segment_seals(path)
         with av.open(str(path)) as container:
             for packet in container.demux(audio=0):
                 if packet.size:
                     chunks.append(bytes(packet))
-        raw = np.frombuffer(b"".join(chunks), dtype="<i2").reshape(-1, 2).T
-    except UNREADABLE as exc:
+        pcm = b"".join(chunks)
+        if seal.crc(pcm) != sealed:
+            raise seal.Broken("its sound changed on disk since it was made")
+        raw = np.frombuffer(pcm, dtype="<i2").reshape(-1, 2).T
+    except (*UNREADABLE, seal.Broken) as exc:
         raise CacheDamaged(str(path), f"a normalized shot's sound cannot be read "
                                       f"({type(exc).__name__})") from None
     return _fit(raw.astype(np.float32) / 32768.0, length)
@@ -293,10 +297,25 @@ def _write(path: Path, data: bytes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_name(f".partial-{os.getpid()}-{secrets.token_hex(4)}-{path.name}")
     try:
-        partial.write_bytes(data)
+        partial.write_bytes(seal.seal(data))
         os.replace(partial, path)
     finally:
         partial.unlink(missing_ok=True)
+
+
+def _read(path: Path) -> bytes:
+    """A cache entry's bytes as _write sealed them; OSError, or seal.Broken (a ValueError)
+    when the disk changed them since."""
+    return seal.unseal(path.read_bytes())
+
+
+def _cached(path: Path, what: str) -> bytes:
+    """_read, or CacheDamaged naming `what`: the build makes the entry again."""
+    try:
+        return _read(path)
+    except (OSError, seal.Broken) as exc:
+        raise CacheDamaged(str(path), f"{what} cannot be read ({type(exc).__name__})"
+                           ) from None
 
 
 def encode(pcm: np.ndarray) -> list[bytes]:
@@ -510,8 +529,8 @@ def _kept_part(path: Path, hops: int) -> tuple[np.ndarray, float] | None:
     """A shot's cached peak and its `hops` hop energies; None when absent or damaged on disk
     (then it is measured again)."""
     try:
-        data = np.frombuffer(path.read_bytes(), dtype="<f8")
-    except (OSError, ValueError):
+        data = np.frombuffer(_read(path), dtype="<f8")
+    except (OSError, ValueError):  # seal.Broken is a ValueError
         return None
     return (data[1:], float(data[0])) if data.size == hops + 1 else None
 
@@ -519,7 +538,7 @@ def _kept_part(path: Path, hops: int) -> tuple[np.ndarray, float] | None:
 def _kept_measure(path: Path) -> tuple[Loudness | None, list[str]] | None:
     """A run's cached loudness and its parts' keys; None when absent or damaged on disk."""
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = json.loads(_read(path))
         return (Loudness(*data["loudness"]) if data["loudness"] else None), list(data["parts"])
     except (OSError, ValueError, KeyError, TypeError):
         return None
@@ -602,7 +621,7 @@ async def _build(line: Timeline, segments: list[Path], stem_files: list[Path], c
         return found
 
     silence = await loop.run_in_executor(pool, silent_frame, cache)
-    silent = silence.read_bytes()
+    silent = _cached(silence, "the silent frame")
     mixes: dict[str, np.ndarray] = {}
     # One lock per run: two chapters' limiters run side by side, one chapter's only once.
     mix_locks = {run.label: threading.Lock() for run in runs}
@@ -766,7 +785,7 @@ def join(line: Timeline, built: list[Sound | Measured]) -> list[list[bytes]]:
             if isinstance(sound, Sound) and sound.track == track:
                 if sound.path.name.startswith("silence-"):
                     if sound.path not in silent:
-                        silent[sound.path] = sound.path.read_bytes()
+                        silent[sound.path] = _cached(sound.path, "the silent frame")
                     frames += [silent[sound.path]] * sound.piece.frames
                 else:
                     frames += _piece_frames(sound)
@@ -777,8 +796,8 @@ def join(line: Timeline, built: list[Sound | Measured]) -> list[list[bytes]]:
 def _piece_frames(sound: Sound) -> list[bytes]:
     """A cached piece's frames: exactly its own number, or CacheDamaged."""
     try:
-        frames = adts.frames_of(sound.path.read_bytes())
-    except (OSError, adts.BadADTS) as exc:
+        frames = adts.frames_of(_read(sound.path))
+    except (OSError, adts.BadADTS, seal.Broken) as exc:
         raise CacheDamaged(str(sound.path), f"a piece of the {sound.track} track cannot be "
                                             f"read ({type(exc).__name__})") from None
     if len(frames) != sound.piece.frames:

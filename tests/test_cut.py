@@ -708,6 +708,95 @@ async def test_cached_loudness_damaged_on_disk_is_measured_again(
     assert gains(again) == gains(first)  # measured again, to the same loudness
 
 
+def flip(path: Path, at: int, bit: int = 0x10) -> None:
+    """The disk flips one bit at `at`: the file keeps its size."""
+    data = bytearray(path.read_bytes())
+    data[at] ^= bit
+    path.write_bytes(bytes(data))
+
+
+def packet_middle(segment: Path, kind: str) -> int:
+    """Where in the segment's file the middle of its first `kind` packet lies."""
+    with av.open(str(segment)) as container:
+        for packet in container.demux():
+            if packet.stream.type == kind and packet.size and packet.pos is not None:
+                return packet.pos + packet.size // 2
+    raise AssertionError(f"no {kind} packet in {segment.name}")
+
+
+@pytest.mark.parametrize("kind", ["video", "audio"])
+async def test_a_bit_flipped_in_a_cached_segment_is_caught_and_made_again(
+    studio: Studio, film: Production, producer: Actor, tmp_path: Path, kind: str
+) -> None:
+    for code in ("1.1", "1.2"):
+        await approve(studio, film, producer, code,
+                      make_standin_take(tmp_path / f"{code}.mp4", code, audio=True))
+    first = await cut.build(studio, film)
+    shot = first.timeline.approved[0]
+    assert shot.media_sha256 and shot.take_kind
+    segment = normalize.segment_path(studio.settings.cache_path / "segments", normalize.cache_key(
+        shot.media_sha256, shot.take_kind, shot.frames, first.timeline.profile))
+    whole = segment.read_bytes()
+    flip(segment, packet_middle(segment, kind))  # a picture slice, or a sample of its sound
+    # A new take in the chapter: its reel is read again, and its mix measured again.
+    await approve(studio, film, producer, "1.3",
+                  make_standin_take(tmp_path / "c.mp4", "1.3", audio=True))
+
+    again = await cut.build(studio, film)
+
+    assert again.cut.state == "published" and again.broken == []
+    assert segment.read_bytes() == whole  # caught by its seal, and made again as it was
+    assert picture_count(again.film) == again.timeline.frames
+
+
+def sound_pieces(studio: Studio) -> list[Path]:
+    return [p for p in cache_files(studio, "soundtrack", b"\xff\xf1")  # ADTS
+            if not p.name.startswith("silence-")]
+
+
+def reel_samples(studio: Studio) -> list[Path]:
+    return list((studio.settings.cache_path / "reels").rglob("*.h264"))
+
+
+def reel_tables(studio: Studio) -> list[Path]:
+    return list((studio.settings.cache_path / "reels").rglob("*.json"))
+
+
+def loudness_records(studio: Studio) -> list[Path]:
+    return cache_files(studio, "soundtrack", b"{")
+
+
+@pytest.mark.parametrize(("entries", "number"), [
+    (sound_pieces, None), (reel_samples, None),
+    (reel_tables, b'"offsets": ['), (loudness_records, b'"loudness": [')],
+    ids=["sound piece", "reel samples", "reel tables", "loudness record"])
+async def test_a_bit_flipped_in_a_cached_entry_is_caught_and_the_film_comes_out_the_same(
+    studio: Studio, film: Production, producer: Actor, tmp_path: Path, entries: object,
+    number: bytes | None
+) -> None:
+    for code in ("1.1", "2.1"):
+        await approve(studio, film, producer, code,
+                      make_standin_take(tmp_path / f"{code}.mp4", code, audio=True))
+    first = await cut.build(studio, film)
+    found = entries(studio)  # type: ignore[operator]
+    assert found
+    damaged = max(found, key=lambda p: p.stat().st_size)
+    data = damaged.read_bytes()
+    if number is None:
+        flip(damaged, len(data) // 2)  # inside the samples or frames it holds
+    else:
+        # A record's first number gets another last digit: still a record that parses.
+        at = data.index(number) + len(number)
+        while chr(data[at + 1]).isdigit():
+            at += 1
+        flip(damaged, at, 0x01)
+
+    again = await cut.build(studio, film)  # nothing changed: every entry comes from the cache
+
+    assert again.cut.state == "published"
+    assert again.film.read_bytes() == first.film.read_bytes()
+
+
 async def test_a_truncated_or_damaged_film_fails_verification(
     studio: Studio, film: Production, producer: Actor, tmp_path: Path
 ) -> None:

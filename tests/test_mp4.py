@@ -8,7 +8,7 @@ from pathlib import Path
 import av
 import pytest
 
-from studio import mp4, reels
+from studio import mp4, reels, segment_encode
 from studio.media import FFmpegFailed
 
 
@@ -86,6 +86,7 @@ def test_a_reel_refuses_a_segment_with_the_wrong_frame_count(tmp_path: Path) -> 
             frame.pts = n
             out.mux(video.encode(frame))
         out.mux(video.encode(None))
+    segment_encode.seal_segment(segment)  # as a worker seals what it made
     entry = Entry(kind="take", code="1.1", chapter_number=1, chapter_title="One",
                   shot_number=1, description="", owner="", frames=12, start_frame=0,
                   planned_duration=0.5)
