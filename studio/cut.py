@@ -83,6 +83,15 @@ class BrokenStem:
 
 
 @dataclass
+class _Attempts:
+    """What a build's attempts share: a retry (a damaged cache entry) counts on from the
+    first, and records nothing twice."""
+
+    encoded: set[str] = field(default_factory=set)  # segments made, by any attempt
+    audited: set[int] = field(default_factory=set)  # broken takes recorded
+
+
+@dataclass
 class BuildStatus:
     """What a running build is doing, for /cut status and the shell's progress line."""
 
@@ -110,7 +119,7 @@ class CutResult:
     editorial: dict[str, Path]
     changelog: str
     credits: Path
-    encoded: int  # picture segments encoded (the rest came from the cache)
+    encoded: int  # distinct picture segments encoded (the rest came from the cache)
     reused: int
     sound_encoded: int  # sound cache entries (pieces' tracks, loudness) made now
     sound_reused: int
@@ -207,15 +216,16 @@ async def build(studio: Studio, prod: Production, *, trigger: str = "manual",
 
         staging = settings.cuts_path / f".building-{cut.version:04d}"
         try:
+            attempts = _Attempts()
             try:
-                result = await _build(studio, prod, cut, line, staging, report)
+                result = await _build(studio, prod, cut, line, staging, report, attempts)
             except CacheDamaged as damaged:
                 # Checked when it was made, so the disk damaged it since: made again, once.
                 log.warning("cut %s: %s; making it again", cut.version, damaged.reason)
                 with contextlib.suppress(FileNotFoundError):
                     os.remove(damaged.path)
                 shutil.rmtree(staging, ignore_errors=True)
-                result = await _build(studio, prod, cut, line, staging, report)
+                result = await _build(studio, prod, cut, line, staging, report, attempts)
         except BaseException as exc:
             shutil.rmtree(staging, ignore_errors=True)
             verdict = _verdict(exc, settings)
@@ -251,7 +261,7 @@ def _verdict(exc: BaseException, settings: Settings) -> str:
 
 
 async def _build(studio: Studio, prod: Production, cut: Cut, line: Timeline, staging: Path,
-                 report: OnProgress) -> CutResult:
+                 report: OnProgress, attempts: _Attempts) -> CutResult:
     settings = studio.settings
     os.makedirs(staging)
     report("normalizing", 0.0)
@@ -271,6 +281,7 @@ async def _build(studio: Studio, prod: Production, cut: Cut, line: Timeline, sta
     try:
         segments, broken, encoded = await _segments(studio, line, staging, report, planned,
                                                     made)
+        attempts.encoded |= encoded
     except BaseException:
         sound.cancel()
         await asyncio.gather(export, sound, return_exceptions=True)
@@ -283,11 +294,13 @@ async def _build(studio: Studio, prod: Production, cut: Cut, line: Timeline, sta
         line = dataclasses.replace(line, entries=[
             _as_slate(e, next(b for b in broken if b.take_id == e.take_id))
             if any(b.take_id == e.take_id for b in broken) else e for e in line.entries])
+        fresh = [b for b in broken if b.take_id not in attempts.audited]
         async with studio.db.transaction() as tx:
-            for b in broken:
+            for b in fresh:
                 await audit.record(tx, prod.id, None, "take", b.take_id, "cut_failed",
                                    after={"cut": cut.version, "shot": b.code,
                                           "reason": b.reason})
+        attempts.audited.update(b.take_id for b in fresh)
         export, sound = _start(studio, prod, line, segments, stem_files, staging, report)
     film = staging / FILM
     # New reels are read in the segment pool while the sound is mixed here.
@@ -324,6 +337,9 @@ async def _build(studio: Studio, prod: Production, cut: Cut, line: Timeline, sta
         # Workers cannot be stopped: wait for them before the staging folder is removed.
         await asyncio.gather(sound, picture, export, return_exceptions=True)
     sound_encoded, sound_reused = soundtrack.counts(runs)
+    # Counted by name over every attempt: a retry finds the first attempt's segments cached.
+    used = {p.name for p in segments}
+    made_now = len(used & attempts.encoded)
     credits = staging / "credits.txt"
     credits.write_text("\n".join(f"{r}: {n}" if r else n for r, n in line.credits) + "\n",
                        encoding="utf-8")
@@ -351,7 +367,7 @@ async def _build(studio: Studio, prod: Production, cut: Cut, line: Timeline, sta
     moved = {k: final / p.name for k, p in paths.items()}
     return CutResult(done, final, final / FILM,
                      final / preview.name if preview else None, moved, log_text,
-                     final / credits.name, encoded, len(segments) - encoded, sound_encoded,
+                     final / credits.name, made_now, len(used) - made_now, sound_encoded,
                      sound_reused, broken, line, RUNNING[prod.id].timings, left_out)
 
 
@@ -436,7 +452,7 @@ def _card(line: Timeline, entry: Entry, folder: Path) -> Path:
 
 async def _segments(studio: Studio, line: Timeline, staging: Path, report: OnProgress,
                     planned: list[Path], made: list[asyncio.Future[None]]
-                    ) -> tuple[list[Path], list[BrokenTake], int]:
+                    ) -> tuple[list[Path], list[BrokenTake], set[str]]:
     """Normalize every entry (cached) to its planned segment (whose name is its key); a take
     that fails becomes a slate and is reported. A card is drawn only when its segment is new:
     early in a production most shots are slates, and a 1080p card costs 36 ms to draw."""
@@ -444,21 +460,21 @@ async def _segments(studio: Studio, line: Timeline, staging: Path, report: OnPro
     profile = line.profile
     cache = settings.cache_path / "segments"
     done = 0
-    encoded = 0
+    encoded: set[str] = set()  # the segments made now (the rest came from the cache)
     broken: list[BrokenTake] = []
     limit = asyncio.Semaphore(normalize.workers())  # every worker busy, none queued behind
 
     async def card(entry: Entry, key: str) -> Path:
-        nonlocal encoded
         png = staging / "cards" / f"{entry.code}.png"
         if not normalize.segment_path(cache, key).exists():
             await asyncio.to_thread(_card, line, entry, png.parent)
         seg = await normalize.normalize(cache, key, png, "image", False, entry.frames, profile)
-        encoded += not seg.cached
+        if not seg.cached:
+            encoded.add(seg.path.name)
         return seg.path
 
     async def one(i: int, entry: Entry) -> Path:
-        nonlocal done, encoded
+        nonlocal done
         async with limit:
             try:
                 if entry.kind != "take":
@@ -472,7 +488,8 @@ async def _segments(studio: Studio, line: Timeline, staging: Path, report: OnPro
                     seg = await normalize.normalize(cache, key, source, entry.take_kind,
                                                     entry.media_has_audio, entry.frames, profile)
                     # A new segment was decode-checked by the worker that made it.
-                    encoded += not seg.cached
+                    if not seg.cached:
+                        encoded.add(seg.path.name)
                     return seg.path
                 except FFmpegFailed as exc:
                     reason = _short(str(exc), settings.data_dir)

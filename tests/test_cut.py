@@ -18,7 +18,7 @@ import av
 import opentimelineio as otio
 import pytest
 
-from storage import cuts, shots
+from storage import audit, cuts, shots
 from storage.productions import Production
 from studio import cut, mediastore, normalize, production, shotlist, takes, timeline
 from studio.app import Studio
@@ -637,6 +637,38 @@ async def test_a_cached_segment_damaged_on_disk_is_made_again(
     assert segment.read_bytes() == whole  # made again, as it was first made
     assert picture_count(again.film) == again.timeline.frames
     assert [e.code for e in again.timeline.approved] == ["1.1", "1.2", "1.3"]
+
+
+async def test_a_build_made_again_counts_both_attempts_and_records_a_broken_take_once(
+    studio: Studio, film: Production, producer: Actor, tmp_path: Path
+) -> None:
+    await approve(studio, film, producer, "1.1", make_standin_take(tmp_path / "a.mp4", "1.1"))
+    first = await cut.build(studio, film)
+    broken_id = await approve(studio, film, producer, "1.2",
+                              make_standin_take(tmp_path / "soon-broken.mp4", "1.2"))
+    corrupt(studio.settings, (await takes.takes_of(studio, film, "1.2"))[0].media_sha256)
+    await approve(studio, film, producer, "1.3", make_standin_take(tmp_path / "c.mp4", "1.3"))
+    # Shot 1.1's segment is damaged: the build finds out when it reads chapter 1's reel
+    # again (its shots changed), after it made the new segments, and starts over once.
+    damaged = cut_segments(first.directory / "segments.txt")[0]
+    flip(damaged, packet_middle(damaged, "video"))
+    cached = {p.name for p in (studio.settings.cache_path / "segments").rglob("*.mov")}
+
+    again = await cut.build(studio, film)
+
+    assert again.cut.state == "published"
+    assert [b.take_id for b in again.broken] == [broken_id]
+    rows = [e for e in await audit.for_entity(studio.db.reader, "take", broken_id)
+            if e.action == "cut_failed"]
+    assert len(rows) == 1  # recorded by the first attempt, not again by the second
+    new = {p.name for p in cut_segments(again.directory / "segments.txt")} - cached
+    assert len(new) >= 2  # 1.3's segment, 1.2's slate (the first attempt)
+    assert again.encoded == len(new) + 1  # and 1.1's made again (the second): each once
+
+
+def cut_segments(listing: Path) -> list[Path]:
+    return [Path(line[6:-1].replace("'\\''", "'")) for line in
+            listing.read_text(encoding="utf-8").splitlines() if line.startswith("file '")]
 
 
 def cache_files(studio: Studio, folder: str, head: bytes) -> list[Path]:
