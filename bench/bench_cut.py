@@ -38,7 +38,7 @@ from studio import (
     takes,
 )
 from studio.app import Studio
-from studio.media import ffmpeg_exe
+from studio.media import ffmpeg_exe, read_concat_list
 from studio.people import actor
 from studio.settings import load_settings
 from studio.standin import make_standin_take, make_still, make_tone
@@ -94,12 +94,6 @@ def floor_concat(listing: Path, out: Path) -> float:
     subprocess.run([ffmpeg_exe(), "-v", "error", "-y", "-f", "concat", "-safe", "0", "-i",
                     str(listing), "-map", "0", "-c", "copy", str(out)], check=True)
     return time.perf_counter() - start
-
-
-def listed(listing: Path) -> list[Path]:
-    """The files of a concat list that studio.media.write_concat_list wrote."""
-    return [Path(line[6:-1].replace("'\\''", "'")) for line in
-            listing.read_text(encoding="utf-8").splitlines() if line.startswith("file '")]
 
 
 def required_work(takes: list[Path], segments: list[Path], film: Path, profile: Profile
@@ -234,7 +228,7 @@ async def main() -> None:
         full = await cut.build(studio, prod)
         full_s, full_cpu = time.perf_counter() - start, cpu_since(cpu)
         floor_full_s = floor_concat(full.directory / "segments.txt", root / "floor1.mp4")
-        required = required_work(paths[:count], listed(full.directory / "segments.txt"),
+        required = required_work(paths[:count], read_concat_list(full.directory / "segments.txt"),
                                  full.film, full.timeline.profile)
 
         # The next nights: each time one shot (in another chapter) gets a new approved take.

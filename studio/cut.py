@@ -40,7 +40,14 @@ from studio.adts import PRIMING
 from studio.app import Studio
 from studio.errors import InvalidInput, SlateError
 from studio.loudness import Loudness, gain_filter, measured_loudness
-from studio.media import CacheDamaged, FFmpegFailed, facts_of, run_ffmpeg, write_concat_list
+from studio.media import (
+    CacheDamaged,
+    FFmpegFailed,
+    facts_of,
+    read_concat_list,
+    run_ffmpeg,
+    write_concat_list,
+)
 from studio.settings import Settings
 from studio.timeline import SAMPLE_RATE, Entry, Timeline
 
@@ -708,9 +715,8 @@ def _retain(settings: Settings, published: list[Cut]) -> None:
         for name in keep:
             path = settings.cuts_path / name / listing
             if path.exists():
-                text = path.read_text(encoding="utf-8")
-                found |= set(text.split()) if listing != "segments.txt" else \
-                    set(re.findall(r"([0-9a-f]{64})\.mov'", text))
+                found |= set(path.read_text(encoding="utf-8").split()) \
+                    if listing != "segments.txt" else {p.stem for p in read_concat_list(path)}
         return found
 
     used = listed("segments.txt")

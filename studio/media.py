@@ -211,6 +211,12 @@ def write_concat_list(paths: list[Path], target: Path) -> Path:
     return target
 
 
+def read_concat_list(listing: Path) -> list[Path]:
+    """The files a list from write_concat_list names, in order."""
+    return [Path(line[6:-1].replace("'\\''", "'")) for line in
+            listing.read_text(encoding="utf-8").splitlines() if line.startswith("file '")]
+
+
 @dataclass(frozen=True)
 class StreamFacts:
     kind: str

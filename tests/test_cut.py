@@ -23,7 +23,13 @@ from storage.productions import Production
 from studio import cut, mediastore, normalize, production, shotlist, takes, timeline
 from studio.app import Studio
 from studio.errors import SlateError
-from studio.media import concat_line, ffmpeg_exe, streams_of, write_concat_list
+from studio.media import (
+    concat_line,
+    ffmpeg_exe,
+    read_concat_list,
+    streams_of,
+    write_concat_list,
+)
 from studio.people import Actor, actor
 from studio.settings import Settings, load_settings
 from studio.standin import make_standin_take, make_still, make_tone
@@ -615,17 +621,23 @@ async def test_a_stem_lost_from_the_media_store_is_left_out_and_its_owner_told(
     assert [s.title for s in streams if s.kind == "audio"] == ["Mix", "Takes", "Music", "VO"]
 
 
-async def test_a_cached_segment_damaged_on_disk_is_made_again(
-    studio: Studio, film: Production, producer: Actor, tmp_path: Path
-) -> None:
+async def built_with_two_shots(studio: Studio, film: Production, producer: Actor,
+                               tmp_path: Path) -> Path:
+    """Shots 1.1 and 1.2 approved and built: the cached segment of 1.1."""
     for code in ("1.1", "1.2"):
         await approve(studio, film, producer, code,
                       make_standin_take(tmp_path / f"{code}.mp4", code, audio=True))
     first = await cut.build(studio, film)
     shot = first.timeline.approved[0]
     assert shot.code == "1.1" and shot.media_sha256 and shot.take_kind
-    segment = normalize.segment_path(studio.settings.cache_path / "segments", normalize.cache_key(
+    return normalize.segment_path(studio.settings.cache_path / "segments", normalize.cache_key(
         shot.media_sha256, shot.take_kind, shot.frames, first.timeline.profile))
+
+
+async def test_a_cached_segment_damaged_on_disk_is_made_again(
+    studio: Studio, film: Production, producer: Actor, tmp_path: Path
+) -> None:
+    segment = await built_with_two_shots(studio, film, producer, tmp_path)
     # The disk cuts the cached segment of 1.1 short; a new take in its chapter re-reads it.
     whole = segment.read_bytes()
     segment.write_bytes(whole[:len(whole) // 2])
@@ -650,7 +662,7 @@ async def test_a_build_made_again_counts_both_attempts_and_records_a_broken_take
     await approve(studio, film, producer, "1.3", make_standin_take(tmp_path / "c.mp4", "1.3"))
     # Shot 1.1's segment is damaged: the build finds out when it reads chapter 1's reel
     # again (its shots changed), after it made the new segments, and starts over once.
-    damaged = cut_segments(first.directory / "segments.txt")[0]
+    damaged = read_concat_list(first.directory / "segments.txt")[0]
     flip(damaged, packet_middle(damaged, "video"))
     cached = {p.name for p in (studio.settings.cache_path / "segments").rglob("*.mov")}
 
@@ -661,14 +673,9 @@ async def test_a_build_made_again_counts_both_attempts_and_records_a_broken_take
     rows = [e for e in await audit.for_entity(studio.db.reader, "take", broken_id)
             if e.action == "cut_failed"]
     assert len(rows) == 1  # recorded by the first attempt, not again by the second
-    new = {p.name for p in cut_segments(again.directory / "segments.txt")} - cached
+    new = {p.name for p in read_concat_list(again.directory / "segments.txt")} - cached
     assert len(new) >= 2  # 1.3's segment, 1.2's slate (the first attempt)
     assert again.encoded == len(new) + 1  # and 1.1's made again (the second): each once
-
-
-def cut_segments(listing: Path) -> list[Path]:
-    return [Path(line[6:-1].replace("'\\''", "'")) for line in
-            listing.read_text(encoding="utf-8").splitlines() if line.startswith("file '")]
 
 
 def cache_files(studio: Studio, folder: str, head: bytes) -> list[Path]:
@@ -760,14 +767,7 @@ def packet_middle(segment: Path, kind: str) -> int:
 async def test_a_bit_flipped_in_a_cached_segment_is_caught_and_made_again(
     studio: Studio, film: Production, producer: Actor, tmp_path: Path, kind: str
 ) -> None:
-    for code in ("1.1", "1.2"):
-        await approve(studio, film, producer, code,
-                      make_standin_take(tmp_path / f"{code}.mp4", code, audio=True))
-    first = await cut.build(studio, film)
-    shot = first.timeline.approved[0]
-    assert shot.media_sha256 and shot.take_kind
-    segment = normalize.segment_path(studio.settings.cache_path / "segments", normalize.cache_key(
-        shot.media_sha256, shot.take_kind, shot.frames, first.timeline.profile))
+    segment = await built_with_two_shots(studio, film, producer, tmp_path)
     whole = segment.read_bytes()
     flip(segment, packet_middle(segment, kind))  # a picture slice, or a sample of its sound
     # A new take in the chapter: its reel is read again, and its mix measured again.
