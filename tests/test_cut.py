@@ -689,14 +689,30 @@ def picture_count(film: Path) -> int:
         return sum(1 for _ in container.decode(video=0))
 
 
+def sound_pieces(studio: Studio) -> list[Path]:
+    return [p for p in cache_files(studio, "soundtrack", b"\xff\xf1")  # ADTS
+            if not p.name.startswith("silence-")]
+
+
+def reel_samples(studio: Studio) -> list[Path]:
+    return list((studio.settings.cache_path / "reels").rglob("*.h264"))
+
+
+def reel_tables(studio: Studio) -> list[Path]:
+    return list((studio.settings.cache_path / "reels").rglob("*.json"))
+
+
+def loudness_records(studio: Studio) -> list[Path]:
+    return cache_files(studio, "soundtrack", b"{")
+
+
 async def test_a_cached_sound_piece_damaged_on_disk_is_made_again(
     studio: Studio, film: Production, producer: Actor, tmp_path: Path
 ) -> None:
     await approve(studio, film, producer, "1.1", make_standin_take(tmp_path / "a.mp4", "1.1",
                                                                    audio=True))
     first = await cut.build(studio, film)
-    pieces = [p for p in cache_files(studio, "soundtrack", b"\xff\xf1")  # ADTS: pieces
-              if not p.name.startswith("silence-")]
+    pieces = sound_pieces(studio)
     assert pieces
     damaged = max(pieces, key=lambda p: p.stat().st_size)
     damaged.write_bytes(damaged.read_bytes()[:-5])  # its last frame cut short
@@ -713,8 +729,7 @@ async def test_a_cached_reel_damaged_on_disk_is_read_again(
 ) -> None:
     await approve(studio, film, producer, "1.1", make_standin_take(tmp_path / "a.mp4", "1.1"))
     await cut.build(studio, film)
-    reels = sorted((studio.settings.cache_path / "reels").rglob("*.h264"),
-                   key=lambda p: p.stat().st_size)
+    reels = sorted(reel_samples(studio), key=lambda p: p.stat().st_size)
     whole = reels[-1].read_bytes()
     reels[-1].write_bytes(whole[:len(whole) // 2])
 
@@ -731,7 +746,7 @@ async def test_cached_loudness_damaged_on_disk_is_measured_again(
     await approve(studio, film, producer, "1.1", make_standin_take(tmp_path / "a.mp4", "1.1",
                                                                    audio=True))
     first = await cut.build(studio, film)
-    records = cache_files(studio, "soundtrack", b"{")  # each chapter's measurement
+    records = loudness_records(studio)  # each chapter's measurement
     assert records
     for record in records:
         record.write_text('{"loudness": [', encoding="utf-8")
@@ -779,23 +794,6 @@ async def test_a_bit_flipped_in_a_cached_segment_is_caught_and_made_again(
     assert again.cut.state == "published" and again.broken == []
     assert segment.read_bytes() == whole  # caught by its seal, and made again as it was
     assert picture_count(again.film) == again.timeline.frames
-
-
-def sound_pieces(studio: Studio) -> list[Path]:
-    return [p for p in cache_files(studio, "soundtrack", b"\xff\xf1")  # ADTS
-            if not p.name.startswith("silence-")]
-
-
-def reel_samples(studio: Studio) -> list[Path]:
-    return list((studio.settings.cache_path / "reels").rglob("*.h264"))
-
-
-def reel_tables(studio: Studio) -> list[Path]:
-    return list((studio.settings.cache_path / "reels").rglob("*.json"))
-
-
-def loudness_records(studio: Studio) -> list[Path]:
-    return cache_files(studio, "soundtrack", b"{")
 
 
 @pytest.mark.parametrize(("entries", "number"), [
