@@ -478,6 +478,11 @@ class JobQueue:
                     else:
                         await nudged(event, self.config.poll_seconds)
                     job = await self._reload(job_id)
+                # Done in the database; a job this process drives is told to its listeners
+                # (progress cards) after that commit: the caller hears of it after they do.
+                task = self._in_flight.get(job_id)
+                if task is not None and task is not asyncio.current_task():
+                    await asyncio.wait([task])
         finally:
             self._done_events.pop(job_id, None)
         return job
