@@ -21,9 +21,9 @@ if TYPE_CHECKING:
     from discord.ext import commands
 
     from studio.app import Studio
-    from studio.settings import Settings
+    from studio.ops.settings import Settings
 
-from studio import backups, health, metrics
+from studio.ops import backups, health, metrics
 
 log = logging.getLogger("slate.bot")
 
@@ -174,19 +174,19 @@ async def serve(settings: Settings) -> int:
     except SchemaTooNew as exc:
         print(f"slate: {exc}", file=sys.stderr)
         return 2
-    from studio import normalize
+    from studio.cut import segments
 
     # The nightly cut's segment workers start with the bot, not at the first cut.
-    warming = normalize.start_warming()
+    warming = segments.start_warming()
     bot = make_bot(studio)
     health_server = await health.start_for(studio)
     health.add_check("gateway", _gateway_check(bot))
     health.add_check("queue", health.queue_moving(studio.db))
     nightly_backup = asyncio.create_task(backups.run_nightly(studio))
     # The generation worker: queued jobs run and submitted ones are polled from here on.
-    from studio import generate
+    from studio.generation import requests
 
-    await generate.queue(studio).start()
+    await requests.queue(studio).start()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -221,7 +221,7 @@ async def serve(settings: Settings) -> int:
             runner.cancel()
         if health_server is not None:
             await health_server.stop()
-        await generate.close_queue(studio)  # jobs stay in the database for the next start
+        await requests.close_queue(studio)  # jobs stay in the database for the next start
         await studio.close()
 
 

@@ -26,13 +26,17 @@ from storage.jobs import Job
 from storage.productions import Production
 from storage.shots import ShotRef
 from storage.takes import Take
-from studio import cut, generate, mediastore, production, review, shotlist
-from studio import takes as studio_takes
+from studio import mediastore
 from studio.app import Studio
+from studio.cut import build
 from studio.errors import SlateError
-from studio.people import Actor, actor
-from studio.review import VOTE_AGAINST, VOTE_FOR, Voter
-from studio.settings import Settings
+from studio.generation import requests
+from studio.generation import takes as studio_takes
+from studio.ops.settings import Settings
+from studio.production import claims, shotlist
+from studio.production.people import Actor, actor
+from studio.review import ballots
+from studio.review.ballots import VOTE_AGAINST, VOTE_FOR, Voter
 
 EXAMPLE_SHOT_LIST = Path(__file__).parent / "examples" / "low_tide.csv"
 EXAMPLE_TITLE = "Low Tide"
@@ -108,9 +112,9 @@ class Demo:
 
     async def generate(self, who: Actor, code: str, kind: str, **options: object) -> Take:
         async with self.slots[who.name]:
-            queued = await generate.request(self.studio, self.prod, who, code, kind,
+            queued = await requests.request(self.studio, self.prod, who, code, kind,
                                             **options)  # type: ignore[arg-type]
-            done = await generate.queue(self.studio).wait(queued.job.id, within=120)
+            done = await requests.queue(self.studio).wait(queued.job.id, within=120)
         if done.state != "succeeded" or done.take_id is None:
             raise SlateError(f"job {done.id} for shot {code} {done.state}: {done.error}")
         found = await takes_repo.get(self.studio.db.reader, done.take_id)
@@ -135,38 +139,38 @@ class Demo:
 
     # --- votes --------------------------------------------------------------------------------
 
-    async def put_to_vote(self, code: str) -> review.VoteStatus:
-        status = await review.open_vote(self.studio.db, self.prod, self.producer, code)
+    async def put_to_vote(self, code: str) -> ballots.VoteStatus:
+        status = await ballots.open_vote(self.studio.db, self.prod, self.producer, code)
         assert status.window is not None
         for take in status.unposted:
-            await review.record_posted(self.studio.db, status.window.id, take.id, 0,
+            await ballots.record_posted(self.studio.db, status.window.id, take.id, 0,
                                        BALLOT_BASE + take.id)
-        return await review.status(self.studio.db, self.prod, code)
+        return await ballots.status(self.studio.db, self.prod, code)
 
-    async def cast(self, status: review.VoteStatus, ballots: list[list[int]]) -> None:
+    async def cast(self, status: ballots.VoteStatus, ballots: list[list[int]]) -> None:
         """ballots[i]: the audience's votes (+1, -1, 0 none) on the i-th candidate."""
         for candidate, values in zip(status.candidates, ballots, strict=False):
             assert candidate.message is not None
             for name, value in zip(AUDIENCE, values, strict=False):
                 if value == 0:
                     continue
-                change = await review.reaction_added(
+                change = await ballots.reaction_added(
                     self.studio.db, candidate.message.message_id,
                     Voter(ROSTER[name], name), VOTE_FOR if value > 0 else VOTE_AGAINST)
                 if change is not None and change.before is None:
                     self.ballots.cast += 1
 
-    async def switch(self, status: review.VoteStatus, index: int, name: str) -> None:
+    async def switch(self, status: ballots.VoteStatus, index: int, name: str) -> None:
         """A member changes their mind: the other reaction replaces their vote."""
         message = status.candidates[index].message
         assert message is not None
-        change = await review.reaction_added(self.studio.db, message.message_id,
+        change = await ballots.reaction_added(self.studio.db, message.message_id,
                                              Voter(ROSTER[name], name), VOTE_AGAINST)
         if change is not None and change.before not in (None, change.after):
             self.ballots.switched += 1
 
-    async def close(self, code: str) -> review.Closing:
-        closing = await review.close_vote(self.studio.db, self.prod, self.producer, code)
+    async def close(self, code: str) -> ballots.Closing:
+        closing = await ballots.close_vote(self.studio.db, self.prod, self.producer, code)
         self.ballots.outcomes[closing.outcome] += 1
         return closing
 
@@ -184,7 +188,7 @@ def ballots_for(code: str, candidates: int) -> list[list[int]]:
     return [[1, 1, 1, -1]][:candidates]
 
 
-def tally_line(status: review.VoteStatus) -> str:
+def tally_line(status: ballots.VoteStatus) -> str:
     return ", ".join(f"r{c.take.revision} {c.tally.score:+g} ({c.tally.voters} votes)"
                      for c in status.candidates)
 
@@ -194,7 +198,7 @@ class Face(Protocol):
 
     def say(self, text: str) -> None: ...
     def progress(self, stage: str, fraction: float) -> None: ...
-    def cut(self, result: cut.CutResult) -> None: ...
+    def cut(self, result: build.CutResult) -> None: ...
     def board(self, title: str, rows: list[ChapterProgress]) -> None: ...
 
 
@@ -208,13 +212,13 @@ async def run(settings: Settings, chapters: int, face: Face) -> int:
     try:
         return await _run(studio, chapters, face)
     finally:
-        await generate.close_queue(studio)
+        await requests.close_queue(studio)
         await studio.close()
 
 
 async def _run(studio: Studio, chapters: int, face: Face) -> int:
     settings, say = studio.settings, face.say
-    prod = await production.setup(studio.db, production.SHELL_GUILD, EXAMPLE_TITLE,
+    prod = await claims.setup(studio.db, claims.SHELL_GUILD, EXAMPLE_TITLE,
                                   producer_role=settings.producer_role,
                                   max_chapters=settings.max_chapters_per_creator)
     producer = await actor(studio.db, prod, PRODUCER[0], discord_id=PRODUCER[1],
@@ -227,12 +231,12 @@ async def _run(studio: Studio, chapters: int, face: Face) -> int:
     # Two claims each, then two that the rules refuse, to show the refusals' reasons.
     for name, number in DEMO_CLAIMS:
         try:
-            await production.claim(studio.db, prod, members[name], number)
+            await claims.claim(studio.db, prod, members[name], number)
             say(f"  {name} claims chapter {number}")
         except SlateError as exc:
             say(f"  {name} cannot claim chapter {number}: {exc.reason}")
     demo = Demo(studio, prod, producer, members, say)
-    await generate.queue(studio).start()
+    await requests.queue(studio).start()
 
     # Day 1: every shot of the first chapters gets its takes from the animatic, via the queue.
     refs = [r for r in await shots.of_production(studio.db.reader, prod.id)
@@ -243,10 +247,10 @@ async def _run(studio: Studio, chapters: int, face: Face) -> int:
     say(f"  {await jobs_line(demo)}; {len(made)} candidate takes, "
         f"{sum(1 for t in made if t.preview_sha256)} with previews")
 
-    rules = await review.settings_of(studio.db, prod)
+    rules = await ballots.settings_of(studio.db, prod)
     say(f"\nthe votes (quorum {rules.quorum} voters, margin {rules.margin:g}): "
         f"{', '.join(AUDIENCE)} react {VOTE_FOR}/{VOTE_AGAINST} on each candidate")
-    closings: dict[str, review.Closing] = {}
+    closings: dict[str, ballots.Closing] = {}
     for ref in refs:
         status = await demo.put_to_vote(ref.code)
         await demo.cast(status, ballots_for(ref.code, len(status.candidates)))
@@ -270,12 +274,12 @@ async def _run(studio: Studio, chapters: int, face: Face) -> int:
         if closing.approval is not None:
             continue
         if code == ROLES.retake:
-            sent = await review.retake(studio.db, prod, producer, code, RETAKE_NOTE)
+            sent = await ballots.retake(studio.db, prod, producer, code, RETAKE_NOTE)
             say(f"  {code}: retake for {sent.owner.name if sent.owner else 'nobody'}: "
                 f"\"{sent.note}\" ({len(sent.rejected)} take rejected)")
             continue
         best = max(closing.status.candidates, key=lambda c: (c.tally.score, -c.take.revision))
-        done = await review.approve(studio.db, prod, producer, f"{code}r{best.take.revision}")
+        done = await ballots.approve(studio.db, prod, producer, f"{code}r{best.take.revision}")
         say(f"  {code}: approved directly by {producer.name}: r{done.take.revision}")
 
     # Stems: a VO line per chapter from the animatic's voice, tones where the notes ask.
@@ -283,11 +287,11 @@ async def _run(studio: Studio, chapters: int, face: Face) -> int:
     await add_stems(demo, chapters)
 
     say("\nnight 1: the cut")
-    first = await cut.build(studio, prod, trigger="demo", on_progress=face.progress)
+    first = await build.build(studio, prod, trigger="demo", on_progress=face.progress)
     face.cut(first)
 
     # Day 2: the retake comes back as the note asked (a slower move) and wins its vote.
-    ref = await production.shot(studio.db, prod, ROLES.retake)
+    ref = await claims.shot(studio.db, prod, ROLES.retake)
     owner = demo.owner_of(ref)
     again = await demo.generate(owner, ref.code, "video", seed=seed_for(ref, 9), motion=1,
                                 prompt=f"{ref.shot.description}; {RETAKE_NOTE}")
@@ -299,18 +303,18 @@ async def _run(studio: Studio, chapters: int, face: Face) -> int:
     say(f"\nday 2: {owner.name} generates {ref.code}r{again.revision} as the note asked; "
         f"{verdict} ({tally_line(closing.status)})")
     say("\nnight 2: the incremental cut")
-    second = await cut.build(studio, prod, trigger="demo", on_progress=face.progress)
+    second = await build.build(studio, prod, trigger="demo", on_progress=face.progress)
     face.cut(second)
     say("")
     say(second.changelog.rstrip())
 
     say(f"\n{await jobs_line(demo)}, spent "
-        f"${(await generate.budget(studio, prod))[0]:.2f}")
+        f"${(await requests.budget(studio, prod))[0]:.2f}")
     say(f"votes: {demo.ballots.cast} recorded, {demo.ballots.switched} switched; votes closed: "
         + ", ".join(f"{n} {o.replace('_', ' ')}" for o, n in sorted(
             demo.ballots.outcomes.items())))
     say("")
-    face.board(prod.title, await production.board(studio.db, prod))
+    face.board(prod.title, await claims.board(studio.db, prod))
     say(f"\nfilm:      {second.film}")
     for kind, path in second.editorial.items():
         say(f"{kind + ':':<10} {path}")
@@ -322,7 +326,7 @@ async def _run(studio: Studio, chapters: int, face: Face) -> int:
 
 
 async def all_jobs(demo: Demo) -> list[Job]:
-    return await generate.jobs_of(demo.studio, demo.prod, demo.producer, everyone=True,
+    return await requests.jobs_of(demo.studio, demo.prod, demo.producer, everyone=True,
                                   limit=100_000)
 
 
@@ -334,14 +338,14 @@ async def jobs_line(demo: Demo) -> str:
 
 
 async def add_stems(demo: Demo, chapters: int) -> None:
-    from studio.standin import make_tone
+    from studio.generation.standin import make_tone
 
     studio, prod = demo.studio, demo.prod
     folder = studio.settings.data_dir / "incoming"
     folder.mkdir(parents=True, exist_ok=True)
 
     async def chapter_stems(number: int) -> str:
-        detail = await production.chapter_detail(studio.db, prod, number)
+        detail = await claims.chapter_detail(studio.db, prod, number)
         who = next((m for m in demo.members.values() if detail.owner
                     and m.id == detail.owner.id), demo.producer)
         line = detail.chapter.synopsis or detail.chapter.title

@@ -15,12 +15,15 @@ from pathlib import Path
 
 from storage.chapters import ChapterProgress
 from storage.db import SchemaTooNew
-from studio import backups, cut, production, review, shotlist
 from studio.app import Studio
+from studio.cut import build
 from studio.errors import SlateError
-from studio.logging_setup import setup_logging
-from studio.people import actor, member_named
-from studio.settings import Settings, SettingsError, load_settings
+from studio.ops import backups
+from studio.ops.logging_setup import setup_logging
+from studio.ops.settings import Settings, SettingsError, load_settings
+from studio.production import claims, shotlist
+from studio.production.people import actor, member_named
+from studio.review import ballots
 
 EXAMPLE_TITLE = "Low Tide"
 
@@ -37,7 +40,7 @@ def command(name: str) -> Callable[[Command], Command]:
 
 def parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(prog="python bot.py", description=__doc__.splitlines()[0])
-    root.add_argument("--guild", type=int, default=production.SHELL_GUILD,
+    root.add_argument("--guild", type=int, default=claims.SHELL_GUILD,
                       help="the production's Discord guild id (default: the shell's, 0)")
     root.add_argument("--as", dest="actor", default="shell",
                       help="act as this member (default: 'shell', a producer)")
@@ -137,14 +140,14 @@ async def _run(settings: Settings, fn: Command, args: argparse.Namespace) -> int
 
 
 async def _shell_actor(studio: Studio, args: argparse.Namespace) -> tuple:
-    prod = await production.get(studio.db, args.guild)
+    prod = await claims.get(studio.db, args.guild)
     # The shell is the producer's own terminal; --as names whose claim it is.
     return prod, await actor(studio.db, prod, args.actor, is_producer=True)
 
 
 @command("init")
 async def cmd_init(studio: Studio, args: argparse.Namespace) -> int:
-    prod = await production.setup(
+    prod = await claims.setup(
         studio.db, args.guild, args.title, default_role=studio.settings.producer_role,
         default_max=studio.settings.max_chapters_per_creator, actor_name=args.actor,
     )
@@ -168,15 +171,15 @@ async def cmd_import(studio: Studio, args: argparse.Namespace) -> int:
 
 @command("chapters")
 async def cmd_chapters(studio: Studio, args: argparse.Namespace) -> int:
-    prod = await production.get(studio.db, args.guild)
-    print(render_board(prod.title, await production.board(studio.db, prod)))
+    prod = await claims.get(studio.db, args.guild)
+    print(render_board(prod.title, await claims.board(studio.db, prod)))
     return 0
 
 
 @command("chapter")
 async def cmd_chapter(studio: Studio, args: argparse.Namespace) -> int:
-    prod = await production.get(studio.db, args.guild)
-    detail = await production.chapter_detail(studio.db, prod, args.number)
+    prod = await claims.get(studio.db, args.guild)
+    detail = await claims.chapter_detail(studio.db, prod, args.number)
     c = detail.chapter
     print(f"Chapter {c.number}: {c.title}  [{c.status}]  owner: "
           f"{detail.owner.name if detail.owner else '—'}  due: {c.due_date or '—'}")
@@ -190,18 +193,18 @@ async def cmd_chapter(studio: Studio, args: argparse.Namespace) -> int:
 
 @command("claim")
 async def cmd_claim(studio: Studio, args: argparse.Namespace) -> int:
-    prod = await production.get(studio.db, args.guild)
+    prod = await claims.get(studio.db, args.guild)
     who = await actor(studio.db, prod, args.actor)
-    chapter = await production.claim(studio.db, prod, who, args.number)
+    chapter = await claims.claim(studio.db, prod, who, args.number)
     print(f"{who.name} now holds chapter {chapter.number}: {chapter.title}")
     return 0
 
 
 @command("release")
 async def cmd_release(studio: Studio, args: argparse.Namespace) -> int:
-    prod = await production.get(studio.db, args.guild)
+    prod = await claims.get(studio.db, args.guild)
     who = await actor(studio.db, prod, args.actor)
-    chapter = await production.release(studio.db, prod, who, args.number)
+    chapter = await claims.release(studio.db, prod, who, args.number)
     print(f"chapter {chapter.number} is open again")
     return 0
 
@@ -210,7 +213,7 @@ async def cmd_release(studio: Studio, args: argparse.Namespace) -> int:
 async def cmd_assign(studio: Studio, args: argparse.Namespace) -> int:
     prod, who = await _shell_actor(studio, args)
     to = await member_named(studio.db, prod, args.member)
-    chapter = await production.assign(studio.db, prod, who, args.number, to)
+    chapter = await claims.assign(studio.db, prod, who, args.number, to)
     print(f"chapter {chapter.number} is assigned to {to.name}")
     return 0
 
@@ -218,7 +221,7 @@ async def cmd_assign(studio: Studio, args: argparse.Namespace) -> int:
 @command("unassign")
 async def cmd_unassign(studio: Studio, args: argparse.Namespace) -> int:
     prod, who = await _shell_actor(studio, args)
-    chapter = await production.unassign(studio.db, prod, who, args.number)
+    chapter = await claims.unassign(studio.db, prod, who, args.number)
     print(f"chapter {chapter.number} is open again")
     return 0
 
@@ -226,7 +229,7 @@ async def cmd_unassign(studio: Studio, args: argparse.Namespace) -> int:
 @command("due")
 async def cmd_due(studio: Studio, args: argparse.Namespace) -> int:
     prod, who = await _shell_actor(studio, args)
-    chapter = await production.set_due(studio.db, prod, who, args.number, args.date)
+    chapter = await claims.set_due(studio.db, prod, who, args.number, args.date)
     print(f"chapter {chapter.number} is due {chapter.due_date or '(no date)'}")
     return 0
 
@@ -287,14 +290,14 @@ class ProgressLine:
               file=sys.stderr, flush=True)
 
 
-def render_cut(settings: Settings, result: cut.CutResult) -> str:
+def render_cut(settings: Settings, result: build.CutResult) -> str:
     lines = [f"cut {result.cut.version} published: {result.film}",
              f"  runtime {result.timeline.duration:.1f}s, "
              f"{len(result.timeline.approved)}/{len(result.timeline.shots)} shots approved, "
              f"{result.encoded} segments encoded, {result.reused} reused from the cache; "
              f"sound: {result.sound_encoded} pieces encoded, {result.sound_reused} reused",
              f"  preview:   {result.preview or '(too big to post to Discord)'}",
-             *([f"  link:      {link}"] if (link := cut.film_link(settings,
+             *([f"  link:      {link}"] if (link := build.film_link(settings,
                                                                result.directory)) else []),
              *(f"  {kind:<9}  {path}" for kind, path in result.editorial.items()),
              f"  credits:   {result.credits}",
@@ -310,8 +313,8 @@ def render_cut(settings: Settings, result: cut.CutResult) -> str:
 
 @command("cut")
 async def cmd_cut(studio: Studio, args: argparse.Namespace) -> int:
-    prod = await production.get(studio.db, args.guild)
-    result = await cut.build(studio, prod, trigger="shell",
+    prod = await claims.get(studio.db, args.guild)
+    result = await build.build(studio, prod, trigger="shell",
                              on_progress=ProgressLine(not args.quiet))
     print(render_cut(studio.settings, result))
     print()
@@ -321,11 +324,11 @@ async def cmd_cut(studio: Studio, args: argparse.Namespace) -> int:
 
 @command("cuts")
 async def cmd_cuts(studio: Studio, args: argparse.Namespace) -> int:
-    prod = await production.get(studio.db, args.guild)
-    running, latest = await cut.status(studio, prod)
+    prod = await claims.get(studio.db, args.guild)
+    running, latest = await build.status(studio, prod)
     if running:
         print(f"building cut {running.version}: {running.stage} {running.fraction:.0%}")
-    for c in await cut.history(studio, prod):
+    for c in await build.history(studio, prod):
         print(f"cut {c.version:>4}  {c.state:<9}  {c.started_at[:16]}  "
               f"{(c.duration or 0):7.1f}s  {c.shots_approved}/{c.shots_total}  "
               f"{c.path or c.verdict}")
@@ -394,7 +397,7 @@ class DemoFace:
             self._progress = ProgressLine()
         self._progress(stage, fraction)
 
-    def cut(self, result: cut.CutResult) -> None:
+    def cut(self, result: build.CutResult) -> None:
         print(render_cut(self.settings, result), flush=True)
 
     def board(self, title: str, rows: list[ChapterProgress]) -> None:
@@ -459,13 +462,13 @@ def generation_parsers(sub: argparse._SubParsersAction) -> None:
 
 @command("take")
 async def cmd_take(studio: Studio, args: argparse.Namespace) -> int:
-    from studio import generate
+    from studio.generation import requests
 
     prod, who = await _shell_actor(studio, args)
     if not args.file.is_file():
         print(f"slate: cannot read {args.file}", file=sys.stderr)
         return 1
-    take = await generate.upload_take(studio, prod, who, args.shot, args.file,
+    take = await requests.upload_take(studio, prod, who, args.shot, args.file,
                                       original_name=args.file.name)
     print(f"take {take.id}: shot {args.shot} revision {take.revision} ({take.kind}), "
           f"sha256 {take.media_sha256[:12]}")
@@ -474,7 +477,7 @@ async def cmd_take(studio: Studio, args: argparse.Namespace) -> int:
 
 @command("stem")
 async def cmd_stem(studio: Studio, args: argparse.Namespace) -> int:
-    from studio.takes import add_stem
+    from studio.generation.takes import add_stem
 
     prod, who = await _shell_actor(studio, args)
     if not args.file.is_file():
@@ -488,20 +491,20 @@ async def cmd_stem(studio: Studio, args: argparse.Namespace) -> int:
 
 @command("generate")
 async def cmd_generate(studio: Studio, args: argparse.Namespace) -> int:
-    from studio import generate
+    from studio.generation import requests
 
     prod, who = await _shell_actor(studio, args)
-    queue = generate.queue(studio)
+    queue = requests.queue(studio)
     try:
         queue.listeners.append(lambda job: print(f"  job {job.id}: {job.state} "
                                                  f"{job.progress:.0%}", file=sys.stderr))
-        take = await generate.run_now(
+        take = await requests.run_now(
             studio, prod, who, args.shot, kind=args.kind, prompt=args.prompt,
             negative_prompt=args.negative, seed=args.seed, provider=args.provider,
             duration=args.duration, ratio=args.ratio, motion=args.motion,
             image_take=args.image_take, strength=args.strength, voice_id=args.voice)
     finally:
-        await generate.close_queue(studio)
+        await requests.close_queue(studio)
     print(f"take {take.id}: shot {args.shot} revision {take.revision} ({take.kind}) by "
           f"{take.provider}, seed {take.seed}, cost ${take.cost:.2f}")
     return 0
@@ -509,17 +512,17 @@ async def cmd_generate(studio: Studio, args: argparse.Namespace) -> int:
 
 @command("jobs")
 async def cmd_jobs(studio: Studio, args: argparse.Namespace) -> int:
-    from studio import generate
+    from studio.generation import requests
 
     prod, who = await _shell_actor(studio, args)
     if args.cancel is not None:
         try:
-            job = await generate.cancel(studio, prod, who, args.cancel)
+            job = await requests.cancel(studio, prod, who, args.cancel)
         finally:
-            await generate.close_queue(studio)
+            await requests.close_queue(studio)
         print(f"job {job.id} is {job.state}")
         return 0
-    rows = await generate.jobs_of(studio, prod, who, everyone=True, open_only=args.open,
+    rows = await requests.jobs_of(studio, prod, who, everyone=True, open_only=args.open,
                                   limit=100)
     for job in rows:
         print(f"{job.id:>5}  {job.kind:<8} {job.provider:<11} {job.state:<10} "
@@ -530,10 +533,10 @@ async def cmd_jobs(studio: Studio, args: argparse.Namespace) -> int:
 
 @command("budget")
 async def cmd_budget(studio: Studio, args: argparse.Namespace) -> int:
-    from studio import generate
+    from studio.generation import requests
 
-    prod = await production.get(studio.db, args.guild)
-    spent, limit, rows = await generate.budget(studio, prod)
+    prod = await claims.get(studio.db, args.guild)
+    spent, limit, rows = await requests.budget(studio, prod)
     print(f"spent ${spent:.2f}" + (f" of ${limit:.2f}" if limit else " (no budget set)"))
     for row in rows:
         print(f"  {row.member_name[:20]:<20} {row.provider:<11} {row.jobs:>4} jobs  "
@@ -543,7 +546,7 @@ async def cmd_budget(studio: Studio, args: argparse.Namespace) -> int:
 
 @command("character")
 async def cmd_character(studio: Studio, args: argparse.Namespace) -> int:
-    from studio import characters
+    from studio.production import characters
 
     prod, who = await _shell_actor(studio, args)
     if args.action == "add":
@@ -584,7 +587,7 @@ def add_review_parsers(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--vote-hours", type=float)
 
 
-def render_vote(found: review.VoteStatus) -> str:
+def render_vote(found: ballots.VoteStatus) -> str:
     window = found.window
     head = f"shot {found.ref.code}: " + (
         "never put to the vote" if window is None else
@@ -601,15 +604,15 @@ def render_vote(found: review.VoteStatus) -> str:
 
 @command("vote-status")
 async def cmd_vote_status(studio: Studio, args: argparse.Namespace) -> int:
-    prod = await production.get(studio.db, args.guild)
-    print(render_vote(await review.status(studio.db, prod, args.shot)))
+    prod = await claims.get(studio.db, args.guild)
+    print(render_vote(await ballots.status(studio.db, prod, args.shot)))
     return 0
 
 
 @command("vote-close")
 async def cmd_vote_close(studio: Studio, args: argparse.Namespace) -> int:
     prod, who = await _shell_actor(studio, args)
-    closing = await review.close_vote(studio.db, prod, who, args.shot)
+    closing = await ballots.close_vote(studio.db, prod, who, args.shot)
     print(render_vote(closing.status))
     if closing.approval is not None:
         print(f"approved {closing.approval.ref.code}r{closing.approval.take.revision}")
@@ -621,7 +624,7 @@ async def cmd_vote_close(studio: Studio, args: argparse.Namespace) -> int:
 @command("approve")
 async def cmd_approve(studio: Studio, args: argparse.Namespace) -> int:
     prod, who = await _shell_actor(studio, args)
-    done = await review.approve(studio.db, prod, who, args.take)
+    done = await ballots.approve(studio.db, prod, who, args.take)
     replaced = f" (replacing r{done.previous.revision})" if done.previous else ""
     print(f"approved {done.ref.code}r{done.take.revision}{replaced}")
     return 0
@@ -630,7 +633,7 @@ async def cmd_approve(studio: Studio, args: argparse.Namespace) -> int:
 @command("retake")
 async def cmd_retake(studio: Studio, args: argparse.Namespace) -> int:
     prod, who = await _shell_actor(studio, args)
-    done = await review.retake(studio.db, prod, who, args.shot, args.note)
+    done = await ballots.retake(studio.db, prod, who, args.shot, args.note)
     print(f"shot {done.ref.code} sent back to {done.owner.name if done.owner else 'nobody'}: "
           f"{done.note}")
     return 0
@@ -638,8 +641,8 @@ async def cmd_retake(studio: Studio, args: argparse.Namespace) -> int:
 
 @command("review-queue")
 async def cmd_review_queue(studio: Studio, args: argparse.Namespace) -> int:
-    prod = await production.get(studio.db, args.guild)
-    items = await review.queue(studio.db, prod)
+    prod = await claims.get(studio.db, args.guild)
+    items = await ballots.queue(studio.db, prod)
     for item in items:
         print(f"{item.ref.code:<6} {item.kind:<9} since {item.since}  "
               f"{item.candidates} candidate(s)")
@@ -653,8 +656,8 @@ async def cmd_review_settings(studio: Studio, args: argparse.Namespace) -> int:
     given = {name: getattr(args, name) for name in (
         "quorum", "margin", "creator_votes_count", "producer_weight", "owner_may_approve",
         "vote_hours") if getattr(args, name) is not None}
-    rules = (await review.configure(studio.db, prod, who, **given) if given
-             else await review.settings_of(studio.db, prod))
+    rules = (await ballots.configure(studio.db, prod, who, **given) if given
+             else await ballots.settings_of(studio.db, prod))
     for name in ("quorum", "margin", "creator_votes_count", "producer_weight",
                  "owner_may_approve", "vote_hours"):
         print(f"{name.replace('_', '-')}: {getattr(rules, name):g}")

@@ -27,22 +27,15 @@ import av
 import numpy as np
 
 from storage import shots
-from studio import (
-    cut,
-    loudness,
-    normalize,
-    production,
-    segment_encode,
-    shotlist,
-    soundtrack,
-    takes,
-)
 from studio.app import Studio
+from studio.cut import build, loudness, segment_encode, segments, soundtrack
+from studio.cut.timeline import Profile
+from studio.generation import takes
+from studio.generation.standin import make_standin_take, make_still, make_tone
 from studio.media import ffmpeg_exe, read_concat_list
-from studio.people import actor
-from studio.settings import load_settings
-from studio.standin import make_standin_take, make_still, make_tone
-from studio.timeline import Profile
+from studio.ops.settings import load_settings
+from studio.production import claims, shotlist
+from studio.production.people import actor
 
 CHAPTERS = 10
 PER_CHAPTER = 20
@@ -146,7 +139,7 @@ def _reencoding(segment: Path, profile: Profile) -> tuple[float, float]:
     with av.open(str(segment)) as container:
         pictures = [f.reformat(format="yuv420p") for f in container.decode(video=0)]
     encoder = av.CodecContext.create("libx264", "w")
-    segment_encode.configure(encoder, normalize.shape_of(profile, len(pictures)))
+    segment_encode.configure(encoder, segments.shape_of(profile, len(pictures)))
     start = time.process_time()
     packets = []
     for n, picture in enumerate(pictures):
@@ -203,8 +196,8 @@ async def main() -> None:
                                  cut_fps="24", cut_credits_seconds=1, cut_keep=3)
         studio = await Studio.open(settings)
         # As the running bot does at start-up: its segment workers start (and rehearse) now.
-        warming = normalize.start_warming()
-        prod = await production.setup(studio.db, 1, "Bench")
+        warming = segments.start_warming()
+        prod = await claims.setup(studio.db, 1, "Bench")
         producer = await actor(studio.db, prod, "P", discord_id=1, is_producer=True)
         await shotlist.import_shots(studio.db, prod, producer, shot_list(), "bench.csv")
         count = CHAPTERS * PER_CHAPTER
@@ -225,7 +218,7 @@ async def main() -> None:
 
         await asyncio.wait([warming])  # long done in a bot that has run since start-up
         start, cpu = time.perf_counter(), machine_cpu()
-        full = await cut.build(studio, prod)
+        full = await build.build(studio, prod)
         full_s, full_cpu = time.perf_counter() - start, cpu_since(cpu)
         floor_full_s = floor_concat(full.directory / "segments.txt", root / "floor1.mp4")
         required = required_work(paths[:count], read_concat_list(full.directory / "segments.txt"),
@@ -244,7 +237,7 @@ async def main() -> None:
             floors.append(floor_concat(nightly.directory / "segments.txt",
                                        root / f"floor{n + 2}a.mp4"))
             start = time.perf_counter()
-            nightly = await cut.build(studio, prod)
+            nightly = await build.build(studio, prod)
             builds.append(time.perf_counter() - start)
             # One segment; the sound of the pieces around its shot (and its chapter's loudness).
             assert nightly.encoded == 1 and 0 < nightly.sound_encoded <= 7, nightly

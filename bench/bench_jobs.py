@@ -26,12 +26,13 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from storage import jobs
-from studio import generate, production, shotlist
 from studio.app import Studio
-from studio.jobs import JobQueue, QueueConfig
-from studio.people import actor
-from studio.providers.animatic import Animatic
-from studio.settings import load_settings
+from studio.generation import requests
+from studio.generation.jobs import JobQueue, QueueConfig
+from studio.generation.providers.animatic import Animatic
+from studio.ops.settings import load_settings
+from studio.production import claims, shotlist
+from studio.production.people import actor
 
 JOBS = int(sys.argv[1]) if len(sys.argv) > 1 else 1000
 MEMBERS = 10
@@ -61,7 +62,7 @@ async def through_queue(work: Path, *, takes: bool) -> float:
     settings = load_settings(data_dir=work / ("full" if takes else "queue"),
                              member_max_concurrent=JOBS, member_max_per_day=JOBS * 10)
     studio = await Studio.open(settings)
-    prod = await production.setup(studio.db, 1, "Bench", max_chapters=8)
+    prod = await claims.setup(studio.db, 1, "Bench", max_chapters=8)
     boss = await actor(studio.db, prod, "Producer", is_producer=True)
     await shotlist.import_shots(studio.db, prod, boss, EXAMPLE.read_bytes(), EXAMPLE.name)
     members = [await actor(studio.db, prod, f"member{i}", is_producer=True)
@@ -69,7 +70,7 @@ async def through_queue(work: Path, *, takes: bool) -> float:
     config = QueueConfig(poll_seconds=0.5, concurrency={"animatic": CONCURRENCY})
     provider = {"animatic": Animatic(work / ("full-a" if takes else "queue-a"), width=WIDTH)}
     if takes:
-        q = generate.queue(studio, provider, config)
+        q = requests.queue(studio, provider, config)
     else:
         async def close_only(job, files, cost) -> None:
             async with studio.db.transaction() as tx:
@@ -77,7 +78,7 @@ async def through_queue(work: Path, *, takes: bool) -> float:
         q = JobQueue(studio, provider, close_only, config)
         studio._job_queue = q  # type: ignore[attr-defined]
     start = time.perf_counter()
-    queued = [await generate.request(studio, prod, members[i % MEMBERS], f"{1 + i % 8}.1",
+    queued = [await requests.request(studio, prod, members[i % MEMBERS], f"{1 + i % 8}.1",
                                      "image", prompt=f"frame {i}", seed=i)
               for i in range(JOBS)]
     await q.start()
@@ -85,7 +86,7 @@ async def through_queue(work: Path, *, takes: bool) -> float:
         done = await q.wait(item.job.id)
         assert done.state == "succeeded", done.error
     elapsed = time.perf_counter() - start
-    await generate.close_queue(studio)
+    await requests.close_queue(studio)
     await studio.close()
     return elapsed
 

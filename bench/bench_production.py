@@ -14,10 +14,10 @@ from pathlib import Path
 
 import aiosqlite
 
-from studio import production, shotlist
 from studio.app import Studio
-from studio.people import actor
-from studio.settings import load_settings
+from studio.ops.settings import load_settings
+from studio.production import claims, shotlist
+from studio.production.people import actor
 
 CHAPTERS = 500
 SHOTS = 5000
@@ -65,7 +65,7 @@ async def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         studio = await Studio.open(load_settings(data_dir=root / "data"))
-        prod = await production.setup(studio.db, 1, "Bench", max_chapters=1)
+        prod = await claims.setup(studio.db, 1, "Bench", max_chapters=1)
         producer = await actor(studio.db, prod, "P", discord_id=1, is_producer=True)
 
         data = shot_list(CHAPTERS, SHOTS // CHAPTERS)
@@ -83,8 +83,8 @@ async def main() -> None:
         start = time.perf_counter()
         # Everyone claims at once: a chapter each, plus a contested second claim each.
         results = await asyncio.gather(
-            *(production.claim(studio.db, prod, who, i + 1) for i, who in enumerate(crew)),
-            *(production.claim(studio.db, prod, who, (i + 7) % CHAPTERS + 1)
+            *(claims.claim(studio.db, prod, who, i + 1) for i, who in enumerate(crew)),
+            *(claims.claim(studio.db, prod, who, (i + 7) % CHAPTERS + 1)
               for i, who in enumerate(crew)),
             return_exceptions=True,
         )

@@ -19,10 +19,11 @@ from pathlib import Path
 
 from bench_cut import floor_concat  # the same floor: this folder is the script's path
 
-from studio import cut, normalize, production, shotlist
 from studio.app import Studio
-from studio.people import actor
-from studio.settings import load_settings
+from studio.cut import build, segments
+from studio.ops.settings import load_settings
+from studio.production import claims, shotlist
+from studio.production.people import actor
 
 CHAPTERS = 30
 PER_CHAPTER = 20
@@ -40,19 +41,19 @@ async def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         studio = await Studio.open(load_settings(data_dir=root / "data", cut_keep=2))
-        await normalize.warm()
-        prod = await production.setup(studio.db, 1, "Bench")
+        await segments.warm()
+        prod = await claims.setup(studio.db, 1, "Bench")
         producer = await actor(studio.db, prod, "P", discord_id=1, is_producer=True)
         await shotlist.import_shots(studio.db, prod, producer, shot_list(), "bench.csv")
         start = time.perf_counter()
-        first = await cut.build(studio, prod)
+        first = await build.build(studio, prod)
         first_s = time.perf_counter() - start
         builds, floors = [], []
         last = first
         for n in range(NIGHTS):
             floors.append(floor_concat(last.directory / "segments.txt", root / f"f{n}a.mp4"))
             start = time.perf_counter()
-            last = await cut.build(studio, prod)
+            last = await build.build(studio, prod)
             builds.append(time.perf_counter() - start)
             assert last.encoded == 0, last  # nothing new: every card's segment is reused
             floors.append(floor_concat(last.directory / "segments.txt", root / f"f{n}b.mp4"))

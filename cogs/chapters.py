@@ -8,8 +8,8 @@ from discord.ext import commands
 
 from cogs import pick, render
 from cogs.common import Answer, answer, context, production_here, studio_of
-from studio import production
-from studio.people import member_named
+from studio.production import claims
+from studio.production.people import member_named
 
 Chapter = app_commands.Range[int, 1, 10_000]
 
@@ -22,7 +22,7 @@ class ChapterCog(commands.Cog):
     async def list_(self, interaction: discord.Interaction) -> None:
         async def work() -> Answer:
             prod = await production_here(interaction)
-            rows = await production.board(studio_of(interaction).db, prod)
+            rows = await claims.board(studio_of(interaction).db, prod)
             open_ = [r for r in rows if r.chapter.owner_id is None
                      and r.chapter.status != "omitted"]
             mine = [r for r in rows if r.owner_discord_id == interaction.user.id]
@@ -43,7 +43,7 @@ class ChapterCog(commands.Cog):
     async def info(self, interaction: discord.Interaction, chapter: Chapter) -> None:
         async def work() -> Answer:
             prod = await production_here(interaction)
-            detail = await production.chapter_detail(studio_of(interaction).db, prod, chapter)
+            detail = await claims.chapter_detail(studio_of(interaction).db, prod, chapter)
             return Answer(embeds=[render.chapter_embed(detail)])
         await answer(interaction, work())
 
@@ -52,7 +52,7 @@ class ChapterCog(commands.Cog):
     async def claim(self, interaction: discord.Interaction, chapter: Chapter) -> None:
         async def work() -> Answer:
             ctx = await context(interaction)
-            found = await production.claim(ctx.db, ctx.production, ctx.actor, chapter)
+            found = await claims.claim(ctx.db, ctx.production, ctx.actor, chapter)
             return Answer(f"{interaction.user.mention} now holds chapter {found.number}: "
                           f"**{found.title}**")
         await answer(interaction, work())
@@ -62,7 +62,7 @@ class ChapterCog(commands.Cog):
     async def release(self, interaction: discord.Interaction, chapter: Chapter) -> None:
         async def work() -> Answer:
             ctx = await context(interaction)
-            found = await production.release(ctx.db, ctx.production, ctx.actor, chapter)
+            found = await claims.release(ctx.db, ctx.production, ctx.actor, chapter)
             return Answer(f"chapter {found.number} (**{found.title}**) is open again")
         await answer(interaction, work())
 
@@ -74,7 +74,7 @@ class ChapterCog(commands.Cog):
             ctx = await context(interaction)
             ctx.require_producer("assigning a chapter")
             to = await member_named(ctx.db, ctx.production, member.display_name, member.id)
-            found = await production.assign(ctx.db, ctx.production, ctx.actor, chapter, to)
+            found = await claims.assign(ctx.db, ctx.production, ctx.actor, chapter, to)
             return Answer(f"chapter {found.number} (**{found.title}**) is assigned to "
                           f"{member.mention}")
         await answer(interaction, work())
@@ -84,7 +84,7 @@ class ChapterCog(commands.Cog):
     async def unassign(self, interaction: discord.Interaction, chapter: Chapter) -> None:
         async def work() -> Answer:
             ctx = await context(interaction)
-            found = await production.unassign(ctx.db, ctx.production, ctx.actor, chapter)
+            found = await claims.unassign(ctx.db, ctx.production, ctx.actor, chapter)
             return Answer(f"chapter {found.number} (**{found.title}**) is open again")
         await answer(interaction, work())
 

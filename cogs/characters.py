@@ -10,7 +10,7 @@ from cogs import render
 from cogs.common import Answer, answer, context
 from cogs.uploads import saved
 from storage.characters import Character
-from studio import characters
+from studio.production import characters
 
 Name = app_commands.Range[str, 1, 41]
 

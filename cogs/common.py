@@ -24,11 +24,12 @@ import discord
 from discord import app_commands
 
 from storage.productions import Production
-from studio import metrics, production
 from studio.app import Studio
 from studio.errors import NotPermitted, SlateError
-from studio.logging_setup import log_context, tag_task
-from studio.people import Actor, actor, require_producer
+from studio.ops import metrics
+from studio.ops.logging_setup import log_context, tag_task
+from studio.production import claims
+from studio.production.people import Actor, actor, require_producer
 
 log = logging.getLogger("slate.cogs")
 
@@ -96,7 +97,7 @@ async def production_here(interaction: discord.Interaction) -> Production:
     kept = _productions(interaction).get(interaction.guild_id)
     if kept is not None and kept[0] > time.monotonic():
         return kept[1]
-    found = await production.get(studio_of(interaction).db, interaction.guild_id)
+    found = await claims.get(studio_of(interaction).db, interaction.guild_id)
     remember_production(interaction, found)
     return found
 

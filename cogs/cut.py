@@ -23,16 +23,17 @@ from cogs.render import cut as truncate
 from storage.cuts import Cut
 from storage.members import many as members_by_id
 from storage.productions import Production
-from studio import cut, production
 from studio.app import Studio
+from studio.cut import build
 from studio.errors import NotFound
+from studio.production import claims
 
 log = logging.getLogger("slate.cogs.cut")
 
 PROGRESS_EVERY_S = 2.0  # edits of the "building…" message: well under Discord's rate limits
 
 
-def describe(result: cut.CutResult, mentions: dict[int, str], where: str) -> str:
+def describe(result: build.CutResult, mentions: dict[int, str], where: str) -> str:
     """The post in the cuts channel: the changelog, who must look at a broken take or stem,
     and where the whole film is when it is too big to post (`where`: its link or its place)."""
     lines = [result.changelog.strip()]
@@ -59,7 +60,7 @@ def progress_text(version: int | None, stage: str, fraction: float) -> str:
 def latest_embed(latest: Cut) -> discord.Embed:
     embed = discord.Embed(title=f"Cut {latest.version}",
                           description=truncate(latest.changelog or "—", 4000))
-    embed.add_field(name="Runtime", value=cut.clock(latest.duration or 0))
+    embed.add_field(name="Runtime", value=build.clock(latest.duration or 0))
     embed.add_field(name="Approved", value=f"{latest.shots_approved}/{latest.shots_total}")
     embed.set_footer(text=f"built {latest.finished_at or latest.started_at} ({latest.trigger})")
     return embed
@@ -93,7 +94,7 @@ class CutCog(commands.Cog):
     async def _missed_at_startup(self) -> None:
         await self.bot.wait_until_ready()
         for prod in await self._productions():
-            if await cut.nightly_missed(self.studio, prod):
+            if await build.nightly_missed(self.studio, prod):
                 log.info("the nightly cut of %r was missed while down: building it now",
                          prod.title)
                 await self._night(prod)
@@ -102,19 +103,19 @@ class CutCog(commands.Cog):
         found = []
         for guild in self.bot.guilds:
             with contextlib.suppress(NotFound):
-                found.append(await production.get(self.studio.db, guild.id))
+                found.append(await claims.get(self.studio.db, guild.id))
         return found
 
     async def _night(self, prod: Production) -> None:
         try:
-            result = await cut.nightly(self.studio, prod)
-        except cut.CutBusy:
+            result = await build.nightly(self.studio, prod)
+        except build.CutBusy:
             log.info("nightly cut of %r skipped: a build is running", prod.title)
             return
         except Exception as exc:  # one production's failure must not stop the loop
             ref = reference(f"nightly cut of {prod.title!r}", exc)
             # A failed build says why (its verdict has no paths); anything else, only its ref.
-            why = f": {exc.reason}" if isinstance(exc, cut.CutFailed) else ""
+            why = f": {exc.reason}" if isinstance(exc, build.CutFailed) else ""
             await self._post(prod, f"the nightly cut failed{why} (ref {ref}); the last cut stands")
             return
         if result is not None:
@@ -122,7 +123,7 @@ class CutCog(commands.Cog):
 
     # --- posting -------------------------------------------------------------------------------
 
-    async def publish(self, prod: Production, result: cut.CutResult) -> None:
+    async def publish(self, prod: Production, result: build.CutResult) -> None:
         ids = [b.owner_id for b in [*result.broken, *result.broken_stems] if b.owner_id]
         people = await members_by_id(self.studio.db.reader, ids)
         mentions = {i: m.mention for i, m in people.items()}
@@ -130,8 +131,8 @@ class CutCog(commands.Cog):
         if result.preview is not None:
             files.append(discord.File(result.preview,
                                       filename=f"cut-{result.cut.version:04d}.mp4"))
-        await self._post(prod, describe(result, mentions, cut.where(self.studio.settings, result)),
-                         files)
+        await self._post(prod, describe(result, mentions,
+                                        build.where(self.studio.settings, result)), files)
 
     async def _post(self, prod: Production, text: str,
                     files: list[discord.File] | None = None) -> None:
@@ -162,14 +163,14 @@ class CutCog(commands.Cog):
                 if time.monotonic() - last_edit[0] < PROGRESS_EVERY_S:
                     return
                 last_edit[0] = time.monotonic()
-                running = cut.RUNNING.get(ctx.production.id)
+                running = build.RUNNING.get(ctx.production.id)
                 task = asyncio.create_task(interaction.edit_original_response(
                     content=progress_text(running.version if running else None, stage,
                                           fraction)))
                 pending.add(task)
                 task.add_done_callback(pending.discard)
 
-            result = await cut.build(ctx.studio, ctx.production, trigger="discord",
+            result = await build.build(ctx.studio, ctx.production, trigger="discord",
                                      on_progress=progress)
             for task in list(pending):
                 with contextlib.suppress(discord.HTTPException):
@@ -178,7 +179,7 @@ class CutCog(commands.Cog):
             where = (f"<#{ctx.production.cuts_channel_id}>" if ctx.production.cuts_channel_id
                      else "no cuts channel is set")
             return Answer(f"cut {result.cut.version} is published "
-                          f"({cut.clock(result.timeline.duration)}, "
+                          f"({build.clock(result.timeline.duration)}, "
                           f"{len(result.timeline.approved)}/{len(result.timeline.shots)} "
                           f"shots approved): {where}")
         await answer(interaction, work())
@@ -187,7 +188,7 @@ class CutCog(commands.Cog):
     async def latest(self, interaction: discord.Interaction) -> None:
         async def work() -> Answer:
             ctx = await context(interaction)
-            _, latest = await cut.status(ctx.studio, ctx.production)
+            _, latest = await build.status(ctx.studio, ctx.production)
             if latest is None:
                 return Answer("no cut has been published yet", ephemeral=True)
             files = []
@@ -202,7 +203,7 @@ class CutCog(commands.Cog):
     async def status(self, interaction: discord.Interaction) -> None:
         async def work() -> Answer:
             ctx = await context(interaction)
-            running, latest = await cut.status(ctx.studio, ctx.production)
+            running, latest = await build.status(ctx.studio, ctx.production)
             lines = []
             if running is not None:
                 lines.append(progress_text(running.version, running.stage, running.fraction))
@@ -211,7 +212,7 @@ class CutCog(commands.Cog):
             if latest is not None:
                 lines.append(f"latest: cut {latest.version} "
                              f"({latest.shots_approved}/{latest.shots_total} shots approved, "
-                             f"{cut.clock(latest.duration or 0)})")
+                             f"{build.clock(latest.duration or 0)})")
             next_run = self.nightly.next_iteration
             if next_run is not None:
                 lines.append(f"next nightly cut: <t:{int(next_run.timestamp())}:f>")
@@ -223,7 +224,7 @@ def _preview_of(latest: Cut) -> Path | None:
     if not latest.path:
         return None
     folder = Path(latest.path)
-    for name in ("preview.mp4", cut.FILM):
+    for name in ("preview.mp4", build.FILM):
         if (folder / name).exists():
             return folder / name
     return None

@@ -17,9 +17,9 @@ from cogs.pick import counted
 from cogs.take_posts import TakeAction
 from cogs.uploads import saved
 from storage.jobs import Job
-from studio import generate
 from studio.app import Studio
-from studio.takes import add_stem
+from studio.generation import requests
+from studio.generation.takes import add_stem
 
 Code = app_commands.Range[str, 3, 20]
 KINDS = [app_commands.Choice(name=k, value=k) for k in ("image", "video", "upscale", "voice")]
@@ -37,7 +37,7 @@ async def complete_provider(interaction: discord.Interaction, typed: str
                             ) -> list[app_commands.Choice[str]]:
     """The configured providers that make the kind chosen so far."""
     kind = str(getattr(interaction.namespace, "kind", "") or "")
-    names = generate.providers_for(studio_of(interaction), kind)
+    names = requests.providers_for(studio_of(interaction), kind)
     return [app_commands.Choice(name=n, value=n) for n in names
             if n.startswith(typed.strip().lower())][:25]
 
@@ -50,18 +50,18 @@ class GenerateCog(commands.Cog):
         bot.slate_job_cards = self.cards  # type: ignore[attr-defined]
 
     async def cog_load(self) -> None:
-        q = generate.queue(self.studio)
+        q = requests.queue(self.studio)
         q.listeners.append(self.cards.on_job)
         # Cards first: a job the worker resumes finds its card already followed.
         await self.cards.resume()
         await q.start()
 
     async def cog_unload(self) -> None:
-        q = generate.queue(self.studio)
+        q = requests.queue(self.studio)
         if self.cards.on_job in q.listeners:
             q.listeners.remove(self.cards.on_job)
         await self.cards.close()
-        await generate.close_queue(self.studio)
+        await requests.close_queue(self.studio)
 
     @app_commands.command(name="generate", description="Generate a take for a shot you hold")
     @app_commands.choices(kind=KINDS)
@@ -99,7 +99,7 @@ class GenerateCog(commands.Cog):
 
         async def work() -> Answer:
             ctx = await context(interaction)
-            queued = await generate.ask(ctx.studio, ctx.production, ctx.actor, shot,
+            queued = await requests.ask(ctx.studio, ctx.production, ctx.actor, shot,
                                         kind.value, given)
             return await self.cards.open(interaction, queued)
         await answer(interaction, work())
@@ -111,7 +111,7 @@ class GenerateCog(commands.Cog):
     async def jobs_list(self, interaction: discord.Interaction, everyone: bool = False) -> None:
         async def work() -> Answer:
             ctx = await context(interaction)
-            rows = await generate.jobs_of(ctx.studio, ctx.production, ctx.actor,
+            rows = await requests.jobs_of(ctx.studio, ctx.production, ctx.actor,
                                           everyone=everyone, limit=15)
             return Answer("\n".join(job_line(j) for j in rows) or "no jobs yet",
                           ephemeral=True)
@@ -121,7 +121,7 @@ class GenerateCog(commands.Cog):
     async def jobs_cancel(self, interaction: discord.Interaction, job: int) -> None:
         async def work() -> Answer:
             ctx = await context(interaction)
-            done = await generate.cancel(ctx.studio, ctx.production, ctx.actor, job)
+            done = await requests.cancel(ctx.studio, ctx.production, ctx.actor, job)
             return Answer(job_line(done))
         await answer(interaction, work())
 
@@ -135,7 +135,7 @@ class GenerateCog(commands.Cog):
             settings = ctx.studio.settings
             path = await saved(file, settings.upload_max_bytes, settings.data_dir / "tmp")
             try:
-                made = await generate.upload_take(ctx.studio, ctx.production, ctx.actor, shot,
+                made = await requests.upload_take(ctx.studio, ctx.production, ctx.actor, shot,
                                                   path, original_name=file.filename)
             finally:
                 path.unlink(missing_ok=True)
@@ -169,7 +169,7 @@ class GenerateCog(commands.Cog):
     async def budget(self, interaction: discord.Interaction) -> None:
         async def work() -> Answer:
             ctx = await context(interaction)
-            spent, limit, rows = await generate.budget(ctx.studio, ctx.production)
+            spent, limit, rows = await requests.budget(ctx.studio, ctx.production)
             head = f"spent ${spent:.2f}" + (f" of ${limit:.2f}" if limit else "")
             lines = [f"{render.cut(r.member_name, 20)} · {r.provider}: {r.jobs} jobs, "
                      f"${r.cost:.2f}" for r in rows[:20]]

@@ -22,9 +22,9 @@ from cogs import render
 from cogs.common import Answer, answer, context
 from cogs.take_posts import post_take
 from storage.jobs import Job
-from studio import generate, job_cards
 from studio.app import Studio
-from studio.generate import Queued
+from studio.generation import job_cards, requests
+from studio.generation.requests import Queued
 
 log = logging.getLogger("slate.cogs.job_cards")
 
@@ -297,6 +297,6 @@ class CancelJob(discord.ui.DynamicItem[discord.ui.Button],
 
     async def _cancel(self, interaction: discord.Interaction) -> Answer:
         ctx = await context(interaction)
-        done = await generate.cancel(ctx.studio, ctx.production, ctx.actor, self.job_id)
+        done = await requests.cancel(ctx.studio, ctx.production, ctx.actor, self.job_id)
         # The card itself follows through the queue's hook, within EDIT_EVERY_S.
         return Answer(f"Job #{done.id} is {done.state}.", ephemeral=True)

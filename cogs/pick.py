@@ -10,8 +10,8 @@ import discord
 from discord import app_commands
 
 from cogs.common import count, has_producer_role, production_here, reference, studio_of
-from studio import pickers
 from studio.errors import SlateError
+from studio.production import pickers
 
 Complete = Callable[[discord.Interaction, str], Coroutine[Any, Any, list[app_commands.Choice]]]
 

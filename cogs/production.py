@@ -17,8 +17,8 @@ from cogs.common import (
     require_manager,
     studio_of,
 )
-from studio import production
 from studio.errors import NotFound
+from studio.production import claims
 
 
 def board_view(production_id: int, page: int, pages: int) -> discord.ui.View | None:
@@ -51,7 +51,7 @@ class BoardPage(discord.ui.DynamicItem[discord.ui.Button],
         prod = await production_here(interaction)
         if prod.id != self.production_id:
             raise NotFound("this board belongs to another production")
-        rows = await production.board(studio_of(interaction).db, prod)
+        rows = await claims.board(studio_of(interaction).db, prod)
         embed, pages = render.board_page(prod.title, rows, self.page)
         page = min(self.page, pages - 1)
         return Answer(embeds=[embed], view=board_view(prod.id, page, pages), edit=True)
@@ -59,7 +59,7 @@ class BoardPage(discord.ui.DynamicItem[discord.ui.Button],
 
 async def board_answer(interaction: discord.Interaction, page: int = 0) -> Answer:
     prod = await production_here(interaction)
-    rows = await production.board(studio_of(interaction).db, prod)
+    rows = await claims.board(studio_of(interaction).db, prod)
     embed, pages = render.board_page(prod.title, rows, page)
     return Answer(embeds=[embed], view=board_view(prod.id, page, pages))
 
@@ -85,7 +85,7 @@ class ProductionCog(commands.Cog):
         async def work() -> Answer:
             require_manager(interaction, "setting up the production")
             studio = studio_of(interaction)
-            prod = await production.setup(
+            prod = await claims.setup(
                 studio.db, interaction.guild_id or 0, title, producer_role=producer_role.name,
                 max_chapters=max_chapters,
                 default_max=studio.settings.max_chapters_per_creator,

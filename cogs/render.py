@@ -6,7 +6,7 @@ import discord
 
 from storage.chapters import ChapterProgress
 from storage.shots import Shot, ShotRef
-from studio.production import ChapterDetail
+from studio.production.claims import ChapterDetail
 
 CHAPTERS_PER_PAGE = 15
 SHOTS_PER_PAGE = 20

@@ -22,12 +22,13 @@ from cogs.render import cut as truncate
 from cogs.threads import post_in_chapter
 from storage.productions import Production
 from storage.timers import Timer
-from studio import production, review
 from studio.app import Studio
 from studio.errors import NotFound
-from studio.review import VOTE_AGAINST, VOTE_FOR, Voter
-from studio.take_media import shown_file
-from studio.timers import Dispatcher, parse
+from studio.generation.take_media import shown_file
+from studio.production import claims
+from studio.review import ballots
+from studio.review.ballots import VOTE_AGAINST, VOTE_FOR, Voter
+from studio.review.timers import Dispatcher, parse
 
 log = logging.getLogger("slate.cogs.review")
 
@@ -53,7 +54,7 @@ def when(text: str) -> str:
     return f"<t:{int(parse(text).timestamp())}:R>"
 
 
-def status_embed(found: review.VoteStatus, guild_id: int) -> discord.Embed:
+def status_embed(found: ballots.VoteStatus, guild_id: int) -> discord.Embed:
     window = found.window
     if window is None:
         head = "never put to the vote"
@@ -81,7 +82,7 @@ QUEUE_ITEMS = 10
 QUEUE_LINE = 400  # QUEUE_ITEMS × QUEUE_LINE stays under a description's 4096
 
 
-def queue_embed(items: list[review.QueueItem], guild_id: int) -> discord.Embed:
+def queue_embed(items: list[ballots.QueueItem], guild_id: int) -> discord.Embed:
     kinds = {"unopened": "waiting for a vote", "voting": "voting",
              "decision": "waiting for a decision"}
     lines = []
@@ -119,7 +120,7 @@ async def complete_take(interaction: discord.Interaction, typed: str
     """Candidate takes the user may approve."""
     try:
         ctx = await context(interaction)
-        found = await review.takes_to_approve(ctx.db, ctx.production, ctx.actor, typed)
+        found = await ballots.takes_to_approve(ctx.db, ctx.production, ctx.actor, typed)
     except Exception:
         log.exception("take autocomplete failed")
         return []
@@ -136,8 +137,8 @@ class ReviewCog(commands.Cog):
         self.bot = bot
         self.studio: Studio = bot.studio  # type: ignore[attr-defined]
         self.timers = Dispatcher(self.studio.db)
-        self.timers.on(review.CLOSE_EVENT, self._deadline)
-        self.pending: list[tuple[review.Event, int, discord.Member | None]] = []
+        self.timers.on(ballots.CLOSE_EVENT, self._deadline)
+        self.pending: list[tuple[ballots.Event, int, discord.Member | None]] = []
         self._drainer: asyncio.Task | None = None
         # Held while a batch is stored or a vote reconciled: the two never interleave.
         self.applying = asyncio.Lock()
@@ -156,7 +157,7 @@ class ReviewCog(commands.Cog):
     def _own(self, user_id: int) -> bool:
         return self.bot.user is not None and user_id == self.bot.user.id
 
-    def _queue(self, event: review.Event, channel_id: int,
+    def _queue(self, event: ballots.Event, channel_id: int,
                member: discord.Member | None = None) -> None:
         self.pending.append((event, channel_id, member))
         if self._drainer is None or self._drainer.done():
@@ -171,18 +172,18 @@ class ReviewCog(commands.Cog):
                 batch, self.pending = self.pending[:BATCH], self.pending[BATCH:]
                 try:
                     events = await self._with_roles(batch)
-                    results = await review.apply_events(self.studio.db, events)
+                    results = await ballots.apply_events(self.studio.db, events)
                 except Exception:
                     # Not stored: the next reconcile reads them back from Discord.
                     log.exception("could not store %d reaction events", len(batch))
                     self._later(self.reconcile_all())
                     continue
             for event, (_, channel_id, _), result in zip(events, batch, results, strict=True):
-                if isinstance(event, review.Cleared):
+                if isinstance(event, ballots.Cleared):
                     # A moderator cleared reactions: put the vote buttons back while it is open.
                     self._later(self._reseed(channel_id, event.message_id, event.emoji))
-                if isinstance(result, review.VoteChange) and result.stale_emoji is not None:
-                    assert isinstance(event, review.Reaction)
+                if isinstance(result, ballots.VoteChange) and result.stale_emoji is not None:
+                    assert isinstance(event, ballots.Reaction)
                     # The member switched: take their other reaction away, one vote shows.
                     self._later(self._remove_reaction(channel_id, event.message_id,
                                                       result.stale_emoji, event.discord_id))
@@ -197,7 +198,7 @@ class ReviewCog(commands.Cog):
         if payload.guild_id is None or self._own(payload.user_id):
             return
         member = payload.member
-        self._queue(review.Reaction(
+        self._queue(ballots.Reaction(
             payload.message_id, payload.user_id, str(payload.emoji), True,
             display_name(member) if member else str(payload.user_id)), payload.channel_id,
             member)
@@ -206,35 +207,35 @@ class ReviewCog(commands.Cog):
     async def on_raw_reaction_remove(self, payload: discord.RawReactionActionEvent) -> None:
         if payload.guild_id is None or self._own(payload.user_id):
             return
-        self._queue(review.Reaction(payload.message_id, payload.user_id, str(payload.emoji),
+        self._queue(ballots.Reaction(payload.message_id, payload.user_id, str(payload.emoji),
                                     False), payload.channel_id)
 
     @commands.Cog.listener()
     async def on_raw_reaction_clear(self, payload: discord.RawReactionClearEvent) -> None:
-        self._queue(review.Cleared(payload.message_id), payload.channel_id)
+        self._queue(ballots.Cleared(payload.message_id), payload.channel_id)
 
     @commands.Cog.listener()
     async def on_raw_reaction_clear_emoji(self, payload: discord.RawReactionClearEmojiEvent
                                           ) -> None:
-        self._queue(review.Cleared(payload.message_id, str(payload.emoji)), payload.channel_id)
+        self._queue(ballots.Cleared(payload.message_id, str(payload.emoji)), payload.channel_id)
 
     @commands.Cog.listener()
     async def on_raw_message_delete(self, payload: discord.RawMessageDeleteEvent) -> None:
-        self._queue(review.Deleted(payload.message_id), payload.channel_id)
+        self._queue(ballots.Deleted(payload.message_id), payload.channel_id)
 
     @commands.Cog.listener()
     async def on_raw_bulk_message_delete(self, payload: discord.RawBulkMessageDeleteEvent
                                          ) -> None:
         for message_id in payload.message_ids:
-            self._queue(review.Deleted(message_id), payload.channel_id)
+            self._queue(ballots.Deleted(message_id), payload.channel_id)
 
-    async def _with_roles(self, batch: list[tuple[review.Event, int, discord.Member | None]]
-                          ) -> list[review.Event]:
+    async def _with_roles(self, batch: list[tuple[ballots.Event, int, discord.Member | None]]
+                          ) -> list[ballots.Event]:
         """Mark the reactions of producers (their votes may weigh more)."""
         roles: dict[int, Production | None] = {}
         events = []
         for event, _, member in batch:
-            if isinstance(event, review.Reaction) and member is not None:
+            if isinstance(event, ballots.Reaction) and member is not None:
                 guild_id = member.guild.id
                 if guild_id not in roles:
                     roles[guild_id] = await self._production(guild_id)
@@ -250,7 +251,7 @@ class ReviewCog(commands.Cog):
         task.add_done_callback(self._cleanup.discard)
 
     async def _reseed(self, channel_id: int, message_id: int, emoji: str | None) -> None:
-        if not await review.takes_votes(self.studio.db, message_id):
+        if not await ballots.takes_votes(self.studio.db, message_id):
             return
         message = self.bot.get_partial_messageable(channel_id).get_partial_message(message_id)
         for seed in (VOTE_FOR, VOTE_AGAINST):
@@ -273,7 +274,7 @@ class ReviewCog(commands.Cog):
         if guild_id is None:
             return None
         try:
-            return await production.get(self.studio.db, guild_id)
+            return await claims.get(self.studio.db, guild_id)
         except NotFound:
             return None
 
@@ -285,7 +286,7 @@ class ReviewCog(commands.Cog):
         self.timers.start()
 
     async def reconcile_all(self) -> None:
-        for window in await review.open_windows(self.studio.db):
+        for window in await ballots.open_windows(self.studio.db):
             try:
                 await self.reconcile(window.id)
             except discord.HTTPException:
@@ -304,15 +305,15 @@ class ReviewCog(commands.Cog):
                 return found
             after = int(page[-1]["id"])
 
-    async def reconcile(self, window_id: int) -> review.Reconciled:
+    async def reconcile(self, window_id: int) -> ballots.Reconciled:
         """Count what Discord shows for a running vote; deleted messages drop their votes."""
-        found = await review.window_status(self.studio.db, window_id)
+        found = await ballots.window_status(self.studio.db, window_id)
         guild_id = (await self._guild_of(found.ref.production_id)) or 0
         prod = await self._production(guild_id)
         guild = self.bot.get_guild(guild_id)
         # Roles matter only when producers' votes weigh more, and only for votes not on record.
         weighed = prod is not None and found.rules.producer_weight != 1
-        on_record = await review.voters_on_record(self.studio.db, window_id) if weighed else set()
+        on_record = await ballots.voters_on_record(self.studio.db, window_id) if weighed else set()
         async with self.applying:
             lists: dict[int, dict[str, list[Voter]]] = {}
             for candidate in found.candidates:
@@ -326,10 +327,10 @@ class ReviewCog(commands.Cog):
                                     message.channel_id, message.message_id, emoji)]
                         for emoji in (VOTE_FOR, VOTE_AGAINST)}
                 except discord.NotFound:
-                    await review.apply_events(self.studio.db, [review.Deleted(
+                    await ballots.apply_events(self.studio.db, [ballots.Deleted(
                         message.message_id)])
             me = self.bot.user.id if self.bot.user else 0
-            done = await review.reconcile(self.studio.db, window_id, lists,
+            done = await ballots.reconcile(self.studio.db, window_id, lists,
                                           ignore=frozenset({me}))
         for take_id, discord_id, emoji in done.stale:
             message = next((c.message for c in found.candidates
@@ -358,7 +359,7 @@ class ReviewCog(commands.Cog):
         return Voter(user_id, name, is_producer(member, prod))
 
     async def _guild_of(self, production_id: int) -> int | None:
-        found = await review.production_of(self.studio.db, production_id)
+        found = await ballots.production_of(self.studio.db, production_id)
         return found.guild_id if found else None
 
     # --- closing ----------------------------------------------------------------------------
@@ -366,11 +367,11 @@ class ReviewCog(commands.Cog):
     async def _deadline(self, timer: Timer) -> None:
         window_id = int(timer.data["window"])
         await self.reconcile(window_id)
-        closing = await review.close_due(self.studio.db, window_id)
+        closing = await ballots.close_due(self.studio.db, window_id)
         if closing is not None:
             await self._announce_close(closing)
 
-    async def _announce_close(self, closing: review.Closing) -> None:
+    async def _announce_close(self, closing: ballots.Closing) -> None:
         found = closing.status
         guild_id = await self._guild_of(found.ref.production_id) or 0
         prod = await self._production(guild_id)
@@ -390,7 +391,7 @@ class ReviewCog(commands.Cog):
                          f"`/approve` or `/retake`.", 2000),
                 allowed_mentions=discord.AllowedMentions(roles=True))
 
-    async def _announce_approval(self, prod: Production, done: review.ApprovalResult,
+    async def _announce_approval(self, prod: Production, done: ballots.ApprovalResult,
                                  channel_id: int | None) -> None:
         replaced = f", replacing r{done.previous.revision}" if done.previous else ""
         how = (f"by vote (score {done.score:+g})" if done.how == "vote" else "by a decision")
@@ -410,7 +411,7 @@ class ReviewCog(commands.Cog):
     # --- posting candidates -----------------------------------------------------------------
 
     async def _post_candidates(self, interaction: discord.Interaction,
-                               found: review.VoteStatus, prod: Production) -> int:
+                               found: ballots.VoteStatus, prod: Production) -> int:
         assert found.window is not None
         lock = self._posting.setdefault(found.window.id, asyncio.Lock())
         async with lock:
@@ -418,7 +419,7 @@ class ReviewCog(commands.Cog):
 
     async def _post_unposted(self, interaction: discord.Interaction, window_id: int,
                              prod: Production) -> int:
-        found = await review.window_status(self.studio.db, window_id)
+        found = await ballots.window_status(self.studio.db, window_id)
         assert found.window is not None
         channel_id = prod.takes_channel_id or interaction.channel_id
         assert channel_id is not None
@@ -432,12 +433,12 @@ class ReviewCog(commands.Cog):
                 candidate_text(found.ref.code, take.revision, take.prompt, take.source),
                 files=files, nonce=f"vote-{found.window.id}-{take.id}")  # see take_posts
             # Recorded before seeding: a vote cast the moment the message appears counts.
-            await review.record_posted(self.studio.db, found.window.id, take.id, channel_id,
+            await ballots.record_posted(self.studio.db, found.window.id, take.id, channel_id,
                                        message.id)
             for emoji in (VOTE_FOR, VOTE_AGAINST):
                 await message.add_reaction(emoji)
             posted += 1
-        refreshed = await review.window_status(self.studio.db, found.window.id)
+        refreshed = await ballots.window_status(self.studio.db, found.window.id)
         summary = summary_text(refreshed, interaction.guild_id or 0)
         window = refreshed.window
         assert window is not None
@@ -447,7 +448,7 @@ class ReviewCog(commands.Cog):
             except discord.HTTPException:
                 pass  # already gone; a fresh summary follows at the bottom
         message = await channel.send(summary)
-        await review.record_summary(self.studio.db, window.id, channel_id, message.id)
+        await ballots.record_summary(self.studio.db, window.id, channel_id, message.id)
         return posted
 
     # --- commands ---------------------------------------------------------------------------
@@ -460,7 +461,7 @@ class ReviewCog(commands.Cog):
                         hours: app_commands.Range[float, 0.01, 720.0] | None = None) -> None:
         async def work() -> Answer:
             ctx = await context(interaction)
-            found = await review.open_vote(ctx.db, ctx.production, ctx.actor, shot, hours,
+            found = await ballots.open_vote(ctx.db, ctx.production, ctx.actor, shot, hours,
                                            dispatcher=self.timers)
             posted = await self._post_candidates(interaction, found, ctx.production)
             window = found.window
@@ -476,10 +477,10 @@ class ReviewCog(commands.Cog):
     async def vote_close(self, interaction: discord.Interaction, shot: str) -> None:
         async def work() -> Answer:
             ctx = await context(interaction)
-            running = await review.status(ctx.db, ctx.production, shot)
+            running = await ballots.status(ctx.db, ctx.production, shot)
             if running.window is not None and running.window.state == "open":
                 await self.reconcile(running.window.id)
-            closing = await review.close_vote(ctx.db, ctx.production, ctx.actor, shot)
+            closing = await ballots.close_vote(ctx.db, ctx.production, ctx.actor, shot)
             await self._announce_close(closing)
             if closing.approval is not None:
                 text = (f"Closed: take r{closing.approval.take.revision} of shot "
@@ -497,7 +498,7 @@ class ReviewCog(commands.Cog):
     async def vote_status(self, interaction: discord.Interaction, shot: str) -> None:
         async def work() -> Answer:
             ctx = await context(interaction)
-            found = await review.status(ctx.db, ctx.production, shot)
+            found = await ballots.status(ctx.db, ctx.production, shot)
             return Answer(embeds=[status_embed(found, ctx.production.guild_id)],
                           ephemeral=True)
         await answer(interaction, work(), ephemeral=True)
@@ -509,7 +510,7 @@ class ReviewCog(commands.Cog):
     async def approve(self, interaction: discord.Interaction, take: str) -> None:
         async def work() -> Answer:
             ctx = await context(interaction)
-            done = await review.approve(ctx.db, ctx.production, ctx.actor, take)
+            done = await ballots.approve(ctx.db, ctx.production, ctx.actor, take)
             await self._announce_approval(ctx.production, done, None)
             replaced = f" (replacing r{done.previous.revision})" if done.previous else ""
             return Answer(f"Take r{done.take.revision} of shot {done.ref.code} is approved"
@@ -524,7 +525,7 @@ class ReviewCog(commands.Cog):
                      note: app_commands.Range[str, 1, 1000]) -> None:
         async def work() -> Answer:
             ctx = await context(interaction)
-            done = await review.retake(ctx.db, ctx.production, ctx.actor, shot, note)
+            done = await ballots.retake(ctx.db, ctx.production, ctx.actor, shot, note)
             owner = done.owner.mention if done.owner else "nobody (the chapter is open)"
             await self._chapter_notice(
                 ctx.production, done.ref,
@@ -538,7 +539,7 @@ class ReviewCog(commands.Cog):
     async def review_queue(self, interaction: discord.Interaction, mine: bool = False) -> None:
         async def work() -> Answer:
             ctx = await context(interaction)
-            items = await review.queue(ctx.db, ctx.production, ctx.actor, mine=mine)
+            items = await ballots.queue(ctx.db, ctx.production, ctx.actor, mine=mine)
             return Answer(embeds=[queue_embed(items, ctx.production.guild_id)],
                           ephemeral=True)
         await answer(interaction, work(), ephemeral=True)
@@ -566,9 +567,9 @@ class ReviewCog(commands.Cog):
                      "producer_weight": producer_weight, "owner_may_approve": owner_may_approve,
                      "vote_hours": vote_hours}
             if any(v is not None for v in given.values()):
-                rules = await review.configure(ctx.db, ctx.production, ctx.actor, **given)
+                rules = await ballots.configure(ctx.db, ctx.production, ctx.actor, **given)
             else:
-                rules = await review.settings_of(ctx.db, ctx.production)
+                rules = await ballots.settings_of(ctx.db, ctx.production)
             return Answer(
                 f"Quorum **{rules.quorum}** · margin **{rules.margin:g}** · creators' own votes "
                 f"{'count' if rules.creator_votes_count else 'do not count'} · producer votes "
@@ -578,7 +579,7 @@ class ReviewCog(commands.Cog):
         await answer(interaction, work(), ephemeral=True)
 
 
-def summary_text(found: review.VoteStatus, guild_id: int) -> str:
+def summary_text(found: ballots.VoteStatus, guild_id: int) -> str:
     window = found.window
     assert window is not None
     links = ", ".join(

@@ -8,7 +8,7 @@ from discord.ext import commands
 
 from cogs import pick
 from cogs.common import Answer, answer, context
-from studio import production
+from studio.production import claims
 
 
 class ScheduleCog(commands.Cog):
@@ -22,7 +22,7 @@ class ScheduleCog(commands.Cog):
                   date: app_commands.Range[str, 1, 20]) -> None:
         async def work() -> Answer:
             ctx = await context(interaction)
-            found = await production.set_due(ctx.db, ctx.production, ctx.actor, chapter, date)
+            found = await claims.set_due(ctx.db, ctx.production, ctx.actor, chapter, date)
             when = found.due_date or "no date"
             return Answer(f"chapter {found.number} (**{found.title}**) is due: {when}")
         await answer(interaction, work())

@@ -15,10 +15,10 @@ import discord
 from cogs import render
 from cogs.common import UPLOAD_LIMIT, Answer, answer, context
 from cogs.threads import post_in_chapter
-from studio import take_actions
 from studio.app import Studio
-from studio.job_cards import TakeToPost
-from studio.take_media import shown_file
+from studio.generation import take_actions
+from studio.generation.job_cards import TakeToPost
+from studio.generation.take_media import shown_file
 from studio.units import size_text
 
 LABELS = {"reroll": "Re-roll", "upscale": "Upscale", "animate": "Animate",

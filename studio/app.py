@@ -6,8 +6,8 @@ import asyncio
 from dataclasses import dataclass
 
 from storage.db import Database
-from studio.memory import keep_freed_memory
-from studio.settings import Settings
+from studio.ops.memory import keep_freed_memory
+from studio.ops.settings import Settings
 
 
 @dataclass
@@ -24,7 +24,7 @@ class Studio:
         return cls(settings, db)
 
     async def close(self) -> None:
-        from studio import normalize  # here: opening a Studio needs no worker pool
+        from studio.cut import segments
 
-        await asyncio.to_thread(normalize.shutdown)
+        await asyncio.to_thread(segments.shutdown)
         await self.db.close()

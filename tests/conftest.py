@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 
 from storage.productions import Production
-from studio import production
 from studio.app import Studio
-from studio.people import Actor, actor
-from studio.settings import Settings, load_settings
+from studio.ops.settings import Settings, load_settings
+from studio.production import claims
+from studio.production.people import Actor, actor
 
 EXAMPLES = Path(__file__).parent.parent / "examples"
 
@@ -41,7 +41,7 @@ async def studio(settings: Settings) -> AsyncIterator[Studio]:
 
 @pytest.fixture
 async def prod(studio: Studio) -> Production:
-    return await production.setup(studio.db, 1, "Test Film", producer_role="Producer",
+    return await claims.setup(studio.db, 1, "Test Film", producer_role="Producer",
                                   max_chapters=2)
 
 
@@ -53,7 +53,7 @@ async def producer(studio: Studio, prod: Production) -> Actor:
 @pytest.fixture
 async def sample(studio: Studio, prod: Production, producer: Actor) -> Production:
     """The production with the example shot list (8 chapters, 40 shots) imported."""
-    from studio import shotlist
+    from studio.production import shotlist
 
     data = (EXAMPLES / "low_tide.csv").read_bytes()
     await shotlist.import_shots(studio.db, prod, producer, data, "low_tide.csv")

@@ -9,7 +9,7 @@ from storage import chapters, shots
 from storage.db import Database
 from storage.productions import Production
 from studio.notion import NotionService
-from studio.settings import Settings
+from studio.ops.settings import Settings
 from tests.fakes.notion.server import FakeNotion
 
 

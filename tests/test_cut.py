@@ -20,9 +20,12 @@ import pytest
 
 from storage import audit, cuts, shots
 from storage.productions import Production
-from studio import cut, mediastore, normalize, production, shotlist, takes, timeline
+from studio import mediastore
 from studio.app import Studio
+from studio.cut import build, segments, timeline
 from studio.errors import SlateError
+from studio.generation import takes
+from studio.generation.standin import make_standin_take, make_still, make_tone
 from studio.media import (
     concat_line,
     ffmpeg_exe,
@@ -30,9 +33,9 @@ from studio.media import (
     streams_of,
     write_concat_list,
 )
-from studio.people import Actor, actor
-from studio.settings import Settings, load_settings
-from studio.standin import make_standin_take, make_still, make_tone
+from studio.ops.settings import Settings, load_settings
+from studio.production import claims, shotlist
+from studio.production.people import Actor, actor
 
 BOT = Path(__file__).resolve().parent.parent / "bot.py"
 SHOT_LIST = """chapter,chapter_title,shot,description,duration,notes
@@ -60,7 +63,7 @@ def settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
 async def film(studio: Studio, prod: Production, producer: Actor) -> Production:
     await shotlist.import_shots(studio.db, prod, producer, SHOT_LIST.encode(), "film.csv")
     maya = await actor(studio.db, prod, "Maya")
-    await production.claim(studio.db, prod, maya, 1)
+    await claims.claim(studio.db, prod, maya, 1)
     return prod
 
 
@@ -105,7 +108,7 @@ async def test_mixed_takes_make_a_verified_cut_matching_the_timeline(
     await takes.add_stem(studio, film, producer, 2, "music", make_tone(media / "m.wav", 9, 440))
     stages: set[str] = set()
 
-    result = await cut.build(studio, film, on_progress=lambda s, f: stages.add(s))
+    result = await build.build(studio, film, on_progress=lambda s, f: stages.add(s))
 
     line = result.timeline
     fps = Fraction(24000, 1001)
@@ -152,12 +155,12 @@ async def test_mix_is_loudness_normalized_to_the_target(
     studio: Studio, film: Production, producer: Actor, tmp_path: Path
 ) -> None:
     await takes.add_stem(studio, film, producer, 1, "music", make_tone(tmp_path / "m.wav", 4))
-    result = await cut.build(studio, film)
+    result = await build.build(studio, film)
     from studio.media import run_ffmpeg
 
     err = await run_ffmpeg(["-v", "info", "-i", str(result.film), "-map", "0:a:0", "-af",
                             "ebur128=peak=true", "-f", "null", "-"])
-    measured = cut.measured_loudness(err)
+    measured = build.measured_loudness(err)
     assert measured is not None
     # Only chapter 1 has sound (half the film): the target applies to the whole mix.
     assert abs(measured.integrated - studio.settings.cut_lufs) < 1.0
@@ -174,7 +177,7 @@ async def test_each_chapter_is_brought_to_the_target_loud_or_quiet(
                       "sine=frequency=330:duration=4,volume=-24dB", "-ac", "2", str(quiet)])
     await takes.add_stem(studio, film, producer, 1, "music", make_tone(tmp_path / "m.wav", 5))
     await takes.add_stem(studio, film, producer, 2, "music", quiet)
-    result = await cut.build(studio, film)
+    result = await build.build(studio, film)
     chapter_two = result.timeline.profile.seconds(result.timeline.entries[4].start_frame)
     # Chapters made by different creators come out equally loud: each at the target.
     for start, end in ((0.1, chapter_two - 0.2), (chapter_two + 0.1, result.timeline.duration
@@ -182,13 +185,13 @@ async def test_each_chapter_is_brought_to_the_target_loud_or_quiet(
         err = await run_ffmpeg(["-v", "info", "-ss", f"{start:.3f}", "-t", f"{end - start:.3f}",
                                 "-i", str(result.film), "-map", "0:a:0", "-af",
                                 "ebur128=peak=true", "-f", "null", "-"])
-        measured = cut.measured_loudness(err)
+        measured = build.measured_loudness(err)
         assert measured is not None
         assert abs(measured.integrated - studio.settings.cut_lufs) < 1.0, (start, measured)
 
 
 def test_running_times_read_as_an_editor_writes_them() -> None:
-    assert [cut.clock(s) for s in (4.25, 161.0, 3600, 6727.5)] == [
+    assert [build.clock(s) for s in (4.25, 161.0, 3600, 6727.5)] == [
         "0:04.2", "2:41.0", "1:00:00.0", "1:52:07.5"]
 
 
@@ -206,17 +209,17 @@ async def test_second_build_reencodes_nothing_and_an_approval_reencodes_one_shot
     studio: Studio, film: Production, producer: Actor, tmp_path: Path
 ) -> None:
     await approve(studio, film, producer, "1.1", make_standin_take(tmp_path / "a.mp4", "1.1"))
-    first = await cut.build(studio, film)
+    first = await build.build(studio, film)
     assert first.encoded == len(first.timeline.entries)
     # Silent tracks are the cached silent frame: only the three loudness measurements (the
     # chapters and the credits, all silent) are made.
     assert (first.sound_encoded, first.sound_reused) == (3, 0)
-    second = await cut.build(studio, film)
+    second = await build.build(studio, film)
     assert (second.encoded, second.reused) == (0, len(second.timeline.entries))
     assert (second.sound_encoded, second.sound_reused) == (0, 3)
     await approve(studio, film, producer, "2.3",
                   make_standin_take(tmp_path / "b.mp4", "2.3", audio=True))
-    third = await cut.build(studio, film)
+    third = await build.build(studio, film)
     # One video segment is encoded, and the sound around shot 2.3 only: its piece and the two
     # beside it (their pre- and post-roll reach into it), on the mix and the takes tracks, and
     # chapter 2's loudness; every other piece of every track comes from the cache.
@@ -248,20 +251,20 @@ async def test_second_build_reencodes_nothing_and_an_approval_reencodes_one_shot
 async def test_a_slate_is_made_again_only_when_what_it_shows_changes(
     studio: Studio, film: Production, producer: Actor
 ) -> None:
-    first = await cut.build(studio, film)
+    first = await build.build(studio, film)
     assert first.encoded == len(first.timeline.entries)  # eight slates and the credits
     assert not (first.directory / "cards").exists()  # the cards live on in their segments
     # The shot list comes back with shot 2.2 rewritten: its slate alone is made again.
     edited = SHOT_LIST.replace("2,Storm,2,Pell runs,1,", "2,Storm,2,Pell runs for the hut,1,")
     await shotlist.import_shots(studio.db, film, producer, edited.encode(), "film v2.csv")
-    second = await cut.build(studio, film)
+    second = await build.build(studio, film)
     assert (second.encoded, second.reused) == (1, len(second.timeline.entries) - 1)
     old, new = (picture_at(c.film, c.timeline.entries[5].start_frame) for c in (first, second))
     assert (old != new).any()  # the new description is on the card
     assert second.timeline.entries[5].description == "Pell runs for the hut"
     # A new owner is written on each of the chapter's slates, and in the credits.
-    await production.claim(studio.db, film, await actor(studio.db, film, "Ife"), 2)
-    third = await cut.build(studio, film)
+    await claims.claim(studio.db, film, await actor(studio.db, film, "Ife"), 2)
+    third = await build.build(studio, film)
     assert third.encoded == 4 + 1  # chapter 2's four slates and the credits card
 
 
@@ -276,7 +279,7 @@ def picture_at(film: Path, frame: int) -> object:
 async def test_interrupted_build_leaves_the_last_good_cut_in_place(
     studio: Studio, film: Production, producer: Actor, tmp_path: Path
 ) -> None:
-    good = await cut.build(studio, film)
+    good = await build.build(studio, film)
     before = mediastore.sha256_of(good.film)
     await approve(studio, film, producer, "1.2", make_standin_take(tmp_path / "a.mp4", "1.2"))
     stitching = asyncio.Event()
@@ -285,7 +288,7 @@ async def test_interrupted_build_leaves_the_last_good_cut_in_place(
         if stage == "stitching":
             stitching.set()
 
-    task = asyncio.create_task(cut.build(studio, film, on_progress=watch))
+    task = asyncio.create_task(build.build(studio, film, on_progress=watch))
     await asyncio.wait_for(stitching.wait(), 30)
     task.cancel()  # the crash: the build stops mid-stitch
     with pytest.raises(asyncio.CancelledError):
@@ -297,20 +300,20 @@ async def test_interrupted_build_leaves_the_last_good_cut_in_place(
     assert not list(studio.settings.cuts_path.glob(".building-*"))
     failed = await cuts.latest(studio.db.reader, film.id, state="failed")
     assert failed is not None and failed.version == 2
-    again = await cut.build(studio, film)
+    again = await build.build(studio, film)
     assert again.cut.version == 3 and again.encoded == 0  # the new take's segment was cached
 
 
 async def test_two_builds_never_run_at_once(studio: Studio, film: Production) -> None:
     started = asyncio.Event()
-    task = asyncio.create_task(cut.build(studio, film, on_progress=lambda s, f: started.set()))
+    task = asyncio.create_task(build.build(studio, film, on_progress=lambda s, f: started.set()))
     await asyncio.wait_for(started.wait(), 30)
-    running, _ = await cut.status(studio, film)
+    running, _ = await build.status(studio, film)
     assert running is not None and running.version == 1
-    with pytest.raises(cut.CutBusy):
-        await cut.build(studio, film)
+    with pytest.raises(build.CutBusy):
+        await build.build(studio, film)
     await task
-    running, latest = await cut.status(studio, film)
+    running, latest = await build.status(studio, film)
     assert running is None and latest is not None and latest.version == 1
 
 
@@ -320,7 +323,7 @@ async def test_editorial_files_read_back_with_opentimelineio(
     take_id = await approve(studio, film, producer, "1.1",
                             make_standin_take(tmp_path / "a.mp4", "1.1"))
     await takes.add_stem(studio, film, producer, 2, "sfx", make_tone(tmp_path / "s.wav", 1))
-    result = await cut.build(studio, film)
+    result = await build.build(studio, film)
     entries = result.timeline.entries
     timeline = otio.adapters.read_from_file(str(result.editorial["otio"]))
     picture = timeline.video_tracks()[0]
@@ -359,9 +362,9 @@ async def test_many_chapters_get_several_credit_cards_each_held_its_time(
     await shotlist.import_shots(studio.db, prod, producer, "\n".join(rows).encode(), "l.csv")
     makers = [await actor(studio.db, prod, f"Maker {n}") for n in range(10)]
     for c in range(1, 21):
-        await production.claim(studio.db, prod, makers[c % 10], c)
+        await claims.claim(studio.db, prod, makers[c % 10], c)
 
-    result = await cut.build(studio, prod)
+    result = await build.build(studio, prod)
 
     line = result.timeline
     cards = [e for e in line.entries if e.kind == "credits"]
@@ -388,15 +391,15 @@ async def test_nightly_missed_while_down_and_skipped_when_nothing_changed(
 ) -> None:
     now = datetime.now(UTC)
     tomorrow = now + timedelta(days=1, minutes=1)
-    assert not await cut.nightly_missed(studio, film, at=now)  # set up after the last night
-    assert await cut.nightly_missed(studio, film, at=tomorrow)  # the bot slept through one
-    first = await cut.nightly(studio, film)
+    assert not await build.nightly_missed(studio, film, at=now)  # set up after the last night
+    assert await build.nightly_missed(studio, film, at=tomorrow)  # the bot slept through one
+    first = await build.nightly(studio, film)
     assert first is not None and first.cut.trigger == "nightly"
-    assert not await cut.nightly_missed(studio, film, at=now)
-    assert await cut.nightly_missed(studio, film, at=tomorrow)
-    assert await cut.nightly(studio, film) is None  # nothing changed: no new cut
+    assert not await build.nightly_missed(studio, film, at=now)
+    assert await build.nightly_missed(studio, film, at=tomorrow)
+    assert await build.nightly(studio, film) is None  # nothing changed: no new cut
     await approve(studio, film, producer, "1.4", make_standin_take(tmp_path / "a.mp4", "1.4"))
-    second = await cut.nightly(studio, film)
+    second = await build.nightly(studio, film)
     assert second is not None and second.cut.version == 2
 
 
@@ -406,21 +409,21 @@ async def test_a_film_too_big_for_discord_gets_no_preview(
     from cogs.cut import describe
 
     small = studio.settings.model_copy(update={"cut_preview_max_bytes": 1024})
-    result = await cut.build(Studio(small, studio.db), film)
+    result = await build.build(Studio(small, studio.db), film)
     assert result.preview is None and result.film.stat().st_size > 1024
     assert not (result.directory / "preview.mp4").exists()
     # Without SLATE_CUTS_URL the post says where the film is on the server...
-    post = describe(result, {}, cut.where(small, result))
+    post = describe(result, {}, build.where(small, result))
     assert f"too large to post here; it is on the server at `{result.film}`" in post
     # ...with it, the post links to the film where the producers serve the cuts folder.
     served = small.model_copy(update={"cuts_url": "https://films.example.org/slate/cuts/"})
-    post = describe(result, {}, cut.where(served, result))
+    post = describe(result, {}, build.where(served, result))
     assert "it is https://films.example.org/slate/cuts/0001/film.mp4" in post
 
 
 async def test_a_production_without_shots_is_refused(studio: Studio, prod: Production) -> None:
     with pytest.raises(SlateError, match="no shots yet"):
-        await cut.build(studio, prod)
+        await build.build(studio, prod)
     assert await cuts.latest(studio.db.reader, prod.id, state=None) is None
 
 
@@ -450,7 +453,7 @@ def test_shell_cut_builds_and_prints_where_the_film_is(
 async def test_a_shot_lasts_its_take_when_the_setting_says_so(
     studio: Studio, film: Production, producer: Actor, tmp_path: Path
 ) -> None:
-    from studio import timeline
+    from studio.cut import timeline
 
     await approve(studio, film, producer, "1.1",
                   make_standin_take(tmp_path / "a.mp4", "1.1", seconds=2.0))
@@ -480,7 +483,7 @@ def piece_keys(directory: Path) -> dict[tuple[str, int], str]:
     return {(track, n): p[2] for track, ps in record["pieces"].items() for n, p in enumerate(ps)}
 
 
-def gain_keys(result: cut.CutResult) -> list[str]:
+def gain_keys(result: build.CutResult) -> list[str]:
     listed = (result.directory / "soundtrack.txt").read_text().split()
     pieces = set(piece_keys(result.directory).values())
     return [k for k in listed if k not in pieces]
@@ -508,7 +511,7 @@ async def test_sound_stays_in_sync_with_the_picture_over_many_shots(
         for s in range(1, per_chapter + 1):
             await approve(studio, prod, producer, f"{c}.{s}", flash)
 
-    result = await cut.build(studio, prod)
+    result = await build.build(studio, prod)
 
     line = result.timeline
     shots_ = line.approved
@@ -540,7 +543,7 @@ async def test_a_killed_build_leaves_the_last_good_cut_and_the_next_build_succee
     studio: Studio, film: Production, producer: Actor, tmp_path: Path
 ) -> None:
     settings = studio.settings
-    good = await cut.build(studio, film)
+    good = await build.build(studio, film)
     before = mediastore.sha256_of(good.film)
     for code in ("1.2", "2.2"):  # the next build has sound and picture to make
         await approve(studio, film, producer, code,
@@ -571,7 +574,7 @@ async def test_a_killed_build_leaves_the_last_good_cut_and_the_next_build_succee
     latest = await cuts.latest(studio.db.reader, film.id)
     assert latest is not None and latest.version == 1
     # The next build clears what the killed one left and publishes.
-    again = await cut.build(studio, film)
+    again = await build.build(studio, film)
     assert again.cut.version == 3 and again.cut.state == "published"
     assert {e.code for e in again.timeline.approved} == {"1.2", "2.2"}
     assert (settings.cuts_path / "latest").resolve() == again.directory
@@ -594,7 +597,7 @@ async def test_a_stem_lost_from_the_media_store_is_left_out_and_its_owner_told(
     # The disk lost chapter 1's music after its upload was checked.
     mediastore.path_for(studio.settings.media_path, music.media_sha256).unlink()
 
-    result = await cut.build(studio, film)
+    result = await build.build(studio, film)
 
     assert result.cut.state == "published"
     assert [(s.chapter, s.kind, s.owner) for s in result.broken_stems] == [(1, "music", "Maya")]
@@ -608,14 +611,14 @@ async def test_a_stem_lost_from_the_media_store_is_left_out_and_its_owner_told(
     post = describe(result, {owner: "@Maya"}, "")
     assert "chapter 1: its music stem could not be read" in post and "@Maya" in post
     # Recorded with the cut: the next night builds again even if nothing else changes.
-    assert await cut.nightly_missed(studio, film) is False
-    assert await cut.nightly(studio, film) is not None
+    assert await build.nightly_missed(studio, film) is False
+    assert await build.nightly(studio, film) is not None
 
     # The same music uploaded again puts its file back in the store.
     restored = await takes.add_stem(studio, film, producer, 1, "music",
                                     make_tone(tmp_path / "m2.wav", 4))
     assert restored.media_sha256 == music.media_sha256
-    again = await cut.build(studio, film)
+    again = await build.build(studio, film)
     assert again.broken_stems == []
     _, streams = streams_of(again.film)
     assert [s.title for s in streams if s.kind == "audio"] == ["Mix", "Takes", "Music", "VO"]
@@ -627,10 +630,10 @@ async def built_with_two_shots(studio: Studio, film: Production, producer: Actor
     for code in ("1.1", "1.2"):
         await approve(studio, film, producer, code,
                       make_standin_take(tmp_path / f"{code}.mp4", code, audio=True))
-    first = await cut.build(studio, film)
+    first = await build.build(studio, film)
     shot = first.timeline.approved[0]
     assert shot.code == "1.1" and shot.media_sha256 and shot.take_kind
-    return normalize.segment_path(studio.settings.cache_path / "segments", normalize.cache_key(
+    return segments.segment_path(studio.settings.cache_path / "segments", segments.cache_key(
         shot.media_sha256, shot.take_kind, shot.frames, first.timeline.profile))
 
 
@@ -643,7 +646,7 @@ async def test_a_cached_segment_damaged_on_disk_is_made_again(
     segment.write_bytes(whole[:len(whole) // 2])
     await approve(studio, film, producer, "1.3", make_standin_take(tmp_path / "c.mp4", "1.3"))
 
-    again = await cut.build(studio, film)
+    again = await build.build(studio, film)
 
     assert again.cut.state == "published" and again.broken == []
     assert segment.read_bytes() == whole  # made again, as it was first made
@@ -655,7 +658,7 @@ async def test_a_build_made_again_counts_both_attempts_and_records_a_broken_take
     studio: Studio, film: Production, producer: Actor, tmp_path: Path
 ) -> None:
     await approve(studio, film, producer, "1.1", make_standin_take(tmp_path / "a.mp4", "1.1"))
-    first = await cut.build(studio, film)
+    first = await build.build(studio, film)
     broken_id = await approve(studio, film, producer, "1.2",
                               make_standin_take(tmp_path / "soon-broken.mp4", "1.2"))
     corrupt(studio.settings, (await takes.takes_of(studio, film, "1.2"))[0].media_sha256)
@@ -666,7 +669,7 @@ async def test_a_build_made_again_counts_both_attempts_and_records_a_broken_take
     flip(damaged, packet_middle(damaged, "video"))
     cached = {p.name for p in (studio.settings.cache_path / "segments").rglob("*.mov")}
 
-    again = await cut.build(studio, film)
+    again = await build.build(studio, film)
 
     assert again.cut.state == "published"
     assert [b.take_id for b in again.broken] == [broken_id]
@@ -711,13 +714,13 @@ async def test_a_cached_sound_piece_damaged_on_disk_is_made_again(
 ) -> None:
     await approve(studio, film, producer, "1.1", make_standin_take(tmp_path / "a.mp4", "1.1",
                                                                    audio=True))
-    first = await cut.build(studio, film)
+    first = await build.build(studio, film)
     pieces = sound_pieces(studio)
     assert pieces
     damaged = max(pieces, key=lambda p: p.stat().st_size)
     damaged.write_bytes(damaged.read_bytes()[:-5])  # its last frame cut short
 
-    again = await cut.build(studio, film)  # nothing changed: every piece comes from the cache
+    again = await build.build(studio, film)  # nothing changed: every piece comes from the cache
 
     assert again.cut.state == "published"
     assert again.sound_encoded >= 1  # the damaged piece, made again
@@ -728,12 +731,12 @@ async def test_a_cached_reel_damaged_on_disk_is_read_again(
     studio: Studio, film: Production, producer: Actor, tmp_path: Path
 ) -> None:
     await approve(studio, film, producer, "1.1", make_standin_take(tmp_path / "a.mp4", "1.1"))
-    await cut.build(studio, film)
+    await build.build(studio, film)
     reels = sorted(reel_samples(studio), key=lambda p: p.stat().st_size)
     whole = reels[-1].read_bytes()
     reels[-1].write_bytes(whole[:len(whole) // 2])
 
-    again = await cut.build(studio, film)  # nothing changed: every reel comes from the cache
+    again = await build.build(studio, film)  # nothing changed: every reel comes from the cache
 
     assert again.cut.state == "published"
     assert reels[-1].read_bytes() == whole
@@ -745,17 +748,17 @@ async def test_cached_loudness_damaged_on_disk_is_measured_again(
 ) -> None:
     await approve(studio, film, producer, "1.1", make_standin_take(tmp_path / "a.mp4", "1.1",
                                                                    audio=True))
-    first = await cut.build(studio, film)
+    first = await build.build(studio, film)
     records = loudness_records(studio)  # each chapter's measurement
     assert records
     for record in records:
         record.write_text('{"loudness": [', encoding="utf-8")
 
-    again = await cut.build(studio, film)
+    again = await build.build(studio, film)
 
     assert again.cut.state == "published"
 
-    def gains(result: cut.CutResult) -> dict:
+    def gains(result: build.CutResult) -> dict:
         record = json.loads((result.directory / "soundtrack.json").read_text(encoding="utf-8"))
         return record["gains"]
 
@@ -789,7 +792,7 @@ async def test_a_bit_flipped_in_a_cached_segment_is_caught_and_made_again(
     await approve(studio, film, producer, "1.3",
                   make_standin_take(tmp_path / "c.mp4", "1.3", audio=True))
 
-    again = await cut.build(studio, film)
+    again = await build.build(studio, film)
 
     assert again.cut.state == "published" and again.broken == []
     assert segment.read_bytes() == whole  # caught by its seal, and made again as it was
@@ -807,7 +810,7 @@ async def test_a_bit_flipped_in_a_cached_entry_is_caught_and_the_film_comes_out_
     for code in ("1.1", "2.1"):
         await approve(studio, film, producer, code,
                       make_standin_take(tmp_path / f"{code}.mp4", code, audio=True))
-    first = await cut.build(studio, film)
+    first = await build.build(studio, film)
     found = entries(studio)  # type: ignore[operator]
     assert found
     damaged = max(found, key=lambda p: p.stat().st_size)
@@ -821,7 +824,7 @@ async def test_a_bit_flipped_in_a_cached_entry_is_caught_and_the_film_comes_out_
             at += 1
         flip(damaged, at, 0x01)
 
-    again = await cut.build(studio, film)  # nothing changed: every entry comes from the cache
+    again = await build.build(studio, film)  # nothing changed: every entry comes from the cache
 
     assert again.cut.state == "published"
     assert again.film.read_bytes() == first.film.read_bytes()
@@ -832,18 +835,18 @@ async def test_a_truncated_or_damaged_film_fails_verification(
 ) -> None:
     await approve(studio, film, producer, "1.1", make_standin_take(tmp_path / "a.mp4", "1.1",
                                                                    audio=True))
-    result = await cut.build(studio, film)
+    result = await build.build(studio, film)
     whole = result.film.read_bytes()
     with av.open(str(result.film)) as container:
         audio_frames = container.streams.audio[0].frames
-    assert await cut.verify(result.film, result.timeline, audio_frames) is None
+    assert await build.verify(result.film, result.timeline, audio_frames) is None
     cut_short = tmp_path / "short.mp4"
     cut_short.write_bytes(whole[:len(whole) * 2 // 3])
-    verdict = await cut.verify(cut_short, result.timeline, audio_frames)
+    verdict = await build.verify(cut_short, result.timeline, audio_frames)
     assert verdict and "demux" in verdict, verdict
     # Its last sound packets lost (past the last picture): the bytes written are missing.
     cut_short.write_bytes(whole[:-40])
-    verdict = await cut.verify(cut_short, result.timeline, audio_frames, len(whole))
+    verdict = await build.verify(cut_short, result.timeline, audio_frames, len(whole))
     assert verdict and f"{len(whole)} were written" in verdict, verdict
 
 
@@ -859,7 +862,7 @@ async def test_a_worker_killed_mid_segment_fails_only_that_take_and_the_next_bui
     line = await timeline.build(studio, film)
     entry = next(e for e in line.entries if e.code == "1.3")
     assert entry.media_sha256 and entry.take_kind
-    key = normalize.cache_key(entry.media_sha256, entry.take_kind, entry.frames, line.profile)
+    key = segments.cache_key(entry.media_sha256, entry.take_kind, entry.frames, line.profile)
     folder = studio.settings.cache_path / "segments" / key[:2]
     killed: list[int] = []
 
@@ -876,7 +879,7 @@ async def test_a_worker_killed_mid_segment_fails_only_that_take_and_the_next_bui
 
     killer = asyncio.ensure_future(kill_whoever_makes_it())
     try:
-        result = await cut.build(studio, film)
+        result = await build.build(studio, film)
     finally:
         killer.cancel()
     assert len(killed) == 2
@@ -887,7 +890,7 @@ async def test_a_worker_killed_mid_segment_fails_only_that_take_and_the_next_bui
     assert "BROKEN: shot 1.3" in result.changelog
     assert not list(folder.glob(".partial-*"))
     # The next build makes the take (the pool was recreated) and shows it in the film.
-    again = await cut.build(studio, film)
+    again = await build.build(studio, film)
     assert again.broken == []
     assert [e.code for e in again.timeline.approved] == ["1.1", "1.3", "2.2"]
     with av.open(str(again.film)) as container:

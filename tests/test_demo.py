@@ -13,12 +13,14 @@ import opentimelineio as otio
 import pytest
 
 from storage import shots, takes, votes
-from studio import generate, production, review
 from studio.app import Studio
+from studio.generation import requests
+from studio.generation.takes import stems_of
 from studio.media import streams_of
-from studio.people import actor
-from studio.settings import load_settings
-from studio.takes import stems_of
+from studio.ops.settings import load_settings
+from studio.production import claims
+from studio.production.people import actor
+from studio.review import ballots
 
 ROOT = Path(__file__).parent.parent
 
@@ -84,9 +86,9 @@ async def test_votes_decisions_and_jobs_are_in_the_database(demo_run) -> None:
     assert done.returncode == 0
     studio = await Studio.open(load_settings(data_dir=data))
     try:
-        prod = await production.get(studio.db, production.SHELL_GUILD)
+        prod = await claims.get(studio.db, claims.SHELL_GUILD)
         who = await actor(studio.db, prod, "Producer", discord_id=1000, is_producer=True)
-        jobs = await generate.jobs_of(studio, prod, who, everyone=True, limit=1000)
+        jobs = await requests.jobs_of(studio, prod, who, everyone=True, limit=1000)
         # 10 shots, two with a second candidate, a VO line per chapter, the retake: 15 jobs.
         assert len(jobs) == 15
         assert {j.state for j in jobs} == {"succeeded"}
@@ -101,13 +103,13 @@ async def test_votes_decisions_and_jobs_are_in_the_database(demo_run) -> None:
         printed = re.search(r"^votes: (\d+) recorded", done.stdout, re.MULTILINE)
         assert printed and int(printed.group(1)) == len(recorded) > 0
         # 1.1: the second candidate won the vote; 2.1 tied and a producer chose; 2.3 retaken.
-        contest = await review.status(studio.db, prod, "1.1")
+        contest = await ballots.status(studio.db, prod, "1.1")
         assert contest.window is not None and contest.window.outcome == "approved"
         assert [c.take.revision for c in contest.candidates if c.take.status == "approved"] \
             == [2]
-        tie = await review.status(studio.db, prod, "2.1")
+        tie = await ballots.status(studio.db, prod, "2.1")
         assert tie.window is not None and tie.window.outcome == "decided"
-        retaken = await review.status(studio.db, prod, "2.3")
+        retaken = await ballots.status(studio.db, prod, "2.3")
         assert [c.take.revision for c in retaken.candidates] == [2]
         assert retaken.candidates[0].take.status == "approved"
         # Chapter 2's VO is the animatic's voice line; its notes ask for SFX too.

@@ -8,7 +8,7 @@ from pathlib import Path
 import av
 import pytest
 
-from studio import mp4, reels, segment_encode
+from studio.cut import mp4, reels, segment_encode
 from studio.media import FFmpegFailed
 
 
@@ -75,7 +75,7 @@ def test_a_film_written_from_samples_plays_with_its_title_and_tracks(tmp_path: P
 def test_a_reel_refuses_a_segment_with_the_wrong_frame_count(tmp_path: Path) -> None:
     from fractions import Fraction
 
-    from studio.timeline import Entry, Profile, Timeline
+    from studio.cut.timeline import Entry, Profile, Timeline
 
     segment = tmp_path / "seg.mov"
     with av.open(str(segment), "w", format="mov") as out:

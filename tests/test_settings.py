@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from studio.settings import SettingsError, load_settings
+from studio.ops.settings import SettingsError, load_settings
 
 
 def test_defaults(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

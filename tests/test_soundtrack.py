@@ -12,11 +12,14 @@ import pytest
 
 from storage import shots
 from storage.productions import Production
-from studio import cut, loudness, mediastore, shotlist, soundtrack, takes
+from studio import mediastore
 from studio.app import Studio
+from studio.cut import build, loudness, soundtrack
+from studio.generation import takes
 from studio.media import ffmpeg_exe
-from studio.people import Actor
-from studio.settings import Settings, load_settings
+from studio.ops.settings import Settings, load_settings
+from studio.production import shotlist
+from studio.production.people import Actor
 
 SHOT_LIST = """chapter,chapter_title,shot,description,duration
 1,Dawn,1,Flats,0.5
@@ -72,11 +75,11 @@ def pcm_of(path: Path, stream: int = 0) -> np.ndarray:
     return np.concatenate(frames, axis=1).astype(np.float64)
 
 
-def record(result: cut.CutResult) -> dict:
+def record(result: build.CutResult) -> dict:
     return json.loads((result.directory / "soundtrack.json").read_text())
 
 
-def mix_keys(result: cut.CutResult) -> list[str]:
+def mix_keys(result: build.CutResult) -> list[str]:
     return [p[2] for p in record(result)["pieces"]["mix"]]
 
 
@@ -101,8 +104,8 @@ async def test_pieces_join_gaplessly_and_a_stem_spanning_shots_is_intact(
     two = sound_file(tmp_path / "two.wav", RICH.format(d=1.5))
     await takes.add_stem(studio, film, producer, 1, "music", one)
     await takes.add_stem(studio, film, producer, 2, "music", two)
-    result = await cut.build(studio, film)
-    assert cut.soundtrack.tracks_of(result.timeline) == ["mix", "takes", "music"]
+    result = await build.build(studio, film)
+    assert build.soundtrack.tracks_of(result.timeline) == ["mix", "takes", "music"]
     heard = pcm_of(result.film, 2)
     reference = np.concatenate([pcm_of(one), pcm_of(two)], axis=1)
     n = min(heard.shape[1], reference.shape[1])
@@ -137,14 +140,14 @@ async def test_a_small_change_keeps_the_chapter_gain_and_a_big_one_does_not(
     await takes.add_stem(studio, film, producer, 1, "music", one)
     await takes.add_stem(studio, film, producer, 2, "music",
                          sound_file(tmp_path / "two.wav", RICH.format(d=1.5)))
-    first = await cut.build(studio, film)
+    first = await build.build(studio, film)
     gains = record(first)["gains"]
     assert abs(gains["1"]["integrated"] + gains["1"]["db"] - studio.settings.cut_lufs) < 0.05
 
     # A quiet take in shot 1.3: chapter 1 stays within 0.5 LU of the target at its old gain.
     await approve(studio, film, producer, "1.3",
                   take_with_sound(tmp_path / "quiet.mov", 0.5, "sine=f=500:d=0.5,volume=6dB"))
-    small = await cut.build(studio, film)
+    small = await build.build(studio, film)
     kept = record(small)["gains"]
     assert kept["1"]["integrated"] != gains["1"]["integrated"]  # it was measured again
     assert kept["1"]["db"] == gains["1"]["db"] and kept["2"] == gains["2"]
@@ -156,7 +159,7 @@ async def test_a_small_change_keeps_the_chapter_gain_and_a_big_one_does_not(
     # chapter 2 keeps its gain and its pieces (but the first, whose pre-roll reaches back).
     await approve(studio, film, producer, "1.4",
                   take_with_sound(tmp_path / "loud.mov", 0.5, "sine=f=500:d=0.5,volume=16dB"))
-    big = await cut.build(studio, film)
+    big = await build.build(studio, film)
     moved = record(big)["gains"]
     assert moved["1"]["db"] < gains["1"]["db"] - 0.5 and moved["2"] == gains["2"]
     changed = [n for n, (a, b) in enumerate(zip(mix_keys(small), mix_keys(big), strict=True))
@@ -168,7 +171,7 @@ async def test_a_small_change_keeps_the_chapter_gain_and_a_big_one_does_not(
     assert np.max(np.abs(heard)) < 1.0
 
 
-def segments_of(result: cut.CutResult) -> list[Path]:
+def segments_of(result: build.CutResult) -> list[Path]:
     listing = (result.directory / "segments.txt").read_text(encoding="utf-8")
     return [Path(line[6:-1]) for line in listing.splitlines() if line.startswith("file '")]
 
@@ -187,7 +190,7 @@ UNEVEN = """chapter,chapter_title,shot,description,duration
 LEVEL = "(0.6+0.005*sin(2*PI*1000*t))"  # near 0.42 after the upmix to stereo, barely moving
 
 
-def check_loudness(result: cut.CutResult, studio: Studio) -> dict:
+def check_loudness(result: build.CutResult, studio: Studio) -> dict:
     """Each run's recorded loudness against one measurement of the whole run's mix."""
     line = result.timeline
     stem_files = [mediastore.path_for(studio.settings.media_path, s.media_sha256)
@@ -241,11 +244,11 @@ async def test_a_chapter_measured_shot_by_shot_measures_as_a_whole_and_one_take_
         tmp_path / "b.mov", 0.5, f"aevalsrc='{LEVEL}*min(1\\,(0.5-t)*10)':s=48000:d=0.5"))
     await approve(studio, prod, producer, "2.1",
                   take_with_sound(tmp_path / "c.mov", 0.7, "anoisesrc=a=0.2:d=0.7"))
-    gains = check_loudness(await cut.build(studio, prod), studio)  # measured in one pass
+    gains = check_loudness(await build.build(studio, prod), studio)  # measured in one pass
 
     await approve(studio, prod, producer, "1.6", take_with_sound(
         tmp_path / "d.mov", 0.7, f"aevalsrc='{LEVEL}*0.99':s=48000:d=0.7"))
-    again = check_loudness(await cut.build(studio, prod), studio)  # three shots, each alone
+    again = check_loudness(await build.build(studio, prod), studio)  # three shots, each alone
     before, after = gains["1"]["shots"], again["1"]["shots"]
     assert len(before) == len(after) == 7
     # Shot 1.6 itself, 1.5 (its peaks are read into 1.6's first samples) and 1.7 (whose
@@ -260,7 +263,7 @@ async def test_silence_inside_a_piece_is_exact_silence_and_the_sound_around_it_i
     # Shot 1.2's take beeps for its first 0.1 s and is then silent to its end (0.5 s).
     await approve(studio, film, producer, "1.2", take_with_sound(
         tmp_path / "beep.mov", 0.5, "sine=f=500:d=0.1,volume=-6dB,apad=whole_dur=0.5"))
-    result = await cut.build(studio, film)
+    result = await build.build(studio, film)
     heard = pcm_of(result.film, 1)  # the takes' own sound
     start = result.timeline.profile.samples(result.timeline.entries[1].start_frame)
     beep = heard[:, start:start + 4800]
@@ -280,7 +283,7 @@ async def test_a_sound_between_silences_is_coded_whole_from_its_onset_to_its_end
         "aformat=channel_layouts=stereo", "aformat=channel_layouts=stereo,adelay=200:all=1,"
         "apad=whole_dur=0.5"))
     await approve(studio, film, producer, "1.3", path)
-    result = await cut.build(studio, film)
+    result = await build.build(studio, film)
     heard = pcm_of(result.film, 1)  # the takes' own sound
     start = result.timeline.profile.samples(result.timeline.entries[2].start_frame)
     reference = pcm_of(path)[:, :24000] / 32768  # the take holds PCM s16

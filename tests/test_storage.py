@@ -11,9 +11,9 @@ import pytest
 
 from storage.db import Database, SchemaTooNew, apply_migrations, migrations
 from storage.productions import Production
-from studio import production
 from studio.app import Studio
-from studio.people import actor
+from studio.production import claims
+from studio.production.people import actor
 
 MODEL_TABLES = {"production", "member", "chapter", "shot", "take", "media_file", "stem", "vote",
                 "job", "cut", "audit", "character", "timer", "schema_version"}
@@ -65,7 +65,7 @@ async def test_a_failed_transaction_changes_nothing(studio: Studio, prod: Produc
         async with studio.db.transaction() as tx:
             await tx.execute("UPDATE production SET title = 'Changed' WHERE id = ?", (prod.id,))
             raise RuntimeError("boom")
-    assert (await production.get(studio.db, prod.guild_id)).title == "Test Film"
+    assert (await claims.get(studio.db, prod.guild_id)).title == "Test Film"
 
 
 async def test_backup_is_consistent_while_claims_go_on(
@@ -75,7 +75,7 @@ async def test_backup_is_consistent_while_claims_go_on(
 
     async def claims() -> None:
         for i, who in enumerate(crew):
-            await production.claim(studio.db, sample, who, i + 1)
+            await claims.claim(studio.db, sample, who, i + 1)
             await asyncio.sleep(0)
 
     target = tmp_path / "backups" / "copy.db"
@@ -85,9 +85,9 @@ async def test_backup_is_consistent_while_claims_go_on(
     copy = await Database.open(target, migrate=False)
     try:
         original = [(c.chapter.number, c.owner_name, c.shots_total)
-                    for c in await production.board(studio.db, sample)]
+                    for c in await claims.board(studio.db, sample)]
         copied = [(c.chapter.number, c.owner_name, c.shots_total)
-                  for c in await production.board(copy, sample)]
+                  for c in await claims.board(copy, sample)]
         assert copied == original
         assert all(owner for _, owner, _ in copied)
         assert await copy.schema_version() == await studio.db.schema_version()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from storage.media_files import MediaFile
-from studio.take_media import suffix_of
+from studio.generation.take_media import suffix_of
 
 
 def media(kind: str, container: str, video: str | None = None,

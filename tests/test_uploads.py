@@ -8,10 +8,10 @@ import pytest
 
 from storage import takes as take_rows
 from storage.productions import Production
-from studio import takes
 from studio.app import Studio
 from studio.errors import InvalidInput, NotPermitted
-from studio.people import Actor, actor
+from studio.generation import takes
+from studio.production.people import Actor, actor
 from tests import media_kit
 
 

@@ -22,7 +22,7 @@ from notion_client.errors import (
     UnknownHTTPResponseError,
 )
 
-from studio import metrics
+from studio.ops import metrics
 
 NOTION_VERSION = "2025-09-03"
 PAGE_SIZE = 100

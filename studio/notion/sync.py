@@ -46,8 +46,8 @@ from studio.notion.mapping import (
     page_values,
     shot_values,
 )
-from studio.people import Actor, require_producer
-from studio.settings import Settings
+from studio.ops.settings import Settings
+from studio.production.people import Actor, require_producer
 from studio.waiting import nudged
 
 log = logging.getLogger("slate.notion")

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from studio import generate, mediastore, production, review
-from studio.people import actor
-from studio.take_media import shown_file
+from studio import mediastore
+from studio.generation import requests
+from studio.generation.take_media import shown_file
+from studio.production import claims
+from studio.production.people import actor
+from studio.review import ballots
 from tests import media_kit
 from tests.discord.test_review import candidate_messages
 from tests.fakes.discord.fixtures import Stage
@@ -14,12 +17,12 @@ from tests.fakes.discord.fixtures import Stage
 
 async def test_vote_posts_name_files_by_their_format_not_their_kind(
         stage: Stage, tmp_path: Path) -> None:
-    prod = await production.get(stage.studio.db, stage.fake.guild_id)
+    prod = await claims.get(stage.studio.db, stage.fake.guild_id)
     alice = await actor(stage.studio.db, prod, "Alice", discord_id=stage.alice.id)
-    await production.claim(stage.studio.db, prod, alice, 1)
+    await claims.claim(stage.studio.db, prod, alice, 1)
     for made in (media_kit.tone(tmp_path / "line.mp3"), media_kit.image(tmp_path / "still.jpg"),
                  media_kit.tone(tmp_path / "line.m4a")):
-        await generate.upload_take(stage.studio, prod, alice, "1.1", made)
+        await requests.upload_take(stage.studio, prod, alice, "1.1", made)
     await stage.fake.as_user(stage.pat).slash("vote open", shot="1.1", hours=1.0)
     posted = candidate_messages(stage.fake, stage.takes.id, "1.1")
     names = {r: [a["filename"] for a in stage.fake.messages[m]["attachments"]]
@@ -29,10 +32,10 @@ async def test_vote_posts_name_files_by_their_format_not_their_kind(
 
 async def test_a_video_too_big_to_post_shows_its_jpeg_thumbnail_as_jpg(
         stage: Stage, tmp_path: Path) -> None:
-    prod = await production.get(stage.studio.db, stage.fake.guild_id)
+    prod = await claims.get(stage.studio.db, stage.fake.guild_id)
     alice = await actor(stage.studio.db, prod, "Alice", discord_id=stage.alice.id)
-    await production.claim(stage.studio.db, prod, alice, 1)
-    take = await generate.upload_take(stage.studio, prod, alice, "1.1",
+    await claims.claim(stage.studio.db, prod, alice, 1)
+    take = await requests.upload_take(stage.studio, prod, alice, "1.1",
                                       media_kit.video(tmp_path / "clip.mp4", size="160x90"))
     assert take.thumbnail_sha256
     full = await shown_file(stage.studio, take, "1.1", 10 * 1024 * 1024)
@@ -44,16 +47,16 @@ async def test_a_video_too_big_to_post_shows_its_jpeg_thumbnail_as_jpg(
 
 
 async def test_the_review_queue_labels_links_by_revision(stage: Stage, tmp_path: Path) -> None:
-    prod = await production.get(stage.studio.db, stage.fake.guild_id)
+    prod = await claims.get(stage.studio.db, stage.fake.guild_id)
     alice = await actor(stage.studio.db, prod, "Alice", discord_id=stage.alice.id)
     pat = await actor(stage.studio.db, prod, "Pat", discord_id=stage.pat.id, is_producer=True)
-    await production.claim(stage.studio.db, prod, alice, 1)
+    await claims.claim(stage.studio.db, prod, alice, 1)
     for n in range(2):
-        await generate.upload_take(stage.studio, prod, alice, "1.1",
+        await requests.upload_take(stage.studio, prod, alice, "1.1",
                                    media_kit.image(tmp_path / f"old{n}.png", size="32x18"))
-    await review.retake(stage.studio.db, prod, pat, "1.1", "darker, please")  # r1, r2 rejected
+    await ballots.retake(stage.studio.db, prod, pat, "1.1", "darker, please")  # r1, r2 rejected
     for n in range(2):
-        await generate.upload_take(stage.studio, prod, alice, "1.1",
+        await requests.upload_take(stage.studio, prod, alice, "1.1",
                                    media_kit.image(tmp_path / f"new{n}.png", size=f"3{n}x18"))
     pat_user = stage.fake.as_user(stage.pat)
     await pat_user.slash("vote open", shot="1.1", hours=1.0)

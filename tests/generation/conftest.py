@@ -7,12 +7,13 @@ from collections.abc import AsyncIterator, Callable
 import pytest
 
 from storage.productions import Production
-from studio import generate, production
 from studio.app import Studio
-from studio.jobs import JobQueue, QueueConfig
-from studio.people import Actor, actor
-from studio.providers.animatic import Animatic
-from studio.providers.base import Provider
+from studio.generation import requests
+from studio.generation.jobs import JobQueue, QueueConfig
+from studio.generation.providers.animatic import Animatic
+from studio.generation.providers.base import Provider
+from studio.production import claims
+from studio.production.people import Actor, actor
 
 
 def fast_config(**overrides: object) -> QueueConfig:
@@ -26,7 +27,7 @@ def fast_config(**overrides: object) -> QueueConfig:
 async def owner(studio: Studio, sample: Production) -> Actor:
     """Maya holds chapter 1 (shots 1.1–1.5)."""
     who = await actor(studio.db, sample, "Maya", discord_id=101)
-    await production.claim(studio.db, sample, who, 1)
+    await claims.claim(studio.db, sample, who, 1)
     return who
 
 
@@ -39,7 +40,7 @@ def animatic(settings) -> Animatic:
 async def make_queue(studio: Studio) -> AsyncIterator[Callable[..., JobQueue]]:
     """Build the studio's queue with given providers and a millisecond config."""
     def build(providers: dict[str, Provider], **config: object) -> JobQueue:
-        return generate.queue(studio, providers, fast_config(**config))
+        return requests.queue(studio, providers, fast_config(**config))
 
     yield build
-    await generate.close_queue(studio)
+    await requests.close_queue(studio)

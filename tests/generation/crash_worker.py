@@ -16,8 +16,8 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
 from storage.takes import Take  # noqa: E402
-from studio import generate  # noqa: E402
 from studio.app import Studio  # noqa: E402
+from studio.generation import requests  # noqa: E402
 
 if os.environ.get("SLATE_TEST_PAUSE_AT") == "previews":
     async def _stalled(studio: Studio, take: Take) -> Take:
@@ -25,7 +25,7 @@ if os.environ.get("SLATE_TEST_PAUSE_AT") == "previews":
         await asyncio.sleep(3600)  # the test kills the process here
         return take
 
-    generate.attach_previews = _stalled  # type: ignore[assignment]
+    requests.attach_previews = _stalled  # type: ignore[assignment]
 
 import bot  # noqa: E402
 

@@ -8,7 +8,7 @@ from collections.abc import Awaitable, Callable
 from storage import jobs
 from storage.jobs import Job
 from studio.app import Studio
-from studio.providers.runway import Runway
+from studio.generation.providers.runway import Runway
 from tests.fakes.providers.runway import KEY, FakeRunway
 
 

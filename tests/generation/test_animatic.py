@@ -10,12 +10,13 @@ from PIL import Image
 
 from storage import jobs, media_files
 from storage.productions import Production
-from studio import generate, mediastore
+from studio import mediastore
 from studio.app import Studio
 from studio.errors import InvalidInput, NotPermitted
+from studio.generation import requests
+from studio.generation.providers.animatic import Animatic, draw_frame
 from studio.media import probe
-from studio.people import Actor, actor
-from studio.providers.animatic import Animatic, draw_frame
+from studio.production.people import Actor, actor
 
 
 def media(studio: Studio, sha: str) -> Path:
@@ -25,7 +26,7 @@ def media(studio: Studio, sha: str) -> Path:
 async def test_image_take_has_provenance_preview_and_thumbnail(
         studio: Studio, sample: Production, owner: Actor, make_queue, animatic: Animatic):
     make_queue({"animatic": animatic})
-    take = await generate.run_now(studio, sample, owner, "1.2", kind="image",
+    take = await requests.run_now(studio, sample, owner, "1.2", kind="image",
                                   prompt="A lighthouse at dusk", seed=42,
                                   negative_prompt="blurry")
     assert (take.source, take.kind, take.provider, take.model) == \
@@ -53,7 +54,7 @@ async def test_same_seed_same_frame_and_other_seed_differs():
 async def test_video_has_exact_duration_and_ratio(
         studio: Studio, sample: Production, owner: Actor, make_queue, animatic: Animatic):
     make_queue({"animatic": animatic})
-    take = await generate.run_now(studio, sample, owner, "1.1", kind="video",
+    take = await requests.run_now(studio, sample, owner, "1.1", kind="video",
                                   prompt="Waves", seed=1, motion=8, duration=2.0, ratio="9:16")
     found = probe(media(studio, take.media_sha256))
     assert found.kind == "video" and found.duration == pytest.approx(2.0, abs=0.05)
@@ -73,9 +74,9 @@ def _motion_energy(path: Path) -> float:
 async def test_motion_one_is_nearly_still_and_ten_moves_most(
         studio: Studio, sample: Production, owner: Actor, make_queue, animatic: Animatic):
     make_queue({"animatic": animatic})
-    still = await generate.run_now(studio, sample, owner, "1.1", kind="video", prompt="Dunes",
+    still = await requests.run_now(studio, sample, owner, "1.1", kind="video", prompt="Dunes",
                                    seed=5, motion=1, duration=1.0)
-    strong = await generate.run_now(studio, sample, owner, "1.1", kind="video", prompt="Dunes",
+    strong = await requests.run_now(studio, sample, owner, "1.1", kind="video", prompt="Dunes",
                                     seed=5, motion=10, duration=1.0)
     assert _motion_energy(media(studio, still.media_sha256)) * 3 < \
         _motion_energy(media(studio, strong.media_sha256))
@@ -84,13 +85,13 @@ async def test_motion_one_is_nearly_still_and_ten_moves_most(
 async def test_animate_and_upscale_start_from_an_image_take(
         studio: Studio, sample: Production, owner: Actor, make_queue, animatic: Animatic):
     make_queue({"animatic": animatic})
-    image = await generate.run_now(studio, sample, owner, "1.3", kind="image", prompt="Pier",
+    image = await requests.run_now(studio, sample, owner, "1.3", kind="image", prompt="Pier",
                                    seed=3)
-    bigger = await generate.run_now(studio, sample, owner, "1.3", kind="upscale", strength=0.8)
+    bigger = await requests.run_now(studio, sample, owner, "1.3", kind="upscale", strength=0.8)
     up = probe(media(studio, bigger.media_sha256))
     assert (up.width, up.height) == (320, 180)
     assert json.loads(bigger.params)["image_take"] == image.id
-    moving = await generate.run_now(studio, sample, owner, "1.3", kind="video",
+    moving = await requests.run_now(studio, sample, owner, "1.3", kind="video",
                                     image_take=image.id, duration=1.0, motion=2)
     assert json.loads(moving.params)["image_take"] == image.id
     assert probe(media(studio, moving.media_sha256)).kind == "video"
@@ -102,7 +103,7 @@ async def test_voice_without_espeak_is_a_tone_of_reading_length(
     monkeypatch.setenv("PATH", "/nonexistent")  # no espeak-ng: the placeholder tone
     make_queue({"animatic": animatic})
     text = "The tide is low tonight and every boat in the harbour lies on its side"
-    take = await generate.run_now(studio, sample, owner, "1.4", kind="voice", prompt=text)
+    take = await requests.run_now(studio, sample, owner, "1.4", kind="voice", prompt=text)
     found = probe(media(studio, take.media_sha256))
     assert found.kind == "audio"
     assert found.duration == pytest.approx(len(text.split()) / 2.5, abs=0.1)
@@ -114,7 +115,7 @@ async def test_someone_else_cannot_generate_for_my_shot_and_nothing_is_queued(
     make_queue({"animatic": animatic})
     stranger = await actor(studio.db, sample, "Jonas", discord_id=102)
     with pytest.raises(NotPermitted, match="chapter 1's owner"):
-        await generate.request(studio, sample, stranger, "1.1", "image", prompt="x")
+        await requests.request(studio, sample, stranger, "1.1", "image", prompt="x")
     assert await jobs.listed(studio.db.reader, sample.id) == []
 
 
@@ -135,5 +136,5 @@ async def test_bad_requests_are_refused_with_a_reason(
     options = {"prompt": "Pier at night", **options}
     kind = options.pop("kind")
     with pytest.raises(InvalidInput, match=reason):
-        await generate.request(studio, sample, owner, "1.1", kind, **options)
+        await requests.request(studio, sample, owner, "1.1", kind, **options)
     assert await jobs.listed(studio.db.reader, sample.id) == []

@@ -10,12 +10,12 @@ from pathlib import Path
 import pytest
 
 from storage.productions import Production
-from studio import generate
 from studio.app import Studio
-from studio.people import Actor
-from studio.providers.comfyui import ComfyUI
-from studio.providers.elevenlabs import ElevenLabs
-from studio.providers.replicate import Replicate
+from studio.generation import requests
+from studio.generation.providers.comfyui import ComfyUI
+from studio.generation.providers.elevenlabs import ElevenLabs
+from studio.generation.providers.replicate import Replicate
+from studio.production.people import Actor
 from tests.fakes.providers import elevenlabs as fake_el
 from tests.fakes.providers import replicate as fake_rep
 from tests.fakes.providers.comfyui import FakeComfyUI
@@ -44,7 +44,7 @@ async def test_comfyui_trouble_is_retried_and_the_job_succeeds_once(
     else:
         script.malformed_polls = 2
     q = make_queue({"comfyui": ComfyUI([fake_comfyui.url])})
-    queued = await generate.request(studio, sample, owner, "1.1", "image", prompt="Pier")
+    queued = await requests.request(studio, sample, owner, "1.1", "image", prompt="Pier")
     done = await q.wait(queued.job.id, within=10)
     assert done.state == "succeeded", done.error
     assert done.take_id is not None
@@ -59,7 +59,7 @@ async def test_comfyui_refusal_is_final_with_the_servers_reason(
         "error": {"type": "prompt_outputs_failed_validation",
                   "message": "Value not in list: ckpt_name"}, "node_errors": {}}, None)])
     q = make_queue({"comfyui": ComfyUI([fake_comfyui.url])})
-    queued = await generate.request(studio, sample, owner, "1.1", "image", prompt="Pier")
+    queued = await requests.request(studio, sample, owner, "1.1", "image", prompt="Pier")
     done = await q.wait(queued.job.id, within=10)
     assert done.state == "failed" and "Value not in list: ckpt_name" in done.error
     assert done.attempts == 0 and done.cost == 0
@@ -71,7 +71,7 @@ async def test_comfyui_frame_follows_the_requested_ratio(
         studio: Studio, sample: Production, owner: Actor, make_queue,
         fake_comfyui: FakeComfyUI, ratio: str, size: tuple[int, int]):
     q = make_queue({"comfyui": ComfyUI([fake_comfyui.url])})
-    queued = await generate.request(studio, sample, owner, "1.1", "image", prompt="Pier",
+    queued = await requests.request(studio, sample, owner, "1.1", "image", prompt="Pier",
                                     ratio=ratio)
     assert (await q.wait(queued.job.id, within=10)).state == "succeeded"
     latent = fake_comfyui.requests[0]["prompt"]["5"]["inputs"]
@@ -85,7 +85,7 @@ async def test_comfyui_progress_survives_a_dropped_websocket(
     seen: list[float] = []
     q = make_queue({"comfyui": ComfyUI([fake_comfyui.url], reconnect_delay=0.01)})
     q.listeners.append(lambda job: seen.append(job.progress))
-    queued = await generate.request(studio, sample, owner, "1.1", "image", prompt="Pier")
+    queued = await requests.request(studio, sample, owner, "1.1", "image", prompt="Pier")
     await q.start()
     running = await job_in(studio, queued.job.id, "running")
     while running.progress < 0.2:
@@ -105,8 +105,8 @@ async def test_comfyui_runs_one_prompt_at_a_time_like_the_real_server(
         fake_comfyui: FakeComfyUI):
     fake_comfyui.steps, fake_comfyui.step_seconds = 3, 0.05
     q = make_queue({"comfyui": ComfyUI([fake_comfyui.url])}, concurrency={"comfyui": 2})
-    first = await generate.request(studio, sample, owner, "1.1", "image", prompt="a")
-    second = await generate.request(studio, sample, owner, "1.2", "image", prompt="b")
+    first = await requests.request(studio, sample, owner, "1.1", "image", prompt="a")
+    second = await requests.request(studio, sample, owner, "1.2", "image", prompt="b")
     await q.start()
     await job_in(studio, first.job.id, "running")
     waiting = await job_in(studio, second.job.id, "submitted")
@@ -121,7 +121,7 @@ async def test_comfyui_that_never_answers_fails_without_showing_its_password(
     fake_comfyui.hold.clear()  # the prompt waits in the server's queue
     guarded = fake_comfyui.url.replace("http://", "http://slate:hunter2secret@")
     q = make_queue({"comfyui": ComfyUI([guarded])}, poll_give_up_seconds=0.3)
-    queued = await generate.request(studio, sample, owner, "1.1", "image", prompt="Pier")
+    queued = await requests.request(studio, sample, owner, "1.1", "image", prompt="Pier")
     await q.start()
     submitted = await job_in(studio, queued.job.id, "submitted")
     await fake_comfyui.down()
@@ -143,7 +143,7 @@ async def test_elevenlabs_422_is_final_with_the_reason_and_costs_nothing(
          "type": "value_error"}]}, None)])
     q = make_queue({"elevenlabs": ElevenLabs(fake_el.KEY, tmp_path / "el",
                                              base_url=fake_elevenlabs.url, backoff=0.001)})
-    queued = await generate.request(studio, sample, owner, "1.4", "voice", prompt="Hello",
+    queued = await requests.request(studio, sample, owner, "1.4", "voice", prompt="Hello",
                                     voice_id="narrator01")
     done = await q.wait(queued.job.id, within=10)
     assert done.state == "failed" and "longer than 5000 characters" in done.error
@@ -159,7 +159,7 @@ async def test_elevenlabs_5xx_is_retried_and_speaks_once(
         (503, "Service Unavailable", None)])
     q = make_queue({"elevenlabs": ElevenLabs(fake_el.KEY, tmp_path / "el",
                                              base_url=fake_elevenlabs.url, backoff=0.001)})
-    queued = await generate.request(studio, sample, owner, "1.4", "voice", prompt="Hello",
+    queued = await requests.request(studio, sample, owner, "1.4", "voice", prompt="Hello",
                                     voice_id="narrator01")
     done = await q.wait(queued.job.id, within=10)
     assert done.state == "succeeded" and done.take_id is not None
@@ -171,10 +171,10 @@ async def test_a_failed_replicate_prediction_costs_its_reported_run_time(
         fake_replicate: FakeReplicate):
     fake_replicate.script.plan = ["processing", "failed"]
     q = make_queue({"replicate": Replicate(fake_rep.TOKEN, base_url=fake_replicate.url)})
-    queued = await generate.request(studio, sample, owner, "1.1", "image", prompt="Pier",
+    queued = await requests.request(studio, sample, owner, "1.1", "image", prompt="Pier",
                                     provider="replicate")
     done = await q.wait(queued.job.id, within=10)
     assert done.state == "failed" and done.cost == pytest.approx(1.5 * 0.0014)
     assert done.cost_estimated == 0
-    spent, _, _ = await generate.budget(studio, sample)
+    spent, _, _ = await requests.budget(studio, sample)
     assert spent == pytest.approx(1.5 * 0.0014)

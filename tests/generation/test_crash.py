@@ -14,11 +14,11 @@ import pytest
 
 from storage import jobs, takes
 from storage.productions import Production
-from studio import generate
 from studio.app import Studio
-from studio.people import Actor
-from studio.providers.runway import Runway
-from studio.settings import Settings
+from studio.generation import requests
+from studio.generation.providers.runway import Runway
+from studio.ops.settings import Settings
+from studio.production.people import Actor
 from tests.fakes.providers.runway import KEY, FakeRunway
 from tests.generation.conftest import fast_config
 from tests.generation.helpers import until
@@ -65,13 +65,13 @@ async def test_a_worker_killed_mid_job_is_finished_by_the_next_one(
     assert len(made) == (1 if crash_at == "previews" else 0)
 
     fake_runway.script.output_delay = 0
-    q = generate.queue(studio, {"runway": Runway(KEY, base_url=fake_runway.url)},
+    q = requests.queue(studio, {"runway": Runway(KEY, base_url=fake_runway.url)},
                        fast_config(lease_seconds=1))
     await q.start()
     try:
         done = await q.wait(job.id, within=15)
     finally:
-        await generate.close_queue(studio)
+        await requests.close_queue(studio)
     assert done.state == "succeeded", done.error
     assert fake_runway.submissions == 1
     made = [t for t in await takes.of_shot(studio.db.reader, job.shot_id)

@@ -11,14 +11,15 @@ from PIL import Image
 
 from storage import media_files
 from storage.productions import Production
-from studio import characters, generate
 from studio.app import Studio
-from studio.people import Actor
-from studio.providers.comfyui import ComfyUI
-from studio.providers.elevenlabs import ElevenLabs
-from studio.providers.replicate import Replicate
-from studio.providers.runway import Runway
-from studio.takes import add_take
+from studio.generation import requests
+from studio.generation.providers.comfyui import ComfyUI
+from studio.generation.providers.elevenlabs import ElevenLabs
+from studio.generation.providers.replicate import Replicate
+from studio.generation.providers.runway import Runway
+from studio.generation.takes import add_take
+from studio.production import characters
+from studio.production.people import Actor
 from tests.fakes.providers import elevenlabs as fake_el
 from tests.fakes.providers import replicate as fake_rep
 from tests.fakes.providers import runway as fake_rw
@@ -42,7 +43,7 @@ async def test_runway_video_from_an_image_take(
     fake_runway.script.plan = ["PENDING", "THROTTLED", "RUNNING", "RUNNING", "SUCCEEDED"]
     make_queue({"runway": Runway(fake_rw.KEY, base_url=fake_runway.url)})
     still = await still_take(studio, sample, owner, tmp_path)
-    take = await generate.run_now(studio, sample, owner, "1.1", kind="video",
+    take = await requests.run_now(studio, sample, owner, "1.1", kind="video",
                                   prompt="The tide rolls in", seed=9, duration=5,
                                   image_take=still, within=10)
     sent = fake_runway.requests[0]
@@ -65,7 +66,7 @@ async def test_runway_failures_fail_the_job_with_the_reason(
         fake_runway: FakeRunway, mutate, reason: str):
     mutate(fake_runway)
     q = make_queue({"runway": Runway(fake_rw.KEY, base_url=fake_runway.url)})
-    queued = await generate.request(studio, sample, owner, "1.1", "image", prompt="Pier")
+    queued = await requests.request(studio, sample, owner, "1.1", "image", prompt="Pier")
     done = await q.wait(queued.job.id, within=10)
     assert done.state == "failed" and reason in done.error and done.take_id is None
 
@@ -76,7 +77,7 @@ async def test_runway_poll_trouble_is_retried(
                                             (504, "Gateway Timeout", None)])
     fake_runway.script.malformed_polls = 1
     q = make_queue({"runway": Runway(fake_rw.KEY, base_url=fake_runway.url)})
-    queued = await generate.request(studio, sample, owner, "1.1", "image", prompt="Pier")
+    queued = await requests.request(studio, sample, owner, "1.1", "image", prompt="Pier")
     done = await q.wait(queued.job.id, within=10)
     assert done.state == "succeeded" and fake_runway.submissions == 1
 
@@ -84,7 +85,7 @@ async def test_runway_poll_trouble_is_retried(
 async def test_a_wrong_key_fails_without_showing_it(
         studio: Studio, sample: Production, owner: Actor, make_queue, fake_runway: FakeRunway):
     q = make_queue({"runway": Runway("key_wrong_secret_value", base_url=fake_runway.url)})
-    queued = await generate.request(studio, sample, owner, "1.1", "image", prompt="Pier")
+    queued = await requests.request(studio, sample, owner, "1.1", "image", prompt="Pier")
     done = await q.wait(queued.job.id, within=10)
     assert done.state == "failed" and "401" in done.error
     assert "key_wrong_secret_value" not in done.error
@@ -99,7 +100,7 @@ async def test_replicate_image_with_prefer_wait_and_reported_cost(
     make_queue({"replicate": Replicate(fake_rep.TOKEN, base_url=fake_replicate.url)})
     await characters.add(studio, sample, owner, "Ada", trigger_words="woman in a yellow coat",
                          lora="ada_v2")
-    take = await generate.run_now(studio, sample, owner, "1.2", kind="image",
+    take = await requests.run_now(studio, sample, owner, "1.2", kind="image",
                                   prompt="@Ada on the pier", seed=4, within=10)
     assert fake_replicate.wait_headers == ["wait=5"]
     sent = fake_replicate.requests[0]["input"]
@@ -126,7 +127,7 @@ async def test_replicate_failure_modes(
         fake_replicate: FakeReplicate, mutate, state: str, reason: str):
     mutate(fake_replicate)
     q = make_queue({"replicate": Replicate(fake_rep.TOKEN, base_url=fake_replicate.url)})
-    queued = await generate.request(studio, sample, owner, "1.1", "image", prompt="Pier")
+    queued = await requests.request(studio, sample, owner, "1.1", "image", prompt="Pier")
     done = await q.wait(queued.job.id, within=10)
     assert done.state == state and reason in done.error
     assert fake_replicate.submissions == 1
@@ -142,7 +143,7 @@ async def test_elevenlabs_voice_uses_the_characters_voice(
     await characters.add(studio, sample, owner, "Narrator", voice_id="narrator01")
     fake_elevenlabs.script.submit_errors = deque([
         (429, {"detail": {"status": "too_many_concurrent_requests", "message": "busy"}}, 0)])
-    take = await generate.run_now(studio, sample, owner, "1.4", kind="voice",
+    take = await requests.run_now(studio, sample, owner, "1.4", kind="voice",
                                   prompt="@Narrator: the tide is out", within=10)
     sent = fake_elevenlabs.requests[-1]
     assert sent["voice"] == "narrator01" and sent["output_format"] == "mp3_44100_128"
@@ -155,7 +156,7 @@ async def test_elevenlabs_unknown_voice_fails_with_its_reason(
         fake_elevenlabs: FakeElevenLabs, tmp_path: Path):
     q = make_queue({"elevenlabs": ElevenLabs(fake_el.KEY, tmp_path / "el",
                                              base_url=fake_elevenlabs.url)})
-    queued = await generate.request(studio, sample, owner, "1.4", "voice", prompt="Hello",
+    queued = await requests.request(studio, sample, owner, "1.4", "voice", prompt="Hello",
                                     voice_id="nobody")
     done = await q.wait(queued.job.id, within=10)
     assert done.state == "failed" and "voice with that id was not found" in done.error
@@ -181,7 +182,7 @@ async def test_comfyui_least_busy_server_gets_the_job_with_progress(
         seen: list[float] = []
         q = make_queue({"comfyui": ComfyUI([other.url, fake_comfyui.url])})
         q.listeners.append(lambda job: seen.append(job.progress))
-        take = await generate.run_now(studio, sample, owner, "1.2", kind="image",
+        take = await requests.run_now(studio, sample, owner, "1.2", kind="image",
                                       prompt="Pier at dawn", seed=11, within=10)
         assert other.submissions == 0 and fake_comfyui.submissions == 1
         graph = fake_comfyui.requests[0]["prompt"]
@@ -202,7 +203,7 @@ async def test_comfyui_video_uploads_the_image_and_reads_gifs(
         fake_comfyui: FakeComfyUI, tmp_path: Path):
     make_queue({"comfyui": ComfyUI([fake_comfyui.url])})
     still = await still_take(studio, sample, owner, tmp_path)
-    take = await generate.run_now(studio, sample, owner, "1.1", kind="video", image_take=still,
+    take = await requests.run_now(studio, sample, owner, "1.1", kind="video", image_take=still,
                                   duration=2, motion=4, within=10)
     graph = fake_comfyui.requests[0]["prompt"]
     assert graph["1"]["inputs"]["image"] == fake_comfyui.uploads[0]
@@ -215,16 +216,16 @@ async def test_comfyui_failures(studio: Studio, sample: Production, owner: Actor
                                 fake_comfyui: FakeComfyUI, tmp_path: Path):
     q = make_queue({"comfyui": ComfyUI([fake_comfyui.url])})
     fake_comfyui.fail_workflow = True
-    queued = await generate.request(studio, sample, owner, "1.1", "image", prompt="x")
+    queued = await requests.request(studio, sample, owner, "1.1", "image", prompt="x")
     done = await q.wait(queued.job.id, within=10)
     assert done.state == "failed" and "CUDA out of memory" in done.error
     # A template slot the job cannot fill is refused before anything is sent.
     (tmp_path / "flows").mkdir()
     (tmp_path / "flows" / "image.json").write_text(json.dumps(
         {"1": {"class_type": "X", "inputs": {"v": "{{lighting}}"}}}))
-    await generate.close_queue(studio)
+    await requests.close_queue(studio)
     q = make_queue({"comfyui": ComfyUI([fake_comfyui.url], workflows_dir=tmp_path / "flows")})
-    queued = await generate.request(studio, sample, owner, "1.1", "image", prompt="x")
+    queued = await requests.request(studio, sample, owner, "1.1", "image", prompt="x")
     done = await q.wait(queued.job.id, within=10)
     assert done.state == "failed" and "needs 'lighting'" in done.error
 
@@ -234,7 +235,7 @@ async def test_comfyui_server_that_forgot_the_prompt_fails_the_job(
         fake_comfyui: FakeComfyUI):
     fake_comfyui.hold.clear()  # the prompt waits in the server's queue
     q = make_queue({"comfyui": ComfyUI([fake_comfyui.url])})
-    queued = await generate.request(studio, sample, owner, "1.1", "image", prompt="x")
+    queued = await requests.request(studio, sample, owner, "1.1", "image", prompt="x")
     await q.start()
     from tests.generation.helpers import job_in
     await job_in(studio, queued.job.id, "submitted")
@@ -253,7 +254,7 @@ async def test_a_characters_lora_is_loaded_by_comfyui_and_replicates_lora_models
     make_queue({"comfyui": ComfyUI([fake_comfyui.url]),
                 "replicate": Replicate(fake_rep.TOKEN, base_url=fake_replicate.url,
                                        models={"image": "black-forest-labs/flux-dev-lora"})})
-    await generate.run_now(studio, sample, owner, "1.2", kind="image", provider="comfyui",
+    await requests.run_now(studio, sample, owner, "1.2", kind="image", provider="comfyui",
                            prompt="@Ada on the pier", seed=4, within=10)
     graph = fake_comfyui.requests[0]["prompt"]
     (lora_id,) = [i for i, n in graph.items() if n["class_type"] == "LoraLoader"]
@@ -264,7 +265,7 @@ async def test_a_characters_lora_is_loaded_by_comfyui_and_replicates_lora_models
     assert graph["6"]["inputs"]["clip"] == graph["7"]["inputs"]["clip"] == [lora_id, 1]
     assert graph["8"]["inputs"]["vae"] == ["4", 2]
     assert graph["6"]["inputs"]["text"] == "Ada (woman in a yellow coat) on the pier"
-    await generate.run_now(studio, sample, owner, "1.3", kind="image", provider="replicate",
+    await requests.run_now(studio, sample, owner, "1.3", kind="image", provider="replicate",
                            prompt="@Ada waves", seed=5, within=10)
     sent = fake_replicate.requests[0]["input"]
     assert sent["lora_weights"] == "ada_v2.safetensors" and sent["lora_scale"] == 0.8

@@ -14,11 +14,11 @@ import pytest
 
 from storage import jobs, takes
 from storage.productions import Production
-from studio import generate
 from studio.app import Studio
-from studio.logging_setup import setup_logging
-from studio.people import Actor
-from studio.settings import Settings
+from studio.generation import requests
+from studio.ops.logging_setup import setup_logging
+from studio.ops.settings import Settings
+from studio.production.people import Actor
 from tests.fakes.providers.runway import FakeRunway
 from tests.generation.conftest import fast_config
 from tests.generation.helpers import job_in, runway, until
@@ -29,23 +29,23 @@ async def test_two_workers_on_one_database_submit_each_job_once(
         fake_runway: FakeRunway):
     studio.settings = studio.settings.model_copy(update={"member_max_concurrent": 100})
     fake_runway.script.plan = ["PENDING", "RUNNING", "SUCCEEDED"]
-    first = generate.queue(studio, {"runway": runway(fake_runway)},
+    first = requests.queue(studio, {"runway": runway(fake_runway)},
                            fast_config(concurrency={"runway": 8}))
-    queued = [await generate.request(studio, sample, owner, "1.1", "image", prompt=f"pier {i}",
+    queued = [await requests.request(studio, sample, owner, "1.1", "image", prompt=f"pier {i}",
                                      provider="runway")
               for i in range(40)]
     other = await Studio.open(settings)  # the bot and `python bot.py generate` side by side
     try:
-        second = generate.queue(other, {"runway": runway(fake_runway)},
+        second = requests.queue(other, {"runway": runway(fake_runway)},
                                 fast_config(concurrency={"runway": 8}))
         await asyncio.gather(first.start(), second.start())
         for q in queued:
             done = await job_in(studio, q.job.id, "succeeded", "failed", within=30)
             assert done.state == "succeeded", done.error
     finally:
-        await generate.close_queue(other)
+        await requests.close_queue(other)
         await other.close()
-        await generate.close_queue(studio)
+        await requests.close_queue(studio)
     assert fake_runway.submissions == 40
     made = [t for t in await takes.of_shot(studio.db.reader, queued[0].job.shot_id)
             if t.source == "generated"]
@@ -57,9 +57,9 @@ async def test_a_job_leased_by_a_live_worker_is_not_polled_by_another(
         studio: Studio, settings: Settings, sample: Production, owner: Actor,
         fake_runway: FakeRunway, tmp_path: Path):
     fake_runway.script.plan = ["RUNNING"]
-    first = generate.queue(studio, {"runway": runway(fake_runway)},
+    first = requests.queue(studio, {"runway": runway(fake_runway)},
                            fast_config(lease_seconds=0.3))
-    queued = await generate.request(studio, sample, owner, "1.1", "image", prompt="Pier",
+    queued = await requests.request(studio, sample, owner, "1.1", "image", prompt="Pier",
                                     provider="runway")
     await first.start()
     running = await job_in(studio, queued.job.id, "running")
@@ -68,7 +68,7 @@ async def test_a_job_leased_by_a_live_worker_is_not_polled_by_another(
     await elsewhere.start()
     other = await Studio.open(settings)
     try:
-        await generate.queue(other, {"runway": runway(elsewhere)},
+        await requests.queue(other, {"runway": runway(elsewhere)},
                              fast_config(lease_seconds=0.3)).start()
         await asyncio.sleep(1.0)  # three leases long: the first worker keeps renewing
         still = await jobs.get(studio.db.reader, queued.job.id)
@@ -79,17 +79,17 @@ async def test_a_job_leased_by_a_live_worker_is_not_polled_by_another(
         assert done.state == "succeeded" and fake_runway.submissions == 1
         assert elsewhere.submissions == 0
     finally:
-        await generate.close_queue(other)
+        await requests.close_queue(other)
         await other.close()
         await elsewhere.stop()
-        await generate.close_queue(studio)
+        await requests.close_queue(studio)
 
 
 async def test_a_paid_job_is_polled_through_an_outage_and_succeeds(
         studio: Studio, sample: Production, owner: Actor, make_queue, fake_runway: FakeRunway):
     fake_runway.script.plan = ["RUNNING"]
     q = make_queue({"runway": runway(fake_runway)}, max_attempts=3)
-    queued = await generate.request(studio, sample, owner, "1.1", "image", prompt="Pier",
+    queued = await requests.request(studio, sample, owner, "1.1", "image", prompt="Pier",
                                     provider="runway")
     await q.start()
     running = await job_in(studio, queued.job.id, "running")
@@ -117,7 +117,7 @@ async def test_a_provider_that_never_answers_fails_naming_the_task(
         studio: Studio, sample: Production, owner: Actor, make_queue, fake_runway: FakeRunway):
     fake_runway.script.plan = ["RUNNING"]
     q = make_queue({"runway": runway(fake_runway)}, poll_give_up_seconds=0.3)
-    queued = await generate.request(studio, sample, owner, "1.1", "image", prompt="Pier",
+    queued = await requests.request(studio, sample, owner, "1.1", "image", prompt="Pier",
                                     provider="runway")
     await q.start()
     running = await job_in(studio, queued.job.id, "running")
@@ -135,27 +135,27 @@ async def test_budget_counts_billed_failures_and_cancels_not_unsubmitted_ones(
     studio.settings = studio.settings.model_copy(update={"member_max_concurrent": 10})
     q = make_queue({"runway": runway(fake_runway)})
     fake_runway.script.plan = ["RUNNING", "FAILED"]
-    failed = await generate.request(studio, sample, owner, "1.1", "image", prompt="a",
+    failed = await requests.request(studio, sample, owner, "1.1", "image", prompt="a",
                                     provider="runway")
     assert (await q.wait(failed.job.id, within=10)).state == "failed"
     fake_runway.script.plan = ["RUNNING"]
-    running = await generate.request(studio, sample, owner, "1.1", "image", prompt="b",
+    running = await requests.request(studio, sample, owner, "1.1", "image", prompt="b",
                                      provider="runway")
     await q.start()
     await job_in(studio, running.job.id, "running")
-    await generate.cancel(studio, sample, owner, running.job.id)
+    await requests.cancel(studio, sample, owner, running.job.id)
     await q.stop()
-    never = await generate.request(studio, sample, owner, "1.1", "image", prompt="c",
+    never = await requests.request(studio, sample, owner, "1.1", "image", prompt="c",
                                    provider="runway")
-    await generate.cancel(studio, sample, owner, never.job.id)
+    await requests.cancel(studio, sample, owner, never.job.id)
     fake_runway.script.submit_errors = deque([(400, {"error": "Invalid ratio"}, None)])
-    refused = await generate.request(studio, sample, owner, "1.1", "image", prompt="d",
+    refused = await requests.request(studio, sample, owner, "1.1", "image", prompt="d",
                                      provider="runway")
     assert (await q.wait(refused.job.id, within=10)).state == "failed"
     costs = {j.id: j.cost for j in await jobs.listed(studio.db.reader, sample.id)}
     assert costs == {failed.job.id: pytest.approx(0.08), running.job.id: pytest.approx(0.08),
                      never.job.id: 0.0, refused.job.id: 0.0}
-    spent, _, rows = await generate.budget(studio, sample)
+    spent, _, rows = await requests.budget(studio, sample)
     assert spent == pytest.approx(0.16)
     assert [(r.provider, r.jobs, round(r.cost, 2)) for r in rows] == [("runway", 2, 0.16)]
 
@@ -164,8 +164,8 @@ async def test_a_stop_while_the_providers_id_is_being_stored_keeps_it(
         studio: Studio, settings: Settings, sample: Production, owner: Actor,
         fake_runway: FakeRunway):
     fake_runway.script.plan = ["RUNNING", "SUCCEEDED"]
-    q = generate.queue(studio, {"runway": runway(fake_runway)}, fast_config())
-    queued = await generate.request(studio, sample, owner, "1.1", "image", prompt="Pier",
+    q = requests.queue(studio, {"runway": runway(fake_runway)}, fast_config())
+    queued = await requests.request(studio, sample, owner, "1.1", "image", prompt="Pier",
                                     provider="runway")
     fake_runway.script.submit_delay = 0.3
     await q.start()
@@ -173,7 +173,7 @@ async def test_a_stop_while_the_providers_id_is_being_stored_keeps_it(
     async with studio.db.transaction():  # another write holds the database
         await until(lambda: _submitted(fake_runway))
         await asyncio.sleep(0.4)  # the id is answered; the worker waits to store it
-        stopping = asyncio.create_task(generate.close_queue(studio))
+        stopping = asyncio.create_task(requests.close_queue(studio))
         await asyncio.sleep(0.05)
         assert not stopping.done()  # stop waits for the write, not cancel it
     await stopping
@@ -182,11 +182,11 @@ async def test_a_stop_while_the_providers_id_is_being_stored_keeps_it(
     assert stored.claimed_by is None  # released: the next start need not wait for a lease
     fresh = await Studio.open(settings)
     try:
-        await generate.queue(fresh, {"runway": runway(fake_runway)}, fast_config()).start()
+        await requests.queue(fresh, {"runway": runway(fake_runway)}, fast_config()).start()
         done = await job_in(fresh, queued.job.id, "succeeded", "failed")
         assert done.state == "succeeded" and fake_runway.submissions == 1
     finally:
-        await generate.close_queue(fresh)
+        await requests.close_queue(fresh)
         await fresh.close()
 
 
@@ -204,9 +204,9 @@ async def test_a_stop_takes_no_new_work_and_frees_every_job(
     studio.settings = studio.settings.model_copy(update={"member_max_concurrent": 10})
     fake_runway.script.plan = ["RUNNING"]
     q = make_queue({"runway": runway(fake_runway)}, concurrency={"runway": 1})
-    first = await generate.request(studio, sample, owner, "1.1", "image", prompt="a",
+    first = await requests.request(studio, sample, owner, "1.1", "image", prompt="a",
                                    provider="runway")
-    second = await generate.request(studio, sample, owner, "1.1", "image", prompt="b",
+    second = await requests.request(studio, sample, owner, "1.1", "image", prompt="b",
                                     provider="runway")
     await q.start()
     await job_in(studio, first.job.id, "running")
@@ -226,7 +226,7 @@ async def test_every_line_the_worker_logs_names_its_job(
         fake_runway.script.submit_errors = deque([(503, {"error": "unavailable"}, None)])
         fake_runway.script.poll_errors = deque([(502, "Bad Gateway", None)])
         q = make_queue({"runway": runway(fake_runway)})
-        queued = await generate.request(studio, sample, owner, "1.1", "image", prompt="Pier",
+        queued = await requests.request(studio, sample, owner, "1.1", "image", prompt="Pier",
                                         provider="runway")
         await q.start()
         assert (await q.wait(queued.job.id, within=10)).state == "succeeded"

@@ -9,12 +9,13 @@ import pytest
 
 from storage import takes
 from storage.productions import Production
-from studio import generate, mediastore
+from studio import mediastore
 from studio.app import Studio
 from studio.errors import InvalidInput
+from studio.generation import requests
+from studio.generation.takes import add_stem, stems_of, takes_of
 from studio.media import ffmpeg_exe
-from studio.people import Actor
-from studio.takes import add_stem, stems_of, takes_of
+from studio.production.people import Actor
 
 
 def clip(path: Path, *, seconds: float = 1.0, video: bool = True) -> Path:
@@ -43,7 +44,7 @@ async def test_a_file_with_an_awkward_name_is_stored_by_hash(
         studio: Studio, sample: Production, owner: Actor, tmp_path: Path):
     name = 'shot "final"\nv2 — ñandú 🎬.mp4'
     path = clip(tmp_path / name)
-    take = await generate.upload_take(studio, sample, owner, "1.1", path, original_name=name)
+    take = await requests.upload_take(studio, sample, owner, "1.1", path, original_name=name)
     assert take.source == "uploaded" and take.kind == "video" and take.revision == 1
     kept = mediastore.path_for(studio.settings.media_path, take.media_sha256)
     assert kept.read_bytes() == path.read_bytes() and kept.name == take.media_sha256
@@ -60,7 +61,7 @@ async def test_bad_files_are_refused_and_leave_nothing(
     path = tmp_path / "take.mp4"
     make(path)
     with pytest.raises(InvalidInput, match=reason):
-        await generate.upload_take(studio, sample, owner, "1.1", path)
+        await requests.upload_take(studio, sample, owner, "1.1", path)
     assert await takes_of(studio, sample, "1.1") == []
     assert stored_files(studio) == []
 
@@ -69,11 +70,11 @@ async def test_too_long_and_too_big_are_refused(
         studio: Studio, sample: Production, owner: Actor, tmp_path: Path):
     studio.settings = studio.settings.model_copy(update={"take_max_seconds": 1.0})
     with pytest.raises(InvalidInput, match=r"lasts 2\.0 s; at most 1 s"):
-        await generate.upload_take(studio, sample, owner, "1.1",
+        await requests.upload_take(studio, sample, owner, "1.1",
                                    clip(tmp_path / "long.mp4", seconds=2))
     studio.settings = studio.settings.model_copy(update={"upload_max_bytes": 1024})
     with pytest.raises(InvalidInput, match="the limit is"):
-        await generate.upload_take(studio, sample, owner, "1.1", clip(tmp_path / "big.mp4"))
+        await requests.upload_take(studio, sample, owner, "1.1", clip(tmp_path / "big.mp4"))
     assert stored_files(studio) == []
 
 
@@ -82,7 +83,7 @@ async def test_a_large_take_gets_a_smaller_preview(
     studio.settings = studio.settings.model_copy(update={"preview_max_bytes": 60_000})
     path = noisy(tmp_path / "noisy.mp4")
     assert path.stat().st_size > 60_000
-    take = await generate.upload_take(studio, sample, owner, "1.1", path)
+    take = await requests.upload_take(studio, sample, owner, "1.1", path)
     assert take.preview_sha256 not in (None, take.media_sha256)
     preview = mediastore.path_for(studio.settings.media_path, take.preview_sha256)
     assert preview.stat().st_size <= 60_000
@@ -100,8 +101,8 @@ async def test_stems_take_audio_only(studio: Studio, sample: Production, owner: 
 async def test_generated_and_uploaded_takes_number_in_one_sequence(
         studio: Studio, sample: Production, owner: Actor, make_queue, animatic, tmp_path: Path):
     make_queue({"animatic": animatic})
-    await generate.upload_take(studio, sample, owner, "1.1", clip(tmp_path / "a.mp4"))
-    made = await generate.run_now(studio, sample, owner, "1.1", kind="image", prompt="x")
+    await requests.upload_take(studio, sample, owner, "1.1", clip(tmp_path / "a.mp4"))
+    made = await requests.run_now(studio, sample, owner, "1.1", kind="image", prompt="x")
     assert made.revision == 2
     assert [t.source for t in await takes.of_shot(studio.db.reader, made.shot_id)] == \
         ["uploaded", "generated"]

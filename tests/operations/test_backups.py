@@ -17,11 +17,12 @@ import shell
 from storage import audit, productions
 from storage.db import Database
 from storage.rows import now
-from studio import backups, production
 from studio.app import Studio
-from studio.backups import BackupError
-from studio.people import actor
-from studio.settings import Settings
+from studio.ops import backups
+from studio.ops.backups import BackupError
+from studio.ops.settings import Settings
+from studio.production import claims
+from studio.production.people import actor
 
 
 async def _title_and_updates(path: Path) -> tuple[str, int]:
@@ -47,7 +48,7 @@ async def test_backup_while_another_process_writes_is_consistent(
         while not stop.is_set():
             n += 1
             # One transaction changes the title and writes its audit row: both or neither.
-            await production.setup(bot_db, 1, f"Cut {n}")
+            await claims.setup(bot_db, 1, f"Cut {n}")
         return n
 
     writer = asyncio.create_task(bot_writes())
@@ -79,10 +80,10 @@ async def test_backup_keeps_the_newest(studio: Studio) -> None:
 
 
 async def test_restore_round_trip(settings: Settings, sample: object, studio: Studio) -> None:
-    prod = await production.get(studio.db, 1)
+    prod = await claims.get(studio.db, 1)
     saved = await backups.backup_now(studio)
     maya = await actor(studio.db, prod, "Maya")
-    await production.claim(studio.db, prod, maya, 3)
+    await claims.claim(studio.db, prod, maya, 3)
     await studio.close()
 
     report = backups.restore(settings, saved)
@@ -90,13 +91,13 @@ async def test_restore_round_trip(settings: Settings, sample: object, studio: St
 
     restored = await Studio.open(settings)
     try:
-        chapter = await production.chapter(restored.db, prod, 3)
+        chapter = await claims.chapter(restored.db, prod, 3)
         assert chapter.owner_id is None and chapter.status == "open"
     finally:
         await restored.close()
     kept = await Database.open(report.kept, migrate=False)
     try:
-        board = await production.board(kept, prod)
+        board = await claims.board(kept, prod)
         assert board[2].owner_name == "Maya"  # the replaced database is all there
     finally:
         await kept.close()
@@ -232,7 +233,7 @@ async def test_restore_onto_a_new_machine(settings: Settings, studio: Studio, pr
     assert report.kept is None and report.database == fresh.database_path
     restored = await Studio.open(fresh)
     try:
-        assert (await production.get(restored.db, 1)).title == "Test Film"
+        assert (await claims.get(restored.db, 1)).title == "Test Film"
     finally:
         await restored.close()
 
@@ -252,9 +253,9 @@ async def test_a_copy_failing_its_check_is_never_published(settings: Settings) -
     settings = settings.model_copy(update={"backup_keep": 1})
     studio = await Studio.open(settings)
     try:
-        prod = await production.setup(studio.db, 1, "Low Tide")
+        prod = await claims.setup(studio.db, 1, "Low Tide")
         who = await actor(studio.db, prod, "Pat", is_producer=True)
-        from studio import shotlist
+        from studio.production import shotlist
 
         await shotlist.import_shots(studio.db, prod, who, b"chapter,chapter_title,shot,"
                                     b"description,duration\n1,Dawn,1,Wide,2\n1,Dawn,2,Close,2\n",

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from studio.settings import Settings, _variable_name, load_settings
+from studio.ops.settings import Settings, _variable_name, load_settings
 
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
 LINE = re.compile(r"^# ?([A-Z][A-Z0-9_]*)=(.*)$")

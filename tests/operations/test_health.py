@@ -11,9 +11,9 @@ import aiohttp
 import pytest
 
 from storage.rows import now
-from studio import health
 from studio.app import Studio
-from studio.health import Checks, HealthServer
+from studio.ops import health
+from studio.ops.health import Checks, HealthServer
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from studio.logging_setup import setup_logging
+from studio.ops.logging_setup import setup_logging
 from tests.fakes.discord.fixtures import Stage
 
 

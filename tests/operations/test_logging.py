@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from studio.logging_setup import log_context, setup_logging
-from studio.settings import Settings, load_settings
+from studio.ops.logging_setup import log_context, setup_logging
+from studio.ops.settings import Settings, load_settings
 
 SECRETS = {
     "DISCORD_TOKEN": "MTA5OTk5.discord-token-value.Zz9",

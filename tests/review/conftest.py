@@ -7,16 +7,17 @@ from pathlib import Path
 import pytest
 
 from storage.productions import Production
-from studio import production, review
 from studio.app import Studio
-from studio.people import Actor, actor
+from studio.production import claims
+from studio.production.people import Actor, actor
+from studio.review import ballots
 from tests.review.helpers import takes_for
 
 
 @pytest.fixture
 async def creator(studio: Studio, sample: Production) -> Actor:
     who = await actor(studio.db, sample, "Cleo Creator", discord_id=7000)
-    await production.claim(studio.db, sample, who, 1)
+    await claims.claim(studio.db, sample, who, 1)
     return who
 
 
@@ -27,4 +28,4 @@ async def candidates(studio: Studio, sample: Production, creator: Actor, tmp_pat
 
 @pytest.fixture
 async def quorum_one(studio: Studio, sample: Production, producer: Actor) -> None:
-    await review.configure(studio.db, sample, producer, quorum=1)
+    await ballots.configure(studio.db, sample, producer, quorum=1)

@@ -4,21 +4,21 @@ from __future__ import annotations
 
 from storage import votes
 from storage.productions import Production
-from studio import review
 from studio.app import Studio
-from studio.people import Actor
-from studio.review import VOTE_AGAINST, VOTE_FOR, Voter
+from studio.production.people import Actor
+from studio.review import ballots
+from studio.review.ballots import VOTE_AGAINST, VOTE_FOR, Voter
 from tests.review.helpers import post_all
 
 
 async def _running(studio: Studio, prod: Production, producer: Actor) -> tuple:
-    status = await review.open_vote(studio.db, prod, producer, "1.1", 24)
+    status = await ballots.open_vote(studio.db, prod, producer, "1.1", 24)
     posted = await post_all(studio, status)
     return status, posted
 
 
 async def _score(studio: Studio, prod: Production) -> dict[int, tuple[float, float, int]]:
-    found = await review.status(studio.db, prod, "1.1")
+    found = await ballots.status(studio.db, prod, "1.1")
     return {c.take.revision: (c.tally.votes_for, c.tally.votes_against, c.tally.voters)
             for c in found.candidates}
 
@@ -28,33 +28,33 @@ async def test_one_vote_per_member_and_switching(studio, sample, producer, candi
     first = posted[candidates[0].id]
     ann, bob = Voter(1, "Ann"), Voter(2, "Bob")
 
-    change = await review.reaction_added(studio.db, first, ann, VOTE_FOR)
+    change = await ballots.reaction_added(studio.db, first, ann, VOTE_FOR)
     assert change is not None and change.before is None and change.after == 1
-    again = await review.reaction_added(studio.db, first, ann, VOTE_FOR)
+    again = await ballots.reaction_added(studio.db, first, ann, VOTE_FOR)
     assert again is not None and not again.changed
-    await review.reaction_added(studio.db, first, bob, VOTE_FOR)
+    await ballots.reaction_added(studio.db, first, bob, VOTE_FOR)
     assert (await _score(studio, sample))[1] == (2, 0, 2)
 
-    switch = await review.reaction_added(studio.db, first, ann, VOTE_AGAINST)
+    switch = await ballots.reaction_added(studio.db, first, ann, VOTE_AGAINST)
     assert switch is not None and switch.before == 1 and switch.after == -1
     assert switch.stale_emoji == VOTE_FOR  # the bot removes the outdated 👍
     assert (await _score(studio, sample))[1] == (1, 1, 2)
 
     # Removing the outdated 👍 (by the bot or the member) does not withdraw the 👎 vote.
-    stale = await review.reaction_removed(studio.db, first, ann.discord_id, VOTE_FOR)
+    stale = await ballots.reaction_removed(studio.db, first, ann.discord_id, VOTE_FOR)
     assert stale is not None and not stale.changed
     assert (await _score(studio, sample))[1] == (1, 1, 2)
-    await review.reaction_removed(studio.db, first, ann.discord_id, VOTE_AGAINST)
+    await ballots.reaction_removed(studio.db, first, ann.discord_id, VOTE_AGAINST)
     assert (await _score(studio, sample))[1] == (1, 0, 1)
 
 
 async def test_other_emoji_and_unknown_messages_are_ignored(studio, sample, producer,
                                                             candidates):
     _, posted = await _running(studio, sample, producer)
-    assert await review.reaction_added(studio.db, posted[candidates[0].id], Voter(1, "A"),
+    assert await ballots.reaction_added(studio.db, posted[candidates[0].id], Voter(1, "A"),
                                        "🎬") is None
-    assert await review.reaction_added(studio.db, 424242, Voter(1, "A"), VOTE_FOR) is None
-    assert await review.reaction_removed(studio.db, posted[candidates[0].id], 99,
+    assert await ballots.reaction_added(studio.db, 424242, Voter(1, "A"), VOTE_FOR) is None
+    assert await ballots.reaction_removed(studio.db, posted[candidates[0].id], 99,
                                          VOTE_FOR) is None
     assert (await _score(studio, sample))[1] == (0, 0, 0)
 
@@ -63,15 +63,15 @@ async def test_creator_votes_and_producer_weight_follow_settings(studio, sample,
                                                                  creator, candidates):
     _, posted = await _running(studio, sample, producer)
     message = posted[candidates[0].id]
-    await review.reaction_added(studio.db, message, Voter(7000, "Cleo Creator"), VOTE_FOR)
-    await review.reaction_added(studio.db, message, Voter(9000, "Pat Producer", True), VOTE_FOR)
+    await ballots.reaction_added(studio.db, message, Voter(7000, "Cleo Creator"), VOTE_FOR)
+    await ballots.reaction_added(studio.db, message, Voter(9000, "Pat Producer", True), VOTE_FOR)
     assert (await _score(studio, sample))[1] == (1, 0, 1)  # the creator's own vote is left out
 
-    await review.configure(studio.db, sample, producer, creator_votes_count=True,
+    await ballots.configure(studio.db, sample, producer, creator_votes_count=True,
                            producer_weight=2)
     assert (await _score(studio, sample))[1] == (2, 0, 2)
     # A weight applies to votes cast after it is set.
-    await review.reaction_added(studio.db, message, Voter(9000, "Pat Producer", True),
+    await ballots.reaction_added(studio.db, message, Voter(9000, "Pat Producer", True),
                                 VOTE_AGAINST)
     assert (await _score(studio, sample))[1] == (1, 2, 2)
 
@@ -80,12 +80,12 @@ async def test_remove_all_and_remove_emoji(studio, sample, producer, candidates)
     _, posted = await _running(studio, sample, producer)
     message = posted[candidates[0].id]
     for n in range(1, 6):
-        await review.reaction_added(studio.db, message, Voter(n, f"m{n}"),
+        await ballots.reaction_added(studio.db, message, Voter(n, f"m{n}"),
                                     VOTE_FOR if n % 2 else VOTE_AGAINST)
     assert (await _score(studio, sample))[1] == (3, 2, 5)
-    assert await review.reactions_cleared(studio.db, message, VOTE_AGAINST) == 2
+    assert await ballots.reactions_cleared(studio.db, message, VOTE_AGAINST) == 2
     assert (await _score(studio, sample))[1] == (3, 0, 3)
-    assert await review.reactions_cleared(studio.db, message) == 3
+    assert await ballots.reactions_cleared(studio.db, message) == 3
     assert (await _score(studio, sample))[1] == (0, 0, 0)
 
 
@@ -93,13 +93,13 @@ async def test_deleted_message_drops_its_votes_and_is_posted_again(studio, sampl
                                                                    candidates):
     status, posted = await _running(studio, sample, producer)
     first, second = posted[candidates[0].id], posted[candidates[1].id]
-    await review.reaction_added(studio.db, first, Voter(1, "A"), VOTE_FOR)
-    await review.reaction_added(studio.db, second, Voter(1, "A"), VOTE_FOR)
-    assert await review.message_deleted(studio.db, first) == 1
+    await ballots.reaction_added(studio.db, first, Voter(1, "A"), VOTE_FOR)
+    await ballots.reaction_added(studio.db, second, Voter(1, "A"), VOTE_FOR)
+    assert await ballots.message_deleted(studio.db, first) == 1
     assert (await _score(studio, sample)) == {1: (0, 0, 0), 2: (1, 0, 1)}
     # Reactions on the deleted message no longer count.
-    assert await review.reaction_added(studio.db, first, Voter(2, "B"), VOTE_FOR) is None
-    bumped = await review.open_vote(studio.db, sample, producer, "1.1")
+    assert await ballots.reaction_added(studio.db, first, Voter(2, "B"), VOTE_FOR) is None
+    bumped = await ballots.open_vote(studio.db, sample, producer, "1.1")
     assert [t.id for t in bumped.unposted] == [candidates[0].id]
     assert bumped.window is not None and status.window is not None
     assert bumped.window.id == status.window.id
@@ -110,7 +110,7 @@ async def test_reconcile_applies_the_difference(studio, sample, producer, candid
     first, second = posted[candidates[0].id], posted[candidates[1].id]
     bot = 1
     for n in (2, 3, 4):
-        await review.reaction_added(studio.db, first, Voter(n, f"m{n}"), VOTE_FOR)
+        await ballots.reaction_added(studio.db, first, Voter(n, f"m{n}"), VOTE_FOR)
     # While the bot was away: 2 withdrew, 3 switched, 5 voted, 6 reacted with both, the bot's
     # own seeding reactions are there too.
     lists = {
@@ -119,34 +119,34 @@ async def test_reconcile_applies_the_difference(studio, sample, producer, candid
         second: {VOTE_FOR: [Voter(bot, "Slate"), Voter(7, "m7")], VOTE_AGAINST: []},
     }
     assert status.window is not None
-    done = await review.reconcile(studio.db, status.window.id, lists, ignore=frozenset({bot}))
+    done = await ballots.reconcile(studio.db, status.window.id, lists, ignore=frozenset({bot}))
     assert (done.added, done.removed, done.switched) == (3, 1, 1)
     assert done.stale == ((candidates[0].id, 6, VOTE_FOR),) or done.stale == (
         (candidates[0].id, 6, VOTE_AGAINST),)
     score = await _score(studio, sample)
     assert score[2] == (1, 0, 1)
     assert score[1][2] == 4  # 4, 5, 3 and 6
-    again = await review.reconcile(studio.db, status.window.id, lists, ignore=frozenset({bot}))
+    again = await ballots.reconcile(studio.db, status.window.id, lists, ignore=frozenset({bot}))
     assert again.changes == 0
 
 
 async def test_votes_stop_counting_once_closed(studio, sample, producer, candidates, quorum_one):
     _, posted = await _running(studio, sample, producer)
     first = posted[candidates[0].id]
-    await review.reaction_added(studio.db, first, Voter(1, "A"), VOTE_FOR)
-    closing = await review.close_vote(studio.db, sample, producer, "1.1")
+    await ballots.reaction_added(studio.db, first, Voter(1, "A"), VOTE_FOR)
+    closing = await ballots.close_vote(studio.db, sample, producer, "1.1")
     assert closing.outcome == "approved"
-    assert await review.reaction_added(studio.db, first, Voter(2, "B"), VOTE_FOR) is None
+    assert await ballots.reaction_added(studio.db, first, Voter(2, "B"), VOTE_FOR) is None
     assert len(await votes.of_take(studio.db.reader, candidates[0].id)) == 1
 
 
 async def test_a_batch_applies_events_in_order(studio, sample, producer, candidates):
-    from studio.review import Cleared, Deleted, Reaction
+    from studio.review.ballots import Cleared, Deleted, Reaction
 
     _, posted = await _running(studio, sample, producer)
     first, second = posted[candidates[0].id], posted[candidates[1].id]
-    await review.reaction_added(studio.db, first, Voter(9, "Nine"), VOTE_AGAINST)
-    results = await review.apply_events(studio.db, [
+    await ballots.reaction_added(studio.db, first, Voter(9, "Nine"), VOTE_AGAINST)
+    results = await ballots.apply_events(studio.db, [
         Reaction(first, 1, VOTE_FOR, True, "A"),
         Reaction(first, 1, VOTE_AGAINST, True, "A"),   # switch
         Reaction(first, 1, VOTE_FOR, False),           # the outdated reaction goes: no change
@@ -161,7 +161,7 @@ async def test_a_batch_applies_events_in_order(studio, sample, producer, candida
         Reaction(first, 7, VOTE_FOR, True, "G"),       # no longer a candidate message
         Reaction(second, 8, "🎬", True, "H"),          # not a vote
     ])
-    changes = [r.stale_emoji if isinstance(r, review.VoteChange) else r for r in results]
+    changes = [r.stale_emoji if isinstance(r, ballots.VoteChange) else r for r in results]
     assert changes[1] == VOTE_FOR
     assert results[7] == 1 and results[10] == 3 and results[11] is None and results[12] is None
     assert (await _score(studio, sample)) == {1: (0, 0, 0), 2: (2, 0, 2)}

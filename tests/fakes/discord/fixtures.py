@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 
 from studio.app import Studio
-from studio.settings import Settings
+from studio.ops.settings import Settings
 from tests.fakes.discord.server import Channel, FakeDiscord, Role, User
 
 EXAMPLES = Path(__file__).parent.parent.parent.parent / "examples"
@@ -140,11 +140,11 @@ async def stage(discord_fake: FakeDiscord, slate: SlateRunner) -> Stage:
 
 async def import_example(slate: SlateRunner) -> None:
     """The example shot list, imported straight through the studio (fast, and not under test)."""
-    from studio import production, shotlist
-    from studio.people import actor
+    from studio.production import claims, shotlist
+    from studio.production.people import actor
 
     assert slate.studio is not None
-    prod = await production.get(slate.studio.db, slate.fake.guild_id)
+    prod = await claims.get(slate.studio.db, slate.fake.guild_id)
     who = await actor(slate.studio.db, prod, "fixture", is_producer=True)
     await shotlist.import_shots(slate.studio.db, prod, who,
                                 (EXAMPLES / "low_tide.csv").read_bytes(), "low_tide.csv")

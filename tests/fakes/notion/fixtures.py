@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 import pytest
 from pydantic import SecretStr
 
-from studio.settings import Settings
+from studio.ops.settings import Settings
 from tests.fakes.notion.server import FakeNotion
 
 

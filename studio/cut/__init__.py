@@ -1,0 +1,16 @@
+"""The cut: the approved takes (slates where there are none) stitched into one verified film.
+
+A build runs these stages, in this order (build.py calls them):
+  plan.py         the production read into a timeline (timeline.py: its plain types), where each
+                  segment will be, slates and credits cards (slates.py)
+  segments.py     each entry normalized once to the profile, cached (segment_encode.py does it
+                  in worker processes; seal.py seals each cache entry)
+  reels.py        each chapter's pictures read once into H.264 samples
+  soundtrack.py   the sound: stems and takes mixed per chapter, loudness.py's two passes,
+                  encoded to AAC pieces (adts.py)
+  film.py         the film written from reels and sound (mp4.py), verified, a preview made
+  editorial.py    the editor's files (OTIO, FCP XML, EDL), written beside the segments
+  publish.py      the folder renamed into place, `latest`, retention; changelog.py
+previews.py makes takes' thumbnails and short previews for Discord.
+May import storage/, studio's shared modules and studio.ops; never generation or review.
+"""

@@ -1,0 +1,447 @@
+"""One segment made in-process through PyAV: decode, filter, encode, write, decode-check.
+
+This runs inside a worker process of studio/normalize.py's pool (user uploads are decoded
+here, so a libav crash kills a worker, not the bot). It imports only PyAV, the error type, the
+seal and the malloc tuning, so the pool's processes start light. Output: a .mov with H.264
+yuv420p (the same SPS/PPS for a profile, closed GOPs from an IDR, exactly `frames` pictures)
+and PCM s16le stereo 48 kHz (exactly `samples` samples), sealed with the CRC-32 of the
+picture packets that were decode-checked and of the PCM (studio/seal.py).
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import av.filter
+from av.container import InputContainer
+
+from studio.cut import seal
+from studio.media import FFmpegFailed
+from studio.ops.memory import keep_freed_memory
+
+SAMPLE_RATE = 48000
+PCM_CHUNK = 4800  # samples per PCM packet written: a tenth of a second, few to write and read
+
+
+@dataclass(frozen=True)
+class Shape:
+    """What the segment is made to: the profile's picture and the shot's exact length."""
+
+    width: int
+    height: int
+    fps: Fraction
+    timescale: int
+    frames: int
+    samples: int
+
+
+def encoder_options(fps: Fraction) -> dict[str, str]:
+    """The fixed libx264 settings every segment shares (identical streams for stream copy).
+    Two B-frames placed without the lookahead's trials (b-adapt 0): as small and as sharp on
+    our tests, a tenth less encoding."""
+    gop = max(1, round(fps * 2))
+    return {"preset": "veryfast", "crf": "23", "profile": "high", "level": "4.1",
+            "g": str(gop), "bf": "2", "x264-params": "scenecut=0:open-gop=0:b-adapt=0",
+            "threads": "1"}
+
+
+def watch_parent(parent_pid: int) -> None:
+    """Pool initializer: a worker whose bot is gone (even SIGKILLed) exits instead of lingering."""
+    def watch() -> None:
+        while True:
+            time.sleep(0.5)
+            try:
+                os.kill(parent_pid, 0)
+            except ProcessLookupError:
+                os._exit(0)
+            except PermissionError:  # the pid was reused by another user's process
+                os._exit(0)
+
+    threading.Thread(target=watch, name="watch-parent", daemon=True).start()
+
+
+def start_worker(parent_pid: int) -> None:
+    """Pool initializer: watch the bot, keep freed memory (each segment frees what the next
+    needs), then rehearse: the first real segment waits for nothing."""
+    watch_parent(parent_pid)
+    keep_freed_memory()
+    rehearse()
+
+
+def make(source: str, kind: str, has_audio: bool, shape: Shape, target: str) -> bool:
+    """Write the segment beside `target`, check it, rename it into place; False if it was there."""
+    final = Path(target)
+    if final.exists():
+        return False
+    # Named with this worker's pid: an operator (or a test) can see who is writing what.
+    partial = final.with_name(f".partial-{os.getpid()}-{secrets.token_hex(4)}-{final.name}")
+    try:
+        problem = _write(Path(source), kind, has_audio, shape, partial)
+        if problem:
+            raise FFmpegFailed(problem)
+        os.replace(partial, final)
+    finally:
+        partial.unlink(missing_ok=True)
+    return True
+
+
+def rehearse() -> None:
+    """A worker's first act: a tiny segment in memory, so libx264 and the filters are loaded."""
+    try:
+        shape = Shape(64, 36, Fraction(24), 24, 2, 0)
+        encoder = av.CodecContext.create("libx264", "w")
+        configure(encoder, shape)
+        black = next(_black(shape))
+        picture = PictureCheck(shape)
+        for n in range(shape.frames):
+            black.pts = n
+            picture.feed(encoder.encode(black), encoder)
+        picture.feed(encoder.encode(None), encoder)
+    except Exception:  # a warm-up only: the real segment reports its own failure
+        return
+
+
+def configure(ctx: av.CodecContext, shape: Shape) -> None:
+    """The picture encoder's settings, the same for every segment of a profile."""
+    ctx.width, ctx.height, ctx.pix_fmt = shape.width, shape.height, "yuv420p"
+    ctx.options = encoder_options(shape.fps)
+    ctx.thread_count = 1  # many small segments in parallel beat one threaded encoder
+    ctx.time_base = Fraction(1) / shape.fps
+    ctx.framerate = shape.fps
+    ctx.sample_aspect_ratio = Fraction(1)
+    # One colour description for every segment (BT.709, limited): one SPS for the film.
+    ctx.color_range, ctx.colorspace, ctx.color_primaries, ctx.color_trc = 1, 1, 1, 1
+
+
+class PictureCheck:
+    """The new segment's pictures decoded from its packets as they are encoded: exactly its
+    frames, at its size, every one a real decode (the cut's "decodes end to end")."""
+
+    def __init__(self, shape: Shape) -> None:
+        self.shape = shape
+        self.decoder: av.CodecContext | None = None
+        self.pictures = 0
+        self.wrong_size = 0
+        self.failure: str | None = None
+
+    def feed(self, packets: list[av.Packet], encoder: av.CodecContext) -> None:
+        """Decode `packets` (before they are muxed: muxing empties them); [] after the last."""
+        if self.failure is not None:
+            return
+        try:
+            if self.decoder is None:
+                # Opened once the encoder is: its SPS/PPS (global header) are the decoder's too.
+                self.decoder = av.CodecContext.create("h264", "r")
+                self.decoder.extradata = encoder.extradata
+                self.decoder.thread_count = 1  # as the source's decoder: the pool fills the cores
+            for packet in packets:
+                self._count(self.decoder.decode(packet))
+        except Exception as exc:  # PyAV raises many kinds; any of them means unusable
+            self.failure = f"the normalized file cannot be read ({type(exc).__name__})"
+
+    def finish(self) -> str | None:
+        """Flush the decoder's delayed pictures; the reason the segment is unusable, or None."""
+        if self.failure is None and self.decoder is not None:
+            try:
+                self._count(self.decoder.decode(None))
+            except Exception as exc:  # as in feed
+                self.failure = f"the normalized file cannot be read ({type(exc).__name__})"
+        if self.failure is not None:
+            return self.failure
+        if self.pictures != self.shape.frames:
+            return f"the normalized file decodes to {self.pictures} frames, not {self.shape.frames}"
+        if self.wrong_size:
+            return "the normalized file decodes to pictures of another size than the profile's"
+        return None
+
+    def _count(self, frames: list[av.VideoFrame]) -> None:
+        for frame in frames:
+            self.pictures += 1
+            if (frame.width, frame.height) != (self.shape.width, self.shape.height):
+                self.wrong_size += 1
+
+
+def _write(source: Path, kind: str, has_audio: bool, shape: Shape, out: Path) -> str | None:
+    """Write the segment to `out`; the reason it is unusable (its decode-check), or None."""
+    if kind != "audio" or has_audio:
+        _readable(source)
+    with av.open(str(out), "w", format="mov",
+                 options={"video_track_timescale": str(shape.timescale)}) as output:
+        output.metadata.clear()
+        video = output.add_stream("libx264", rate=shape.fps, options=encoder_options(shape.fps))
+        ctx = video.codec_context
+        configure(ctx, shape)
+        audio = output.add_stream("pcm_s16le", rate=SAMPLE_RATE, layout="stereo")
+        audio.codec_context.format = "s16"
+        check = PictureCheck(shape)
+        with _source(source, kind, has_audio) as container:
+            sound = _Sound(container, shape.samples) if has_audio and container else None
+            pictures = _pictures(container, kind, shape, sound)
+            base = ctx.time_base
+            for n, frame in enumerate(pictures):
+                if n >= shape.frames:
+                    break
+                # Counted here, not by a setpts: a held frame is sent again with the next number.
+                frame.pts, frame.time_base = n, base
+                packets = video.encode(frame)
+                check.feed(packets, ctx)
+                output.mux(packets)
+            packets = video.encode(None)
+            check.feed(packets, ctx)
+            output.mux(packets)
+            # A take with no sound gets silence for its length.
+            pcm = sound.rest() if sound is not None else bytes(shape.samples * 4)
+        written = 0
+        for start in range(0, shape.samples, PCM_CHUNK):
+            chunk = pcm[start * 4:(start + PCM_CHUNK) * 4]
+            frame = av.AudioFrame(format="s16", layout="stereo", samples=len(chunk) // 4)
+            frame.planes[0].update(chunk)
+            frame.sample_rate = SAMPLE_RATE
+            frame.pts = start
+            frame.time_base = Fraction(1, SAMPLE_RATE)
+            written += frame.samples
+            output.mux(audio.encode(frame))
+        output.mux(audio.encode(None))
+    seal_segment(out)
+    problem = check.finish()
+    if problem is None and written != shape.samples:
+        problem = f"the normalized file holds {written} samples, not the shot's length"
+    return problem
+
+
+def seal_segment(segment: Path) -> None:
+    """Append the seal: the CRC-32 of the picture packets and of the PCM as a reader demuxes
+    them (the muxer rewrites H.264 into length-prefixed NAL units on the way to the file)."""
+    found = {"video": 0, "audio": 0}
+    with av.open(str(segment)) as container:
+        for packet in container.demux():
+            kind = packet.stream.type
+            if packet.size and kind in found:
+                found[kind] = seal.crc(memoryview(packet), found[kind])
+    with segment.open("ab") as out:
+        out.write(seal.segment_box(found["video"], found["audio"]))
+
+
+def _readable(source: Path) -> None:
+    try:
+        size = source.stat().st_size
+    except OSError:
+        raise FFmpegFailed("its file cannot be read") from None
+    if size == 0:
+        raise FFmpegFailed("its file is empty (0 bytes)")
+
+
+def _open(source: Path) -> av.container.InputContainer:
+    try:
+        return av.open(str(source), "r")
+    except (av.error.FFmpegError, UnicodeDecodeError, ValueError):
+        raise FFmpegFailed("FFmpeg cannot read it: not video, image or audio") from None
+
+
+def _picture_graph(first: av.VideoFrame, stream: av.video.stream.VideoStream, shape: Shape,
+                   *, retime: bool) -> tuple[av.filter.Graph, av.filter.context.FilterContext]:
+    """fps (for moving pictures), scale keeping aspect + pad, square pixels, yuv420p."""
+    w, h = shape.width, shape.height
+    graph = av.filter.Graph()
+    graph.threads = 1  # slice threads only contend with the pool's other workers
+    rate = stream.average_rate or stream.guessed_rate or stream.base_rate or shape.fps
+    sar = stream.codec_context.sample_aspect_ratio or Fraction(1)
+    head = graph.add("buffer", video_size=f"{first.width}x{first.height}",
+                     pix_fmt=str(int(av.VideoFormat(first.format.name))),
+                     time_base=str(stream.time_base or Fraction(1, 90000)),  # as _pictures
+                     pixel_aspect=str(sar), frame_rate=str(rate))
+    chain = [("fps", str(shape.fps))] if retime else []
+    chain += [("scale", f"{w}:{h}:force_original_aspect_ratio=decrease:force_divisible_by=2:"
+                        "out_range=tv:out_color_matrix=bt709"),
+              ("pad", f"{w}:{h}:(ow-iw)/2:(oh-ih)/2:color=black"), ("setsar", "1"),
+              ("format", "yuv420p"), ("buffersink", None)]
+    last = head
+    for name, args in chain:
+        node = graph.add(name, args) if args is not None else graph.add(name)
+        last.link_to(node)
+        last = node
+    graph.configure()
+    return graph, head
+
+
+def _pull(graph: av.filter.Graph) -> Iterator[av.VideoFrame]:
+    while True:
+        try:
+            yield graph.vpull()
+        except (av.error.BlockingIOError, av.error.EOFError):
+            return
+
+
+@contextmanager
+def _source(source: Path, kind: str, has_audio: bool) -> Iterator[InputContainer | None]:
+    """The take opened once for its pictures and its sound; None when neither is read."""
+    if kind == "audio" and not has_audio:
+        yield None
+        return
+    with _open(source) as container:
+        yield container
+
+
+class _Sound:
+    """The shot's sound as s16le stereo 48 kHz, padded with silence (apad) and cut (atrim),
+    decoded from the packets met while the pictures are read, then from the rest."""
+
+    def __init__(self, container: InputContainer, samples: int) -> None:
+        self.container = container
+        self.stream = next(iter(container.streams.audio), None)
+        self.wanted = samples * 4
+        self.have = 0
+        self.ended = False
+        self.pieces: list[bytes] = []
+        self.resampler = _Resampler()
+
+    def feed(self, packet: av.Packet) -> None:
+        if self.have >= self.wanted or self.ended:
+            return  # enough sound: the rest of the take's is never decoded
+        try:
+            if packet.size == 0:
+                self.ended = True  # the demuxer's end of stream: its decode flushes
+            for frame in packet.decode():
+                frame.pts = None  # resampled by count: the segment's sound starts at zero
+                for out in self.resampler.resample(frame):
+                    self.pieces.append(bytes(out.planes[0])[:out.samples * 4])
+                    self.have += out.samples * 4
+        except (av.error.FFmpegError, ValueError) as exc:
+            raise FFmpegFailed(f"its sound cannot be decoded ({type(exc).__name__})") from None
+
+    def rest(self) -> bytes:
+        """Read on from where the pictures stopped until the shot's length or the sound's end."""
+        if self.stream is None:
+            raise FFmpegFailed("it holds no sound stream")
+        try:
+            if self.have < self.wanted and not self.ended:
+                for packet in self.container.demux(self.stream):
+                    self.feed(packet)
+                    if self.have >= self.wanted:
+                        break
+            if self.have < self.wanted:
+                for out in self.resampler.resample(None):
+                    self.pieces.append(bytes(out.planes[0])[:out.samples * 4])
+        except (av.error.FFmpegError, ValueError) as exc:
+            raise FFmpegFailed(f"its sound cannot be decoded ({type(exc).__name__})") from None
+        sound = b"".join(self.pieces)[:self.wanted]
+        return sound + bytes(self.wanted - len(sound))
+
+
+class _Resampler:
+    """av.AudioResampler's graph (abuffer, aformat s16 stereo 48 kHz) with one thread: its
+    default thread pool costs two thread starts a segment and only contends with the pool."""
+
+    def __init__(self) -> None:
+        self.graph: av.filter.Graph | None = None
+        self.passthrough = False
+
+    def resample(self, frame: av.AudioFrame | None) -> list[av.AudioFrame]:
+        if self.passthrough:
+            return [frame] if frame is not None else []
+        if self.graph is None:
+            if frame is None:
+                return []
+            if (frame.format.name, frame.layout.name, frame.sample_rate) == (
+                    "s16", "stereo", SAMPLE_RATE):
+                self.passthrough = True
+                return [frame]
+            self.graph = av.filter.Graph()
+            self.graph.threads = 1
+            extra = {"time_base": str(frame.time_base)} if frame.time_base is not None else {}
+            head = self.graph.add("abuffer", sample_rate=str(frame.sample_rate),
+                                  sample_fmt=frame.format.name,
+                                  channel_layout=frame.layout.name, **extra)
+            shape = self.graph.add("aformat", sample_rates=str(SAMPLE_RATE), sample_fmts="s16",
+                                   channel_layouts="stereo")
+            sink = self.graph.add("abuffersink")
+            head.link_to(shape)
+            shape.link_to(sink)
+            self.graph.configure()
+        self.graph.push(frame)
+        out: list[av.AudioFrame] = []
+        while True:
+            try:
+                out.append(self.graph.pull())
+            except (av.error.BlockingIOError, av.error.EOFError):
+                return out
+
+
+def _pictures(container: InputContainer | None, kind: str, shape: Shape,
+              sound: _Sound | None) -> Iterator[av.VideoFrame]:
+    """The shot's pictures in yuv420p; the last one held (tpad clone) to the shot's length.
+    The sound's packets met on the way go to `sound`: the take is read once."""
+    if kind == "audio" or container is None:
+        yield from _black(shape)
+        return
+    last: av.VideoFrame | None = None
+    made = 0
+    try:
+        stream = next(iter(container.streams.video), None)
+        if stream is None:
+            raise FFmpegFailed("it holds no picture stream")
+        stream.codec_context.thread_count = 1  # the pool's workers already fill the cores
+        graph: av.filter.Graph | None = None
+        head = None
+        first_pts: int | None = None
+        base = stream.time_base or Fraction(1, 90000)
+        tick = 1 / ((stream.average_rate or shape.fps) * base)
+        heard = [sound.stream] if sound is not None and sound.stream is not None else []
+
+        def decoded() -> Iterator[av.VideoFrame | None]:
+            """The source's pictures timed from zero, then None: the graph's flush."""
+            nonlocal first_pts
+            count = 0
+            for packet in container.demux(stream, *heard):
+                if packet.stream.type != "video":
+                    sound.feed(packet)  # type: ignore[union-attr]  # heard only with a sound
+                    continue
+                for frame in packet.decode():
+                    if frame.pts is None:  # some AVIs carry no timestamps: count the frames
+                        frame.pts = round(count * tick)
+                    count += 1
+                    first_pts = frame.pts if first_pts is None else first_pts
+                    frame.pts -= first_pts  # the film starts at the take's first picture
+                    frame.pict_type = 0  # the source's keyframes must not force ours
+                    yield frame
+                    if kind == "image":
+                        yield None
+                        return
+            yield None
+
+        for frame in decoded():
+            if graph is None:
+                if frame is None:
+                    break  # not one picture decoded
+                graph, head = _picture_graph(frame, stream, shape, retime=kind != "image")
+            head.push(frame)
+            for out in _pull(graph):
+                last, made = out, made + 1
+                yield out
+                if made >= shape.frames:
+                    return
+    except (av.error.FFmpegError, ValueError) as exc:
+        raise FFmpegFailed(f"its pictures cannot be decoded ({type(exc).__name__})") from None
+    if last is None:
+        raise FFmpegFailed("it holds no decodable picture")
+    while made < shape.frames:
+        made += 1
+        yield last
+
+
+def _black(shape: Shape) -> Iterator[av.VideoFrame]:
+    frame = av.VideoFrame(shape.width, shape.height, "rgb24")
+    for plane in frame.planes:
+        plane.update(bytes(plane.buffer_size))
+    picture = frame.reformat(format="yuv420p")
+    for _ in range(shape.frames):
+        yield picture
