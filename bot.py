@@ -7,23 +7,21 @@ from a shell (see `python bot.py --help`).
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import json
 import logging
 import signal
 import sys
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from pathlib import Path
 
     import discord
     from discord.ext import commands
 
+    from cogs.slate_bot import SlateBot
     from studio.app import Studio
     from studio.ops.settings import Settings
 
-from studio.ops import backups, health, metrics
+from studio.ops import backups, health
 
 log = logging.getLogger("slate.bot")
 
@@ -40,7 +38,6 @@ EXTENSIONS: tuple[str, ...] = (
     "cogs.characters",
 )
 
-COMMAND_HASH_FILE = "discord_commands.json"
 # On SIGTERM, interactions already running get this long to finish (compose/systemd allow 60 s).
 SHUTDOWN_GRACE_S = 20.0
 
@@ -56,104 +53,16 @@ def intents() -> discord.Intents:
     return wanted
 
 
-def make_bot(studio: Studio, **options: Any) -> commands.Bot:
+def make_bot(studio: Studio, **options: Any) -> SlateBot:
     """A Slate bot holding `studio`; options go to discord.py (tests pass guild_ready_timeout)."""
     import discord
-    from discord.ext import commands
 
-    from cogs.common import SlateTree
+    from cogs.slate_bot import SlateBot
 
     # Slate never joins voice: the warnings about voice libraries are noise at every start.
     discord.VoiceClient.warn_nacl = False
     discord.VoiceClient.warn_dave = False
-
-    class SlateBot(commands.Bot):
-        def __init__(self) -> None:
-            super().__init__(command_prefix=commands.when_mentioned, help_command=None,
-                             intents=intents(), tree_cls=SlateTree, **options)
-            self.studio = studio
-            self.commands_synced: bool | None = None
-            self.gateway_lost = False
-
-        async def setup_hook(self) -> None:
-            for name in EXTENSIONS:
-                await self.load_extension(name)
-            self.commands_synced = await sync_commands(self)
-
-        async def on_disconnect(self) -> None:
-            if not self.is_closed():
-                self.gateway_lost = True
-                log.info("gateway connection lost; reconnecting")
-
-        async def on_resumed(self) -> None:
-            self.gateway_lost = False
-            metrics.gateway_reconnected()
-            log.info("gateway session resumed")
-
-        async def on_ready(self) -> None:
-            # READY after a lost connection: the session could not resume and identified anew.
-            if self.gateway_lost:
-                self.gateway_lost = False
-                metrics.gateway_reconnected()
-                log.info("gateway session identified again")
-
-    return SlateBot()
-
-
-def command_tree_hash(bot: commands.Bot, guild: discord.abc.Snowflake | None) -> str:
-    shape = [c.to_dict(bot.tree) for c in bot.tree.get_commands(guild=guild)]
-    shape.sort(key=lambda c: c["name"])
-    return hashlib.sha256(json.dumps(shape, sort_keys=True).encode()).hexdigest()
-
-
-async def sync_commands(bot: commands.Bot) -> bool:
-    """Sync the command tree only when it changed since the last sync (sync is rate limited).
-
-    Guild-scoped when DISCORD_GUILD_ID is set (instant), global otherwise.
-    """
-    import discord
-
-    studio: Studio = bot.studio  # type: ignore[attr-defined]
-    guild_id = studio.settings.discord_guild_id
-    guild = discord.Object(guild_id) if guild_id else None
-    if guild is not None:
-        bot.tree.copy_global_to(guild=guild)
-    scope = f"{bot.application_id}:{guild_id or 'global'}"
-    digest = command_tree_hash(bot, guild)
-    store = studio.settings.data_dir / COMMAND_HASH_FILE
-    try:
-        known = json.loads(store.read_text())
-    except (OSError, ValueError):
-        known = {}
-    if known.get(scope) == digest:
-        log.info("slash commands unchanged (%s); not syncing", scope)
-        return False
-    synced = await bot.tree.sync(guild=guild)
-    known[scope] = digest
-    _remember(store, known)
-    log.info("synced %d slash commands (%s)", len(synced), scope)
-    await _clear_stale_scopes(bot, known, scope, store)
-    return True
-
-
-def _remember(store: Path, known: dict[str, str]) -> None:
-    store.write_text(json.dumps(known, indent=1))
-
-
-async def _clear_stale_scopes(bot: commands.Bot, known: dict[str, str], scope: str,
-                              store: Path) -> None:
-    """Empty the scopes this bot synced before (DISCORD_GUILD_ID changed or was unset), so a
-    guild never shows every command twice: once from the old scope, once from the new."""
-    prefix = f"{bot.application_id}:"
-    for old in [k for k in known if k.startswith(prefix) and k != scope]:
-        where = old.removeprefix(prefix)
-        if where == "global":
-            await bot.http.bulk_upsert_global_commands(bot.application_id, [])
-        else:
-            await bot.http.bulk_upsert_guild_commands(bot.application_id, int(where), [])
-        del known[old]
-        _remember(store, known)
-        log.info("cleared the slash commands synced before (%s)", old)
+    return SlateBot(studio, EXTENSIONS, intents=intents(), **options)
 
 
 async def serve(settings: Settings) -> int:
@@ -174,10 +83,10 @@ async def serve(settings: Settings) -> int:
     except SchemaTooNew as exc:
         print(f"slate: {exc}", file=sys.stderr)
         return 2
-    from studio.cut import segments
+    from studio.cut import normalize
 
     # The nightly cut's segment workers start with the bot, not at the first cut.
-    warming = segments.start_warming()
+    warming = normalize.start_warming()
     bot = make_bot(studio)
     health_server = await health.start_for(studio)
     health.add_check("gateway", _gateway_check(bot))
@@ -233,10 +142,15 @@ def _gateway_check(bot: commands.Bot) -> health.Check:
     return check
 
 
+def run(settings: Settings) -> int:
+    """The bot's process: `python bot.py` with no command."""
+    return asyncio.run(serve(settings))
+
+
 def main(argv: list[str] | None = None) -> int:
     import shell
 
-    return shell.main(sys.argv[1:] if argv is None else argv)
+    return shell.main(sys.argv[1:] if argv is None else argv, run_bot=run)
 
 
 if __name__ == "__main__":

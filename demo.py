@@ -33,9 +33,11 @@ from studio.errors import SlateError
 from studio.generation import requests
 from studio.generation import takes as studio_takes
 from studio.ops.settings import Settings
-from studio.production import claims, shotlist
+from studio.production import board, claims, shotlist
+from studio.production import shots as production_shots
 from studio.production.people import Actor, actor
-from studio.review import ballots
+from studio.review import approvals, ballots, windows
+from studio.review import rules as review_rules
 from studio.review.ballots import VOTE_AGAINST, VOTE_FOR, Voter
 
 EXAMPLE_SHOT_LIST = Path(__file__).parent / "examples" / "low_tide.csv"
@@ -139,17 +141,17 @@ class Demo:
 
     # --- votes --------------------------------------------------------------------------------
 
-    async def put_to_vote(self, code: str) -> ballots.VoteStatus:
-        status = await ballots.open_vote(self.studio.db, self.prod, self.producer, code)
+    async def put_to_vote(self, code: str) -> windows.VoteStatus:
+        status = await windows.open_vote(self.studio.db, self.prod, self.producer, code)
         assert status.window is not None
         for take in status.unposted:
-            await ballots.record_posted(self.studio.db, status.window.id, take.id, 0,
+            await windows.record_posted(self.studio.db, status.window.id, take.id, 0,
                                        BALLOT_BASE + take.id)
-        return await ballots.status(self.studio.db, self.prod, code)
+        return await windows.status(self.studio.db, self.prod, code)
 
-    async def cast(self, status: ballots.VoteStatus, ballots: list[list[int]]) -> None:
-        """ballots[i]: the audience's votes (+1, -1, 0 none) on the i-th candidate."""
-        for candidate, values in zip(status.candidates, ballots, strict=False):
+    async def cast(self, status: windows.VoteStatus, votes: list[list[int]]) -> None:
+        """votes[i]: the audience's votes (+1, -1, 0 none) on the i-th candidate."""
+        for candidate, values in zip(status.candidates, votes, strict=False):
             assert candidate.message is not None
             for name, value in zip(AUDIENCE, values, strict=False):
                 if value == 0:
@@ -160,7 +162,7 @@ class Demo:
                 if change is not None and change.before is None:
                     self.ballots.cast += 1
 
-    async def switch(self, status: ballots.VoteStatus, index: int, name: str) -> None:
+    async def switch(self, status: windows.VoteStatus, index: int, name: str) -> None:
         """A member changes their mind: the other reaction replaces their vote."""
         message = status.candidates[index].message
         assert message is not None
@@ -169,8 +171,8 @@ class Demo:
         if change is not None and change.before not in (None, change.after):
             self.ballots.switched += 1
 
-    async def close(self, code: str) -> ballots.Closing:
-        closing = await ballots.close_vote(self.studio.db, self.prod, self.producer, code)
+    async def close(self, code: str) -> windows.Closing:
+        closing = await windows.close_vote(self.studio.db, self.prod, self.producer, code)
         self.ballots.outcomes[closing.outcome] += 1
         return closing
 
@@ -188,7 +190,7 @@ def ballots_for(code: str, candidates: int) -> list[list[int]]:
     return [[1, 1, 1, -1]][:candidates]
 
 
-def tally_line(status: ballots.VoteStatus) -> str:
+def tally_line(status: windows.VoteStatus) -> str:
     return ", ".join(f"r{c.take.revision} {c.tally.score:+g} ({c.tally.voters} votes)"
                      for c in status.candidates)
 
@@ -218,7 +220,7 @@ async def run(settings: Settings, chapters: int, face: Face) -> int:
 
 async def _run(studio: Studio, chapters: int, face: Face) -> int:
     settings, say = studio.settings, face.say
-    prod = await claims.setup(studio.db, claims.SHELL_GUILD, EXAMPLE_TITLE,
+    prod = await board.setup(studio.db, board.SHELL_GUILD, EXAMPLE_TITLE,
                                   producer_role=settings.producer_role,
                                   max_chapters=settings.max_chapters_per_creator)
     producer = await actor(studio.db, prod, PRODUCER[0], discord_id=PRODUCER[1],
@@ -247,10 +249,10 @@ async def _run(studio: Studio, chapters: int, face: Face) -> int:
     say(f"  {await jobs_line(demo)}; {len(made)} candidate takes, "
         f"{sum(1 for t in made if t.preview_sha256)} with previews")
 
-    rules = await ballots.settings_of(studio.db, prod)
+    rules = await review_rules.settings_of(studio.db, prod)
     say(f"\nthe votes (quorum {rules.quorum} voters, margin {rules.margin:g}): "
         f"{', '.join(AUDIENCE)} react {VOTE_FOR}/{VOTE_AGAINST} on each candidate")
-    closings: dict[str, ballots.Closing] = {}
+    closings: dict[str, windows.Closing] = {}
     for ref in refs:
         status = await demo.put_to_vote(ref.code)
         await demo.cast(status, ballots_for(ref.code, len(status.candidates)))
@@ -274,12 +276,12 @@ async def _run(studio: Studio, chapters: int, face: Face) -> int:
         if closing.approval is not None:
             continue
         if code == ROLES.retake:
-            sent = await ballots.retake(studio.db, prod, producer, code, RETAKE_NOTE)
+            sent = await approvals.retake(studio.db, prod, producer, code, RETAKE_NOTE)
             say(f"  {code}: retake for {sent.owner.name if sent.owner else 'nobody'}: "
                 f"\"{sent.note}\" ({len(sent.rejected)} take rejected)")
             continue
         best = max(closing.status.candidates, key=lambda c: (c.tally.score, -c.take.revision))
-        done = await ballots.approve(studio.db, prod, producer, f"{code}r{best.take.revision}")
+        done = await approvals.approve(studio.db, prod, producer, f"{code}r{best.take.revision}")
         say(f"  {code}: approved directly by {producer.name}: r{done.take.revision}")
 
     # Stems: a VO line per chapter from the animatic's voice, tones where the notes ask.
@@ -291,7 +293,7 @@ async def _run(studio: Studio, chapters: int, face: Face) -> int:
     face.cut(first)
 
     # Day 2: the retake comes back as the note asked (a slower move) and wins its vote.
-    ref = await claims.shot(studio.db, prod, ROLES.retake)
+    ref = await production_shots.shot(studio.db, prod, ROLES.retake)
     owner = demo.owner_of(ref)
     again = await demo.generate(owner, ref.code, "video", seed=seed_for(ref, 9), motion=1,
                                 prompt=f"{ref.shot.description}; {RETAKE_NOTE}")
@@ -314,7 +316,7 @@ async def _run(studio: Studio, chapters: int, face: Face) -> int:
         + ", ".join(f"{n} {o.replace('_', ' ')}" for o, n in sorted(
             demo.ballots.outcomes.items())))
     say("")
-    face.board(prod.title, await claims.board(studio.db, prod))
+    face.board(prod.title, await board.board(studio.db, prod))
     say(f"\nfilm:      {second.film}")
     for kind, path in second.editorial.items():
         say(f"{kind + ':':<10} {path}")
@@ -345,7 +347,7 @@ async def add_stems(demo: Demo, chapters: int) -> None:
     folder.mkdir(parents=True, exist_ok=True)
 
     async def chapter_stems(number: int) -> str:
-        detail = await claims.chapter_detail(studio.db, prod, number)
+        detail = await board.chapter_detail(studio.db, prod, number)
         who = next((m for m in demo.members.values() if detail.owner
                     and m.id == detail.owner.id), demo.producer)
         line = detail.chapter.synopsis or detail.chapter.title

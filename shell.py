@@ -15,15 +15,18 @@ from pathlib import Path
 
 from storage.chapters import ChapterProgress
 from storage.db import SchemaTooNew
+from storage.stems import STEM_KINDS
 from studio.app import Studio
-from studio.cut import build
+from studio.cut import build, publish
 from studio.errors import SlateError
 from studio.ops import backups
 from studio.ops.logging_setup import setup_logging
 from studio.ops.settings import Settings, SettingsError, load_settings
-from studio.production import claims, shotlist
+from studio.production import board, claims, schedule, shotlist
 from studio.production.people import actor, member_named
-from studio.review import ballots
+from studio.review import approvals, windows
+from studio.review import queue as review_queue
+from studio.review import rules as review_rules
 
 EXAMPLE_TITLE = "Low Tide"
 
@@ -40,7 +43,7 @@ def command(name: str) -> Callable[[Command], Command]:
 
 def parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(prog="python bot.py", description=__doc__.splitlines()[0])
-    root.add_argument("--guild", type=int, default=claims.SHELL_GUILD,
+    root.add_argument("--guild", type=int, default=board.SHELL_GUILD,
                       help="the production's Discord guild id (default: the shell's, 0)")
     root.add_argument("--as", dest="actor", default="shell",
                       help="act as this member (default: 'shell', a producer)")
@@ -101,7 +104,9 @@ def parser() -> argparse.ArgumentParser:
     return root
 
 
-def main(argv: list[str]) -> int:
+def main(argv: list[str], run_bot: Callable[[Settings], int] | None = None) -> int:
+    """Run one shell command; with none, `run_bot` (bot.py passes the bot's own runner, so the
+    shell never imports the bot)."""
     args = parser().parse_args(argv)
     try:
         settings = load_settings()
@@ -110,18 +115,16 @@ def main(argv: list[str]) -> int:
         return 2
     setup_logging(settings)
     if args.command is None:
+        if run_bot is None:
+            print("slate: no command given (`python bot.py` with none runs the bot)",
+                  file=sys.stderr)
+            return 2
         return run_bot(settings)
     if args.command == "demo":
         return asyncio.run(demo(settings, args.chapters))
     if args.command == "restore":
         return cmd_restore(settings, args)
     return asyncio.run(_run(settings, COMMANDS[args.command], args))
-
-
-def run_bot(settings: Settings) -> int:
-    import bot
-
-    return asyncio.run(bot.serve(settings))
 
 
 async def _run(settings: Settings, fn: Command, args: argparse.Namespace) -> int:
@@ -140,14 +143,14 @@ async def _run(settings: Settings, fn: Command, args: argparse.Namespace) -> int
 
 
 async def _shell_actor(studio: Studio, args: argparse.Namespace) -> tuple:
-    prod = await claims.get(studio.db, args.guild)
+    prod = await board.get(studio.db, args.guild)
     # The shell is the producer's own terminal; --as names whose claim it is.
     return prod, await actor(studio.db, prod, args.actor, is_producer=True)
 
 
 @command("init")
 async def cmd_init(studio: Studio, args: argparse.Namespace) -> int:
-    prod = await claims.setup(
+    prod = await board.setup(
         studio.db, args.guild, args.title, default_role=studio.settings.producer_role,
         default_max=studio.settings.max_chapters_per_creator, actor_name=args.actor,
     )
@@ -171,15 +174,15 @@ async def cmd_import(studio: Studio, args: argparse.Namespace) -> int:
 
 @command("chapters")
 async def cmd_chapters(studio: Studio, args: argparse.Namespace) -> int:
-    prod = await claims.get(studio.db, args.guild)
-    print(render_board(prod.title, await claims.board(studio.db, prod)))
+    prod = await board.get(studio.db, args.guild)
+    print(render_board(prod.title, await board.board(studio.db, prod)))
     return 0
 
 
 @command("chapter")
 async def cmd_chapter(studio: Studio, args: argparse.Namespace) -> int:
-    prod = await claims.get(studio.db, args.guild)
-    detail = await claims.chapter_detail(studio.db, prod, args.number)
+    prod = await board.get(studio.db, args.guild)
+    detail = await board.chapter_detail(studio.db, prod, args.number)
     c = detail.chapter
     print(f"Chapter {c.number}: {c.title}  [{c.status}]  owner: "
           f"{detail.owner.name if detail.owner else '—'}  due: {c.due_date or '—'}")
@@ -193,7 +196,7 @@ async def cmd_chapter(studio: Studio, args: argparse.Namespace) -> int:
 
 @command("claim")
 async def cmd_claim(studio: Studio, args: argparse.Namespace) -> int:
-    prod = await claims.get(studio.db, args.guild)
+    prod = await board.get(studio.db, args.guild)
     who = await actor(studio.db, prod, args.actor)
     chapter = await claims.claim(studio.db, prod, who, args.number)
     print(f"{who.name} now holds chapter {chapter.number}: {chapter.title}")
@@ -202,7 +205,7 @@ async def cmd_claim(studio: Studio, args: argparse.Namespace) -> int:
 
 @command("release")
 async def cmd_release(studio: Studio, args: argparse.Namespace) -> int:
-    prod = await claims.get(studio.db, args.guild)
+    prod = await board.get(studio.db, args.guild)
     who = await actor(studio.db, prod, args.actor)
     chapter = await claims.release(studio.db, prod, who, args.number)
     print(f"chapter {chapter.number} is open again")
@@ -229,7 +232,7 @@ async def cmd_unassign(studio: Studio, args: argparse.Namespace) -> int:
 @command("due")
 async def cmd_due(studio: Studio, args: argparse.Namespace) -> int:
     prod, who = await _shell_actor(studio, args)
-    chapter = await claims.set_due(studio.db, prod, who, args.number, args.date)
+    chapter = await schedule.set_due(studio.db, prod, who, args.number, args.date)
     print(f"chapter {chapter.number} is due {chapter.due_date or '(no date)'}")
     return 0
 
@@ -297,7 +300,7 @@ def render_cut(settings: Settings, result: build.CutResult) -> str:
              f"{result.encoded} segments encoded, {result.reused} reused from the cache; "
              f"sound: {result.sound_encoded} pieces encoded, {result.sound_reused} reused",
              f"  preview:   {result.preview or '(too big to post to Discord)'}",
-             *([f"  link:      {link}"] if (link := build.film_link(settings,
+             *([f"  link:      {link}"] if (link := publish.film_link(settings,
                                                                result.directory)) else []),
              *(f"  {kind:<9}  {path}" for kind, path in result.editorial.items()),
              f"  credits:   {result.credits}",
@@ -313,7 +316,7 @@ def render_cut(settings: Settings, result: build.CutResult) -> str:
 
 @command("cut")
 async def cmd_cut(studio: Studio, args: argparse.Namespace) -> int:
-    prod = await claims.get(studio.db, args.guild)
+    prod = await board.get(studio.db, args.guild)
     result = await build.build(studio, prod, trigger="shell",
                              on_progress=ProgressLine(not args.quiet))
     print(render_cut(studio.settings, result))
@@ -324,7 +327,7 @@ async def cmd_cut(studio: Studio, args: argparse.Namespace) -> int:
 
 @command("cuts")
 async def cmd_cuts(studio: Studio, args: argparse.Namespace) -> int:
-    prod = await claims.get(studio.db, args.guild)
+    prod = await board.get(studio.db, args.guild)
     running, latest = await build.status(studio, prod)
     if running:
         print(f"building cut {running.version}: {running.stage} {running.fraction:.0%}")
@@ -427,7 +430,7 @@ def generation_parsers(sub: argparse._SubParsersAction) -> None:
         dest="action", metavar="action", required=True)
     p = stem.add_parser("add", help="add a chapter's VO, SFX or music stem (audio)")
     p.add_argument("--chapter", type=int, required=True)
-    p.add_argument("--kind", required=True, choices=("vo", "sfx", "music"))
+    p.add_argument("--kind", required=True, choices=STEM_KINDS)
     p.add_argument("file", type=Path)
     p = sub.add_parser("generate", help="generate a take for a shot and wait for it")
     p.add_argument("--shot", required=True, help="the shot, e.g. 3.2")
@@ -535,7 +538,7 @@ async def cmd_jobs(studio: Studio, args: argparse.Namespace) -> int:
 async def cmd_budget(studio: Studio, args: argparse.Namespace) -> int:
     from studio.generation import requests
 
-    prod = await claims.get(studio.db, args.guild)
+    prod = await board.get(studio.db, args.guild)
     spent, limit, rows = await requests.budget(studio, prod)
     print(f"spent ${spent:.2f}" + (f" of ${limit:.2f}" if limit else " (no budget set)"))
     for row in rows:
@@ -587,7 +590,7 @@ def add_review_parsers(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--vote-hours", type=float)
 
 
-def render_vote(found: ballots.VoteStatus) -> str:
+def render_vote(found: windows.VoteStatus) -> str:
     window = found.window
     head = f"shot {found.ref.code}: " + (
         "never put to the vote" if window is None else
@@ -604,15 +607,15 @@ def render_vote(found: ballots.VoteStatus) -> str:
 
 @command("vote-status")
 async def cmd_vote_status(studio: Studio, args: argparse.Namespace) -> int:
-    prod = await claims.get(studio.db, args.guild)
-    print(render_vote(await ballots.status(studio.db, prod, args.shot)))
+    prod = await board.get(studio.db, args.guild)
+    print(render_vote(await windows.status(studio.db, prod, args.shot)))
     return 0
 
 
 @command("vote-close")
 async def cmd_vote_close(studio: Studio, args: argparse.Namespace) -> int:
     prod, who = await _shell_actor(studio, args)
-    closing = await ballots.close_vote(studio.db, prod, who, args.shot)
+    closing = await windows.close_vote(studio.db, prod, who, args.shot)
     print(render_vote(closing.status))
     if closing.approval is not None:
         print(f"approved {closing.approval.ref.code}r{closing.approval.take.revision}")
@@ -624,7 +627,7 @@ async def cmd_vote_close(studio: Studio, args: argparse.Namespace) -> int:
 @command("approve")
 async def cmd_approve(studio: Studio, args: argparse.Namespace) -> int:
     prod, who = await _shell_actor(studio, args)
-    done = await ballots.approve(studio.db, prod, who, args.take)
+    done = await approvals.approve(studio.db, prod, who, args.take)
     replaced = f" (replacing r{done.previous.revision})" if done.previous else ""
     print(f"approved {done.ref.code}r{done.take.revision}{replaced}")
     return 0
@@ -633,7 +636,7 @@ async def cmd_approve(studio: Studio, args: argparse.Namespace) -> int:
 @command("retake")
 async def cmd_retake(studio: Studio, args: argparse.Namespace) -> int:
     prod, who = await _shell_actor(studio, args)
-    done = await ballots.retake(studio.db, prod, who, args.shot, args.note)
+    done = await approvals.retake(studio.db, prod, who, args.shot, args.note)
     print(f"shot {done.ref.code} sent back to {done.owner.name if done.owner else 'nobody'}: "
           f"{done.note}")
     return 0
@@ -641,8 +644,8 @@ async def cmd_retake(studio: Studio, args: argparse.Namespace) -> int:
 
 @command("review-queue")
 async def cmd_review_queue(studio: Studio, args: argparse.Namespace) -> int:
-    prod = await claims.get(studio.db, args.guild)
-    items = await ballots.queue(studio.db, prod)
+    prod = await board.get(studio.db, args.guild)
+    items = await review_queue.queue(studio.db, prod)
     for item in items:
         print(f"{item.ref.code:<6} {item.kind:<9} since {item.since}  "
               f"{item.candidates} candidate(s)")
@@ -656,8 +659,8 @@ async def cmd_review_settings(studio: Studio, args: argparse.Namespace) -> int:
     given = {name: getattr(args, name) for name in (
         "quorum", "margin", "creator_votes_count", "producer_weight", "owner_may_approve",
         "vote_hours") if getattr(args, name) is not None}
-    rules = (await ballots.configure(studio.db, prod, who, **given) if given
-             else await ballots.settings_of(studio.db, prod))
+    rules = (await review_rules.configure(studio.db, prod, who, **given) if given
+             else await review_rules.settings_of(studio.db, prod))
     for name in ("quorum", "margin", "creator_votes_count", "producer_weight",
                  "owner_may_approve", "vote_hours"):
         print(f"{name.replace('_', '-')}: {getattr(rules, name):g}")

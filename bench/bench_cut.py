@@ -28,13 +28,13 @@ import numpy as np
 
 from storage import shots
 from studio.app import Studio
-from studio.cut import build, loudness, segment_encode, segments, soundtrack
+from studio.cut import build, loudness, normalize, segment_encode, soundtrack
 from studio.cut.timeline import Profile
 from studio.generation import takes
 from studio.generation.standin import make_standin_take, make_still, make_tone
 from studio.media import ffmpeg_exe, read_concat_list
 from studio.ops.settings import load_settings
-from studio.production import claims, shotlist
+from studio.production import board, shotlist
 from studio.production.people import actor
 
 CHAPTERS = 10
@@ -139,7 +139,7 @@ def _reencoding(segment: Path, profile: Profile) -> tuple[float, float]:
     with av.open(str(segment)) as container:
         pictures = [f.reformat(format="yuv420p") for f in container.decode(video=0)]
     encoder = av.CodecContext.create("libx264", "w")
-    segment_encode.configure(encoder, segments.shape_of(profile, len(pictures)))
+    segment_encode.configure(encoder, normalize.shape_of(profile, len(pictures)))
     start = time.process_time()
     packets = []
     for n, picture in enumerate(pictures):
@@ -196,8 +196,8 @@ async def main() -> None:
                                  cut_fps="24", cut_credits_seconds=1, cut_keep=3)
         studio = await Studio.open(settings)
         # As the running bot does at start-up: its segment workers start (and rehearse) now.
-        warming = segments.start_warming()
-        prod = await claims.setup(studio.db, 1, "Bench")
+        warming = normalize.start_warming()
+        prod = await board.setup(studio.db, 1, "Bench")
         producer = await actor(studio.db, prod, "P", discord_id=1, is_producer=True)
         await shotlist.import_shots(studio.db, prod, producer, shot_list(), "bench.csv")
         count = CHAPTERS * PER_CHAPTER

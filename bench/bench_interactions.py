@@ -34,7 +34,7 @@ from discord.ext import commands
 import bot as entry
 from studio.app import Studio
 from studio.ops.settings import load_settings
-from studio.production import claims, shotlist
+from studio.production import board, shotlist
 from studio.production.people import actor
 from tests.fakes.discord import FakeDiscord, InteractionFailed, User
 from tests.fakes.discord.server import eventually
@@ -175,7 +175,7 @@ async def slate_bot(data_dir: Path) -> Callable[[int], Awaitable[tuple[commands.
     async def make(guild_id: int) -> tuple[commands.Bot, Callable]:
         settings = load_settings(data_dir=data_dir, discord_guild_id=guild_id)
         studio = await Studio.open(settings)
-        prod = await claims.setup(studio.db, guild_id, "Bench", producer_role="Prod")
+        prod = await board.setup(studio.db, guild_id, "Bench", producer_role="Prod")
         who = await actor(studio.db, prod, "bench", is_producer=True)
         await shotlist.import_shots(studio.db, prod, who, EXAMPLE.read_bytes(), EXAMPLE.name)
         return entry.make_bot(studio, guild_ready_timeout=0.05), studio.close

@@ -31,7 +31,7 @@ from studio.generation import requests
 from studio.generation.jobs import JobQueue, QueueConfig
 from studio.generation.providers.animatic import Animatic
 from studio.ops.settings import load_settings
-from studio.production import claims, shotlist
+from studio.production import board, shotlist
 from studio.production.people import actor
 
 JOBS = int(sys.argv[1]) if len(sys.argv) > 1 else 1000
@@ -62,7 +62,7 @@ async def through_queue(work: Path, *, takes: bool) -> float:
     settings = load_settings(data_dir=work / ("full" if takes else "queue"),
                              member_max_concurrent=JOBS, member_max_per_day=JOBS * 10)
     studio = await Studio.open(settings)
-    prod = await claims.setup(studio.db, 1, "Bench", max_chapters=8)
+    prod = await board.setup(studio.db, 1, "Bench", max_chapters=8)
     boss = await actor(studio.db, prod, "Producer", is_producer=True)
     await shotlist.import_shots(studio.db, prod, boss, EXAMPLE.read_bytes(), EXAMPLE.name)
     members = [await actor(studio.db, prod, f"member{i}", is_producer=True)

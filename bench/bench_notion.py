@@ -22,7 +22,7 @@ from storage import notion_rows
 from studio.app import Studio
 from studio.notion.client import NotionApi
 from studio.ops.settings import load_settings
-from studio.production import claims
+from studio.production import board, shots
 from studio.production.people import actor
 from tests.fakes.notion.server import FakeNotion
 from tests.notion_support import make_production, service_for
@@ -56,7 +56,7 @@ async def main() -> None:
         settings = load_settings(data_dir=Path(tmp))
         studio = await Studio.open(settings)
         try:
-            prod = await claims.setup(studio.db, 0, "Bench")
+            prod = await board.setup(studio.db, 0, "Bench")
             producer = await actor(studio.db, prod, "producer", is_producer=True)
             await make_production(studio.db, prod, 50, 19)
             setup = service_for(studio.db, settings, fake)
@@ -80,7 +80,7 @@ async def main() -> None:
             for k in (0, *CHANGED):
                 # Fresh shots each round, so exactly k rows differ from what Notion holds.
                 for i in range(touched, touched + k):
-                    await claims.edit_shot(studio.db, prod, producer,
+                    await shots.edit_shot(studio.db, prod, producer,
                                                f"{1 + i // 19}.{1 + i % 19}", status="wip")
                 touched += k
                 fake.reset_counts()

@@ -26,7 +26,7 @@ from studio.app import Studio
 from studio.ops import backups, health
 from studio.ops.logging_setup import log_context, setup_logging
 from studio.ops.settings import load_settings
-from studio.production import claims, shotlist
+from studio.production import board, shotlist
 from studio.production.people import actor
 
 CHAPTERS, SHOTS = 60, 10
@@ -57,7 +57,7 @@ def best_of(fn: object, repeat: int) -> float:
 
 
 async def bench_backup(studio: Studio, folder: Path) -> dict:
-    prod = await claims.setup(studio.db, 1, "Bench Film")
+    prod = await board.setup(studio.db, 1, "Bench Film")
     who = await actor(studio.db, prod, "Producer", is_producer=True)
     await shotlist.import_shots(studio.db, prod, who, shot_list(), "bench.csv")
     ours, bare = [], []

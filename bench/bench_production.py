@@ -16,7 +16,7 @@ import aiosqlite
 
 from studio.app import Studio
 from studio.ops.settings import load_settings
-from studio.production import claims, shotlist
+from studio.production import board, claims, shotlist
 from studio.production.people import actor
 
 CHAPTERS = 500
@@ -65,7 +65,7 @@ async def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         studio = await Studio.open(load_settings(data_dir=root / "data"))
-        prod = await claims.setup(studio.db, 1, "Bench", max_chapters=1)
+        prod = await board.setup(studio.db, 1, "Bench", max_chapters=1)
         producer = await actor(studio.db, prod, "P", discord_id=1, is_producer=True)
 
         data = shot_list(CHAPTERS, SHOTS // CHAPTERS)

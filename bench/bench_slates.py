@@ -20,9 +20,9 @@ from pathlib import Path
 from bench_cut import floor_concat  # the same floor: this folder is the script's path
 
 from studio.app import Studio
-from studio.cut import build, segments
+from studio.cut import build, normalize
 from studio.ops.settings import load_settings
-from studio.production import claims, shotlist
+from studio.production import board, shotlist
 from studio.production.people import actor
 
 CHAPTERS = 30
@@ -41,8 +41,8 @@ async def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         studio = await Studio.open(load_settings(data_dir=root / "data", cut_keep=2))
-        await segments.warm()
-        prod = await claims.setup(studio.db, 1, "Bench")
+        await normalize.warm()
+        prod = await board.setup(studio.db, 1, "Bench")
         producer = await actor(studio.db, prod, "P", discord_id=1, is_producer=True)
         await shotlist.import_shots(studio.db, prod, producer, shot_list(), "bench.csv")
         start = time.perf_counter()

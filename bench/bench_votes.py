@@ -24,9 +24,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from storage import media_files, takes, votes
 from storage.takes import Provenance
 from studio.ops.settings import load_settings
-from studio.production import claims, shotlist
+from studio.production import board, shotlist
 from studio.production.people import actor
-from studio.review import ballots
+from studio.review import windows
 from studio.review.ballots import VOTE_AGAINST, VOTE_FOR
 from tests.fakes.discord import FakeDiscord
 from tests.fakes.discord.fixtures import EXAMPLES, SlateRunner
@@ -42,7 +42,7 @@ async def set_up(runner: SlateRunner, fake: FakeDiscord) -> dict[int, int]:
     studio = runner.studio
     assert studio is not None
     takes_channel = fake.add_channel("takes")
-    prod = await claims.setup(studio.db, fake.guild_id, "Bench",
+    prod = await board.setup(studio.db, fake.guild_id, "Bench",
                                   takes_channel_id=takes_channel.id)
     boss = await actor(studio.db, prod, "Boss", discord_id=1, is_producer=True)
     await shotlist.import_shots(studio.db, prod, boss, (EXAMPLES / "low_tide.csv").read_bytes(),
@@ -60,12 +60,12 @@ async def set_up(runner: SlateRunner, fake: FakeDiscord) -> dict[int, int]:
                                    kind="image", creator_id=boss.id, provenance=Provenance())
     posted: dict[int, int] = {}
     for ref in refs:
-        status = await ballots.open_vote(studio.db, prod, boss, ref.code, 24)
+        status = await windows.open_vote(studio.db, prod, boss, ref.code, 24)
         assert status.window is not None
         for take in status.unposted:
             message = fake._store_message(takes_channel.id, fake.bot_user,
                                           {"content": f"take {take.id}"}, [])
-            await ballots.record_posted(studio.db, status.window.id, take.id, takes_channel.id,
+            await windows.record_posted(studio.db, status.window.id, take.id, takes_channel.id,
                                        int(message["id"]))
             posted[take.id] = int(message["id"])
     return posted

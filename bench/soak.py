@@ -46,7 +46,8 @@ from studio.app import Studio
 from studio.ops import health
 from studio.ops.logging_setup import setup_logging
 from studio.ops.settings import Settings, load_settings
-from studio.production import claims, shotlist
+from studio.production import board as production_board
+from studio.production import shotlist
 from studio.production.people import actor
 from studio.review.ballots import VOTE_AGAINST, VOTE_FOR
 from tests.fakes.discord import Channel, FakeDiscord, InteractionFailed, Reply, User
@@ -417,7 +418,7 @@ async def vote_mismatches(soak: Soak) -> list[str]:
 async def verify(soak: Soak, prod: Production) -> tuple[list[str], dict[str, int]]:
     problems: list[str] = []
     db = soak.studio.db
-    for row in await claims.board(db, prod):
+    for row in await production_board.board(db, prod):
         expected = soak.ledger.owners.get(row.chapter.number)
         if (row.owner_name or None) != expected:
             problems.append(f"chapter {row.chapter.number}: owner {row.owner_name!r}, "
@@ -564,7 +565,7 @@ async def soak(seconds: float, members: int) -> Outcome:
             board_channel=board_channel, takes_channel=takes_channel, cuts_channel=cuts_channel)
         assert "is set up" in (setup.content or ""), setup.content
         assert runner.studio is not None
-        prod = await claims.get(runner.studio.db, fake.guild_id)
+        prod = await production_board.get(runner.studio.db, fake.guild_id)
         who = await actor(runner.studio.db, prod, "import", is_producer=True)
         await shotlist.import_shots(runner.studio.db, prod, who, EXAMPLE.read_bytes(),
                                     EXAMPLE.name)

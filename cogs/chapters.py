@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import discord
 from discord import app_commands
 from discord.ext import commands
 
 from cogs import pick, render
 from cogs.common import Answer, answer, context, production_here, studio_of
-from studio.production import claims
+from studio.production import board, claims
 from studio.production.people import member_named
+
+if TYPE_CHECKING:
+    from cogs.slate_bot import SlateBot
 
 Chapter = app_commands.Range[int, 1, 10_000]
 
@@ -22,7 +27,7 @@ class ChapterCog(commands.Cog):
     async def list_(self, interaction: discord.Interaction) -> None:
         async def work() -> Answer:
             prod = await production_here(interaction)
-            rows = await claims.board(studio_of(interaction).db, prod)
+            rows = await board.board(studio_of(interaction).db, prod)
             open_ = [r for r in rows if r.chapter.owner_id is None
                      and r.chapter.status != "omitted"]
             mine = [r for r in rows if r.owner_discord_id == interaction.user.id]
@@ -43,7 +48,7 @@ class ChapterCog(commands.Cog):
     async def info(self, interaction: discord.Interaction, chapter: Chapter) -> None:
         async def work() -> Answer:
             prod = await production_here(interaction)
-            detail = await claims.chapter_detail(studio_of(interaction).db, prod, chapter)
+            detail = await board.chapter_detail(studio_of(interaction).db, prod, chapter)
             return Answer(embeds=[render.chapter_embed(detail)])
         await answer(interaction, work())
 
@@ -89,5 +94,5 @@ class ChapterCog(commands.Cog):
         await answer(interaction, work())
 
 
-async def setup(bot: commands.Bot) -> None:
+async def setup(bot: SlateBot) -> None:
     await bot.add_cog(ChapterCog())

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import discord
 from discord import app_commands
 from discord.ext import commands
@@ -11,6 +13,9 @@ from cogs.common import Answer, answer, context
 from cogs.uploads import saved
 from storage.characters import Character
 from studio.production import characters
+
+if TYPE_CHECKING:
+    from cogs.slate_bot import SlateBot
 
 Name = app_commands.Range[str, 1, 41]
 
@@ -88,5 +93,5 @@ class CharactersCog(commands.Cog):
         await answer(interaction, work(), ephemeral=True)
 
 
-async def setup(bot: commands.Bot) -> None:
+async def setup(bot: SlateBot) -> None:
     await bot.add_cog(CharactersCog())

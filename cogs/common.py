@@ -18,7 +18,7 @@ import secrets
 import time
 from collections.abc import Awaitable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import discord
 from discord import app_commands
@@ -28,8 +28,11 @@ from studio.app import Studio
 from studio.errors import NotPermitted, SlateError
 from studio.ops import metrics
 from studio.ops.logging_setup import log_context, tag_task
-from studio.production import claims
+from studio.production import board
 from studio.production.people import Actor, actor, require_producer
+
+if TYPE_CHECKING:
+    from cogs.slate_bot import SlateBot
 
 log = logging.getLogger("slate.cogs")
 
@@ -43,16 +46,28 @@ RESTARTING = "Slate is restarting, try again in a minute"
 UPLOAD_LIMIT = 10 * 1024 * 1024  # a bot's per-message upload limit; a guild's may be higher
 
 
+def _bot(client: discord.Client) -> SlateBot:
+    """The client as the bot it is (what the cogs share is declared on SlateBot)."""
+    return cast("SlateBot", client)
+
+
 def studio_of(interaction: discord.Interaction) -> Studio:
-    return interaction.client.studio  # type: ignore[attr-defined]
+    return _bot(interaction.client).studio
+
+
+def is_producer(user: discord.abc.User | None, prod: Production,
+                permissions: discord.Permissions | None = None) -> bool:
+    """The one rule for who steers: the production's producer role, or Manage Server (server
+    managers steer too). `permissions` are an interaction's; else the member's in the guild."""
+    if not isinstance(user, discord.Member):
+        return bool(permissions and permissions.manage_guild)
+    manages = permissions.manage_guild if permissions is not None \
+        else user.guild_permissions.manage_guild
+    return manages or any(role.name == prod.producer_role for role in user.roles)
 
 
 def has_producer_role(interaction: discord.Interaction, prod: Production) -> bool:
-    """The production's producer role, or Manage Server (server managers steer too)."""
-    if interaction.permissions.manage_guild:
-        return True
-    roles = getattr(interaction.user, "roles", [])
-    return any(role.name == prod.producer_role for role in roles)
+    return is_producer(interaction.user, prod, interaction.permissions)
 
 
 def display_name(user: discord.abc.User) -> str:
@@ -83,8 +98,8 @@ PRODUCTION_TTL_S = 10.0
 def _productions(interaction: discord.Interaction) -> dict[int, tuple[float, Production]]:
     client = interaction.client
     if not hasattr(client, "slate_productions"):
-        client.slate_productions = {}  # type: ignore[attr-defined]
-    return client.slate_productions  # type: ignore[attr-defined]
+        _bot(client).slate_productions = {}
+    return _bot(client).slate_productions
 
 
 def remember_production(interaction: discord.Interaction, prod: Production) -> None:
@@ -97,7 +112,7 @@ async def production_here(interaction: discord.Interaction) -> Production:
     kept = _productions(interaction).get(interaction.guild_id)
     if kept is not None and kept[0] > time.monotonic():
         return kept[1]
-    found = await claims.get(studio_of(interaction).db, interaction.guild_id)
+    found = await board.get(studio_of(interaction).db, interaction.guild_id)
     remember_production(interaction, found)
     return found
 
@@ -223,14 +238,14 @@ def draining(client: discord.Client) -> bool:
 
 def _in_flight(client: discord.Client) -> set[asyncio.Task]:
     if not hasattr(client, "slate_in_flight"):
-        client.slate_in_flight = set()  # type: ignore[attr-defined]
-    return client.slate_in_flight  # type: ignore[attr-defined]
+        _bot(client).slate_in_flight = set()
+    return _bot(client).slate_in_flight
 
 
 async def drain(client: discord.Client, grace: float) -> int:
     """Stop taking interactions (new ones hear RESTARTING) and wait up to `grace` seconds for
     those already running, so their database writes finish; returns how many did not."""
-    client.slate_draining = True  # type: ignore[attr-defined]
+    _bot(client).slate_draining = True
     running = {t for t in _in_flight(client) if not t.done()}
     if not running:
         return 0
@@ -307,8 +322,8 @@ def _after_the_deadline(interaction: discord.Interaction) -> asyncio.Semaphore:
     """Edits and follow-ups have 15 minutes; in a burst they queue behind first answers (3 s)."""
     client = interaction.client
     if not hasattr(client, "slate_followups"):
-        client.slate_followups = asyncio.Semaphore(FOLLOWUPS_AT_ONCE)  # type: ignore[attr-defined]
-    return client.slate_followups  # type: ignore[attr-defined]
+        _bot(client).slate_followups = asyncio.Semaphore(FOLLOWUPS_AT_ONCE)
+    return _bot(client).slate_followups
 
 
 def outcome_of(error: BaseException) -> str:

@@ -13,6 +13,7 @@ import datetime as dt
 import logging
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import discord
 from discord import app_commands
@@ -24,9 +25,12 @@ from storage.cuts import Cut
 from storage.members import many as members_by_id
 from storage.productions import Production
 from studio.app import Studio
-from studio.cut import build
+from studio.cut import build, changelog, film
 from studio.errors import NotFound
-from studio.production import claims
+from studio.production import board
+
+if TYPE_CHECKING:
+    from cogs.slate_bot import SlateBot
 
 log = logging.getLogger("slate.cogs.cut")
 
@@ -60,7 +64,7 @@ def progress_text(version: int | None, stage: str, fraction: float) -> str:
 def latest_embed(latest: Cut) -> discord.Embed:
     embed = discord.Embed(title=f"Cut {latest.version}",
                           description=truncate(latest.changelog or "—", 4000))
-    embed.add_field(name="Runtime", value=build.clock(latest.duration or 0))
+    embed.add_field(name="Runtime", value=changelog.clock(latest.duration or 0))
     embed.add_field(name="Approved", value=f"{latest.shots_approved}/{latest.shots_total}")
     embed.set_footer(text=f"built {latest.finished_at or latest.started_at} ({latest.trigger})")
     return embed
@@ -70,9 +74,9 @@ class CutCog(commands.Cog):
     group = app_commands.Group(name="cut", description="The film, stitched every night",
                                guild_only=True)
 
-    def __init__(self, bot: commands.Bot) -> None:
+    def __init__(self, bot: SlateBot) -> None:
         self.bot = bot
-        self.studio: Studio = bot.studio  # type: ignore[attr-defined]
+        self.studio: Studio = bot.studio
         settings = self.studio.settings
         at = dt.time(settings.cut_time.hour, settings.cut_time.minute, tzinfo=settings.zone)
         self.nightly.change_interval(time=at)
@@ -103,7 +107,7 @@ class CutCog(commands.Cog):
         found = []
         for guild in self.bot.guilds:
             with contextlib.suppress(NotFound):
-                found.append(await claims.get(self.studio.db, guild.id))
+                found.append(await board.get(self.studio.db, guild.id))
         return found
 
     async def _night(self, prod: Production) -> None:
@@ -179,7 +183,7 @@ class CutCog(commands.Cog):
             where = (f"<#{ctx.production.cuts_channel_id}>" if ctx.production.cuts_channel_id
                      else "no cuts channel is set")
             return Answer(f"cut {result.cut.version} is published "
-                          f"({build.clock(result.timeline.duration)}, "
+                          f"({changelog.clock(result.timeline.duration)}, "
                           f"{len(result.timeline.approved)}/{len(result.timeline.shots)} "
                           f"shots approved): {where}")
         await answer(interaction, work())
@@ -212,7 +216,7 @@ class CutCog(commands.Cog):
             if latest is not None:
                 lines.append(f"latest: cut {latest.version} "
                              f"({latest.shots_approved}/{latest.shots_total} shots approved, "
-                             f"{build.clock(latest.duration or 0)})")
+                             f"{changelog.clock(latest.duration or 0)})")
             next_run = self.nightly.next_iteration
             if next_run is not None:
                 lines.append(f"next nightly cut: <t:{int(next_run.timestamp())}:f>")
@@ -224,11 +228,11 @@ def _preview_of(latest: Cut) -> Path | None:
     if not latest.path:
         return None
     folder = Path(latest.path)
-    for name in ("preview.mp4", build.FILM):
+    for name in ("preview.mp4", film.FILM):
         if (folder / name).exists():
             return folder / name
     return None
 
 
-async def setup(bot: commands.Bot) -> None:
+async def setup(bot: SlateBot) -> None:
     await bot.add_cog(CutCog(bot))

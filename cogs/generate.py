@@ -6,6 +6,8 @@ when it unloads; the jobs stay in the database either way.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import discord
 from discord import app_commands
 from discord.ext import commands
@@ -14,20 +16,24 @@ from cogs import render
 from cogs.common import Answer, answer, context, studio_of
 from cogs.job_cards import CancelJob, JobCards
 from cogs.pick import counted
-from cogs.take_posts import TakeAction
+from cogs.take_posts import TakeAction, post_take
 from cogs.uploads import saved
 from storage.jobs import Job
+from storage.stems import STEM_KINDS
 from studio.app import Studio
 from studio.generation import requests
 from studio.generation.takes import add_stem
 
+if TYPE_CHECKING:
+    from cogs.slate_bot import SlateBot
+
 Code = app_commands.Range[str, 3, 20]
 KINDS = [app_commands.Choice(name=k, value=k) for k in ("image", "video", "upscale", "voice")]
-STEMS = [app_commands.Choice(name=k, value=k) for k in ("vo", "sfx", "music")]
+STEMS = [app_commands.Choice(name=k, value=k) for k in STEM_KINDS]
 
 
 def job_line(job: Job) -> str:
-    bar = "█" * round(job.progress * 10) + "░" * (10 - round(job.progress * 10))
+    bar = render.progress_bar(job.progress)
     tail = f" — {render.cut(job.error, 80)}" if job.error and job.state == "failed" else ""
     return f"`#{job.id}` {job.kind} on {job.provider}: **{job.state}** {bar}{tail}"
 
@@ -43,11 +49,11 @@ async def complete_provider(interaction: discord.Interaction, typed: str
 
 
 class GenerateCog(commands.Cog):
-    def __init__(self, bot: commands.Bot):
+    def __init__(self, bot: SlateBot) -> None:
         self.bot = bot
-        self.studio: Studio = bot.studio  # type: ignore[attr-defined]
-        self.cards = JobCards(bot, self.studio)
-        bot.slate_job_cards = self.cards  # type: ignore[attr-defined]
+        self.studio: Studio = bot.studio
+        self.cards = JobCards(bot, self.studio, post_take)
+        bot.slate_job_cards = self.cards
 
     async def cog_load(self) -> None:
         q = requests.queue(self.studio)
@@ -177,6 +183,6 @@ class GenerateCog(commands.Cog):
         await answer(interaction, work(), ephemeral=True)
 
 
-async def setup(bot: commands.Bot) -> None:
+async def setup(bot: SlateBot) -> None:
     bot.add_dynamic_items(CancelJob, TakeAction)
     await bot.add_cog(GenerateCog(bot))

@@ -14,16 +14,17 @@ import asyncio
 import logging
 import re
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 import discord
 
 from cogs import render
 from cogs.common import Answer, answer, context
-from cogs.take_posts import post_take
 from storage.jobs import Job
 from studio.app import Studio
 from studio.generation import job_cards, requests
+from studio.generation.job_cards import TakeToPost
 from studio.generation.requests import Queued
 
 log = logging.getLogger("slate.cogs.job_cards")
@@ -35,17 +36,12 @@ STATE_WORDS = {"queued": "queued", "submitted": "submitted", "running": "running
                "succeeded": "done", "failed": "failed", "cancelled": "cancelled"}
 
 
-def bar(progress: float) -> str:
-    filled = min(10, max(0, round(progress * 10)))
-    return "█" * filled + "░" * (10 - filled)
-
-
 def card_text(job: Job, *, ahead: int | None = None, revision: int | None = None) -> str:
     shot = job.parameters.get("shot", "?")
     head = f"**Job #{job.id}** · {job.kind} for shot {shot} on {job.provider}"
     progress = 1.0 if job.state == "succeeded" else job.progress
     state = STATE_WORDS.get(job.state, job.state)
-    line = f"{bar(progress)} {round(progress * 100)}% · **{state}**"
+    line = f"{render.progress_bar(progress)} {round(progress * 100)}% · **{state}**"
     if job.state == "queued" and ahead is not None:
         line += " — next in line" if ahead == 0 else f" — {ahead} ahead in the queue"
     elif job.state == "succeeded" and revision is not None:
@@ -77,12 +73,19 @@ class Card:
     final_shown: bool = False
 
 
+PostTake = Callable[[discord.Client, Studio, TakeToPost, int | None],
+                   Awaitable[discord.Message | None]]
+
+
 class JobCards:
     """Every live card of this bot, fed by the job queue's listener hook."""
 
-    def __init__(self, bot: discord.Client, studio: Studio) -> None:
+    def __init__(self, bot: discord.Client, studio: Studio, post_take: PostTake) -> None:
         self.bot = bot
         self.studio = studio
+        # Handed in by the generate cog: the take post (cogs/take_posts.py) calls this module,
+        # not the other way round.
+        self.post_take = post_take
         self.cards: dict[int, Card] = {}
         self._opening: dict[int, Card] = {}  # interaction id → card whose reply is on its way
         self._posting: set[int] = set()
@@ -215,7 +218,7 @@ class JobCards:
                 return
             await self.bot.wait_until_ready()  # threads are made under a cached channel
             fallback = fallback_channel_id or (recorded.channel_id if recorded else None)
-            sent = await post_take(self.bot, self.studio, post, fallback)
+            sent = await self.post_take(self.bot, self.studio, post, fallback)
             if sent is None:
                 log.warning("job %s: take r%s has nowhere to be posted (no takes channel)",
                             job.id, post.take.revision)

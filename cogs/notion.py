@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from typing import TYPE_CHECKING
 
 import discord
 from discord import app_commands
@@ -12,6 +13,9 @@ from cogs.common import Answer, answer, context
 from storage.productions import Production
 from studio.notion import NotionService, SyncReport
 
+if TYPE_CHECKING:
+    from cogs.slate_bot import SlateBot
+
 log = logging.getLogger(__name__)
 
 
@@ -19,9 +23,9 @@ class NotionCog(commands.Cog):
     group = app_commands.Group(name="notion", description="The schedule in Notion",
                                guild_only=True)
 
-    def __init__(self, bot: commands.Bot):
+    def __init__(self, bot: SlateBot) -> None:
         self.bot = bot
-        studio = bot.studio  # type: ignore[attr-defined]
+        studio = bot.studio
         self.service = NotionService(studio.db, studio.settings, on_report=self.tell_producers)
 
     async def cog_load(self) -> None:
@@ -80,5 +84,5 @@ class NotionCog(commands.Cog):
         await answer(interaction, work(), ephemeral=True)
 
 
-async def setup(bot: commands.Bot) -> None:
+async def setup(bot: SlateBot) -> None:
     await bot.add_cog(NotionCog(bot))

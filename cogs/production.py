@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from typing import TYPE_CHECKING
 
 import discord
 from discord import app_commands
@@ -18,7 +19,10 @@ from cogs.common import (
     studio_of,
 )
 from studio.errors import NotFound
-from studio.production import claims
+from studio.production import board
+
+if TYPE_CHECKING:
+    from cogs.slate_bot import SlateBot
 
 
 def board_view(production_id: int, page: int, pages: int) -> discord.ui.View | None:
@@ -51,7 +55,7 @@ class BoardPage(discord.ui.DynamicItem[discord.ui.Button],
         prod = await production_here(interaction)
         if prod.id != self.production_id:
             raise NotFound("this board belongs to another production")
-        rows = await claims.board(studio_of(interaction).db, prod)
+        rows = await board.board(studio_of(interaction).db, prod)
         embed, pages = render.board_page(prod.title, rows, self.page)
         page = min(self.page, pages - 1)
         return Answer(embeds=[embed], view=board_view(prod.id, page, pages), edit=True)
@@ -59,7 +63,7 @@ class BoardPage(discord.ui.DynamicItem[discord.ui.Button],
 
 async def board_answer(interaction: discord.Interaction, page: int = 0) -> Answer:
     prod = await production_here(interaction)
-    rows = await claims.board(studio_of(interaction).db, prod)
+    rows = await board.board(studio_of(interaction).db, prod)
     embed, pages = render.board_page(prod.title, rows, page)
     return Answer(embeds=[embed], view=board_view(prod.id, page, pages))
 
@@ -85,7 +89,7 @@ class ProductionCog(commands.Cog):
         async def work() -> Answer:
             require_manager(interaction, "setting up the production")
             studio = studio_of(interaction)
-            prod = await claims.setup(
+            prod = await board.setup(
                 studio.db, interaction.guild_id or 0, title, producer_role=producer_role.name,
                 max_chapters=max_chapters,
                 default_max=studio.settings.max_chapters_per_creator,
@@ -109,6 +113,6 @@ class ProductionCog(commands.Cog):
         await answer(interaction, board_answer(interaction))
 
 
-async def setup(bot: commands.Bot) -> None:
+async def setup(bot: SlateBot) -> None:
     bot.add_dynamic_items(BoardPage)
     await bot.add_cog(ProductionCog())

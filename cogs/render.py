@@ -6,7 +6,7 @@ import discord
 
 from storage.chapters import ChapterProgress
 from storage.shots import Shot, ShotRef
-from studio.production.claims import ChapterDetail
+from studio.production.board import ChapterDetail
 
 CHAPTERS_PER_PAGE = 15
 SHOTS_PER_PAGE = 20
@@ -16,6 +16,12 @@ COLOUR = discord.Colour(0x2B6CB0)
 
 def cut(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def progress_bar(fraction: float, width: int = 10) -> str:
+    """A bar of `width` cells, filled to `fraction` (0..1, clamped)."""
+    filled = min(width, max(0, round(fraction * width)))
+    return "█" * filled + "░" * (width - filled)
 
 
 def page_count(total: int, per_page: int) -> int:

@@ -11,13 +11,14 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
+from typing import TYPE_CHECKING
 
 import discord
 from discord import app_commands
 from discord.ext import commands
 
 from cogs import pick
-from cogs.common import UPLOAD_LIMIT, Answer, answer, context, display_name
+from cogs.common import UPLOAD_LIMIT, Answer, answer, context, display_name, is_producer
 from cogs.render import cut as truncate
 from cogs.threads import post_in_chapter
 from storage.productions import Production
@@ -25,10 +26,14 @@ from storage.timers import Timer
 from studio.app import Studio
 from studio.errors import NotFound
 from studio.generation.take_media import shown_file
-from studio.production import claims
-from studio.review import ballots
+from studio.production import board
+from studio.review import approvals, ballots, notices, queue, windows
+from studio.review import rules as review_rules
 from studio.review.ballots import VOTE_AGAINST, VOTE_FOR, Voter
 from studio.review.timers import Dispatcher, parse
+
+if TYPE_CHECKING:
+    from cogs.slate_bot import SlateBot
 
 log = logging.getLogger("slate.cogs.review")
 
@@ -54,7 +59,7 @@ def when(text: str) -> str:
     return f"<t:{int(parse(text).timestamp())}:R>"
 
 
-def status_embed(found: ballots.VoteStatus, guild_id: int) -> discord.Embed:
+def status_embed(found: windows.VoteStatus, guild_id: int) -> discord.Embed:
     window = found.window
     if window is None:
         head = "never put to the vote"
@@ -82,7 +87,7 @@ QUEUE_ITEMS = 10
 QUEUE_LINE = 400  # QUEUE_ITEMS × QUEUE_LINE stays under a description's 4096
 
 
-def queue_embed(items: list[ballots.QueueItem], guild_id: int) -> discord.Embed:
+def queue_embed(items: list[queue.QueueItem], guild_id: int) -> discord.Embed:
     kinds = {"unopened": "waiting for a vote", "voting": "voting",
              "decision": "waiting for a decision"}
     lines = []
@@ -108,19 +113,12 @@ def candidate_text(ref_code: str, take_revision: int, prompt: str, source: str) 
             f"Vote with {VOTE_FOR} (for) or {VOTE_AGAINST} (against).")
 
 
-def is_producer(member: discord.abc.User | None, prod: Production) -> bool:
-    if not isinstance(member, discord.Member):
-        return False
-    return member.guild_permissions.manage_guild or any(
-        role.name == prod.producer_role for role in member.roles)
-
-
 async def complete_take(interaction: discord.Interaction, typed: str
                         ) -> list[app_commands.Choice[str]]:
     """Candidate takes the user may approve."""
     try:
         ctx = await context(interaction)
-        found = await ballots.takes_to_approve(ctx.db, ctx.production, ctx.actor, typed)
+        found = await approvals.takes_to_approve(ctx.db, ctx.production, ctx.actor, typed)
     except Exception:
         log.exception("take autocomplete failed")
         return []
@@ -133,11 +131,11 @@ class ReviewCog(commands.Cog):
     queue_group = app_commands.Group(name="review", description="The review queue",
                                      guild_only=True)
 
-    def __init__(self, bot: commands.Bot) -> None:
+    def __init__(self, bot: SlateBot) -> None:
         self.bot = bot
-        self.studio: Studio = bot.studio  # type: ignore[attr-defined]
+        self.studio: Studio = bot.studio
         self.timers = Dispatcher(self.studio.db)
-        self.timers.on(ballots.CLOSE_EVENT, self._deadline)
+        self.timers.on(windows.CLOSE_EVENT, self._deadline)
         self.pending: list[tuple[ballots.Event, int, discord.Member | None]] = []
         self._drainer: asyncio.Task | None = None
         # Held while a batch is stored or a vote reconciled: the two never interleave.
@@ -274,7 +272,7 @@ class ReviewCog(commands.Cog):
         if guild_id is None:
             return None
         try:
-            return await claims.get(self.studio.db, guild_id)
+            return await board.get(self.studio.db, guild_id)
         except NotFound:
             return None
 
@@ -286,7 +284,7 @@ class ReviewCog(commands.Cog):
         self.timers.start()
 
     async def reconcile_all(self) -> None:
-        for window in await ballots.open_windows(self.studio.db):
+        for window in await windows.open_windows(self.studio.db):
             try:
                 await self.reconcile(window.id)
             except discord.HTTPException:
@@ -307,7 +305,7 @@ class ReviewCog(commands.Cog):
 
     async def reconcile(self, window_id: int) -> ballots.Reconciled:
         """Count what Discord shows for a running vote; deleted messages drop their votes."""
-        found = await ballots.window_status(self.studio.db, window_id)
+        found = await windows.window_status(self.studio.db, window_id)
         guild_id = (await self._guild_of(found.ref.production_id)) or 0
         prod = await self._production(guild_id)
         guild = self.bot.get_guild(guild_id)
@@ -359,7 +357,7 @@ class ReviewCog(commands.Cog):
         return Voter(user_id, name, is_producer(member, prod))
 
     async def _guild_of(self, production_id: int) -> int | None:
-        found = await ballots.production_of(self.studio.db, production_id)
+        found = await notices.production_of(self.studio.db, production_id)
         return found.guild_id if found else None
 
     # --- closing ----------------------------------------------------------------------------
@@ -367,11 +365,11 @@ class ReviewCog(commands.Cog):
     async def _deadline(self, timer: Timer) -> None:
         window_id = int(timer.data["window"])
         await self.reconcile(window_id)
-        closing = await ballots.close_due(self.studio.db, window_id)
+        closing = await windows.close_due(self.studio.db, window_id)
         if closing is not None:
             await self._announce_close(closing)
 
-    async def _announce_close(self, closing: ballots.Closing) -> None:
+    async def _announce_close(self, closing: windows.Closing) -> None:
         found = closing.status
         guild_id = await self._guild_of(found.ref.production_id) or 0
         prod = await self._production(guild_id)
@@ -391,7 +389,7 @@ class ReviewCog(commands.Cog):
                          f"`/approve` or `/retake`.", 2000),
                 allowed_mentions=discord.AllowedMentions(roles=True))
 
-    async def _announce_approval(self, prod: Production, done: ballots.ApprovalResult,
+    async def _announce_approval(self, prod: Production, done: approvals.ApprovalResult,
                                  channel_id: int | None) -> None:
         replaced = f", replacing r{done.previous.revision}" if done.previous else ""
         how = (f"by vote (score {done.score:+g})" if done.how == "vote" else "by a decision")
@@ -411,7 +409,7 @@ class ReviewCog(commands.Cog):
     # --- posting candidates -----------------------------------------------------------------
 
     async def _post_candidates(self, interaction: discord.Interaction,
-                               found: ballots.VoteStatus, prod: Production) -> int:
+                               found: windows.VoteStatus, prod: Production) -> int:
         assert found.window is not None
         lock = self._posting.setdefault(found.window.id, asyncio.Lock())
         async with lock:
@@ -419,7 +417,7 @@ class ReviewCog(commands.Cog):
 
     async def _post_unposted(self, interaction: discord.Interaction, window_id: int,
                              prod: Production) -> int:
-        found = await ballots.window_status(self.studio.db, window_id)
+        found = await windows.window_status(self.studio.db, window_id)
         assert found.window is not None
         channel_id = prod.takes_channel_id or interaction.channel_id
         assert channel_id is not None
@@ -433,12 +431,12 @@ class ReviewCog(commands.Cog):
                 candidate_text(found.ref.code, take.revision, take.prompt, take.source),
                 files=files, nonce=f"vote-{found.window.id}-{take.id}")  # see take_posts
             # Recorded before seeding: a vote cast the moment the message appears counts.
-            await ballots.record_posted(self.studio.db, found.window.id, take.id, channel_id,
+            await windows.record_posted(self.studio.db, found.window.id, take.id, channel_id,
                                        message.id)
             for emoji in (VOTE_FOR, VOTE_AGAINST):
                 await message.add_reaction(emoji)
             posted += 1
-        refreshed = await ballots.window_status(self.studio.db, found.window.id)
+        refreshed = await windows.window_status(self.studio.db, found.window.id)
         summary = summary_text(refreshed, interaction.guild_id or 0)
         window = refreshed.window
         assert window is not None
@@ -448,7 +446,7 @@ class ReviewCog(commands.Cog):
             except discord.HTTPException:
                 pass  # already gone; a fresh summary follows at the bottom
         message = await channel.send(summary)
-        await ballots.record_summary(self.studio.db, window.id, channel_id, message.id)
+        await windows.record_summary(self.studio.db, window.id, channel_id, message.id)
         return posted
 
     # --- commands ---------------------------------------------------------------------------
@@ -461,7 +459,7 @@ class ReviewCog(commands.Cog):
                         hours: app_commands.Range[float, 0.01, 720.0] | None = None) -> None:
         async def work() -> Answer:
             ctx = await context(interaction)
-            found = await ballots.open_vote(ctx.db, ctx.production, ctx.actor, shot, hours,
+            found = await windows.open_vote(ctx.db, ctx.production, ctx.actor, shot, hours,
                                            dispatcher=self.timers)
             posted = await self._post_candidates(interaction, found, ctx.production)
             window = found.window
@@ -477,10 +475,10 @@ class ReviewCog(commands.Cog):
     async def vote_close(self, interaction: discord.Interaction, shot: str) -> None:
         async def work() -> Answer:
             ctx = await context(interaction)
-            running = await ballots.status(ctx.db, ctx.production, shot)
+            running = await windows.status(ctx.db, ctx.production, shot)
             if running.window is not None and running.window.state == "open":
                 await self.reconcile(running.window.id)
-            closing = await ballots.close_vote(ctx.db, ctx.production, ctx.actor, shot)
+            closing = await windows.close_vote(ctx.db, ctx.production, ctx.actor, shot)
             await self._announce_close(closing)
             if closing.approval is not None:
                 text = (f"Closed: take r{closing.approval.take.revision} of shot "
@@ -498,7 +496,7 @@ class ReviewCog(commands.Cog):
     async def vote_status(self, interaction: discord.Interaction, shot: str) -> None:
         async def work() -> Answer:
             ctx = await context(interaction)
-            found = await ballots.status(ctx.db, ctx.production, shot)
+            found = await windows.status(ctx.db, ctx.production, shot)
             return Answer(embeds=[status_embed(found, ctx.production.guild_id)],
                           ephemeral=True)
         await answer(interaction, work(), ephemeral=True)
@@ -510,7 +508,7 @@ class ReviewCog(commands.Cog):
     async def approve(self, interaction: discord.Interaction, take: str) -> None:
         async def work() -> Answer:
             ctx = await context(interaction)
-            done = await ballots.approve(ctx.db, ctx.production, ctx.actor, take)
+            done = await approvals.approve(ctx.db, ctx.production, ctx.actor, take)
             await self._announce_approval(ctx.production, done, None)
             replaced = f" (replacing r{done.previous.revision})" if done.previous else ""
             return Answer(f"Take r{done.take.revision} of shot {done.ref.code} is approved"
@@ -525,7 +523,7 @@ class ReviewCog(commands.Cog):
                      note: app_commands.Range[str, 1, 1000]) -> None:
         async def work() -> Answer:
             ctx = await context(interaction)
-            done = await ballots.retake(ctx.db, ctx.production, ctx.actor, shot, note)
+            done = await approvals.retake(ctx.db, ctx.production, ctx.actor, shot, note)
             owner = done.owner.mention if done.owner else "nobody (the chapter is open)"
             await self._chapter_notice(
                 ctx.production, done.ref,
@@ -539,7 +537,7 @@ class ReviewCog(commands.Cog):
     async def review_queue(self, interaction: discord.Interaction, mine: bool = False) -> None:
         async def work() -> Answer:
             ctx = await context(interaction)
-            items = await ballots.queue(ctx.db, ctx.production, ctx.actor, mine=mine)
+            items = await queue.queue(ctx.db, ctx.production, ctx.actor, mine=mine)
             return Answer(embeds=[queue_embed(items, ctx.production.guild_id)],
                           ephemeral=True)
         await answer(interaction, work(), ephemeral=True)
@@ -567,9 +565,9 @@ class ReviewCog(commands.Cog):
                      "producer_weight": producer_weight, "owner_may_approve": owner_may_approve,
                      "vote_hours": vote_hours}
             if any(v is not None for v in given.values()):
-                rules = await ballots.configure(ctx.db, ctx.production, ctx.actor, **given)
+                rules = await review_rules.configure(ctx.db, ctx.production, ctx.actor, **given)
             else:
-                rules = await ballots.settings_of(ctx.db, ctx.production)
+                rules = await review_rules.settings_of(ctx.db, ctx.production)
             return Answer(
                 f"Quorum **{rules.quorum}** · margin **{rules.margin:g}** · creators' own votes "
                 f"{'count' if rules.creator_votes_count else 'do not count'} · producer votes "
@@ -579,7 +577,7 @@ class ReviewCog(commands.Cog):
         await answer(interaction, work(), ephemeral=True)
 
 
-def summary_text(found: ballots.VoteStatus, guild_id: int) -> str:
+def summary_text(found: windows.VoteStatus, guild_id: int) -> str:
     window = found.window
     assert window is not None
     links = ", ".join(
@@ -591,6 +589,6 @@ def summary_text(found: ballots.VoteStatus, guild_id: int) -> str:
                     f"on each take; one vote per take.", 2000)
 
 
-async def setup(bot: commands.Bot) -> None:
+async def setup(bot: SlateBot) -> None:
     await bot.add_cog(ReviewCog(bot))
 

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import discord
 from discord import app_commands
 from discord.ext import commands
 
 from cogs import pick
 from cogs.common import Answer, answer, context
-from studio.production import claims
+from studio.production import schedule
+
+if TYPE_CHECKING:
+    from cogs.slate_bot import SlateBot
 
 
 class ScheduleCog(commands.Cog):
@@ -22,11 +27,11 @@ class ScheduleCog(commands.Cog):
                   date: app_commands.Range[str, 1, 20]) -> None:
         async def work() -> Answer:
             ctx = await context(interaction)
-            found = await claims.set_due(ctx.db, ctx.production, ctx.actor, chapter, date)
+            found = await schedule.set_due(ctx.db, ctx.production, ctx.actor, chapter, date)
             when = found.due_date or "no date"
             return Answer(f"chapter {found.number} (**{found.title}**) is due: {when}")
         await answer(interaction, work())
 
 
-async def setup(bot: commands.Bot) -> None:
+async def setup(bot: SlateBot) -> None:
     await bot.add_cog(ScheduleCog())

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import discord
 from discord import app_commands
 from discord.ext import commands
@@ -9,12 +11,15 @@ from discord.ext import commands
 from cogs import pick, render
 from cogs.common import Answer, answer, context, production_here, studio_of
 from studio.errors import ShotListError
-from studio.production import claims, shotlist
+from studio.production import board, schedule, shotlist, shots
+
+if TYPE_CHECKING:
+    from cogs.slate_bot import SlateBot
 
 Chapter = app_commands.Range[int, 1, 10_000]
 Code = app_commands.Range[str, 3, 20]
-STATUSES = [app_commands.Choice(name=s, value=s) for s in claims.SHOT_STATUSES
-            if s not in claims.DECIDED_BY_REVIEW]
+STATUSES = [app_commands.Choice(name=s, value=s) for s in shots.SHOT_STATUSES
+            if s not in schedule.DECIDED_BY_REVIEW]
 
 
 def _characters(text: str | None) -> list[str] | None:
@@ -32,7 +37,7 @@ class ShotCog(commands.Cog):
     async def list_(self, interaction: discord.Interaction, chapter: Chapter) -> None:
         async def work() -> Answer:
             prod = await production_here(interaction)
-            detail = await claims.chapter_detail(studio_of(interaction).db, prod, chapter)
+            detail = await board.chapter_detail(studio_of(interaction).db, prod, chapter)
             return Answer(embeds=[render.shot_list_embed(chapter, detail.chapter.title,
                                                          detail.shots)])
         await answer(interaction, work())
@@ -42,7 +47,7 @@ class ShotCog(commands.Cog):
     async def info(self, interaction: discord.Interaction, shot: Code) -> None:
         async def work() -> Answer:
             prod = await production_here(interaction)
-            ref = await claims.shot(studio_of(interaction).db, prod, shot)
+            ref = await shots.shot(studio_of(interaction).db, prod, shot)
             return Answer(embeds=[render.shot_embed(ref)])
         await answer(interaction, work())
 
@@ -58,7 +63,7 @@ class ShotCog(commands.Cog):
                   notes: app_commands.Range[str, 0, 1000] = "") -> None:
         async def work() -> Answer:
             ctx = await context(interaction)
-            ref = await claims.add_shot(ctx.db, ctx.production, ctx.actor, chapter,
+            ref = await shots.add_shot(ctx.db, ctx.production, ctx.actor, chapter,
                                             description=description, duration=duration,
                                             camera=camera, notes=notes,
                                             characters=_characters(characters))
@@ -77,7 +82,7 @@ class ShotCog(commands.Cog):
                    status: app_commands.Choice[str] | None = None) -> None:
         async def work() -> Answer:
             ctx = await context(interaction)
-            ref = await claims.edit_shot(
+            ref = await shots.edit_shot(
                 ctx.db, ctx.production, ctx.actor, shot, description=description,
                 planned_duration=duration, camera=camera, notes=notes,
                 characters=_characters(characters),
@@ -102,5 +107,5 @@ class ShotCog(commands.Cog):
         await answer(interaction, work())
 
 
-async def setup(bot: commands.Bot) -> None:
+async def setup(bot: SlateBot) -> None:
     await bot.add_cog(ShotCog())

@@ -15,7 +15,7 @@ from cogs.render import cut
 from storage.productions import Production
 from storage.shots import ShotRef
 from studio.app import Studio
-from studio.review import ballots
+from studio.review import notices
 
 
 async def post_in_chapter(bot: discord.Client, studio: Studio, prod: Production, ref: ShotRef,
@@ -24,7 +24,7 @@ async def post_in_chapter(bot: discord.Client, studio: Studio, prod: Production,
     thread; None when the production has no takes channel to hold threads."""
     if not prod.takes_channel_id:
         return None
-    thread_id = await ballots.chapter_thread(studio.db, ref.shot.chapter_id)
+    thread_id = await notices.chapter_thread(studio.db, ref.shot.chapter_id)
     if thread_id is not None:
         try:
             return await bot.get_partial_messageable(thread_id).send(**message())
@@ -36,5 +36,5 @@ async def post_in_chapter(bot: discord.Client, studio: Studio, prod: Production,
     thread = await parent.create_thread(
         name=cut(f"Chapter {ref.chapter_number} — {ref.chapter_title}", 100),
         type=discord.ChannelType.public_thread)
-    await ballots.record_chapter_thread(studio.db, ref.shot.chapter_id, parent.id, thread.id)
+    await notices.record_chapter_thread(studio.db, ref.shot.chapter_id, parent.id, thread.id)
     return await thread.send(**message())

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from storage.rows import Conn, fetch_all, fetch_one, now
+from storage.rows import Conn, fetch_all, fetch_one, now, update_row
 
 
 @dataclass(frozen=True)
@@ -110,13 +110,4 @@ _EDITABLE = {"title", "synopsis", "due_date", "status", "priority", "notes"}
 
 
 async def update(conn: Conn, chapter_id: int, **values: object) -> None:
-    unknown = set(values) - _EDITABLE
-    if unknown:
-        raise ValueError(f"not editable: {sorted(unknown)}")
-    if not values:
-        return
-    assignments = ", ".join(f"{name} = ?" for name in values)
-    await conn.execute(
-        f"UPDATE chapter SET {assignments}, updated_at = ? WHERE id = ?",
-        (*values.values(), now(), chapter_id),
-    )
+    await update_row(conn, "chapter", chapter_id, values, _EDITABLE)

@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
-from storage.rows import Conn, fetch_all, fetch_one, now, scalar
+from storage.rows import Conn, fetch_all, fetch_one, now, scalar, update_row
 
 
 @dataclass(frozen=True)
@@ -243,14 +243,7 @@ async def update_shot_fields(conn: Conn, shot_id: int, values: dict[str, object]
 
 async def _update(conn: Conn, table: str, row_id: int, values: dict[str, object],
                   allowed: set[str]) -> None:
-    unknown = set(values) - allowed
-    if unknown:
-        raise ValueError(f"not pulled from Notion: {sorted(unknown)}")
-    if not values:
-        return
-    assignments = ", ".join(f"{name} = ?" for name in values)
-    await conn.execute(f"UPDATE {table} SET {assignments}, updated_at = ? WHERE id = ?",
-                       (*values.values(), now(), row_id))
+    await update_row(conn, table, row_id, values, allowed, refusal="not pulled from Notion")
 
 
 async def row(conn: Conn, production_id: int, key: str) -> NotionRow | None:

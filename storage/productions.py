@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 
-from storage.rows import Conn, fetch_one, now
+from storage.rows import Conn, fetch_one, now, update_row
 
 
 @dataclass(frozen=True)
@@ -60,13 +60,4 @@ _EDITABLE = {
 
 
 async def update(conn: Conn, production_id: int, **values: object) -> None:
-    unknown = set(values) - _EDITABLE
-    if unknown:
-        raise ValueError(f"not editable: {sorted(unknown)}")
-    if not values:
-        return
-    assignments = ", ".join(f"{name} = ?" for name in values)
-    await conn.execute(
-        f"UPDATE production SET {assignments}, updated_at = ? WHERE id = ?",
-        (*values.values(), now(), production_id),
-    )
+    await update_row(conn, "production", production_id, values, _EDITABLE)

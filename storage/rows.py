@@ -56,3 +56,17 @@ async def fetch_in(conn: Conn, cls: type[T], sql: str, values: list) -> list[T]:
 async def scalar(conn: Conn, sql: str, args: tuple = ()) -> Any:
     rows = list(await conn.execute_fetchall(sql, args))
     return rows[0][0] if rows else None
+
+
+async def update_row(conn: Conn, table: str, row_id: int, values: dict[str, object],
+                     editable: frozenset[str] | set[str], *, refusal: str = "not editable") -> None:
+    """Set `values` on one row of `table`, stamping updated_at; only `editable` columns (the
+    names are put into the SQL, so they come from this list, never from a caller)."""
+    unknown = set(values) - set(editable)
+    if unknown:
+        raise ValueError(f"{refusal}: {sorted(unknown)}")
+    if not values:
+        return
+    assignments = ", ".join(f"{name} = ?" for name in values)
+    await conn.execute(f"UPDATE {table} SET {assignments}, updated_at = ? WHERE id = ?",
+                       (*values.values(), now(), row_id))

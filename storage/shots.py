@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
-from storage.rows import Conn, fetch_all, fetch_one, now
+from storage.rows import Conn, fetch_all, fetch_one, now, update_row
 
 
 @dataclass(frozen=True)
@@ -109,18 +109,9 @@ _EDITABLE = {
 
 
 async def update(conn: Conn, shot_id: int, **values: object) -> None:
-    unknown = set(values) - _EDITABLE
-    if unknown:
-        raise ValueError(f"not editable: {sorted(unknown)}")
-    if not values:
-        return
     if "characters" in values and not isinstance(values["characters"], str):
         values["characters"] = json.dumps(values["characters"])
-    assignments = ", ".join(f"{name} = ?" for name in values)
-    await conn.execute(
-        f"UPDATE shot SET {assignments}, updated_at = ? WHERE id = ?",
-        (*values.values(), now(), shot_id),
-    )
+    await update_row(conn, "shot", shot_id, values, _EDITABLE)
 
 
 async def take_counts(conn: Conn, shot_ids: list[int]) -> dict[int, int]:

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from storage.rows import Conn, fetch_all, fetch_one, now
 
-STEM_KINDS = ("vo", "sfx", "music")
+STEM_KINDS = ("vo", "sfx", "music")  # the one list: commands, the shell and the cut read it
 
 
 @dataclass(frozen=True)

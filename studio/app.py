@@ -6,6 +6,7 @@ import asyncio
 from dataclasses import dataclass
 
 from storage.db import Database
+from studio.ops import closing
 from studio.ops.memory import keep_freed_memory
 from studio.ops.settings import Settings
 
@@ -24,7 +25,5 @@ class Studio:
         return cls(settings, db)
 
     async def close(self) -> None:
-        from studio.cut import segments
-
-        await asyncio.to_thread(segments.shutdown)
+        await asyncio.to_thread(closing.close_all)
         await self.db.close()

@@ -10,7 +10,7 @@ import pytest
 from storage.productions import Production
 from studio.app import Studio
 from studio.ops.settings import Settings, load_settings
-from studio.production import claims
+from studio.production import board
 from studio.production.people import Actor, actor
 
 EXAMPLES = Path(__file__).parent.parent / "examples"
@@ -41,7 +41,7 @@ async def studio(settings: Settings) -> AsyncIterator[Studio]:
 
 @pytest.fixture
 async def prod(studio: Studio) -> Production:
-    return await claims.setup(studio.db, 1, "Test Film", producer_role="Producer",
+    return await board.setup(studio.db, 1, "Test Film", producer_role="Producer",
                                   max_chapters=2)
 
 

@@ -11,7 +11,7 @@ from storage import audit, chapters
 from storage.productions import Production
 from studio.app import Studio
 from studio.errors import ClaimRefused, InvalidInput, NotFound, NotPermitted
-from studio.production import claims
+from studio.production import board, claims, schedule, shots
 from studio.production.people import Actor, actor, member_named
 
 
@@ -95,7 +95,7 @@ async def test_200_concurrent_claims_for_one_chapter_make_exactly_one_owner(
     assert stored is not None and stored.owner_id == owner.id
     claim_rows = [e for e in await audit.for_entity(studio.db.reader, "chapter", stored.id)
               if e.action == "claim"]
-    assert len(claim_rows) == 1 and claims[0].actor_id == owner.id
+    assert len(claim_rows) == 1 and claim_rows[0].actor_id == owner.id
 
 
 async def test_per_creator_limit_holds_under_concurrency(
@@ -114,48 +114,48 @@ async def test_per_creator_limit_holds_under_concurrency(
 
 
 async def test_due_dates_and_statuses(studio: Studio, sample: Production, producer: Actor) -> None:
-    changed = await claims.set_due(studio.db, sample, producer, 4, "2027-01-15")
+    changed = await schedule.set_due(studio.db, sample, producer, 4, "2027-01-15")
     assert changed.due_date == "2027-01-15"
     with pytest.raises(Exception, match="'next friday' is not a date: use YYYY-MM-DD"):
-        await claims.set_due(studio.db, sample, producer, 4, "next friday")
-    cleared = await claims.set_due(studio.db, sample, producer, 4, "clear")
+        await schedule.set_due(studio.db, sample, producer, 4, "next friday")
+    cleared = await schedule.set_due(studio.db, sample, producer, 4, "clear")
     assert cleared.due_date is None
 
     alice = await actor(studio.db, sample, "Alice", discord_id=1)
     with pytest.raises(NotPermitted, match="owner or a Producer"):
-        await claims.set_chapter_status(studio.db, sample, alice, 4, "needs_review")
+        await schedule.set_chapter_status(studio.db, sample, alice, 4, "needs_review")
     await claims.claim(studio.db, sample, alice, 4)
-    reviewed = await claims.set_chapter_status(studio.db, sample, alice, 4, "needs_review")
+    reviewed = await schedule.set_chapter_status(studio.db, sample, alice, 4, "needs_review")
     assert reviewed.status == "needs_review"
     actions = [e.action for e in await audit.for_entity(studio.db.reader, "chapter", reviewed.id)]
     assert actions == ["import", "due", "due", "claim", "status"]
 
 
 async def test_shot_add_and_edit(studio: Studio, sample: Production, producer: Actor) -> None:
-    added = await claims.add_shot(studio.db, sample, producer, 2, description="Insert: kite",
+    added = await shots.add_shot(studio.db, sample, producer, 2, description="Insert: kite",
                                       duration=2.5)
     assert added.code == "2.6" and added.shot.planned_duration == 2.5
-    edited = await claims.edit_shot(studio.db, sample, producer, "2.6",
+    edited = await shots.edit_shot(studio.db, sample, producer, "2.6",
                                         planned_duration=3, characters=["Pell"])
     assert edited.shot.planned_duration == 3.0 and edited.shot.character_names == ["Pell"]
     with pytest.raises(Exception, match="at most 600 seconds"):
-        await claims.edit_shot(studio.db, sample, producer, "2.6", planned_duration=9999)
+        await shots.edit_shot(studio.db, sample, producer, "2.6", planned_duration=9999)
     with pytest.raises(Exception, match=r"write chapter\.shot"):
-        await claims.shot(studio.db, sample, "two")
+        await shots.shot(studio.db, sample, "two")
 
 
 async def test_releasing_keeps_decisions_and_the_audit_shows_the_status(
         studio: Studio, sample: Production, producer: Actor) -> None:
     maya = await actor(studio.db, sample, "Maya")
     await claims.claim(studio.db, sample, maya, 1)
-    assert (await claims.chapter(studio.db, sample, 1)).status == "wip"
+    assert (await board.chapter(studio.db, sample, 1)).status == "wip"
     await claims.release(studio.db, sample, maya, 1)
-    assert (await claims.chapter(studio.db, sample, 1)).status == "open"
-    await claims.set_chapter_status(studio.db, sample, producer, 2, "approved")
+    assert (await board.chapter(studio.db, sample, 1)).status == "open"
+    await schedule.set_chapter_status(studio.db, sample, producer, 2, "approved")
     await claims.assign(studio.db, sample, producer, 2, maya.member)
     await claims.unassign(studio.db, sample, producer, 2)
-    assert (await claims.chapter(studio.db, sample, 2)).status == "approved"
-    await claims.set_chapter_status(studio.db, sample, producer, 3, "omitted")
+    assert (await board.chapter(studio.db, sample, 2)).status == "approved"
+    await schedule.set_chapter_status(studio.db, sample, producer, 3, "omitted")
     with pytest.raises(ClaimRefused, match="cut from the film"):
         await claims.claim(studio.db, sample, maya, 3)
     entries = await audit.recent(studio.db.reader, sample.id, limit=50)
@@ -169,13 +169,13 @@ async def test_a_shot_is_approved_only_through_review(
     await claims.claim(studio.db, sample, maya, 1)
     for who in (maya, producer):
         with pytest.raises(InvalidInput, match="through review"):
-            await claims.edit_shot(studio.db, sample, who, "1.1", status="approved")
-    assert (await claims.shot(studio.db, sample, "1.1")).shot.status != "approved"
+            await shots.edit_shot(studio.db, sample, who, "1.1", status="approved")
+    assert (await shots.shot(studio.db, sample, "1.1")).shot.status != "approved"
 
 
 async def test_the_chapter_limit_can_change_after_set_up(
         studio: Studio, sample: Production) -> None:
-    changed = await claims.setup(studio.db, sample.guild_id, sample.title, max_chapters=3)
+    changed = await board.setup(studio.db, sample.guild_id, sample.title, max_chapters=3)
     assert changed.max_chapters_per_creator == 3
     assert changed.producer_role == sample.producer_role  # not given: kept
     maya = await actor(studio.db, changed, "Maya")

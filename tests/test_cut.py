@@ -22,7 +22,7 @@ from storage import audit, cuts, shots
 from storage.productions import Production
 from studio import mediastore
 from studio.app import Studio
-from studio.cut import build, segments, timeline
+from studio.cut import build, changelog, loudness, normalize, plan
 from studio.errors import SlateError
 from studio.generation import takes
 from studio.generation.standin import make_standin_take, make_still, make_tone
@@ -160,7 +160,7 @@ async def test_mix_is_loudness_normalized_to_the_target(
 
     err = await run_ffmpeg(["-v", "info", "-i", str(result.film), "-map", "0:a:0", "-af",
                             "ebur128=peak=true", "-f", "null", "-"])
-    measured = build.measured_loudness(err)
+    measured = loudness.measured_loudness(err)
     assert measured is not None
     # Only chapter 1 has sound (half the film): the target applies to the whole mix.
     assert abs(measured.integrated - studio.settings.cut_lufs) < 1.0
@@ -185,13 +185,13 @@ async def test_each_chapter_is_brought_to_the_target_loud_or_quiet(
         err = await run_ffmpeg(["-v", "info", "-ss", f"{start:.3f}", "-t", f"{end - start:.3f}",
                                 "-i", str(result.film), "-map", "0:a:0", "-af",
                                 "ebur128=peak=true", "-f", "null", "-"])
-        measured = build.measured_loudness(err)
+        measured = loudness.measured_loudness(err)
         assert measured is not None
         assert abs(measured.integrated - studio.settings.cut_lufs) < 1.0, (start, measured)
 
 
 def test_running_times_read_as_an_editor_writes_them() -> None:
-    assert [build.clock(s) for s in (4.25, 161.0, 3600, 6727.5)] == [
+    assert [changelog.clock(s) for s in (4.25, 161.0, 3600, 6727.5)] == [
         "0:04.2", "2:41.0", "1:00:00.0", "1:52:07.5"]
 
 
@@ -325,15 +325,15 @@ async def test_editorial_files_read_back_with_opentimelineio(
     await takes.add_stem(studio, film, producer, 2, "sfx", make_tone(tmp_path / "s.wav", 1))
     result = await build.build(studio, film)
     entries = result.timeline.entries
-    timeline = otio.adapters.read_from_file(str(result.editorial["otio"]))
-    picture = timeline.video_tracks()[0]
+    otio_timeline = otio.adapters.read_from_file(str(result.editorial["otio"]))
+    picture = otio_timeline.video_tracks()[0]
     assert [c.name for c in picture] == [
         "1.1 r1", *[f"{e.code} slate" for e in entries[1:-1]], "credits"]
     assert picture[0].metadata["slate"]["take_id"] == take_id
     assert picture[0].metadata["slate"]["approved"] is True
     assert picture[0].markers[0].name == "Establishing"
-    assert [t.name for t in timeline.audio_tracks()] == ["Takes", "SFX"]
-    assert timeline.duration().to_frames() == result.timeline.frames
+    assert [t.name for t in otio_timeline.audio_tracks()] == ["Takes", "SFX"]
+    assert otio_timeline.duration().to_frames() == result.timeline.frames
     xml = otio.adapters.read_from_file(str(result.editorial["fcpxml"]), adapter_name="fcp_xml")
     assert len(list(xml.video_tracks()[0].find_clips())) == len(entries)
     # Take ids and approvals ride in the FCP XML clips too: logging fields and comments.
@@ -453,12 +453,12 @@ def test_shell_cut_builds_and_prints_where_the_film_is(
 async def test_a_shot_lasts_its_take_when_the_setting_says_so(
     studio: Studio, film: Production, producer: Actor, tmp_path: Path
 ) -> None:
-    from studio.cut import timeline
+    from studio.cut import plan
 
     await approve(studio, film, producer, "1.1",
                   make_standin_take(tmp_path / "a.mp4", "1.1", seconds=2.0))
-    by_plan = await timeline.build(studio, film)
-    by_take = await timeline.build(
+    by_plan = await plan.timeline_of(studio, film)
+    by_take = await plan.timeline_of(
         Studio(studio.settings.model_copy(update={"cut_duration_from": "take"}), studio.db), film)
     fps = Fraction(24000, 1001)
     assert by_plan.entries[0].frames == round(1 * fps)  # planned 1 s: trimmed
@@ -633,7 +633,7 @@ async def built_with_two_shots(studio: Studio, film: Production, producer: Actor
     first = await build.build(studio, film)
     shot = first.timeline.approved[0]
     assert shot.code == "1.1" and shot.media_sha256 and shot.take_kind
-    return segments.segment_path(studio.settings.cache_path / "segments", segments.cache_key(
+    return normalize.segment_path(studio.settings.cache_path / "segments", normalize.cache_key(
         shot.media_sha256, shot.take_kind, shot.frames, first.timeline.profile))
 
 
@@ -859,10 +859,10 @@ async def test_a_worker_killed_mid_segment_fails_only_that_take_and_the_next_bui
     for code in ("1.1", "2.2"):
         await approve(studio, film, producer, code,
                       make_standin_take(tmp_path / f"{code}.mp4", code, audio=True))
-    line = await timeline.build(studio, film)
+    line = await plan.timeline_of(studio, film)
     entry = next(e for e in line.entries if e.code == "1.3")
     assert entry.media_sha256 and entry.take_kind
-    key = segments.cache_key(entry.media_sha256, entry.take_kind, entry.frames, line.profile)
+    key = normalize.cache_key(entry.media_sha256, entry.take_kind, entry.frames, line.profile)
     folder = studio.settings.cache_path / "segments" / key[:2]
     killed: list[int] = []
 

@@ -18,9 +18,9 @@ from studio.generation import requests
 from studio.generation.takes import stems_of
 from studio.media import streams_of
 from studio.ops.settings import load_settings
-from studio.production import claims
+from studio.production import board
 from studio.production.people import actor
-from studio.review import ballots
+from studio.review import windows
 
 ROOT = Path(__file__).parent.parent
 
@@ -86,7 +86,7 @@ async def test_votes_decisions_and_jobs_are_in_the_database(demo_run) -> None:
     assert done.returncode == 0
     studio = await Studio.open(load_settings(data_dir=data))
     try:
-        prod = await claims.get(studio.db, claims.SHELL_GUILD)
+        prod = await board.get(studio.db, board.SHELL_GUILD)
         who = await actor(studio.db, prod, "Producer", discord_id=1000, is_producer=True)
         jobs = await requests.jobs_of(studio, prod, who, everyone=True, limit=1000)
         # 10 shots, two with a second candidate, a VO line per chapter, the retake: 15 jobs.
@@ -103,13 +103,13 @@ async def test_votes_decisions_and_jobs_are_in_the_database(demo_run) -> None:
         printed = re.search(r"^votes: (\d+) recorded", done.stdout, re.MULTILINE)
         assert printed and int(printed.group(1)) == len(recorded) > 0
         # 1.1: the second candidate won the vote; 2.1 tied and a producer chose; 2.3 retaken.
-        contest = await ballots.status(studio.db, prod, "1.1")
+        contest = await windows.status(studio.db, prod, "1.1")
         assert contest.window is not None and contest.window.outcome == "approved"
         assert [c.take.revision for c in contest.candidates if c.take.status == "approved"] \
             == [2]
-        tie = await ballots.status(studio.db, prod, "2.1")
+        tie = await windows.status(studio.db, prod, "2.1")
         assert tie.window is not None and tie.window.outcome == "decided"
-        retaken = await ballots.status(studio.db, prod, "2.3")
+        retaken = await windows.status(studio.db, prod, "2.3")
         assert [c.take.revision for c in retaken.candidates] == [2]
         assert retaken.candidates[0].take.status == "approved"
         # Chapter 2's VO is the animatic's voice line; its notes ask for SFX too.

@@ -12,7 +12,7 @@ from pathlib import Path
 import av
 import pytest
 
-from studio.cut import segment_encode, segments
+from studio.cut import normalize, segment_encode
 from studio.cut.timeline import Profile
 from studio.generation.standin import make_standin_take, make_still, make_tone
 from studio.media import FFmpegFailed, ffmpeg_exe, write_concat_list
@@ -23,8 +23,8 @@ PROFILE = Profile(320, 180, Fraction(24000, 1001))
 @pytest.fixture(autouse=True)
 def _no_pool_left() -> object:
     yield
-    segments.shutdown()
-    assert segments.worker_pids() == []
+    normalize.shutdown()
+    assert normalize.worker_pids() == []
 
 
 async def test_segments_from_different_sources_join_by_stream_copy(tmp_path: Path) -> None:
@@ -41,7 +41,7 @@ async def test_segments_from_different_sources_join_by_stream_copy(tmp_path: Pat
     ]
     cache = tmp_path / "cache"
     segments = await asyncio.gather(*(
-        segments.normalize(cache, f"{n:064x}", path, kind, sound, frames, PROFILE)
+        normalize.normalize(cache, f"{n:064x}", path, kind, sound, frames, PROFILE)
         for n, (path, kind, sound, frames) in enumerate(sources)))
     assert not any(s.cached for s in segments)
     extradata = set()
@@ -75,9 +75,9 @@ async def test_segments_from_different_sources_join_by_stream_copy(tmp_path: Pat
 
 async def test_a_second_call_is_served_from_the_cache(tmp_path: Path) -> None:
     take = make_standin_take(tmp_path / "t.mp4", "t")
-    made = await segments.normalize(tmp_path / "c", "ab" * 32, take, "video", False, 10,
+    made = await normalize.normalize(tmp_path / "c", "ab" * 32, take, "video", False, 10,
                                      PROFILE)
-    again = await segments.normalize(tmp_path / "c", "ab" * 32, take, "video", False, 10,
+    again = await normalize.normalize(tmp_path / "c", "ab" * 32, take, "video", False, 10,
                                       PROFILE)
     assert (made.cached, again.cached, again.path) == (False, True, made.path)
 
@@ -90,7 +90,7 @@ async def test_unusable_files_fail_with_a_short_reason_and_leave_nothing(
     bad.write_bytes(content)
     cache = tmp_path / "cache"
     with pytest.raises(FFmpegFailed) as failed:
-        await segments.normalize(cache, "cd" * 32, bad, "video", True, 10, PROFILE)
+        await normalize.normalize(cache, "cd" * 32, bad, "video", True, 10, PROFILE)
     assert str(failed.value) and str(tmp_path) not in str(failed.value)
     assert not [p for p in cache.rglob("*") if p.is_file()]
 
@@ -98,15 +98,15 @@ async def test_unusable_files_fail_with_a_short_reason_and_leave_nothing(
 async def test_a_file_with_sound_but_no_picture_fails_as_a_video(tmp_path: Path) -> None:
     tone = make_tone(tmp_path / "tone.wav", 0.4)
     with pytest.raises(FFmpegFailed, match="no picture"):
-        await segments.normalize(tmp_path / "c", "ef" * 32, tone, "video", True, 10, PROFILE)
+        await normalize.normalize(tmp_path / "c", "ef" * 32, tone, "video", True, 10, PROFILE)
 
 
 BOT_KILLED = """
 import asyncio, os, signal, sys
 from fractions import Fraction
 from pathlib import Path
-from studio import normalize, segment_encode
-from studio.timeline import Profile
+from studio.cut import normalize, segment_encode
+from studio.cut.timeline import Profile
 
 async def main() -> None:
     await normalize.normalize(Path(sys.argv[1]), "ab" * 32, Path(sys.argv[2]), "video", False,
@@ -147,21 +147,21 @@ async def test_workers_do_not_outlive_a_killed_bot(tmp_path: Path) -> None:
 async def test_warm_starts_every_worker_and_the_next_segments_are_made_by_them(
     tmp_path: Path,
 ) -> None:
-    await segments.warm()
-    warmed = set(segments.worker_pids())
+    await normalize.warm()
+    warmed = set(normalize.worker_pids())
     assert len(warmed) == (os.cpu_count() or 2) + 1  # all started before any cut asked
     take = make_standin_take(tmp_path / "t.mp4", "t")
     made = await asyncio.gather(*(
-        segments.normalize(tmp_path / "c", f"{n:064x}", take, "video", False, 10, PROFILE)
+        normalize.normalize(tmp_path / "c", f"{n:064x}", take, "video", False, 10, PROFILE)
         for n in range(4)))
-    assert set(segments.worker_pids()) == warmed  # no process started for the cut
+    assert set(normalize.worker_pids()) == warmed  # no process started for the cut
     with av.open(str(made[0].path)) as container:
         assert sum(1 for _ in container.decode(video=0)) == 10
 
 
 def _segment_packets(frames: int) -> tuple[av.CodecContext, list[av.Packet]]:
     """A real segment's picture packets, as the encoder gives them."""
-    shape = segments.shape_of(PROFILE, frames)
+    shape = normalize.shape_of(PROFILE, frames)
     encoder = av.CodecContext.create("libx264", "w")
     segment_encode.configure(encoder, shape)
     packets: list[av.Packet] = []
@@ -173,17 +173,17 @@ def _segment_packets(frames: int) -> tuple[av.CodecContext, list[av.Packet]]:
 
 def test_the_decode_check_passes_a_whole_segment_and_names_a_missing_picture() -> None:
     encoder, packets = _segment_packets(12)
-    whole = segment_encode.PictureCheck(segments.shape_of(PROFILE, 12))
+    whole = segment_encode.PictureCheck(normalize.shape_of(PROFILE, 12))
     whole.feed(packets, encoder)
     assert whole.finish() is None
-    short = segment_encode.PictureCheck(segments.shape_of(PROFILE, 12))
+    short = segment_encode.PictureCheck(normalize.shape_of(PROFILE, 12))
     short.feed(packets[:-1], encoder)  # the last picture lost on the way
     assert short.finish() == "the normalized file decodes to 11 frames, not 12"
 
 
 def test_pictures_that_cannot_be_decoded_fail_the_check_with_a_reason() -> None:
     encoder, packets = _segment_packets(12)
-    check = segment_encode.PictureCheck(segments.shape_of(PROFILE, 12))
+    check = segment_encode.PictureCheck(normalize.shape_of(PROFILE, 12))
     check.feed([av.Packet(b"\x00\x00\x00\x10" + bytes(range(16)) * 4) for _ in packets],
                encoder)
     reason = check.finish()

@@ -15,7 +15,8 @@ from studio.app import Studio
 from studio.errors import InvalidInput, NotPermitted, SlateError
 from studio.notion import NotionService
 from studio.notion.mapping import CHAPTER_FIELDS, SHOT_FIELDS
-from studio.production import claims
+from studio.production import schedule
+from studio.production import shots as production_shots
 from studio.production.people import Actor, actor
 from tests.fakes.notion.server import FakeNotion
 from tests.notion_support import make_production, service_for
@@ -175,7 +176,7 @@ async def test_only_changed_rows_are_written(
     link = await connected(notion, fake, prod, producer)
     await notion.sync(prod, producer)
     for code in ("1.1", "2.3", "5.4"):
-        await claims.edit_shot(studio.db, prod, producer, code, status="wip")
+        await production_shots.edit_shot(studio.db, prod, producer, code, status="wip")
     fake.reset_counts()
     report = await notion.sync(prod, producer)
     assert sorted(report.updated) == ["shot 1.1", "shot 2.3", "shot 5.4"]
@@ -188,7 +189,7 @@ async def test_approvals_takes_and_votes_are_pushed(
 ) -> None:
     await make_production(studio.db, prod, 1, 2)
     link = await connected(notion, fake, prod, producer)
-    ref = await claims.shot(studio.db, prod, "1.2")
+    ref = await production_shots.shot(studio.db, prod, "1.2")
     voters = [await actor(studio.db, prod, f"voter {i}", discord_id=100 + i) for i in range(3)]
     async with studio.db.transaction() as tx:
         sha = "ab" * 32
@@ -225,7 +226,7 @@ async def test_edits_on_both_sides_resolve_by_ownership(
     chapter_page = page(fake, link, "chapter 2")
     # At once: Slate changes a shot's status; Notion edits that row's notes and due date, and
     # also (wrongly) its status, which Slate owns; Notion sets the chapter's priority.
-    await claims.edit_shot(studio.db, prod, producer, "2.2", status="needs_review")
+    await production_shots.edit_shot(studio.db, prod, producer, "2.2", status="needs_review")
     fake.edit(shot_page["id"], {
         "Notes": {"rich_text": [{"text": {"content": "Make the water greener"}}]},
         "Due": {"date": {"start": "2026-12-24"}},
@@ -235,7 +236,7 @@ async def test_edits_on_both_sides_resolve_by_ownership(
                                    "Description": {"rich_text": [{"text": {"content": "x"}}]}})
     report = await notion.sync(prod, producer)
     assert not report.failed
-    local = (await claims.shot(studio.db, prod, "2.2")).shot
+    local = (await production_shots.shot(studio.db, prod, "2.2")).shot
     assert local.status == "needs_review"  # Slate owns status
     assert local.notes == "Make the water greener"  # Notion owns notes
     fresh = await shots.get(studio.db.reader, local.id)
@@ -251,10 +252,10 @@ async def test_edits_on_both_sides_resolve_by_ownership(
     assert any(r.startswith("shot 2.2") and "Notes" in r and "Due" in r for r in report.pulled)
     # Slate refuses to change a Notion-owned field itself, so the two never drift apart.
     with pytest.raises(NotPermitted, match="chapter 2's Due is kept in Notion"):
-        await claims.set_due(studio.db, prod, producer, 2, "2027-01-01")
+        await schedule.set_due(studio.db, prod, producer, 2, "2027-01-01")
     with pytest.raises(NotPermitted, match=r"shot 2\.2's Notes is kept in Notion"):
-        await claims.edit_shot(studio.db, prod, producer, "2.2", notes="mine")
-    await claims.edit_shot(studio.db, prod, producer, "2.2", camera="handheld")  # Slate's
+        await production_shots.edit_shot(studio.db, prod, producer, "2.2", notes="mine")
+    await production_shots.edit_shot(studio.db, prod, producer, "2.2", camera="handheld")  # Slate's
     await notion.sync(prod, producer)
     assert page(fake, link, "chapter 2")["properties"]["Due"]["date"] is None
     # A no-change sync afterwards writes nothing.
@@ -277,8 +278,8 @@ async def test_a_production_can_hand_plan_fields_to_notion(
     other = page(fake, link, "shot 1.2")
     fake.edit(other["id"], {"Planned duration": {"number": -1}})
     report = await notion.sync(prod, producer)
-    assert (await claims.shot(studio.db, prod, "1.1")).shot.planned_duration == 7.5
-    assert (await claims.shot(studio.db, prod, "1.2")).shot.planned_duration == 4.0
+    assert (await production_shots.shot(studio.db, prod, "1.1")).shot.planned_duration == 7.5
+    assert (await production_shots.shot(studio.db, prod, "1.2")).shot.planned_duration == 4.0
     assert any("shot 1.2" in f and "planned duration" in f for f in report.failed)
 
 
@@ -388,13 +389,13 @@ async def test_a_row_deleted_in_notion_comes_back_and_refusals_are_reported(
     link = await connected(notion, fake, prod, producer)
     await notion.sync(prod, producer)
     fake.trash(page(fake, link, "shot 1.1")["id"])
-    await claims.edit_shot(studio.db, prod, producer, "1.1", status="wip")
+    await production_shots.edit_shot(studio.db, prod, producer, "1.1", status="wip")
     report = await notion.sync(prod, producer)
     assert "shot 1.1" in report.created
     one_page_per_row(fake, link, expected_keys(1, 2))
     # A column removed in Notion: the row cannot be written, and Notion's reason is reported.
     del fake.data_sources[link.shots_data_source_id]["properties"]["Takes"]
-    await claims.edit_shot(studio.db, prod, producer, "1.2", status="wip")
+    await production_shots.edit_shot(studio.db, prod, producer, "1.2", status="wip")
     report = await notion.sync(prod, producer)
     assert report.failed == ["shot 1.2: Takes is not a property that exists. (validation_error)"]
 
@@ -452,14 +453,14 @@ async def test_changes_are_pushed_automatically_and_notion_pulled_periodically(
             if len(fake.rows(link.shots_data_source_id)) == 4:
                 break
         assert len(fake.rows(link.shots_data_source_id)) == 4
-        await claims.edit_shot(studio.db, prod, producer, "1.2", status="needs_review")
+        await production_shots.edit_shot(studio.db, prod, producer, "1.2", status="needs_review")
         service.changed()
         fake.edit(page(fake, link, "shot 2.1")["id"],
                   {"Notes": {"rich_text": [{"text": {"content": "from Notion"}}]}})
         for _ in range(100):
             await asyncio.sleep(0.05)
             status = page(fake, link, "shot 1.2")["properties"]["Status"]["select"]["name"]
-            notes = (await claims.shot(studio.db, prod, "2.1")).shot.notes
+            notes = (await production_shots.shot(studio.db, prod, "2.1")).shot.notes
             if status == "needs_review" and notes == "from Notion":
                 break
         assert status == "needs_review" and notes == "from Notion"
@@ -517,7 +518,7 @@ async def test_a_reimport_keeps_what_notion_owns(
     report = await shotlist.import_shots(studio.db, prod, producer, again.encode(), "list.csv")
     assert report.kept_from_notion == ["shot 1.1 Notes"] and report.updated == ["1.1"]
     assert "kept as Notion has them: shot 1.1 Notes" in report.summary()
-    shot = (await claims.shot(studio.db, prod, "1.1")).shot
+    shot = (await production_shots.shot(studio.db, prod, "1.1")).shot
     assert shot.notes == "from Notion" and shot.planned_duration == 5
 
 

@@ -10,7 +10,9 @@ from storage import audit, shots
 from storage.productions import Production
 from studio.app import Studio
 from studio.errors import ShotListError
-from studio.production import claims, shotlist
+from studio.production import board as production_board
+from studio.production import shotlist
+from studio.production import shots as production_shots
 from studio.production.people import Actor, actor
 from tests.conftest import EXAMPLES
 
@@ -24,13 +26,13 @@ async def _snapshot(studio: Studio, prod: Production) -> list[tuple]:
 
 
 async def test_example_imports(studio: Studio, sample: Production) -> None:
-    board = await claims.board(studio.db, sample)
+    board = await production_board.board(studio.db, sample)
     assert [c.chapter.number for c in board] == list(range(1, 9))
     assert sum(c.shots_total for c in board) == 40
-    first = await claims.shot(studio.db, sample, "1.3")
+    first = await production_shots.shot(studio.db, sample, "1.3")
     assert first.shot.character_names == ["Pell"]
     assert first.chapter_title == "The Collector"
-    quoted = await claims.shot(studio.db, sample, "2.4")
+    quoted = await production_shots.shot(studio.db, sample, "2.4")
     assert 'the name "Ada"' in quoted.shot.description
 
 
@@ -76,7 +78,7 @@ async def test_a_bad_row_late_in_the_file_leaves_nothing_half_imported(
     with pytest.raises(ShotListError, match="line 17, field 'duration'"):
         await shotlist.import_shots(studio.db, prod, producer, content, "shots.csv")
     assert await _snapshot(studio, prod) == []
-    assert await claims.board(studio.db, prod) == []
+    assert await production_board.board(studio.db, prod) == []
 
 
 async def test_ten_megabyte_file_is_refused(
@@ -105,7 +107,7 @@ async def test_reimport_is_idempotent_and_marks_missing_shots_omitted(
     assert report.omitted == ["8.5"]
     assert report.added == ["9.1"] and report.chapters_added == [9]
     assert report.unchanged == 38
-    omitted = await claims.shot(studio.db, sample, "8.5")
+    omitted = await production_shots.shot(studio.db, sample, "8.5")
     assert omitted.shot.status == "omitted"  # kept, never deleted
 
     same = await shotlist.import_shots(studio.db, sample, producer,
@@ -115,7 +117,7 @@ async def test_reimport_is_idempotent_and_marks_missing_shots_omitted(
     restored = await shotlist.import_shots(studio.db, sample, producer, data + "".join(
         edited[-1:]).encode(), "low_tide.csv")
     assert restored.restored == ["8.5"] and restored.updated == ["1.1"]
-    assert (await claims.shot(studio.db, sample, "8.5")).shot.status == "todo"
+    assert (await production_shots.shot(studio.db, sample, "8.5")).shot.status == "todo"
 
 
 async def test_json_shot_list_names_the_line(
@@ -126,7 +128,8 @@ async def test_json_shot_list_names_the_line(
     report = await shotlist.import_shots(studio.db, prod, producer,
                                          json.dumps(rows, indent=2).encode(), "list.json")
     assert report.added == ["1.1", "1.2"]
-    assert (await claims.shot(studio.db, prod, "1.2")).shot.character_names == ["Pell", "Ada"]
+    found = await production_shots.shot(studio.db, prod, "1.2")
+    assert found.shot.character_names == ["Pell", "Ada"]
 
     rows.append({"chapter": 1, "shot": 3, "description": "bad", "duration": "long"})
     text = json.dumps(rows, indent=2)
@@ -160,4 +163,4 @@ async def test_a_list_without_titles_keeps_the_chapters_names(
     report = await shotlist.import_shots(studio.db, sample, producer, out.getvalue().encode(),
                                          "untitled.csv")
     assert report.chapters_renamed == [] and not report.changed
-    assert (await claims.chapter(studio.db, sample, 1)).title == rows[0]["chapter_title"]
+    assert (await production_board.chapter(studio.db, sample, 1)).title == rows[0]["chapter_title"]

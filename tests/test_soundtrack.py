@@ -105,7 +105,7 @@ async def test_pieces_join_gaplessly_and_a_stem_spanning_shots_is_intact(
     await takes.add_stem(studio, film, producer, 1, "music", one)
     await takes.add_stem(studio, film, producer, 2, "music", two)
     result = await build.build(studio, film)
-    assert build.soundtrack.tracks_of(result.timeline) == ["mix", "takes", "music"]
+    assert soundtrack.tracks_of(result.timeline) == ["mix", "takes", "music"]
     heard = pcm_of(result.film, 2)
     reference = np.concatenate([pcm_of(one), pcm_of(two)], axis=1)
     n = min(heard.shape[1], reference.shape[1])

@@ -12,7 +12,7 @@ import pytest
 from storage.db import Database, SchemaTooNew, apply_migrations, migrations
 from storage.productions import Production
 from studio.app import Studio
-from studio.production import claims
+from studio.production import board, claims
 from studio.production.people import actor
 
 MODEL_TABLES = {"production", "member", "chapter", "shot", "take", "media_file", "stem", "vote",
@@ -65,7 +65,7 @@ async def test_a_failed_transaction_changes_nothing(studio: Studio, prod: Produc
         async with studio.db.transaction() as tx:
             await tx.execute("UPDATE production SET title = 'Changed' WHERE id = ?", (prod.id,))
             raise RuntimeError("boom")
-    assert (await claims.get(studio.db, prod.guild_id)).title == "Test Film"
+    assert (await board.get(studio.db, prod.guild_id)).title == "Test Film"
 
 
 async def test_backup_is_consistent_while_claims_go_on(
@@ -73,21 +73,21 @@ async def test_backup_is_consistent_while_claims_go_on(
 ) -> None:
     crew = [await actor(studio.db, sample, f"c{i}", discord_id=i) for i in range(8)]
 
-    async def claims() -> None:
+    async def claim_all() -> None:
         for i, who in enumerate(crew):
             await claims.claim(studio.db, sample, who, i + 1)
             await asyncio.sleep(0)
 
     target = tmp_path / "backups" / "copy.db"
-    await asyncio.gather(claims(), studio.db.backup(target))
+    await asyncio.gather(claim_all(), studio.db.backup(target))
     await studio.db.backup(target)  # a second backup replaces the first atomically
 
     copy = await Database.open(target, migrate=False)
     try:
         original = [(c.chapter.number, c.owner_name, c.shots_total)
-                    for c in await claims.board(studio.db, sample)]
+                    for c in await board.board(studio.db, sample)]
         copied = [(c.chapter.number, c.owner_name, c.shots_total)
-                  for c in await claims.board(copy, sample)]
+                  for c in await board.board(copy, sample)]
         assert copied == original
         assert all(owner for _, owner, _ in copied)
         assert await copy.schema_version() == await studio.db.schema_version()

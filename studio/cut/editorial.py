@@ -13,7 +13,7 @@ from pathlib import Path
 
 import opentimelineio as otio
 
-from studio.cut.timeline import Entry, Timeline
+from studio.cut.timeline import Entry, Timeline, track_title
 
 
 def _range(frames: int, rate: float, start: int = 0) -> otio.opentime.TimeRange:
@@ -83,7 +83,7 @@ def to_otio(line: Timeline, segments: list[Path], stem_files: list[Path]) -> oti
     timeline.tracks.append(video)
     timeline.tracks.append(takes_audio)
     for kind in line.stem_kinds:
-        track = otio.schema.Track(name=kind.upper(), kind=otio.schema.TrackKind.Audio)
+        track = otio.schema.Track(name=track_title(kind), kind=otio.schema.TrackKind.Audio)
         at = 0
         for stem, path in zip(line.stems, stem_files, strict=True):
             if stem.kind != kind:

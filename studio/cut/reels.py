@@ -20,7 +20,7 @@ from typing import BinaryIO
 
 import av
 
-from studio.cut import seal
+from studio.cut import normalize, seal
 from studio.cut.mp4 import VideoReel
 from studio.cut.timeline import Timeline
 from studio.media import UNREADABLE, CacheDamaged, FFmpegFailed, ffmpeg_version
@@ -46,15 +46,7 @@ class BuiltReel:
 
 def plan(line: Timeline) -> list[Reel]:
     """A reel per chapter, in timeline order, and one for the end credits."""
-    reels: list[Reel] = []
-    group: object = None
-    for i, entry in enumerate(line.entries):
-        this = "credits" if entry.kind == "credits" else entry.chapter_number
-        if this != group:
-            reels.append(Reel(i, i))
-            group = this
-        reels[-1] = Reel(reels[-1].first, i + 1)
-    return reels
+    return [Reel(span.first, span.last) for span in line.chapter_spans()]
 
 
 def reel_key(line: Timeline, reel: Reel, segments: list[Path]) -> str:
@@ -207,7 +199,7 @@ def start(line: Timeline, segments: list[Path], cache: Path) -> asyncio.Future[l
 
 async def _new(loop: asyncio.AbstractEventLoop, line: Timeline, reel: Reel,
                segments: list[Path], target: Path) -> BuiltReel:
-    pending = loop.run_in_executor(segments.pool(), _reel, line, reel, segments, target)
+    pending = loop.run_in_executor(normalize.pool(), _reel, line, reel, segments, target)
     try:
         return await pending
     except BrokenProcessPool:  # a take's crash took the pool down meanwhile: read it here

@@ -126,23 +126,16 @@ def film_end(line: Timeline) -> int:
 def plan(line: Timeline) -> list[Run]:
     """Runs: one per chapter and one for the credits."""
     p = line.profile
-    firsts: list[int] = []
-    group: object = None
-    for i, entry in enumerate(line.entries):
-        this = "credits" if entry.kind == "credits" else entry.chapter_number
-        if this != group:
-            firsts.append(i)
-            group = this
     runs = []
-    for n, i in enumerate(firsts):
-        last = firsts[n + 1] if n + 1 < len(firsts) else len(line.entries)
+    for span in line.chapter_spans():
+        last = span.last
         end = p.samples(line.entries[last].start_frame) if last < len(line.entries) \
             else film_end(line)
-        entry = line.entries[i]
-        label = "credits" if entry.kind == "credits" else str(entry.chapter_number)
+        label = "credits" if span.chapter is None else str(span.chapter)
         stems = tuple(k for k, s in enumerate(line.stems)
-                      if entry.kind != "credits" and s.chapter_number == entry.chapter_number)
-        runs.append(Run(i, last, p.samples(entry.start_frame), end, stems, label))
+                      if span.chapter is not None and s.chapter_number == span.chapter)
+        start = p.samples(line.entries[span.first].start_frame)
+        runs.append(Run(span.first, last, start, end, stems, label))
     return runs
 
 

@@ -1,7 +1,8 @@
-"""The cut's timeline, read from the production: chapters in order, shots in order, each shot
-its approved take (or a slate), each chapter's stems at the chapter's start.
+"""The cut's timeline as plain types: the profile, entries (a take, a slate or a credits card)
+and stems, counted in frames at the profile's rational rate so 23.976 fps never drifts.
 
-Durations are counted in frames at the profile's rational rate, so 23.976 fps never drifts.
+Pure: no database, no Studio, so the segment workers import it cheaply (plan.py reads it
+from the production).
 """
 
 from __future__ import annotations
@@ -12,12 +13,16 @@ from dataclasses import asdict, dataclass, field
 from fractions import Fraction
 from math import lcm
 
-from storage import chapters, media_files, members, shots, stems, takes
-from storage.productions import Production
-from studio.app import Studio
 from studio.ops.settings import Settings
 
 SAMPLE_RATE = 48000
+# What each sound track is called, in the film and in the editor's timeline.
+TRACK_TITLES = {"mix": "Mix", "takes": "Takes", "vo": "VO", "sfx": "SFX", "music": "Music"}
+
+
+def track_title(kind: str) -> str:
+    return TRACK_TITLES.get(kind, kind.upper())
+
 
 
 @dataclass(frozen=True)
@@ -53,6 +58,7 @@ class Profile:
         return round(Fraction(frames) / self.fps * SAMPLE_RATE)
 
 
+
 @dataclass(frozen=True)
 class Entry:
     """One segment of the film: a shot's approved take, a shot's slate, or the end credits."""
@@ -82,6 +88,7 @@ class Entry:
     reason: str = ""  # why a slate stands here
 
 
+
 @dataclass(frozen=True)
 class StemEntry:
     chapter_number: int
@@ -90,6 +97,16 @@ class StemEntry:
     start_frame: int
     frames: int  # the chapter's length: a stem never runs into the next chapter
     media_duration: float | None
+
+
+
+@dataclass(frozen=True)
+class Span:
+    """entries[first:last]: one chapter's shots (chapter None: the end credits)."""
+
+    first: int
+    last: int
+    chapter: int | None
 
 
 @dataclass
@@ -120,6 +137,17 @@ class Timeline:
     def stem_kinds(self) -> list[str]:
         return sorted({s.kind for s in self.stems})
 
+    def chapter_spans(self) -> list[Span]:
+        """The entries grouped as the film plays them: each chapter's, then the end credits'."""
+        spans: list[Span] = []
+        for i, entry in enumerate(self.entries):
+            chapter = None if entry.kind == "credits" else entry.chapter_number
+            if spans and spans[-1].chapter == chapter and spans[-1].last == i:
+                spans[-1] = Span(spans[-1].first, i + 1, chapter)
+            else:
+                spans.append(Span(i, i + 1, chapter))
+        return spans
+
     def to_json(self) -> dict:
         return {"title": self.production_title,
                 "profile": {"width": self.profile.width, "height": self.profile.height,
@@ -131,102 +159,3 @@ class Timeline:
 
     def digest(self) -> str:
         return hashlib.sha256(json.dumps(self.to_json(), sort_keys=True).encode()).hexdigest()
-
-
-TOOLS_USED = ("FFmpeg", "OpenTimelineIO", "Pillow")
-
-
-async def build(studio: Studio, prod: Production) -> Timeline:
-    """The timeline as the production stands now (omitted shots leave no hole)."""
-    settings = studio.settings
-    profile = Profile.of(settings)
-    conn = studio.db.reader
-    line = Timeline(prod.title, profile)
-    all_chapters = await chapters.all_of(conn, prod.id)
-    owners = await members.many(conn, [c.owner_id for c in all_chapters if c.owner_id])
-    kept = [c for c in all_chapters if c.status != "omitted"]
-    shots_of = {c.id: await shots.of_chapter(conn, c.id, include_omitted=False) for c in kept}
-    stems_of = {c.id: await stems.active_of_chapter(conn, c.id) for c in kept}
-    # Every approved take, its file and its creator in a few queries, not three per shot.
-    approved = await takes.many(conn, [s.approved_take_id for shots_ in shots_of.values()
-                                       for s in shots_ if s.approved_take_id])
-    files = await media_files.many(conn, [t.media_sha256 for t in approved.values()]
-                                   + [s.media_sha256 for st in stems_of.values() for s in st])
-    creators = await members.many(conn, [t.creator_id for t in approved.values()
-                                         if t.creator_id])
-    frame = 0
-    tools: set[str] = set()
-    for chapter in kept:
-        owner = owners[chapter.owner_id].name if chapter.owner_id in owners else ""
-        chapter_start = frame
-        for shot in shots_of[chapter.id]:
-            code = f"{chapter.number}.{shot.number}"
-            base = dict(code=code, chapter_number=chapter.number, chapter_title=chapter.title,
-                        shot_number=shot.number, description=shot.description, owner=owner,
-                        planned_duration=shot.planned_duration, notes=shot.notes,
-                        start_frame=frame, owner_id=chapter.owner_id)
-            take = approved.get(shot.approved_take_id) if shot.approved_take_id else None
-            media = files.get(take.media_sha256) if take else None
-            if take is None or media is None:
-                frames = profile.frames(shot.planned_duration)
-                line.entries.append(Entry(kind="slate", frames=frames, reason="not yet approved",
-                                          **base))
-            else:
-                length = shot.planned_duration
-                if settings.cut_duration_from == "take" and media.duration:
-                    length = media.duration
-                frames = profile.frames(length)
-                creator = creators.get(take.creator_id) if take.creator_id else None
-                line.entries.append(Entry(
-                    kind="take", frames=frames, take_id=take.id, take_revision=take.revision,
-                    take_kind=take.kind, media_sha256=take.media_sha256,
-                    media_name=media.original_name, media_duration=media.duration,
-                    media_has_audio=bool(media.has_audio),
-                    provider=take.provider, model=take.model,
-                    creator=creator.name if creator else "", **base))
-                if take.provider:
-                    tools.add(take.provider + (f" ({take.model})" if take.model else ""))
-            frame += frames
-        for stem in stems_of[chapter.id]:
-            media = files.get(stem.media_sha256)
-            if frame > chapter_start:
-                line.stems.append(StemEntry(chapter.number, stem.kind, stem.media_sha256,
-                                            chapter_start, frame - chapter_start,
-                                            media.duration if media else None))
-    line.credits = credits_of(prod.title, all_chapters, owners, sorted(tools))
-    if settings.cut_credits_seconds > 0:
-        frames = profile.frames(settings.cut_credits_seconds)
-        cards = credit_cards(line.credits)
-        for n in range(1, len(cards) + 1):
-            # Each card is held the set time: fifty chapters take several cards, not a smaller font.
-            line.entries.append(Entry(
-                kind="credits", code="credits" if len(cards) == 1 else f"credits-{n}",
-                chapter_number=0, chapter_title="End credits", shot_number=n,
-                description="End credits" if len(cards) == 1
-                else f"End credits ({n} of {len(cards)})",
-                owner="", frames=frames, start_frame=frame,
-                planned_duration=profile.seconds(frames)))
-            frame += frames
-    return line
-
-
-CREDITS_PER_CARD = 8  # lines on one end-credits card, the title's included
-
-
-def credit_cards(credits: list[tuple[str, str]]) -> list[list[tuple[str, str]]]:
-    """The end credits in cards of at most CREDITS_PER_CARD lines, in order."""
-    return [credits[i:i + CREDITS_PER_CARD]
-            for i in range(0, len(credits), CREDITS_PER_CARD)] or [[]]
-
-
-def credits_of(title: str, all_chapters: list, owners: dict, tools: list[str]) -> list[
-        tuple[str, str]]:
-    """(role, names) lines: each chapter and who made it, then the tools used."""
-    lines: list[tuple[str, str]] = [("", title)]
-    for chapter in all_chapters:
-        if chapter.status == "omitted":
-            continue
-        who = owners[chapter.owner_id].name if chapter.owner_id in owners else "(open)"
-        lines.append((f"Chapter {chapter.number} — {chapter.title}", who))
-    lines.append(("Made with", ", ".join([*tools, *TOOLS_USED])))
-    return lines

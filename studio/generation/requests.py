@@ -37,7 +37,8 @@ from studio.generation.providers import KINDS, Provider, from_settings
 from studio.generation.providers.animatic import parse_ratio
 from studio.generation.providers.base import ProviderError
 from studio.generation.takes import add_take
-from studio.production import characters, claims
+from studio.production import characters
+from studio.production import shots as production_shots
 from studio.production.people import Actor
 
 MAX_PROMPT = 2000
@@ -112,7 +113,7 @@ async def request(
     """Queue a generation for shot `code`; refuse with the reason, changing nothing."""
     if kind not in KINDS:
         raise InvalidInput(f"a generation is one of: {', '.join(KINDS)}")
-    ref = await claims.shot(studio.db, prod, code)
+    ref = await production_shots.shot(studio.db, prod, code)
     if ref.owner_id != who.id and not who.is_producer:
         raise NotPermitted(f"only chapter {ref.chapter_number}'s owner or a "
                            f"{prod.producer_role} can generate for shot {ref.code}")
@@ -386,7 +387,7 @@ async def ask(studio: Studio, prod: Production, who: Actor, code: str, kind: str
     """
     check_options(kind, set(options))
     given = dict(options)
-    ref = await claims.shot(studio.db, prod, code)
+    ref = await production_shots.shot(studio.db, prod, code)
     if "from_take" in given:
         source = await take_by_revision(studio, ref.shot.id, ref.code, int(given.pop("from_take")))
         given["image_take"] = source.id

@@ -18,7 +18,8 @@ from studio import mediastore
 from studio.app import Studio
 from studio.errors import InvalidInput, NotPermitted
 from studio.media import Probe, probe
-from studio.production import claims
+from studio.production import board
+from studio.production import shots as production_shots
 from studio.production.people import Actor
 from studio.units import size_text
 
@@ -66,7 +67,7 @@ async def add_take(
     original_name: str = "", source: str = "uploaded", provenance: Provenance | None = None,
 ) -> StoredTake:
     """Check, store and record a take for shot `code` (e.g. '3.2')."""
-    ref = await claims.shot(studio.db, prod, code)
+    ref = await production_shots.shot(studio.db, prod, code)
     _may_work_on(who, ref.owner_id, prod, ref.chapter_number)
     found = check_upload(studio, path, allowed=("video", "image", "audio"))
     async with studio.db.transaction() as tx:
@@ -89,7 +90,7 @@ async def add_stem(
     """A chapter's VO, SFX or music stem: audio only; replaces the previous one of its kind."""
     if kind not in STEM_KINDS:
         raise InvalidInput(f"a stem is one of: {', '.join(STEM_KINDS)}")
-    chapter = await claims.chapter(studio.db, prod, chapter_number)
+    chapter = await board.chapter(studio.db, prod, chapter_number)
     _may_work_on(who, chapter.owner_id, prod, chapter.number)
     found = check_upload(studio, path, allowed=("audio",))
     async with studio.db.transaction() as tx:
@@ -102,7 +103,7 @@ async def add_stem(
 
 
 async def takes_of(studio: Studio, prod: Production, code: str) -> list[Take]:
-    ref = await claims.shot(studio.db, prod, code)
+    ref = await production_shots.shot(studio.db, prod, code)
     return await takes.of_shot(studio.db.reader, ref.shot.id)
 
 

@@ -14,13 +14,12 @@ import asyncio
 import contextlib
 import logging
 import re
-import sqlite3
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from storage import operations
+from storage import copies, operations
 from storage.db import Database, migrations
 from storage.rows import Conn
 from studio.app import Studio
@@ -31,7 +30,6 @@ log = logging.getLogger(__name__)
 
 BACKUP_NAME = re.compile(r"^slate-\d{8}T\d{9}Z\.db$")
 _MEDIA_NAME = re.compile(r"^[0-9a-f]{64}$")
-SQLITE_HEADER = b"SQLite format 3\x00"
 
 
 class BackupError(SlateError):
@@ -54,29 +52,14 @@ def backups(settings: Settings) -> list[Path]:
 def check_copy(path: Path) -> int:
     """Check a database file is a sound Slate database; return its schema version."""
     try:
-        with path.open("rb") as fh:
-            header = fh.read(len(SQLITE_HEADER))
-    except OSError as exc:
-        raise BackupError(f"cannot read {path}: {exc.strerror}") from None
-    if header != SQLITE_HEADER:
-        raise BackupError(f"{path} is not an SQLite database")
-    try:
-        conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
-    except sqlite3.Error as exc:
-        raise BackupError(f"cannot open {path}: {exc}") from None
-    try:
-        verdict = conn.execute("PRAGMA quick_check").fetchone()[0]
-        if verdict != "ok":
-            raise BackupError(f"{path} is damaged: {verdict}")
-        tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
-        if not {"schema_version", "production"} <= tables:
-            raise BackupError(f"{path} is not a Slate database")
-        version = int(conn.execute("SELECT COALESCE(MAX(version), 0) FROM schema_version")
-                      .fetchone()[0])
-    except sqlite3.DatabaseError as exc:
-        raise BackupError(f"{path} is not a readable database: {exc}") from None
-    finally:
-        conn.close()
+        facts = copies.inspect(path)
+    except copies.NotADatabase as exc:
+        raise BackupError(str(exc)) from None
+    if facts.integrity != "ok":
+        raise BackupError(f"{path} is damaged: {facts.integrity}")
+    if not {"schema_version", "production"} <= facts.tables or facts.schema_version is None:
+        raise BackupError(f"{path} is not a Slate database")
+    version = facts.schema_version
     newest = migrations()[-1][0]
     if version > newest:
         raise BackupError(f"{path} is at schema version {version}, newer than this Slate knows "
@@ -102,14 +85,9 @@ async def backup_to(db: Database, target: Path) -> Path:
 
 def _seal(path: Path) -> None:
     try:
-        # The copy inherits WAL mode; a backup should be one self-contained file.
-        conn = sqlite3.connect(path)
-        try:
-            conn.execute("PRAGMA journal_mode = DELETE")
-        finally:
-            conn.close()
+        copies.make_self_contained(path)
         check_copy(path)
-    except (BackupError, sqlite3.Error) as exc:
+    except (BackupError, copies.DatabaseError) as exc:
         reason = (exc.reason if isinstance(exc, BackupError) else str(exc)).replace("\n", "; ")
         raise BackupError(f"no backup was kept: the copy failed its check ({reason}); the "
                           "database itself may be damaged, so keep the backups you have") from None
@@ -171,16 +149,7 @@ def restore(settings: Settings, source: Path, *, force: bool = False) -> Restore
     target.parent.mkdir(parents=True, exist_ok=True)
     partial = target.with_name(target.name + ".restoring")
     partial.unlink(missing_ok=True)
-    # Copy through SQLite, so a source with its own write-ahead log is read whole.
-    src = sqlite3.connect(f"{source.resolve().as_uri()}?mode=ro", uri=True)
-    try:
-        dest = sqlite3.connect(partial)
-        try:
-            src.backup(dest)
-        finally:
-            dest.close()
-    finally:
-        src.close()
+    copies.copy_whole(source, partial)
 
     kept = None
     if target.exists():

@@ -12,7 +12,7 @@ from storage import members, shots
 from storage.chapters import ChapterProgress
 from storage.db import Database
 from storage.productions import Production
-from studio.production import claims
+from studio.production import board
 
 MAX_CHOICES = 25
 
@@ -38,7 +38,7 @@ def _matches(typed: str, *texts: str) -> bool:
 async def chapters_for(db: Database, prod: Production, discord_id: int, is_producer: bool,
                        action: str, typed: str = "") -> list[Choice]:
     """Chapters this member may `action` (claim, release, assign, unassign, edit, view)."""
-    rows = await claims.board(db, prod)
+    rows = await board.board(db, prod)
     mine = _member_id(rows, discord_id)
     held = sum(1 for row in rows if mine is not None and row.chapter.owner_id == mine)
     if action == "claim" and held >= prod.max_chapters_per_creator:

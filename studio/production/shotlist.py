@@ -18,9 +18,9 @@ from storage.db import Database
 from storage.productions import Production
 from studio.errors import ShotListError
 from studio.notion import mapping
-from studio.production import claims as production_rules
-from studio.production.claims import MAX_DURATION_S
+from studio.production import schedule
 from studio.production.people import Actor, require_producer
+from studio.production.shots import MAX_DURATION_S
 from studio.units import size_text
 
 # Accepted spellings of each column, as people type them in spreadsheets.
@@ -337,8 +337,8 @@ async def import_shots(
     pid = production.id
     async with db.transaction() as tx:
         # What Notion owns is never overwritten from a file: it stays as Notion last said.
-        chapter_kept = await production_rules.kept_in_notion(tx, production, mapping.CHAPTER)
-        shot_kept = await production_rules.kept_in_notion(tx, production, mapping.SHOT)
+        chapter_kept = await schedule.kept_in_notion(tx, production, mapping.CHAPTER)
+        shot_kept = await schedule.kept_in_notion(tx, production, mapping.SHOT)
         existing_chapters = {c.number: c for c in await chapters.all_of(tx, pid)}
         existing_shots = {(r.chapter_number, r.shot.number): r.shot
                           for r in await shots.of_production(tx, pid)}

@@ -1,4 +1,4 @@
-"""Review: votes on candidate takes, vote windows and their outcome, approvals and retakes.
+"""Ballots: votes on candidate takes, cast and withdrawn as reactions.
 
 Votes arrive as reactions (👍 for, 👎 against) on the message that carries a take. Every
 reaction event is applied idempotently: adding a reaction a member already counts changes
@@ -9,47 +9,35 @@ was missed while the bot was away.
 
 from __future__ import annotations
 
-import re
-from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from dataclasses import dataclass
 
 from storage import (
-    approvals,
     audit,
     candidates,
-    chapter_threads,
     members,
-    productions,
     review_settings,
-    shots,
     takes,
-    timers,
     vote_windows,
     votes,
 )
-from storage.candidates import CandidateMessage
 from storage.db import Database
-from storage.members import Member
-from storage.productions import Production
-from storage.review_settings import ReviewSettings
 from storage.rows import Conn
-from storage.shots import ShotRef
-from storage.takes import Take
-from storage.vote_windows import VoteWindow
-from storage.votes import Tally
-from studio.errors import InvalidInput, NotFound, NotPermitted
 from studio.ops import metrics
-from studio.production import claims
-from studio.production.people import Actor
-from studio.review.timers import Dispatcher, parse, stamp, utcnow
 
 VOTE_FOR = "👍"
+
+
+
 VOTE_AGAINST = "👎"
+
+
+
 VOTE_EMOJI = {VOTE_FOR: 1, VOTE_AGAINST: -1}
+
+
+
 EMOJI_OF = {1: VOTE_FOR, -1: VOTE_AGAINST}
-CLOSE_EVENT = "vote_close"
-MAX_HOURS = 24 * 30
-MAX_NOTE = 1000
+
 
 
 @dataclass(frozen=True)
@@ -60,43 +48,6 @@ class Voter:
     name: str
     is_producer: bool = False
 
-
-# --- settings -------------------------------------------------------------------------------
-
-async def settings_of(db: Database, prod: Production) -> ReviewSettings:
-    found = await review_settings.get(db.reader, prod.id)
-    if found is not None:
-        return found
-    async with db.transaction() as tx:
-        return await review_settings.put(tx, prod.id)
-
-
-_LIMITS = {
-    "quorum": (0, 10_000), "margin": (0, 10_000), "creator_votes_count": (0, 1),
-    "producer_weight": (0.1, 100), "owner_may_approve": (0, 1), "vote_hours": (0.01, MAX_HOURS),
-}
-
-
-async def configure(db: Database, prod: Production, who: Actor, **values: float | int | bool
-                    ) -> ReviewSettings:
-    """Change how this production decides (producers only)."""
-    if not who.is_producer:
-        raise NotPermitted(f"changing the review rules needs the {prod.producer_role} role")
-    given = {k: v for k, v in values.items() if v is not None}
-    for name, value in given.items():
-        if name not in _LIMITS:
-            raise InvalidInput(f"there is no review setting '{name}'")
-        low, high = _LIMITS[name]
-        if not low <= float(value) <= high:
-            raise InvalidInput(f"{name} must be between {low:g} and {high:g}")
-        if name in ("quorum", "creator_votes_count", "owner_may_approve"):
-            given[name] = int(value)
-    async with db.transaction() as tx:
-        before = await review_settings.put(tx, prod.id)
-        after = await review_settings.put(tx, prod.id, **given)
-        await audit.record(tx, prod.id, who.id, "review_settings", prod.id, "update",
-                           before={k: getattr(before, k) for k in given}, after=given)
-    return after
 
 
 # --- reactions → votes ----------------------------------------------------------------------
@@ -116,6 +67,7 @@ class VoteChange:
         return self.before != self.after
 
 
+
 @dataclass(frozen=True)
 class Reaction:
     """A reaction added or removed on a message, as the gateway reported it."""
@@ -128,12 +80,14 @@ class Reaction:
     is_producer: bool = False
 
 
+
 @dataclass(frozen=True)
 class Cleared:
     """All reactions (emoji None), or all of one emoji, were removed from a message."""
 
     message_id: int
     emoji: str | None = None
+
 
 
 @dataclass(frozen=True)
@@ -143,7 +97,9 @@ class Deleted:
     message_id: int
 
 
+
 Event = Reaction | Cleared | Deleted
+
 
 
 class _Ballots:
@@ -210,6 +166,7 @@ class _Ballots:
         return new, len(cast) - new, len(withdrawn)
 
 
+
 async def apply_events(db: Database, events: list[Event]) -> list[VoteChange | int | None]:
     """Apply gateway events in order, in one transaction; one result per event.
 
@@ -230,6 +187,7 @@ async def apply_events(db: Database, events: list[Event]) -> list[VoteChange | i
         saved = await ballots.save(tx)
     metrics.count_votes(*saved)  # committed by now
     return results
+
 
 
 async def _react(tx: Conn, event: Reaction, ballots: _Ballots) -> VoteChange | None:
@@ -260,6 +218,7 @@ async def _react(tx: Conn, event: Reaction, ballots: _Ballots) -> VoteChange | N
     return VoteChange(target.take_id, member_id, before_value, before_value)
 
 
+
 def _clear(event: Cleared, ballots: _Ballots) -> int:
     target = ballots.targets.get(event.message_id)
     if target is None or (event.emoji is not None and event.emoji not in VOTE_EMOJI):
@@ -270,6 +229,7 @@ def _clear(event: Cleared, ballots: _Ballots) -> int:
     for key in gone:
         ballots.set(key, None)
     return len(gone)
+
 
 
 async def _delete(tx: Conn, event: Deleted, ballots: _Ballots) -> int:
@@ -288,9 +248,11 @@ async def _delete(tx: Conn, event: Deleted, ballots: _Ballots) -> int:
     return dropped
 
 
+
 async def takes_votes(db: Database, message_id: int) -> bool:
     """Whether the message is a candidate whose vote is open (its reactions are ballots)."""
     return await candidates.voting_target(db.reader, message_id) is not None
+
 
 
 async def reaction_added(db: Database, message_id: int, voter: Voter, emoji: str
@@ -302,12 +264,14 @@ async def reaction_added(db: Database, message_id: int, voter: Voter, emoji: str
     return result
 
 
+
 async def reaction_removed(db: Database, message_id: int, discord_id: int, emoji: str
                            ) -> VoteChange | None:
     """A member removed a reaction: withdraw their vote if that reaction was their vote."""
     [result] = await apply_events(db, [Reaction(message_id, discord_id, emoji, False)])
     assert not isinstance(result, int)
     return result
+
 
 
 async def reactions_cleared(db: Database, message_id: int, emoji: str | None = None) -> int:
@@ -317,11 +281,13 @@ async def reactions_cleared(db: Database, message_id: int, emoji: str | None = N
     return result
 
 
+
 async def message_deleted(db: Database, message_id: int) -> int:
     """A candidate message was deleted; returns how many votes went with it."""
     [result] = await apply_events(db, [Deleted(message_id)])
     assert isinstance(result, int)
     return result
+
 
 
 @dataclass(frozen=True)
@@ -335,6 +301,7 @@ class Reconciled:
     @property
     def changes(self) -> int:
         return self.added + self.removed + self.switched
+
 
 
 async def reconcile(
@@ -396,455 +363,10 @@ async def reconcile(
     return Reconciled(added, removed, switched, tuple(stale))
 
 
+
 async def voters_on_record(db: Database, window_id: int) -> set[int]:
     """Discord ids of members with a vote on any take of this vote."""
     found: set[int] = set()
     for message in await candidates.of_window(db.reader, window_id):
         found |= set(await votes.by_discord_id(db.reader, message.take_id))
-    return found
-
-
-# --- vote windows ---------------------------------------------------------------------------
-
-@dataclass(frozen=True)
-class Candidate:
-    take: Take
-    message: CandidateMessage | None
-    tally: Tally
-
-
-@dataclass(frozen=True)
-class VoteStatus:
-    window: VoteWindow | None
-    ref: ShotRef
-    candidates: list[Candidate]
-    voters: int
-    rules: ReviewSettings
-
-    @property
-    def unposted(self) -> list[Take]:
-        """Candidate takes with no message carrying their vote yet."""
-        return [c.take for c in self.candidates if c.message is None]
-
-
-def _may_run_vote(who: Actor, ref: ShotRef, prod: Production, doing: str) -> None:
-    if not who.is_producer and ref.owner_id != who.id:
-        raise NotPermitted(f"{doing} needs the {prod.producer_role} role or chapter "
-                           f"{ref.chapter_number}'s ownership")
-
-
-async def _status(conn: Conn, ref: ShotRef, window: VoteWindow | None) -> VoteStatus:
-    # A plain read may meet a production whose rules row is not written yet: use the defaults.
-    rules = await review_settings.get(conn, ref.production_id) or review_settings.defaults(
-        ref.production_id)
-    shown = [t for t in await takes.of_shot(conn, ref.shot.id) if t.status == "candidate"]
-    if window is not None and window.winner_take_id is not None:
-        winner = await takes.get(conn, window.winner_take_id)
-        if winner is not None and winner.id not in {t.id for t in shown}:
-            shown.append(winner)
-    ids = [t.id for t in shown]
-    creator_counts = bool(rules.creator_votes_count)
-    tallied = await votes.tallies(conn, ids, creator_counts=creator_counts)
-    found = []
-    for take in shown:
-        message = await candidates.of_take(conn, take.id)
-        if window is not None and message is not None and message.window_id != window.id:
-            message = None
-        found.append(Candidate(take, message, tallied[take.id]))
-    voters = await votes.distinct_voters(conn, ids, creator_counts=creator_counts)
-    return VoteStatus(window, ref, found, voters, rules)
-
-
-async def open_vote(
-    db: Database, prod: Production, who: Actor, code: str, hours: float | None = None, *,
-    dispatcher: Dispatcher | None = None,
-) -> VoteStatus:
-    """Put a shot's candidate takes to the vote, or bump a vote already running.
-
-    Bumping keeps the votes cast; with `hours` it moves the deadline to that far from now.
-    The caller posts one message per take in `unposted` and records it with `record_posted`.
-    """
-    ref = await claims.shot(db, prod, code)
-    _may_run_vote(who, ref, prod, "opening a vote")
-    if hours is not None and not 0 < hours <= MAX_HOURS:
-        raise InvalidInput(f"a vote lasts between a minute and {MAX_HOURS} hours")
-    if ref.shot.status == "omitted":
-        raise InvalidInput(f"shot {ref.code} has been cut from the film")
-    async with db.transaction() as tx:
-        rules = await review_settings.put(tx, prod.id)
-        pending = [t for t in await takes.of_shot(tx, ref.shot.id) if t.status == "candidate"]
-        if not pending:
-            raise InvalidInput(f"shot {ref.code} has no candidate takes to vote on")
-        deadline = utcnow() + timedelta(hours=hours if hours is not None else rules.vote_hours)
-        window = await vote_windows.live_of_shot(tx, ref.shot.id)
-        if window is None:
-            window = await vote_windows.create(tx, prod.id, ref.shot.id, who.id, stamp(deadline))
-            await timers.create(tx, CLOSE_EVENT, {"window": window.id}, stamp(deadline))
-            await audit.record(tx, prod.id, who.id, "shot", ref.shot.id, "vote_open",
-                               after={"window": window.id, "deadline": window.deadline,
-                                      "takes": [t.revision for t in pending]})
-        elif window.state == "decision" or hours is not None:
-            # Reopening a vote that was waiting for a decision, or moving its deadline.
-            await vote_windows.reopen(tx, window.id, stamp(deadline))
-            for timer in await timers.find(tx, CLOSE_EVENT, {"window": window.id}):
-                await timers.delete(tx, timer.id)
-            await timers.create(tx, CLOSE_EVENT, {"window": window.id}, stamp(deadline))
-            await audit.record(tx, prod.id, who.id, "shot", ref.shot.id, "vote_bump",
-                               before={"state": window.state, "deadline": window.deadline},
-                               after={"state": "open", "deadline": stamp(deadline)})
-            window = await vote_windows.get(tx, window.id)
-        status = await _status(tx, ref, window)
-    if dispatcher is not None:
-        dispatcher.poke()
-    return status
-
-
-async def record_posted(db: Database, window_id: int, take_id: int, channel_id: int,
-                        message_id: int) -> None:
-    """The message carrying a take's vote was posted."""
-    async with db.transaction() as tx:
-        await candidates.put(tx, take_id, window_id, channel_id, message_id)
-
-
-async def record_summary(db: Database, window_id: int, channel_id: int, message_id: int) -> None:
-    async with db.transaction() as tx:
-        await vote_windows.set_summary(tx, window_id, channel_id, message_id)
-
-
-async def status(db: Database, prod: Production, code: str) -> VoteStatus:
-    """The shot's current (or latest) vote with each candidate's tally."""
-    ref = await claims.shot(db, prod, code)
-    window = await vote_windows.live_of_shot(db.reader, ref.shot.id)
-    if window is None:
-        window = await vote_windows.latest_of_shot(db.reader, ref.shot.id)
-    return await _status(db.reader, ref, window)
-
-
-async def window_status(db: Database, window_id: int) -> VoteStatus:
-    window = await vote_windows.get(db.reader, window_id)
-    if window is None:
-        raise NotFound(f"there is no vote {window_id}")
-    ref = await shots.ref(db.reader, window.shot_id)
-    assert ref is not None
-    return await _status(db.reader, ref, window)
-
-
-async def open_windows(db: Database, prod: Production | None = None) -> list[VoteWindow]:
-    """Votes running now (every production's when prod is None), oldest first."""
-    return await vote_windows.in_state(db.reader, None if prod is None else prod.id, "open")
-
-
-def decide(tallies: list[Tally], voters: int, rules: ReviewSettings) -> tuple[str, int | None]:
-    """The outcome of a vote: ('approved', take id) or why it goes to the producers."""
-    if voters < rules.quorum or not tallies:
-        return "no_quorum", None
-    ranked = sorted(tallies, key=lambda t: (-t.score, t.take_id))
-    top = ranked[0]
-    if top.score <= 0:
-        return "no_support", None
-    if len(ranked) > 1:
-        gap = top.score - ranked[1].score
-        if gap <= 0 or gap < rules.margin:
-            return "tie", None
-    elif top.score < rules.margin:
-        return "tie", None
-    return "approved", top.take_id
-
-
-@dataclass(frozen=True)
-class Closing:
-    status: VoteStatus
-    outcome: str
-    approval: ApprovalResult | None = None
-
-    @property
-    def needs_decision(self) -> bool:
-        return self.approval is None
-
-
-async def close_vote(
-    db: Database, prod: Production, who: Actor | None, code: str | None = None, *,
-    window_id: int | None = None,
-) -> Closing:
-    """Close a running vote now: approve the winner, or leave the decision to the producers.
-
-    `who` None is the deadline itself. Reconcile with Discord first.
-    """
-    if window_id is None:
-        assert code is not None
-        ref = await claims.shot(db, prod, code)
-        window = await vote_windows.live_of_shot(db.reader, ref.shot.id)
-        if window is None or window.state != "open":
-            raise InvalidInput(f"there is no vote running on shot {ref.code}")
-    else:
-        found = await vote_windows.get(db.reader, window_id)
-        if found is None:
-            raise NotFound(f"there is no vote {window_id}")
-        window = found
-        ref = await shots.ref(db.reader, window.shot_id)  # type: ignore[assignment]
-        assert ref is not None
-    if who is not None:
-        _may_run_vote(who, ref, prod, "closing a vote")
-    async with db.transaction() as tx:
-        window = await vote_windows.get(tx, window.id)  # type: ignore[assignment]
-        if window is None or window.state != "open":
-            raise InvalidInput(f"the vote on shot {ref.code} is already closed")
-        counted = await _status(tx, ref, window)
-        outcome, winner = decide([c.tally for c in counted.candidates
-                                  if c.take.status == "candidate"], counted.voters, counted.rules)
-        for timer in await timers.find(tx, CLOSE_EVENT, {"window": window.id}):
-            await timers.delete(tx, timer.id)
-        approval = None
-        actor_id = who.id if who is not None else None
-        await audit.record(tx, prod.id, actor_id, "shot", ref.shot.id, "vote_close",
-                           after={"window": window.id, "outcome": outcome,
-                                  "voters": counted.voters,
-                                  "scores": {c.take.revision: c.tally.score
-                                             for c in counted.candidates}})
-        if winner is not None:
-            take = next(c.take for c in counted.candidates if c.take.id == winner)
-            score = next(c.tally.score for c in counted.candidates if c.take.id == winner)
-            approval = await _approve(tx, prod, ref, take, actor_id, how="vote",
-                                      window=window, score=score)
-        else:
-            await vote_windows.finish(tx, window.id, state="decision", outcome=outcome,
-                                      winner_take_id=None)
-        window = await vote_windows.get(tx, window.id)
-        final = await _status(tx, ref, window)
-    return Closing(final, outcome, approval)
-
-
-async def close_due(db: Database, window_id: int, *, now: datetime | None = None
-                    ) -> Closing | None:
-    """The deadline timer fired: close the vote if it is still running and due."""
-    window = await vote_windows.get(db.reader, window_id)
-    if window is None or window.state != "open":
-        return None
-    if parse(window.deadline) > (now or utcnow()):
-        return None  # moved later; its new timer will fire
-    prod = await productions.get(db.reader, window.production_id)
-    assert prod is not None
-    return await close_vote(db, prod, None, window_id=window_id)
-
-
-# --- approvals and retakes ------------------------------------------------------------------
-
-_TAKE_REF = re.compile(r"^\s*(\d+)\.(\d+)\s*(?:r|#|/|v|\s)\s*(\d+)\s*$", re.IGNORECASE)
-
-
-def parse_take(text: str) -> tuple[str, int]:
-    """'3.2r2' (also 3.2#2, 3.2/2) → ('3.2', 2): shot 3.2, revision 2."""
-    match = _TAKE_REF.match(text)
-    if not match or int(match.group(3)) == 0:
-        raise InvalidInput(f"'{text.strip()[:20]}' is not a take: write shot and revision, "
-                           "e.g. 3.2r2")
-    return f"{match.group(1)}.{match.group(2)}", int(match.group(3))
-
-
-@dataclass(frozen=True)
-class ApprovalResult:
-    ref: ShotRef
-    take: Take
-    previous: Take | None
-    how: str
-    score: float | None = None
-    owner: Member | None = None
-    window_id: int | None = None
-
-
-async def _approve(
-    tx: Conn, prod: Production, ref: ShotRef, take: Take, actor_id: int | None, *, how: str,
-    window: VoteWindow | None, score: float | None,
-) -> ApprovalResult:
-    shot = await shots.get(tx, ref.shot.id)
-    assert shot is not None
-    previous = None
-    if shot.approved_take_id is not None and shot.approved_take_id != take.id:
-        previous = await takes.get(tx, shot.approved_take_id)
-        await takes.set_status(tx, shot.approved_take_id, "superseded")
-    await takes.set_status(tx, take.id, "approved")
-    await shots.update(tx, shot.id, approved_take_id=take.id, status="approved")
-    await approvals.record_approval(tx, shot.id, take.id, previous.id if previous else None,
-                                    actor_id, how, window.id if window else None, score)
-    await audit.record(
-        tx, prod.id, actor_id, "shot", shot.id, "approve",
-        before={"status": shot.status,
-                "approved_revision": previous.revision if previous else None},
-        after={"status": "approved", "approved_revision": take.revision, "how": how,
-               "score": score})
-    await audit.record(tx, prod.id, actor_id, "take", take.id, "status",
-                       before={"status": take.status}, after={"status": "approved"})
-    if previous is not None:
-        await audit.record(tx, prod.id, actor_id, "take", previous.id, "status",
-                           before={"status": previous.status}, after={"status": "superseded"})
-    if window is not None:
-        await vote_windows.finish(tx, window.id, state="closed",
-                                  outcome="approved" if how == "vote" else "decided",
-                                  winner_take_id=take.id)
-    owner = await members.get(tx, ref.owner_id) if ref.owner_id else None
-    approved = await takes.get(tx, take.id)
-    assert approved is not None
-    return ApprovalResult(ref, approved, previous, how, score, owner,
-                          window.id if window else None)
-
-
-def _may_decide(who: Actor, ref: ShotRef, prod: Production, rules: ReviewSettings,
-                doing: str) -> None:
-    if who.is_producer:
-        return
-    if rules.owner_may_approve and ref.owner_id == who.id:
-        return
-    extra = " or, when the production allows it, the chapter's owner" if not (
-        rules.owner_may_approve) else f" or chapter {ref.chapter_number}'s ownership"
-    raise NotPermitted(f"{doing} needs the {prod.producer_role} role{extra}")
-
-
-async def approve(db: Database, prod: Production, who: Actor, take_text: str) -> ApprovalResult:
-    """Approve a take directly; it replaces any take approved before (history kept)."""
-    code, revision = parse_take(take_text)
-    ref = await claims.shot(db, prod, code)
-    rules = await settings_of(db, prod)
-    _may_decide(who, ref, prod, rules, "approving a take")
-    async with db.transaction() as tx:
-        take = next((t for t in await takes.of_shot(tx, ref.shot.id) if t.revision == revision),
-                    None)
-        if take is None:
-            raise NotFound(f"shot {ref.code} has no take r{revision}")
-        shot = await shots.get(tx, ref.shot.id)
-        assert shot is not None
-        if shot.approved_take_id == take.id:
-            raise InvalidInput(f"take {ref.code}r{revision} is already the approved take")
-        if shot.status == "omitted":
-            raise InvalidInput(f"shot {ref.code} has been cut from the film")
-        window = await vote_windows.live_of_shot(tx, ref.shot.id)
-        if window is not None:
-            for timer in await timers.find(tx, CLOSE_EVENT, {"window": window.id}):
-                await timers.delete(tx, timer.id)
-        return await _approve(tx, prod, ref, take, who.id, how="direct", window=window,
-                              score=None)
-
-
-@dataclass(frozen=True)
-class RetakeResult:
-    ref: ShotRef
-    note: str
-    owner: Member | None
-    rejected: list[Take]
-
-
-async def retake(db: Database, prod: Production, who: Actor, code: str, note: str
-                 ) -> RetakeResult:
-    """Send a shot back to its owner with a note; its candidate takes are rejected."""
-    note = note.strip()
-    if not note:
-        raise InvalidInput("a retake needs a note saying what to change")
-    if len(note) > MAX_NOTE:
-        raise InvalidInput(f"a retake note is at most {MAX_NOTE} characters")
-    ref = await claims.shot(db, prod, code)
-    rules = await settings_of(db, prod)
-    _may_decide(who, ref, prod, rules, "asking for a retake")
-    async with db.transaction() as tx:
-        shot = await shots.get(tx, ref.shot.id)
-        assert shot is not None
-        if shot.status == "omitted":
-            raise InvalidInput(f"shot {ref.code} has been cut from the film")
-        rejected = [t for t in await takes.of_shot(tx, shot.id) if t.status == "candidate"]
-        for take in rejected:
-            await takes.set_status(tx, take.id, "rejected")
-        window = await vote_windows.live_of_shot(tx, shot.id)
-        if window is not None:
-            for timer in await timers.find(tx, CLOSE_EVENT, {"window": window.id}):
-                await timers.delete(tx, timer.id)
-            await vote_windows.finish(tx, window.id, state="closed", outcome="retake",
-                                      winner_take_id=None)
-        await shots.update(tx, shot.id, status="retake")
-        await approvals.record_retake(tx, shot.id, who.id, note)
-        await audit.record(tx, prod.id, who.id, "shot", shot.id, "retake",
-                           before={"status": shot.status},
-                           after={"status": "retake", "note": note,
-                                  "rejected": [t.revision for t in rejected]})
-        owner = await members.get(tx, ref.owner_id) if ref.owner_id else None
-    return RetakeResult(ref, note, owner, rejected)
-
-
-# --- the review queue -----------------------------------------------------------------------
-
-@dataclass(frozen=True)
-class QueueItem:
-    """A shot waiting: 'unopened' (candidates, no vote yet), 'voting', or 'decision'."""
-
-    kind: str
-    ref: ShotRef
-    since: str
-    window: VoteWindow | None
-    messages: list[CandidateMessage]
-    candidates: int
-    revisions: dict[int, int] = field(default_factory=dict)  # take id → revision
-
-    def revision_of(self, message: CandidateMessage) -> int | None:
-        return self.revisions.get(message.take_id)
-
-
-async def queue(db: Database, prod: Production, who: Actor | None = None, *,
-                mine: bool = False) -> list[QueueItem]:
-    """Shots waiting for a vote or a decision, oldest first; `mine`: who's chapters only."""
-    conn = db.reader
-    items: list[QueueItem] = []
-    live: set[int] = set()
-    for state, kind in (("open", "voting"), ("decision", "decision")):
-        for window in await vote_windows.in_state(conn, prod.id, state):
-            ref = await shots.ref(conn, window.shot_id)
-            if ref is None:
-                continue
-            live.add(ref.shot.id)
-            messages = await candidates.of_window(conn, window.id)
-            shot_takes = await takes.of_shot(conn, ref.shot.id)
-            count = sum(1 for t in shot_takes if t.status == "candidate")
-            revisions = {t.id: t.revision for t in shot_takes}
-            since = window.opened_at if kind == "voting" else (window.closed_at or
-                                                                window.opened_at)
-            items.append(QueueItem(kind, ref, since, window, messages, count, revisions))
-    for shot_id, since, count in await candidates.shots_with_candidates(conn, prod.id):
-        if shot_id in live:
-            continue
-        ref = await shots.ref(conn, shot_id)
-        if ref is not None:
-            items.append(QueueItem("unopened", ref, since, None, [], count))
-    if mine and who is not None:
-        items = [i for i in items if i.ref.owner_id == who.id]
-    items.sort(key=lambda i: (i.since, i.ref.chapter_number, i.ref.shot.number))
-    return items
-
-
-# --- where notices go -----------------------------------------------------------------------
-
-async def chapter_thread(db: Database, chapter_id: int) -> int | None:
-    return await chapter_threads.get(db.reader, chapter_id)
-
-
-async def record_chapter_thread(db: Database, chapter_id: int, parent_channel_id: int,
-                                thread_id: int) -> None:
-    async with db.transaction() as tx:
-        await chapter_threads.put(tx, chapter_id, parent_channel_id, thread_id)
-
-
-async def production_of(db: Database, production_id: int) -> Production | None:
-    return await productions.get(db.reader, production_id)
-
-
-async def takes_to_approve(db: Database, prod: Production, who: Actor, typed: str = "",
-                           limit: int = 25) -> list[tuple[str, str]]:
-    """(label, value) of candidate takes `who` may approve whose name starts with `typed`."""
-    rules = await settings_of(db, prod)
-    typed = typed.strip().lower()
-    found: list[tuple[str, str]] = []
-    for ref in await shots.of_production(db.reader, prod.id):
-        if not who.is_producer and not (rules.owner_may_approve and ref.owner_id == who.id):
-            continue
-        for take in await takes.of_shot(db.reader, ref.shot.id):
-            value = f"{ref.code}r{take.revision}"
-            if take.status == "candidate" and value.startswith(typed):
-                found.append((f"{value} — {ref.shot.description}"[:100], value))
-                if len(found) == limit:
-                    return found
     return found

@@ -6,7 +6,7 @@ import pytest
 
 from storage import jobs, takes
 from studio.ops.settings import Settings
-from studio.production import claims
+from studio.production import board
 from tests.fakes.discord import Attachment, FakeDiscord
 from tests.fakes.discord.fixtures import Stage
 from tests.fakes.providers.common import sample_png
@@ -31,7 +31,7 @@ async def test_a_character_added_in_discord_expands_in_a_prompt(stage: Stage) ->
     assert "red coat, silver hair" in shown.text and "narrator01" in shown.text
     await alice.slash("chapter claim", chapter=2)
     await alice.slash("generate", kind="image", shot="2.1", prompt="@Mara on the pier")
-    prod = await claims.get(stage.studio.db, stage.fake.guild_id)
+    prod = await board.get(stage.studio.db, stage.fake.guild_id)
     job = (await jobs.listed(stage.studio.db.reader, prod.id))[0]
     done = await job_in(stage.studio, job.id, "succeeded", "failed")
     assert done.state == "succeeded", done.error

@@ -9,14 +9,15 @@ import re
 
 import pytest
 
-from studio.production import claims
+from studio.production import board as production_board
+from studio.production import shots
 from tests.fakes.discord import Attachment, Rejected
 from tests.fakes.discord.fixtures import SlateRunner, Stage
 
 
 async def owner_of(stage: Stage, number: int) -> str | None:
-    prod = await claims.get(stage.studio.db, stage.fake.guild_id)
-    detail = await claims.chapter_detail(stage.studio.db, prod, number)
+    prod = await production_board.get(stage.studio.db, stage.fake.guild_id)
+    detail = await production_board.chapter_detail(stage.studio.db, prod, number)
     return detail.owner.name if detail.owner else None
 
 
@@ -79,8 +80,8 @@ async def test_producer_commands_refuse_others_naming_the_role(
     assert reply.ephemeral
     assert reply.content == f"{doing} needs the Producer role"
     assert await owner_of(stage, 1) == "Bob"
-    detail = await claims.chapter_detail(
-        stage.studio.db, await claims.get(stage.studio.db, stage.fake.guild_id), 1)
+    detail = await production_board.chapter_detail(
+        stage.studio.db, await production_board.get(stage.studio.db, stage.fake.guild_id), 1)
     assert detail.chapter.due_date is None and len(detail.shots) == 5
 
 
@@ -102,7 +103,7 @@ async def test_setup_needs_manage_server(stage: Stage) -> None:
         "production setup", title="Hijacked", producer_role=stage.producer_role)
     assert reply.ephemeral
     assert reply.content == "setting up the production needs the Manage Server permission"
-    prod = await claims.get(stage.studio.db, stage.fake.guild_id)
+    prod = await production_board.get(stage.studio.db, stage.fake.guild_id)
     assert prod.title == "Low Tide"
 
 
@@ -165,8 +166,8 @@ async def test_shot_import_refuses_bad_file_and_changes_nothing(stage: Stage) ->
     reply = await pat.slash("shot import", file=Attachment("bad.csv", bad))
     assert reply.ephemeral
     assert reply.content.startswith("line 3, field 'duration'")
-    prod = await claims.get(stage.studio.db, stage.fake.guild_id)
-    assert len(await claims.board(stage.studio.db, prod)) == 8
+    prod = await production_board.get(stage.studio.db, stage.fake.guild_id)
+    assert len(await production_board.board(stage.studio.db, prod)) == 8
 
 
 async def test_owner_adds_and_edits_shots_others_cannot(stage: Stage) -> None:
@@ -251,7 +252,7 @@ async def test_setup_offers_only_text_channels_for_the_board(stage: Stage) -> No
         await stage.fake.as_user(stage.fake.owner).slash(
             "production setup", title="Low Tide", producer_role=stage.producer_role,
             board_channel=voice)
-    prod = await claims.get(stage.studio.db, stage.fake.guild_id)
+    prod = await production_board.get(stage.studio.db, stage.fake.guild_id)
     assert prod.board_channel_id == stage.board.id
 
 
@@ -265,7 +266,7 @@ async def test_options_out_of_their_bounds_never_reach_the_bot(stage: Stage) -> 
         await stage.fake.as_user(stage.fake.owner).slash(
             "production setup", title="Low Tide", producer_role=stage.producer_role,
             max_chapters=101)
-    assert (await claims.shot(stage.studio.db, await claims.get(
+    assert (await shots.shot(stage.studio.db, await production_board.get(
         stage.studio.db, stage.fake.guild_id), "1.1")).shot.planned_duration > 0.1
 
 

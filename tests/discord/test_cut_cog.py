@@ -12,7 +12,7 @@ from studio.app import Studio
 from studio.generation import takes
 from studio.generation.standin import make_standin_take
 from studio.ops.settings import Settings, load_settings
-from studio.production import claims, shotlist
+from studio.production import board, shotlist
 from studio.production.people import actor
 from tests.fakes.discord.fixtures import SlateRunner
 from tests.fakes.discord.server import Channel, FakeDiscord, Reply, User
@@ -50,7 +50,7 @@ async def crew(discord_fake: FakeDiscord, slate: SlateRunner) -> Crew:
                                                 producer_role=role, cuts_channel=cuts_channel)
     assert "is set up" in (done.content or "")
     assert slate.studio is not None
-    prod = await claims.get(slate.studio.db, fake.guild_id)
+    prod = await board.get(slate.studio.db, fake.guild_id)
     who = await actor(slate.studio.db, prod, "fixture", is_producer=True)
     await shotlist.import_shots(slate.studio.db, prod, who, SHOT_LIST, "shots.csv")
     return Crew(fake, pat, alice, cuts_channel)
@@ -61,7 +61,7 @@ async def test_cut_now_builds_posts_and_reports(crew: Crew, slate: SlateRunner,
     refused = await crew.fake.as_user(crew.alice).slash("cut now")
     assert refused.ephemeral and refused.content == "building a cut needs the Producer role"
     assert slate.studio is not None
-    prod = await claims.get(slate.studio.db, crew.fake.guild_id)
+    prod = await board.get(slate.studio.db, crew.fake.guild_id)
     pat = await actor(slate.studio.db, prod, "Pat", is_producer=True)
     stored = await takes.add_take(slate.studio, prod, pat, "1.2",
                                   make_standin_take(tmp_path / "t.mp4", "1.2"))
@@ -114,7 +114,7 @@ async def test_a_night_missed_while_down_is_built_at_startup(crew: Crew,
     await slate.start()
     post = await first_post(crew)
     assert "cut 1" in (post.content or "") and "0/3 shots approved" in (post.content or "")
-    prod = await claims.get(slate.studio.db, crew.fake.guild_id)
+    prod = await board.get(slate.studio.db, crew.fake.guild_id)
     built = await cuts.latest(slate.studio.db.reader, prod.id)
     assert built is not None and built.trigger == "nightly"
 
@@ -142,7 +142,7 @@ async def test_a_broken_take_becomes_a_slate_and_its_owner_is_told(
     assert "now holds chapter 1" in (claimed.content or "")
     assert slate.studio is not None
     studio = slate.studio
-    prod = await claims.get(studio.db, crew.fake.guild_id)
+    prod = await board.get(studio.db, crew.fake.guild_id)
     alice = await actor(studio.db, prod, "Alice", discord_id=crew.alice.id)
     stored = await takes.add_take(studio, prod, alice, "1.1",
                                   make_standin_take(tmp_path / "t.mp4", "1.1"))

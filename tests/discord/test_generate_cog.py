@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from storage import jobs, takes
 from studio.generation.takes import takes_of
-from studio.production import claims
+from studio.production import board
 from tests.fakes.discord import Attachment
 from tests.fakes.discord.fixtures import Stage
 from tests.generation.helpers import job_in
@@ -18,7 +18,7 @@ async def test_generate_answers_with_the_job_and_the_worker_makes_the_take(stage
     reply = await alice.slash("generate", kind="image", shot="2.1", prompt="Gulls", seed=5)
     assert not reply.ephemeral and "image for shot 2.1 on animatic" in reply.content
     studio = stage.studio
-    prod = await claims.get(studio.db, stage.fake.guild_id)
+    prod = await board.get(studio.db, stage.fake.guild_id)
     job = (await jobs.listed(studio.db.reader, prod.id))[0]
     done = await job_in(studio, job.id, "succeeded", "failed")
     assert done.state == "succeeded", done.error
@@ -34,7 +34,7 @@ async def test_take_upload_refuses_a_text_file_named_mp4(stage: Stage) -> None:
     reply = await alice.slash("take upload", shot="2.1",
                               file=Attachment("final cut.mp4", b"not a video at all\n" * 50))
     assert reply.ephemeral and "not video, image or audio" in reply.content
-    prod = await claims.get(stage.studio.db, stage.fake.guild_id)
+    prod = await board.get(stage.studio.db, stage.fake.guild_id)
     assert await takes_of(stage.studio, prod, "2.1") == []
     media = stage.studio.settings.media_path
     assert not media.exists() or not [p for p in media.rglob("*") if p.is_file()]

@@ -13,7 +13,7 @@ from pydantic import SecretStr
 
 from storage import jobs, takes
 from studio.ops.settings import Settings
-from studio.production import claims
+from studio.production import board
 from tests.fakes.discord import FakeDiscord, Reply
 from tests.fakes.discord.fixtures import Stage
 from tests.fakes.discord.server import Call
@@ -102,7 +102,7 @@ async def test_cancel_on_the_card_cancels_the_job_at_the_provider(
     await alice.slash("chapter claim", chapter=2)
     card = await alice.slash("generate", kind="image", shot="2.1", prompt="Gulls",
                              provider="runway")
-    prod = await claims.get(stage.studio.db, stage.fake.guild_id)
+    prod = await board.get(stage.studio.db, stage.fake.guild_id)
     job = (await jobs.listed(stage.studio.db.reader, prod.id))[0]
     await job_in(stage.studio, job.id, "running")
     bob = stage.fake.as_user(stage.bob)
@@ -133,7 +133,7 @@ async def test_provider_choices_follow_the_kind_and_a_wrong_combination_is_refus
             ({"kind": "image", "reference": 4}, "shot 2.1 has no take r4")):
         reply = await alice.slash("generate", shot="2.1", **options)
         assert reply.ephemeral and reason in (reply.content or ""), (options, reply.content)
-    prod = await claims.get(stage.studio.db, stage.fake.guild_id)
+    prod = await board.get(stage.studio.db, stage.fake.guild_id)
     assert await jobs.listed(stage.studio.db.reader, prod.id) == []
     assert await takes.of_shot(stage.studio.db.reader, 1) == []
 
@@ -145,7 +145,7 @@ async def test_a_restart_keeps_following_the_card_and_posts_the_take(
     await alice.slash("chapter claim", chapter=2)
     card = await alice.slash("generate", kind="image", shot="2.1", prompt="Gulls",
                              provider="runway")
-    prod = await claims.get(stage.studio.db, stage.fake.guild_id)
+    prod = await board.get(stage.studio.db, stage.fake.guild_id)
     job = (await jobs.listed(stage.studio.db.reader, prod.id))[0]
     await job_in(stage.studio, job.id, "running")
     await stage.slate.restart()

@@ -6,7 +6,7 @@ import pytest
 
 from storage import notion_rows
 from studio.ops.settings import Settings
-from studio.production import claims
+from studio.production import board
 from tests.fakes.discord.fixtures import Stage
 from tests.fakes.discord.server import FakeDiscord
 from tests.fakes.notion.fixtures import with_notion
@@ -35,14 +35,14 @@ async def test_producers_connect_and_sync_others_cannot(stage: Stage,
     refused = await stage.fake.as_user(stage.bob).slash("notion sync")
     assert refused.content == "syncing Notion needs the Producer role"
     # A due date edited in Notion comes back with the next sync.
-    prod = await claims.get(stage.studio.db, stage.fake.guild_id)
+    prod = await board.get(stage.studio.db, stage.fake.guild_id)
     link = await notion_rows.link(stage.studio.db.reader, prod.id)
     assert link is not None
     (chapter,) = notion_fake.row_by_key(link.chapters_data_source_id, "chapter 3")
     notion_fake.edit(chapter["id"], {"Due": {"date": {"start": "2026-09-01"}}})
     reply = await pat.slash("notion sync")
     assert "pulled from Notion: chapter 3: Due" in reply.content
-    assert (await claims.chapter(stage.studio.db, prod, 3)).due_date == "2026-09-01"
+    assert (await board.chapter(stage.studio.db, prod, 3)).due_date == "2026-09-01"
 
 
 async def test_automatic_sync_trouble_is_told_once_in_the_board_channel(
@@ -66,7 +66,7 @@ async def test_automatic_sync_trouble_is_told_once_in_the_board_channel(
             await asyncio.sleep(0.02)
         return board_posts()
 
-    prod = await claims.get(stage.studio.db, stage.fake.guild_id)
+    prod = await board.get(stage.studio.db, stage.fake.guild_id)
     good = notion_fake.token
     notion_fake.token = "rotated-by-a-workspace-owner"  # Slate's token is now refused
     for _ in range(3):  # three automatic syncs fail the same way: one message

@@ -10,9 +10,9 @@ from pathlib import Path
 
 from storage import timers as timer_rows
 from storage import vote_windows
-from studio.production import claims
+from studio.production import board, claims, shots
 from studio.production.people import actor
-from studio.review import ballots
+from studio.review import rules, windows
 from studio.review.ballots import VOTE_AGAINST, VOTE_FOR
 from studio.review.timers import stamp, utcnow
 from tests.fakes.discord import FakeDiscord, User
@@ -30,7 +30,7 @@ async def until(check: Callable[[], Awaitable[bool]], within: float = 20.0) -> N
 
 async def _ready(stage: Stage, tmp_path: Path, count: int = 2):
     """Alice holds chapter 1 and has `count` candidate takes on shot 1.1."""
-    prod = await claims.get(stage.studio.db, stage.fake.guild_id)
+    prod = await board.get(stage.studio.db, stage.fake.guild_id)
     alice = await actor(stage.studio.db, prod, "Alice", discord_id=stage.alice.id)
     await claims.claim(stage.studio.db, prod, alice, 1)
     await takes_for(stage.studio, prod, alice, "1.1", count, tmp_path)
@@ -58,8 +58,8 @@ def truth(fake: FakeDiscord, message_id: int) -> tuple[int, int] | None:
 
 
 async def stored(stage: Stage, code: str = "1.1") -> dict[int, tuple[float, float]]:
-    prod = await claims.get(stage.studio.db, stage.fake.guild_id)
-    found = await ballots.status(stage.studio.db, prod, code)
+    prod = await board.get(stage.studio.db, stage.fake.guild_id)
+    found = await windows.status(stage.studio.db, prod, code)
     return {c.take.revision: (c.tally.votes_for, c.tally.votes_against)
             for c in found.candidates}
 
@@ -104,8 +104,8 @@ async def test_two_producers_opening_at_once_post_each_take_once(stage: Stage, t
     posts = [m for m in stage.fake.messages.values()
              if (m.get("content") or "").startswith("**Shot 1.1 · take r")]
     assert len(posts) == 2  # one per take
-    prod = await claims.get(stage.studio.db, stage.fake.guild_id)
-    status = await ballots.status(stage.studio.db, prod, "1.1")
+    prod = await board.get(stage.studio.db, stage.fake.guild_id)
+    status = await windows.status(stage.studio.db, prod, "1.1")
     assert sorted(c.message.message_id for c in status.candidates if c.message) == \
         sorted(int(m["id"]) for m in posts)
     assert len([m for m in stage.fake.messages.values()
@@ -192,7 +192,7 @@ async def test_close_approves_the_winner_and_notifies_the_chapter(stage: Stage, 
     await until(lambda: _equals(stage, {1: (1, 0), 2: (4, 0)}))
     reply = await stage.fake.as_user(stage.pat).slash("vote close", shot="1.1")
     assert "take r2 of shot 1.1 is approved" in reply.text
-    shot = (await claims.shot(stage.studio.db, prod, "1.1")).shot
+    shot = (await shots.shot(stage.studio.db, prod, "1.1")).shot
     assert shot.status == "approved"
     assert len(stage.fake.threads) == 1 and "Chapter 1" in stage.fake.threads[0]["name"]
     thread_id = int(stage.fake.threads[0]["id"])
@@ -222,9 +222,9 @@ async def test_tie_and_missed_quorum_ping_the_producers(stage: Stage, tmp_path):
 
     # Reopened with a quorum of 5: three voters are not enough.
     await stage.fake.as_user(stage.pat).slash("vote open", shot="1.1", hours=2.0)
-    prod = await claims.get(stage.studio.db, stage.fake.guild_id)
+    prod = await board.get(stage.studio.db, stage.fake.guild_id)
     pat = await actor(stage.studio.db, prod, "Pat", discord_id=stage.pat.id, is_producer=True)
-    await ballots.configure(stage.studio.db, prod, pat, quorum=5)
+    await rules.configure(stage.studio.db, prod, pat, quorum=5)
     reply = await stage.fake.as_user(stage.pat).slash("vote close", shot="1.1")
     assert "too few members voted" in reply.text
     # A producer decides directly.
@@ -266,7 +266,7 @@ async def test_retake_pings_the_owner_in_the_chapter_thread(stage: Stage, tmp_pa
 
 async def test_deadline_closes_the_vote_after_a_restart(stage: Stage, tmp_path):
     prod = await _ready(stage, tmp_path)
-    await ballots.configure(stage.studio.db, prod,
+    await rules.configure(stage.studio.db, prod,
                            await actor(stage.studio.db, prod, "Pat", discord_id=stage.pat.id,
                                        is_producer=True), quorum=1)
     posted = await open_vote(stage, hours=5.0)
@@ -292,9 +292,9 @@ async def test_deadline_closes_the_vote_after_a_restart(stage: Stage, tmp_path):
         windows = await vote_windows.in_state(stage.studio.db.reader, prod.id, "closed")
         return bool(windows)
     await until(closed)
-    shot = (await claims.shot(stage.studio.db, prod, "1.1")).shot
+    shot = (await shots.shot(stage.studio.db, prod, "1.1")).shot
     assert shot.status == "approved"
-    approved = await ballots.status(stage.studio.db, prod, "1.1")
+    approved = await windows.status(stage.studio.db, prod, "1.1")
     assert approved.window is not None and approved.window.winner_take_id is not None
     winner = next(c for c in approved.candidates if c.take.id == approved.window.winner_take_id)
     assert winner.take.revision == 2 and winner.tally.votes_for == 1
@@ -303,7 +303,7 @@ async def test_deadline_closes_the_vote_after_a_restart(stage: Stage, tmp_path):
 async def test_remove_all_and_producer_weight(stage: Stage, tmp_path):
     prod = await _ready(stage, tmp_path)
     pat = await actor(stage.studio.db, prod, "Pat", discord_id=stage.pat.id, is_producer=True)
-    await ballots.configure(stage.studio.db, prod, pat, producer_weight=2)
+    await rules.configure(stage.studio.db, prod, pat, producer_weight=2)
     posted = await open_vote(stage)
     await stage.fake.as_user(stage.pat).react(posted[1], VOTE_FOR)
     await stage.fake.as_user(stage.bob).react(posted[1], VOTE_AGAINST)
@@ -366,7 +366,7 @@ async def test_take_autocomplete_on_approve(stage: Stage, tmp_path):
 async def test_a_producer_vote_cast_while_stopped_keeps_its_weight(stage: Stage, tmp_path):
     prod = await _ready(stage, tmp_path)
     pat = await actor(stage.studio.db, prod, "Pat", discord_id=stage.pat.id, is_producer=True)
-    await ballots.configure(stage.studio.db, prod, pat, producer_weight=2)
+    await rules.configure(stage.studio.db, prod, pat, producer_weight=2)
     posted = await open_vote(stage)
     await stage.slate.stop()
     await stage.fake.as_user(stage.pat).react(posted[2], VOTE_FOR)

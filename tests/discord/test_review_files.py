@@ -7,9 +7,9 @@ from pathlib import Path
 from studio import mediastore
 from studio.generation import requests
 from studio.generation.take_media import shown_file
-from studio.production import claims
+from studio.production import board, claims
 from studio.production.people import actor
-from studio.review import ballots
+from studio.review import approvals
 from tests import media_kit
 from tests.discord.test_review import candidate_messages
 from tests.fakes.discord.fixtures import Stage
@@ -17,7 +17,7 @@ from tests.fakes.discord.fixtures import Stage
 
 async def test_vote_posts_name_files_by_their_format_not_their_kind(
         stage: Stage, tmp_path: Path) -> None:
-    prod = await claims.get(stage.studio.db, stage.fake.guild_id)
+    prod = await board.get(stage.studio.db, stage.fake.guild_id)
     alice = await actor(stage.studio.db, prod, "Alice", discord_id=stage.alice.id)
     await claims.claim(stage.studio.db, prod, alice, 1)
     for made in (media_kit.tone(tmp_path / "line.mp3"), media_kit.image(tmp_path / "still.jpg"),
@@ -32,7 +32,7 @@ async def test_vote_posts_name_files_by_their_format_not_their_kind(
 
 async def test_a_video_too_big_to_post_shows_its_jpeg_thumbnail_as_jpg(
         stage: Stage, tmp_path: Path) -> None:
-    prod = await claims.get(stage.studio.db, stage.fake.guild_id)
+    prod = await board.get(stage.studio.db, stage.fake.guild_id)
     alice = await actor(stage.studio.db, prod, "Alice", discord_id=stage.alice.id)
     await claims.claim(stage.studio.db, prod, alice, 1)
     take = await requests.upload_take(stage.studio, prod, alice, "1.1",
@@ -47,14 +47,14 @@ async def test_a_video_too_big_to_post_shows_its_jpeg_thumbnail_as_jpg(
 
 
 async def test_the_review_queue_labels_links_by_revision(stage: Stage, tmp_path: Path) -> None:
-    prod = await claims.get(stage.studio.db, stage.fake.guild_id)
+    prod = await board.get(stage.studio.db, stage.fake.guild_id)
     alice = await actor(stage.studio.db, prod, "Alice", discord_id=stage.alice.id)
     pat = await actor(stage.studio.db, prod, "Pat", discord_id=stage.pat.id, is_producer=True)
     await claims.claim(stage.studio.db, prod, alice, 1)
     for n in range(2):
         await requests.upload_take(stage.studio, prod, alice, "1.1",
                                    media_kit.image(tmp_path / f"old{n}.png", size="32x18"))
-    await ballots.retake(stage.studio.db, prod, pat, "1.1", "darker, please")  # r1, r2 rejected
+    await approvals.retake(stage.studio.db, prod, pat, "1.1", "darker, please")  # r1, r2 rejected
     for n in range(2):
         await requests.upload_take(stage.studio, prod, alice, "1.1",
                                    media_kit.image(tmp_path / f"new{n}.png", size=f"3{n}x18"))

@@ -7,7 +7,7 @@ import pytest
 from storage import jobs, media_files, takes
 from storage.takes import Take
 from studio.ops.settings import Settings
-from studio.production import claims
+from studio.production import board, shots
 from tests.fakes.discord import FakeDiscord, Reply, UserSession
 from tests.fakes.discord.fixtures import Stage
 from tests.generation.helpers import until
@@ -45,8 +45,8 @@ async def gulls_posted(stage: Stage) -> tuple[UserSession, Reply]:
 
 
 async def shot_takes(stage: Stage, code: str = "2.1") -> list[Take]:
-    prod = await claims.get(stage.studio.db, stage.fake.guild_id)
-    ref = await claims.shot(stage.studio.db, prod, code)
+    prod = await board.get(stage.studio.db, stage.fake.guild_id)
+    ref = await shots.shot(stage.studio.db, prod, code)
     return await takes.of_shot(stage.studio.db.reader, ref.shot.id)
 
 
@@ -87,7 +87,7 @@ async def test_someone_else_clicking_gets_the_reason_and_nothing_is_queued(
         refused = await bob.click(post, label)
         assert refused.ephemeral, label
         assert "chapter 2's owner or a Producer" in (refused.content or ""), refused.content
-    prod = await claims.get(stage.studio.db, stage.fake.guild_id)
+    prod = await board.get(stage.studio.db, stage.fake.guild_id)
     assert len(await jobs.listed(stage.studio.db.reader, prod.id)) == 1
 
 
@@ -149,8 +149,8 @@ async def test_a_take_too_big_to_upload_is_posted_with_a_link(
 
         await until(there)
         assert runner.studio is not None
-        prod = await claims.get(runner.studio.db, discord_fake.guild_id)
-        ref = await claims.shot(runner.studio.db, prod, "2.1")
+        prod = await board.get(runner.studio.db, discord_fake.guild_id)
+        ref = await shots.shot(runner.studio.db, prod, "2.1")
         (take,) = await takes.of_shot(runner.studio.db.reader, ref.shot.id)
         assert found[0]["attachments"] == []
         assert "over Discord's 1.0 KB upload limit" in found[0]["content"]

@@ -232,7 +232,7 @@ async def test_every_line_the_worker_logs_names_its_job(
         assert (await q.wait(queued.job.id, within=10)).state == "succeeded"
     finally:
         logging.getLogger().removeHandler(handler)
-    lines = [line for line in stream.getvalue().splitlines() if " studio.jobs " in line]
+    lines = [line for line in stream.getvalue().splitlines() if " studio.generation.jobs " in line]
     said = " ".join(lines)
     for expected in ("did not take the job", "submitted to runway", "polling", "succeeded"):
         assert expected in said

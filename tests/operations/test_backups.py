@@ -21,6 +21,7 @@ from studio.app import Studio
 from studio.ops import backups
 from studio.ops.backups import BackupError
 from studio.ops.settings import Settings
+from studio.production import board as production_board
 from studio.production import claims
 from studio.production.people import actor
 
@@ -48,7 +49,7 @@ async def test_backup_while_another_process_writes_is_consistent(
         while not stop.is_set():
             n += 1
             # One transaction changes the title and writes its audit row: both or neither.
-            await claims.setup(bot_db, 1, f"Cut {n}")
+            await production_board.setup(bot_db, 1, f"Cut {n}")
         return n
 
     writer = asyncio.create_task(bot_writes())
@@ -80,7 +81,7 @@ async def test_backup_keeps_the_newest(studio: Studio) -> None:
 
 
 async def test_restore_round_trip(settings: Settings, sample: object, studio: Studio) -> None:
-    prod = await claims.get(studio.db, 1)
+    prod = await production_board.get(studio.db, 1)
     saved = await backups.backup_now(studio)
     maya = await actor(studio.db, prod, "Maya")
     await claims.claim(studio.db, prod, maya, 3)
@@ -91,13 +92,13 @@ async def test_restore_round_trip(settings: Settings, sample: object, studio: St
 
     restored = await Studio.open(settings)
     try:
-        chapter = await claims.chapter(restored.db, prod, 3)
+        chapter = await production_board.chapter(restored.db, prod, 3)
         assert chapter.owner_id is None and chapter.status == "open"
     finally:
         await restored.close()
     kept = await Database.open(report.kept, migrate=False)
     try:
-        board = await claims.board(kept, prod)
+        board = await production_board.board(kept, prod)
         assert board[2].owner_name == "Maya"  # the replaced database is all there
     finally:
         await kept.close()
@@ -233,7 +234,7 @@ async def test_restore_onto_a_new_machine(settings: Settings, studio: Studio, pr
     assert report.kept is None and report.database == fresh.database_path
     restored = await Studio.open(fresh)
     try:
-        assert (await claims.get(restored.db, 1)).title == "Test Film"
+        assert (await production_board.get(restored.db, 1)).title == "Test Film"
     finally:
         await restored.close()
 
@@ -253,7 +254,7 @@ async def test_a_copy_failing_its_check_is_never_published(settings: Settings) -
     settings = settings.model_copy(update={"backup_keep": 1})
     studio = await Studio.open(settings)
     try:
-        prod = await claims.setup(studio.db, 1, "Low Tide")
+        prod = await production_board.setup(studio.db, 1, "Low Tide")
         who = await actor(studio.db, prod, "Pat", is_producer=True)
         from studio.production import shotlist
 

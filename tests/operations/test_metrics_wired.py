@@ -16,7 +16,7 @@ from studio.cut import build
 from studio.ops import health
 from studio.ops.health import Checks, HealthServer
 from studio.ops.settings import Settings, load_settings
-from studio.production import claims, shotlist
+from studio.production import board, shotlist
 from studio.production.people import actor
 from studio.review.ballots import VOTE_AGAINST, VOTE_FOR
 from tests.discord.test_review import _ready, open_vote, stored, until
@@ -147,7 +147,7 @@ async def _is(stage: Stage, expected: dict[int, tuple[int, int]]) -> bool:
 
 async def test_an_unexpected_error_counts_as_an_error(stage: Stage, metrics_url: str) -> None:
     before = await scrape(metrics_url)
-    prod = await claims.get(stage.studio.db, stage.fake.guild_id)
+    prod = await board.get(stage.studio.db, stage.fake.guild_id)
     assert prod is not None
     await stage.studio.db.close()  # the database goes away under the bot
     reply = await stage.fake.as_user(stage.alice).slash("chapter claim", chapter=1)
@@ -168,7 +168,7 @@ async def test_a_cut_build_is_timed_once(tmp_path: Path, monkeypatch: pytest.Mon
     server = HealthServer(Checks(), port=0)
     await server.start()
     try:
-        prod = await claims.setup(studio.db, 1, "Low Tide", producer_role="Producer")
+        prod = await board.setup(studio.db, 1, "Low Tide", producer_role="Producer")
         who = await actor(studio.db, prod, "Pat", discord_id=1, is_producer=True)
         await shotlist.import_shots(studio.db, prod, who, b"chapter,chapter_title,shot,"
                                     b"description,duration\n1,Dawn,1,Wide of the flats,1\n",

@@ -10,7 +10,7 @@ from storage.productions import Production
 from studio.app import Studio
 from studio.production import claims
 from studio.production.people import Actor, actor
-from studio.review import ballots
+from studio.review import rules
 from tests.review.helpers import takes_for
 
 
@@ -28,4 +28,4 @@ async def candidates(studio: Studio, sample: Production, creator: Actor, tmp_pat
 
 @pytest.fixture
 async def quorum_one(studio: Studio, sample: Production, producer: Actor) -> None:
-    await ballots.configure(studio.db, sample, producer, quorum=1)
+    await rules.configure(studio.db, sample, producer, quorum=1)

@@ -11,7 +11,7 @@ from storage.productions import Production
 from studio.app import Studio
 from studio.generation.takes import add_take
 from studio.production.people import Actor
-from studio.review import ballots
+from studio.review import windows
 
 _colours = itertools.count(1)
 _messages = itertools.count(10_000)
@@ -32,12 +32,12 @@ async def takes_for(studio: Studio, prod: Production, who: Actor, code: str, cou
             for _ in range(count)]
 
 
-async def post_all(studio: Studio, status: ballots.VoteStatus) -> dict[int, int]:
+async def post_all(studio: Studio, status: windows.VoteStatus) -> dict[int, int]:
     """Record a message for each unposted take, as the cog would; take id → message id."""
     posted = {}
     assert status.window is not None
     for take in status.unposted:
         message_id = next(_messages)
-        await ballots.record_posted(studio.db, status.window.id, take.id, CHANNEL, message_id)
+        await windows.record_posted(studio.db, status.window.id, take.id, CHANNEL, message_id)
         posted[take.id] = message_id
     return posted

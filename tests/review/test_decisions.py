@@ -9,21 +9,23 @@ from pathlib import Path
 import pytest
 
 from storage import approvals, audit, notion_rows, shots, takes
-from studio.cut.timeline import build as build_timeline
+from studio.cut.plan import timeline_of as build_timeline
 from studio.errors import InvalidInput, NotFound, NotPermitted
 from studio.production import claims
 from studio.production.people import actor
-from studio.review import ballots
+from studio.review import approvals as review_approvals
+from studio.review import ballots, rules, windows
+from studio.review import queue as review_queue
 from studio.review.ballots import VOTE_AGAINST, VOTE_FOR, Voter
 from tests.review.helpers import post_all, takes_for
 
 
-async def _vote(studio, sample, producer, ballots: dict[int, list[int]]):
+async def _vote(studio, sample, producer, votes: dict[int, list[int]]):
     """Open a vote on 1.1 and cast ballots: take index → list of values by members 1, 2, ..."""
-    status = await ballots.open_vote(studio.db, sample, producer, "1.1", 24)
+    status = await windows.open_vote(studio.db, sample, producer, "1.1", 24)
     posted = await post_all(studio, status)
     ordered = [c.take.id for c in status.candidates]
-    for index, values in ballots.items():
+    for index, values in votes.items():
         for n, value in enumerate(values, start=1):
             emoji = VOTE_FOR if value > 0 else VOTE_AGAINST
             await ballots.reaction_added(studio.db, posted[ordered[index]], Voter(n, f"m{n}"),
@@ -34,7 +36,7 @@ async def _vote(studio, sample, producer, ballots: dict[int, list[int]]):
 async def test_winner_is_approved_at_close(studio, sample, producer, creator, candidates):
     await _vote(studio, sample, producer, {0: [1, -1, 1, 1], 1: [1, -1, -1]})
     before = await notion_rows.change_signature(studio.db.reader, sample.id)
-    closing = await ballots.close_vote(studio.db, sample, producer, "1.1")
+    closing = await windows.close_vote(studio.db, sample, producer, "1.1")
     assert closing.outcome == "approved" and closing.approval is not None
     assert closing.approval.take.id == candidates[0].id
     assert closing.approval.score == 2
@@ -54,27 +56,27 @@ async def test_winner_is_approved_at_close(studio, sample, producer, creator, ca
 
 async def test_tie_goes_to_the_producers(studio, sample, producer, candidates):
     await _vote(studio, sample, producer, {0: [1, 1, 1], 1: [1, 1, 1]})
-    closing = await ballots.close_vote(studio.db, sample, producer, "1.1")
+    closing = await windows.close_vote(studio.db, sample, producer, "1.1")
     assert closing.outcome == "tie" and closing.needs_decision
     shot = await shots.get(studio.db.reader, candidates[0].shot_id)
     assert shot is not None and shot.approved_take_id is None
-    queue = await ballots.queue(studio.db, sample)
+    queue = await review_queue.queue(studio.db, sample)
     assert [(i.kind, i.ref.code) for i in queue if i.ref.code == "1.1"] == [("decision", "1.1")]
 
 
 async def test_margin_turns_a_narrow_lead_into_a_tie(studio, sample, producer, candidates):
-    await ballots.configure(studio.db, sample, producer, margin=2)
+    await rules.configure(studio.db, sample, producer, margin=2)
     await _vote(studio, sample, producer, {0: [1, 1, 1], 1: [1, 1]})
-    assert (await ballots.close_vote(studio.db, sample, producer, "1.1")).outcome == "tie"
+    assert (await windows.close_vote(studio.db, sample, producer, "1.1")).outcome == "tie"
 
 
 async def test_missed_quorum_and_no_support(studio, sample, producer, candidates):
-    await ballots.configure(studio.db, sample, producer, quorum=4)
+    await rules.configure(studio.db, sample, producer, quorum=4)
     await _vote(studio, sample, producer, {0: [1, 1, 1]})
-    assert (await ballots.close_vote(studio.db, sample, producer, "1.1")).outcome == "no_quorum"
+    assert (await windows.close_vote(studio.db, sample, producer, "1.1")).outcome == "no_quorum"
     # Reopening a vote waiting for a decision keeps its votes.
-    await ballots.configure(studio.db, sample, producer, quorum=1)
-    reopened = await ballots.open_vote(studio.db, sample, producer, "1.1", 1)
+    await rules.configure(studio.db, sample, producer, quorum=1)
+    reopened = await windows.open_vote(studio.db, sample, producer, "1.1", 1)
     assert reopened.window is not None and reopened.window.state == "open"
     assert reopened.candidates[0].tally.score == 3
     await ballots.reaction_added(studio.db, reopened.candidates[0].message.message_id,
@@ -82,14 +84,14 @@ async def test_missed_quorum_and_no_support(studio, sample, producer, candidates
     for n in (2, 3):
         await ballots.reaction_removed(studio.db, reopened.candidates[0].message.message_id, n,
                                       VOTE_FOR)
-    assert (await ballots.close_vote(studio.db, sample, producer, "1.1")).outcome == "no_support"
+    assert (await windows.close_vote(studio.db, sample, producer, "1.1")).outcome == "no_support"
 
 
 async def test_direct_approval_replaces_and_keeps_history(studio, sample, producer,
                                                           candidates):
-    first = await ballots.approve(studio.db, sample, producer, "1.1r1")
+    first = await review_approvals.approve(studio.db, sample, producer, "1.1r1")
     assert first.previous is None
-    second = await ballots.approve(studio.db, sample, producer, "1.1 #2")
+    second = await review_approvals.approve(studio.db, sample, producer, "1.1 #2")
     assert second.previous is not None and second.previous.id == candidates[0].id
     assert (await takes.get(studio.db.reader, candidates[0].id)).status == "superseded"
     shot = await shots.get(studio.db.reader, candidates[0].shot_id)
@@ -98,66 +100,67 @@ async def test_direct_approval_replaces_and_keeps_history(studio, sample, produc
     assert [(a.take_id, a.previous_take_id, a.how) for a in history] == [
         (candidates[0].id, None, "direct"), (candidates[1].id, candidates[0].id, "direct")]
     with pytest.raises(InvalidInput, match="already the approved take"):
-        await ballots.approve(studio.db, sample, producer, "1.1r2")
+        await review_approvals.approve(studio.db, sample, producer, "1.1r2")
 
 
 async def test_approval_closes_a_running_vote(studio, sample, producer, candidates):
     status = await _vote(studio, sample, producer, {0: [1]})
-    await ballots.approve(studio.db, sample, producer, "1.1r2")
+    await review_approvals.approve(studio.db, sample, producer, "1.1r2")
     assert status.window is not None
-    after = await ballots.window_status(studio.db, status.window.id)
+    after = await windows.window_status(studio.db, status.window.id)
     assert after.window is not None
     assert (after.window.state, after.window.outcome) == ("closed", "decided")
-    assert await ballots.open_windows(studio.db, sample) == []
+    assert await windows.open_windows(studio.db, sample) == []
 
 
 async def test_refusals_change_nothing(studio, sample, producer, creator, candidates):
     member = await actor(studio.db, sample, "Max Member", discord_id=1234)
     with pytest.raises(NotPermitted, match="Producer role"):
-        await ballots.open_vote(studio.db, sample, member, "1.1")
+        await windows.open_vote(studio.db, sample, member, "1.1")
     with pytest.raises(NotPermitted):
-        await ballots.approve(studio.db, sample, creator, "1.1r1")
+        await review_approvals.approve(studio.db, sample, creator, "1.1r1")
     with pytest.raises(NotPermitted):
-        await ballots.retake(studio.db, sample, member, "1.1", "darker")
+        await review_approvals.retake(studio.db, sample, member, "1.1", "darker")
     with pytest.raises(NotPermitted):
-        await ballots.configure(studio.db, sample, creator, quorum=0)
+        await rules.configure(studio.db, sample, creator, quorum=0)
     with pytest.raises(NotFound, match="no take r9"):
-        await ballots.approve(studio.db, sample, producer, "1.1r9")
+        await review_approvals.approve(studio.db, sample, producer, "1.1r9")
     with pytest.raises(InvalidInput, match="not a take"):
-        await ballots.approve(studio.db, sample, producer, "1.1")
+        await review_approvals.approve(studio.db, sample, producer, "1.1")
     with pytest.raises(InvalidInput, match="no candidate takes"):
-        await ballots.open_vote(studio.db, sample, producer, "1.2")
+        await windows.open_vote(studio.db, sample, producer, "1.2")
     with pytest.raises(InvalidInput, match="between"):
-        await ballots.open_vote(studio.db, sample, producer, "1.1", 0)
+        await windows.open_vote(studio.db, sample, producer, "1.1", 0)
     with pytest.raises(InvalidInput, match="note"):
-        await ballots.retake(studio.db, sample, producer, "1.1", "  ")
+        await review_approvals.retake(studio.db, sample, producer, "1.1", "  ")
     with pytest.raises(InvalidInput, match="no vote running"):
-        await ballots.close_vote(studio.db, sample, producer, "1.1")
+        await windows.close_vote(studio.db, sample, producer, "1.1")
     with pytest.raises(InvalidInput, match="between"):
-        await ballots.configure(studio.db, sample, producer, producer_weight=0)
+        await rules.configure(studio.db, sample, producer, producer_weight=0)
     shot = await shots.get(studio.db.reader, candidates[0].shot_id)
     assert shot is not None and shot.status == "needs_review" and shot.approved_take_id is None
-    assert await ballots.open_windows(studio.db, sample) == []
+    assert await windows.open_windows(studio.db, sample) == []
     # The chapter owner may run votes on their shots, and approve once the production allows.
-    assert (await ballots.open_vote(studio.db, sample, creator, "1.1")).window is not None
-    await ballots.configure(studio.db, sample, producer, owner_may_approve=True)
-    assert (await ballots.approve(studio.db, sample, creator, "1.1r1")).how == "direct"
+    assert (await windows.open_vote(studio.db, sample, creator, "1.1")).window is not None
+    await rules.configure(studio.db, sample, producer, owner_may_approve=True)
+    assert (await review_approvals.approve(studio.db, sample, creator, "1.1r1")).how == "direct"
 
 
 async def test_retake_sends_the_shot_back(studio, sample, producer, creator, candidates,
                                           tmp_path: Path):
     await _vote(studio, sample, producer, {0: [1]})
-    sent = await ballots.retake(studio.db, sample, producer, "1.1", "the sea should be calmer")
+    sent = await review_approvals.retake(studio.db, sample, producer, "1.1",
+                                         "the sea should be calmer")
     assert sent.owner is not None and sent.owner.id == creator.id
     assert sorted(t.id for t in sent.rejected) == sorted(t.id for t in candidates)
     shot = await shots.get(studio.db.reader, candidates[0].shot_id)
     assert shot is not None and shot.status == "retake"
     notes = await approvals.retakes_of_shot(studio.db.reader, shot.id)
     assert [r.note for r in notes] == ["the sea should be calmer"]
-    assert await ballots.open_windows(studio.db, sample) == []
+    assert await windows.open_windows(studio.db, sample) == []
     # A new take brings the shot back to review and into the queue.
     await takes_for(studio, sample, creator, "1.1", 1, tmp_path)
-    queue = await ballots.queue(studio.db, sample)
+    queue = await review_queue.queue(studio.db, sample)
     assert [(i.kind, i.ref.code, i.candidates) for i in queue] == [("unopened", "1.1", 1)]
 
 
@@ -168,11 +171,11 @@ async def test_queue_lists_oldest_first_with_messages(studio, sample, producer, 
     await takes_for(studio, sample, other, "2.3", 1, tmp_path)
     await asyncio.sleep(0.003)  # stamps are to the millisecond: the vote opens strictly later
     await _vote(studio, sample, producer, {})
-    queue = await ballots.queue(studio.db, sample)
+    queue = await review_queue.queue(studio.db, sample)
     assert [(i.kind, i.ref.code) for i in queue] == [("unopened", "2.3"), ("voting", "1.1")]
     voting = queue[1]
     assert len(voting.messages) == 2 and voting.candidates == 2
-    mine = await ballots.queue(studio.db, sample, creator, mine=True)
+    mine = await review_queue.queue(studio.db, sample, creator, mine=True)
     assert [i.ref.code for i in mine] == ["1.1"]
 
 
@@ -194,4 +197,4 @@ def test_decide(scores, voters, quorum, margin, expected):
 
     rules = dataclasses.replace(defaults(1), quorum=quorum, margin=margin)
     tallies = [Tally(n, max(s, 0), max(-s, 0), voters) for n, s in enumerate(scores, start=1)]
-    assert ballots.decide(tallies, voters, rules) == expected
+    assert windows.decide(tallies, voters, rules) == expected

@@ -8,7 +8,7 @@ from datetime import timedelta
 from storage import timers as timer_rows
 from storage.timers import Timer
 from studio.app import Studio
-from studio.review import ballots
+from studio.review import ballots, windows
 from studio.review.ballots import VOTE_FOR, Voter
 from studio.review.timers import Dispatcher, utcnow
 from tests.review.helpers import post_all
@@ -60,7 +60,7 @@ async def test_failing_handler_is_retried_later(studio: Studio):
 
 async def test_deadline_closes_the_vote_after_a_restart(settings, studio: Studio, sample,
                                                         producer, candidates, quorum_one):
-    status = await ballots.open_vote(studio.db, sample, producer, "1.1", 2)
+    status = await windows.open_vote(studio.db, sample, producer, "1.1", 2)
     posted = await post_all(studio, status)
     await ballots.reaction_added(studio.db, posted[candidates[1].id], Voter(1, "m1"), VOTE_FOR)
     await studio.close()
@@ -73,9 +73,9 @@ async def test_deadline_closes_the_vote_after_a_restart(settings, studio: Studio
     closed = []
 
     async def close(timer: Timer) -> None:
-        closed.append(await ballots.close_due(reopened.db, timer.data["window"], now=later))
+        closed.append(await windows.close_due(reopened.db, timer.data["window"], now=later))
 
-    dispatcher.on(ballots.CLOSE_EVENT, close)
+    dispatcher.on(windows.CLOSE_EVENT, close)
     assert await dispatcher.fire_due() == 1
     assert closed[0] is not None and closed[0].outcome == "approved"
     assert closed[0].approval is not None and closed[0].approval.take.id == candidates[1].id
@@ -84,11 +84,11 @@ async def test_deadline_closes_the_vote_after_a_restart(settings, studio: Studio
 
 async def test_a_moved_deadline_does_not_close_early(studio: Studio, sample, producer,
                                                      candidates):
-    status = await ballots.open_vote(studio.db, sample, producer, "1.1", 1)
-    await ballots.open_vote(studio.db, sample, producer, "1.1", 10)
+    status = await windows.open_vote(studio.db, sample, producer, "1.1", 1)
+    await windows.open_vote(studio.db, sample, producer, "1.1", 10)
     pending = await timer_rows.due(studio.db.reader, "9999")
     assert len(pending) == 1  # the old timer was replaced
     assert status.window is not None
     two_hours = utcnow() + timedelta(hours=2)
-    assert await ballots.close_due(studio.db, status.window.id, now=two_hours) is None
-    assert [w.id for w in await ballots.open_windows(studio.db, sample)] == [status.window.id]
+    assert await windows.close_due(studio.db, status.window.id, now=two_hours) is None
+    assert [w.id for w in await windows.open_windows(studio.db, sample)] == [status.window.id]

@@ -6,19 +6,19 @@ from storage import votes
 from storage.productions import Production
 from studio.app import Studio
 from studio.production.people import Actor
-from studio.review import ballots
+from studio.review import ballots, rules, windows
 from studio.review.ballots import VOTE_AGAINST, VOTE_FOR, Voter
 from tests.review.helpers import post_all
 
 
 async def _running(studio: Studio, prod: Production, producer: Actor) -> tuple:
-    status = await ballots.open_vote(studio.db, prod, producer, "1.1", 24)
+    status = await windows.open_vote(studio.db, prod, producer, "1.1", 24)
     posted = await post_all(studio, status)
     return status, posted
 
 
 async def _score(studio: Studio, prod: Production) -> dict[int, tuple[float, float, int]]:
-    found = await ballots.status(studio.db, prod, "1.1")
+    found = await windows.status(studio.db, prod, "1.1")
     return {c.take.revision: (c.tally.votes_for, c.tally.votes_against, c.tally.voters)
             for c in found.candidates}
 
@@ -67,7 +67,7 @@ async def test_creator_votes_and_producer_weight_follow_settings(studio, sample,
     await ballots.reaction_added(studio.db, message, Voter(9000, "Pat Producer", True), VOTE_FOR)
     assert (await _score(studio, sample))[1] == (1, 0, 1)  # the creator's own vote is left out
 
-    await ballots.configure(studio.db, sample, producer, creator_votes_count=True,
+    await rules.configure(studio.db, sample, producer, creator_votes_count=True,
                            producer_weight=2)
     assert (await _score(studio, sample))[1] == (2, 0, 2)
     # A weight applies to votes cast after it is set.
@@ -99,7 +99,7 @@ async def test_deleted_message_drops_its_votes_and_is_posted_again(studio, sampl
     assert (await _score(studio, sample)) == {1: (0, 0, 0), 2: (1, 0, 1)}
     # Reactions on the deleted message no longer count.
     assert await ballots.reaction_added(studio.db, first, Voter(2, "B"), VOTE_FOR) is None
-    bumped = await ballots.open_vote(studio.db, sample, producer, "1.1")
+    bumped = await windows.open_vote(studio.db, sample, producer, "1.1")
     assert [t.id for t in bumped.unposted] == [candidates[0].id]
     assert bumped.window is not None and status.window is not None
     assert bumped.window.id == status.window.id
@@ -134,7 +134,7 @@ async def test_votes_stop_counting_once_closed(studio, sample, producer, candida
     _, posted = await _running(studio, sample, producer)
     first = posted[candidates[0].id]
     await ballots.reaction_added(studio.db, first, Voter(1, "A"), VOTE_FOR)
-    closing = await ballots.close_vote(studio.db, sample, producer, "1.1")
+    closing = await windows.close_vote(studio.db, sample, producer, "1.1")
     assert closing.outcome == "approved"
     assert await ballots.reaction_added(studio.db, first, Voter(2, "B"), VOTE_FOR) is None
     assert len(await votes.of_take(studio.db.reader, candidates[0].id)) == 1

@@ -140,11 +140,11 @@ async def stage(discord_fake: FakeDiscord, slate: SlateRunner) -> Stage:
 
 async def import_example(slate: SlateRunner) -> None:
     """The example shot list, imported straight through the studio (fast, and not under test)."""
-    from studio.production import claims, shotlist
+    from studio.production import board, shotlist
     from studio.production.people import actor
 
     assert slate.studio is not None
-    prod = await claims.get(slate.studio.db, slate.fake.guild_id)
+    prod = await board.get(slate.studio.db, slate.fake.guild_id)
     who = await actor(slate.studio.db, prod, "fixture", is_producer=True)
     await shotlist.import_shots(slate.studio.db, prod, who,
                                 (EXAMPLES / "low_tide.csv").read_bytes(), "low_tide.csv")

@@ -1,0 +1,174 @@
+"""The film: written from the reels' pictures and the sound's pieces (nothing re-encoded),
+then verified against its timeline, and a preview small enough to post.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from fractions import Fraction
+from pathlib import Path
+
+import av
+from av.stream import Discard
+
+from studio.cut import mp4, reels, soundtrack
+from studio.cut.adts import PRIMING
+from studio.cut.plan import OnProgress
+from studio.cut.segments import short_reason
+from studio.cut.timeline import SAMPLE_RATE, Timeline, track_title
+from studio.media import (
+    CacheDamaged,
+    FFmpegFailed,
+    facts_of,
+    run_ffmpeg,
+    write_concat_list,
+)
+from studio.ops.settings import Settings
+
+FILM = "film.mp4"
+
+
+
+
+
+
+async def stitch(line: Timeline, segments: list[Path], staging: Path, film: Path,
+                  report: OnProgress,
+                  sound: asyncio.Future[list[soundtrack.Sound | soundtrack.Measured]],
+                  picture: asyncio.Future[list[reels.BuiltReel]]
+                  ) -> tuple[list[soundtrack.Sound | soundtrack.Measured], int]:
+    """Write the film from the reels' pictures (`picture`, being read) and the sound's pieces
+    (`sound`, being made): nothing is re-encoded."""
+    write_concat_list(segments, staging / "segments.txt")
+    report("mixing", 0.0)
+    try:
+        runs, made = await asyncio.gather(sound, picture)
+    except BaseException:
+        for task in (sound, picture):
+            task.cancel()
+        await asyncio.gather(sound, picture, return_exceptions=True)
+        raise
+    soundtrack.record(runs, staging)
+    (staging / "reels.txt").write_text("".join(f"{r.key}\n" for r in made), encoding="utf-8")
+    report("stitching", 0.0)
+    tracks = await asyncio.to_thread(soundtrack.join, line, runs)
+    size = await asyncio.to_thread(_write_film, line, made, tracks, film)
+    report("stitching", 1.0)
+    return runs, size
+
+
+
+def _write_film(line: Timeline, made: list[reels.BuiltReel], tracks: list[list[bytes]],
+                film: Path) -> int:
+    p = line.profile
+    picture = mp4.VideoTrack(p.width, p.height, p.timescale,
+                             int(Fraction(p.timescale) / p.fps), made[0].delay, made[0].avcc,
+                             [r.samples for r in made])
+    sound = [mp4.audio_track(frames, track_title(track), priming=PRIMING,
+                             default=n == 0)
+             for n, (track, frames) in enumerate(zip(soundtrack.tracks_of(line), tracks,
+                                                     strict=True))]
+    try:
+        return mp4.write(film, picture, sound, line.production_title)
+    except mp4.SamplesChanged as exc:
+        # Its tables go: the reel is read again from its segments.
+        raise CacheDamaged(str(exc.data.with_suffix(".json")), "the picture of a chapter's "
+                           "reel changed on disk since it was read from its shots") from None
+
+
+
+async def verify(film: Path, line: Timeline, audio_frames: int,
+                 size: int | None = None) -> str | None:
+    """None when the film matches its timeline: duration, every stream, every packet.
+
+    Every segment and every sound piece was decoded end to end when it was made (cached ones
+    when they were cached); the film is their bitstreams copied, so here the file holds every
+    byte written (`size`), the index counts a frame for each of the timeline's frames and
+    every AAC frame of every track, and every picture packet is demuxed."""
+    if size is not None and (found := _size(film)) != size:
+        return f"the film is {found} bytes; {size} were written: it was cut short or changed"
+    return await asyncio.to_thread(_inspect, film, line, audio_frames)
+
+
+
+def _inspect(film: Path, line: Timeline, audio_frames: int) -> str | None:
+    """verify's reading of the film, opened once: its streams, its index and its pictures."""
+    try:
+        container = av.open(str(film))
+    except Exception as exc:  # any PyAV error means the film is unreadable
+        return f"the film cannot be opened ({type(exc).__name__})"
+    with container:
+        duration, streams = facts_of(container)
+        tolerance = line.profile.seconds(len(line.entries)) + 0.05
+        if abs(duration - line.duration) > tolerance:
+            return f"it lasts {duration:.3f}s; the timeline says {line.duration:.3f}s"
+        video = [s for s in streams if s.kind == "video"]
+        audio = [s for s in streams if s.kind == "audio"]
+        if len(video) != 1 or (video[0].width, video[0].height) != (line.profile.width,
+                                                                    line.profile.height):
+            return "the picture stream is missing or the wrong size"
+        expected = len(soundtrack.tracks_of(line))
+        if len(audio) != expected:
+            return f"it has {len(audio)} audio tracks; expected {expected}"
+        try:
+            return _index_problem(container, line, audio_frames)
+        except Exception as exc:  # PyAV raises many kinds; any of them means a broken film
+            return f"it does not demux end to end ({type(exc).__name__}: {short_reason(str(exc))})"
+
+
+
+def _index_problem(container: av.container.InputContainer, line: Timeline,
+                  audio_frames: int) -> str | None:
+    """The film's index and its pictures: a picture for each of the timeline's frames, each
+    picture packet read, every AAC frame of every track, and the sound ending with the
+    picture (within a frame and the last AAC frame)."""
+    streams = list(container.streams)
+    found = [(s.type, s.frames, float((s.start_time or 0) + (s.duration or 0))
+              * float(s.time_base or 0)) for s in streams]
+    # The sound's packets are skipped unread (every byte's presence is the size check's; each
+    # piece was decoded when made): reading them would triple this pass.
+    for stream in container.streams.audio:
+        stream.discard = Discard.all
+    read = sum(1 for packet in container.demux(video=0) if packet.size)
+    picture = next(f for f in found if f[0] == "video")
+    if picture[1] != line.frames:
+        return f"it holds {picture[1]} picture frames; the timeline has {line.frames}"
+    if read != picture[1]:
+        return (f"it does not demux end to end: {read} of {picture[1]} picture packets "
+                f"could be read")
+    slack = line.profile.seconds(1) + 2 * 1024 / SAMPLE_RATE
+    for n, (kind, count, end) in enumerate(f for f in found if f[0] == "audio"):
+        assert kind == "audio"
+        if count != audio_frames:
+            return f"audio track {n} holds {count} AAC frames, not {audio_frames}"
+        if abs(end - picture[2]) > slack:
+            return f"audio track {n} ends at {end:.3f}s, the picture at {picture[2]:.3f}s"
+    return None
+
+
+
+async def preview(settings: Settings, film: Path, staging: Path, line: Timeline) -> Path | None:
+    """A file small enough to post in Discord: the film itself when it fits, else a smaller one."""
+    limit = settings.cut_preview_max_bytes
+    if _size(film) <= limit:
+        return film
+    preview = staging / "preview.mp4"
+    # Leave room for the audio at 64 kb/s; aim the video at what remains.
+    video_kbps = max(50, int(limit * 8 * 0.9 / max(line.duration, 1) / 1000) - 64)
+    try:
+        await run_ffmpeg(["-v", "error", "-i", str(film), "-map", "0:v:0", "-map", "0:a:0",
+                          "-vf", "scale=-2:min(ih\\,360)", "-c:v", "libx264", "-preset",
+                          "veryfast", "-b:v", f"{video_kbps}k", "-maxrate", f"{video_kbps}k",
+                          "-bufsize", f"{video_kbps * 2}k", "-c:a", "aac", "-b:a", "64k",
+                          "-movflags", "+faststart", str(preview)])
+    except FFmpegFailed:
+        return None
+    if _size(preview) <= limit:
+        return preview
+    preview.unlink()  # too big even so: the post gives the film's place instead
+    return None
+
+
+
+def _size(path: Path) -> int:
+    return path.stat().st_size

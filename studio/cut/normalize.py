@@ -1,0 +1,236 @@
+"""Normalize one segment of the cut to the production's profile, once, cached on disk.
+
+Every segment comes out identical in form (H.264 yuv420p BT.709 limited range, square
+pixels, the profile's size and rational frame rate, PCM stereo 48 kHz, exact frame and sample
+counts), so segments join with stream copy. The cache key is (source hash, profile, length,
+recipe, libav version): only a changed shot is re-encoded the next night.
+
+The work is done in-process through PyAV (studio/segment_encode.py) in a warm pool of worker
+processes: user uploads are decoded there, so a libav crash on a hostile file costs one worker
+and that take, never the bot.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import atexit
+import hashlib
+import logging
+import multiprocessing
+import os
+import threading
+import weakref
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass
+from pathlib import Path
+
+import av
+
+from studio.cut.segment_encode import Shape, make, start_worker
+from studio.cut.timeline import Profile
+from studio.media import (
+    FFmpegFailed,
+)
+from studio.ops import closing
+
+# Bump when the making of a segment changes: old cache entries then stop matching.
+RECIPE = "6-sealed"
+
+_lock = threading.Lock()
+_pool: ProcessPoolExecutor | None = None
+_discarded: weakref.WeakSet[ProcessPoolExecutor] = weakref.WeakSet()
+log = logging.getLogger(__name__)
+
+
+class WorkersUnavailable(RuntimeError):
+    """No worker process can start: the machine's fault, not any take's."""
+
+
+@dataclass(frozen=True)
+class Segment:
+    path: Path
+    cached: bool
+
+
+def libav_version() -> str:
+    """The libraries that make the segments: part of every segment's cache key."""
+    return f"PyAV {av.__version__} FFmpeg {av.ffmpeg_version_info}"
+
+
+def cache_key(source_sha256: str, kind: str, frames: int, profile: Profile) -> str:
+    text = "|".join([RECIPE, source_sha256, kind, str(frames), profile.key, libav_version()])
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _new_pool(size: int) -> ProcessPoolExecutor:
+    # forkserver: workers fork from a clean server that has PyAV loaded, never from the bot.
+    ctx = multiprocessing.get_context("forkserver")
+    # The editorial files are written here too (cut._editorial): OpenTimelineIO loaded once.
+    ctx.set_forkserver_preload(["studio.cut.segment_encode", "studio.cut.editorial"])
+    return ProcessPoolExecutor(max_workers=size, mp_context=ctx,
+                               initializer=start_worker, initargs=(os.getpid(),))
+
+
+def workers() -> int:
+    """The pool's size: one beyond the cores. The editorial files' two halves start with every
+    build, and the one segment of a one-approval night must not queue behind them; in a full
+    build the segments keep every worker busy (cut._segments keeps this many in flight)."""
+    return (os.cpu_count() or 2) + 1
+
+
+def pool() -> ProcessPoolExecutor:
+    """The warm pool, created on first use (or by warm()) and kept across builds."""
+    global _pool
+    with _lock:
+        if _pool is None:
+            _pool = _new_pool(workers())
+        return _pool
+
+
+async def warm() -> None:
+    """Start every worker of the pool now; each rehearses a tiny segment as it starts
+    (segment_encode.start_worker), so the first cut after start-up waits for none of it."""
+    executor = pool()
+    try:
+        # A process starts per task submitted while none is idle: one task each. Submitted
+        # from a thread: the first start waits for the fork server, not the bot's loop.
+        started = await asyncio.to_thread(
+            lambda: [executor.submit(os.getpid) for _ in range(workers())])
+        await asyncio.gather(*(asyncio.wrap_future(f) for f in started))
+    except BrokenProcessPool:
+        await asyncio.to_thread(_discard, executor)  # the first cut then tries a fresh one
+        raise
+
+
+def start_warming() -> asyncio.Task[None]:
+    """warm() in the background: start-up never waits for it, and its failure is only logged
+    (the first cut then starts the workers itself, or says why it cannot)."""
+    task = asyncio.get_running_loop().create_task(warm(), name="warm segment workers")
+    task.add_done_callback(_warmed)
+    return task
+
+
+def _warmed(task: asyncio.Task[None]) -> None:
+    if task.cancelled():
+        return
+    failure = task.exception()
+    if failure is not None:
+        log.warning("the segment workers could not be started ahead of the first cut",
+                    exc_info=failure)
+
+
+def _discard(broken: ProcessPoolExecutor) -> None:
+    """Forget a broken pool (whoever notices first); the next call makes a new one."""
+    global _pool
+    with _lock:
+        if broken in _discarded:
+            return  # another segment of the same crash is shutting it down
+        _discarded.add(broken)
+        if _pool is broken:
+            _pool = None
+    broken.shutdown(wait=True, cancel_futures=True)  # twice at once closes its pipes twice
+
+
+def shutdown() -> None:
+    """Stop the pool's workers (the Studio closing, or the interpreter exiting)."""
+    global _pool
+    with _lock:
+        current, _pool = _pool, None
+    if current is not None:
+        current.shutdown(wait=True, cancel_futures=True)
+
+
+atexit.register(shutdown)
+closing.at_close(shutdown)  # a closing studio stops the workers too
+
+
+def worker_pids() -> list[int]:
+    """The pool's live worker processes (for health checks and tests)."""
+    with _lock:
+        current = _pool
+    # The executor keeps its processes privately; reading them is the only way to know them.
+    processes = dict(getattr(current, "_processes", None) or {})
+    return [pid for pid, proc in processes.items() if proc.is_alive()]
+
+
+def segment_path(cache_dir: Path, key: str) -> Path:
+    """Where the segment for `key` is kept (whether made yet or not)."""
+    return cache_dir / key[:2] / f"{key}.mov"
+
+
+def shape_of(profile: Profile, frames: int) -> Shape:
+    return Shape(profile.width, profile.height, profile.fps, profile.timescale, frames,
+                 profile.samples(frames))
+
+
+async def _run(executor: ProcessPoolExecutor, *args: object) -> bool:
+    return await asyncio.wrap_future(executor.submit(make, *args))
+
+
+async def normalize(
+    cache_dir: Path, key: str, source: Path, kind: str, has_audio: bool, frames: int,
+    profile: Profile, on_progress: Callable[[float], None] | None = None,
+) -> Segment:
+    """The cached segment for `key`, made from `source` when absent (written beside, renamed).
+
+    Raise FFmpegFailed with a short reason (no paths) when the source cannot be made into one,
+    including when decoding it kills the worker process.
+    """
+    target = segment_path(cache_dir, key)
+    if target.exists():
+        return Segment(target, cached=True)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    args = (str(source), kind, has_audio, shape_of(profile, frames), str(target))
+    try:
+        executor = pool()
+        try:
+            made = await _run(executor, *args)
+        except BrokenProcessPool:
+            # A worker died: this take or another beside it. A fresh solitary worker tells
+            # which: the take that kills that one too is the one that broke.
+            await asyncio.to_thread(_discard, executor)
+            made = await _alone(*args)
+    except BaseException:
+        _sweep(target)
+        raise
+    if on_progress:
+        on_progress(1.0)
+    return Segment(target, cached=not made)
+
+
+async def _alone(*args: object) -> bool:
+    solitary = _new_pool(1)
+    try:
+        try:
+            await asyncio.wrap_future(solitary.submit(os.getpid))
+        except BrokenProcessPool:
+            raise WorkersUnavailable("the segment worker processes cannot start") from None
+        return await _run(solitary, *args)
+    except BrokenProcessPool:
+        raise FFmpegFailed("decoding it crashed the worker process: the file is damaged "
+                           "or hostile") from None
+    finally:
+        await asyncio.to_thread(solitary.shutdown, True, cancel_futures=True)
+
+
+def _sweep(target: Path) -> None:
+    """Remove what a dead worker left half-written for `target` (its pid is in the name)."""
+    for partial in target.parent.glob(f".partial-*-{target.name}"):
+        pid = partial.name.split("-")[1]
+        if pid.isdigit() and not _alive(int(pid)):
+            partial.unlink(missing_ok=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+log = logging.getLogger(__name__)
