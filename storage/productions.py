@@ -70,3 +70,8 @@ async def update(conn: Conn, production_id: int, **values: object) -> None:
         f"UPDATE production SET {assignments}, updated_at = ? WHERE id = ?",
         (*values.values(), now(), production_id),
     )
+
+
+async def first(conn: Conn) -> Production | None:
+    """The oldest production: the one a public web face shows when no link names another."""
+    return await fetch_one(conn, Production, "SELECT * FROM production ORDER BY id LIMIT 1")
