@@ -107,7 +107,8 @@ async def cut_file(request: web.Request) -> web.StreamResponse:
     except NotFound as exc:
         return _missing(request, exc)
     # Text files a browser would show as a page are given as what they are, plain text.
-    kind = "text/plain" if path.suffix in (".md", ".txt", ".edl") else None
+    kind = {".md": "text/plain", ".txt": "text/plain", ".edl": "text/plain",
+            ".otio": "application/json"}.get(path.suffix)
     return _file(path, content_type=kind)
 
 

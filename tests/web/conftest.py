@@ -44,8 +44,9 @@ class Built:
 
 
 def web_settings(data_dir: Path, **overrides: object) -> Settings:
-    return load_settings(data_dir=data_dir, cut_width=320, cut_height=180, cut_fps="24",
-                         cut_credits_seconds=1.0, web_secret=SECRET, **overrides)
+    values: dict[str, object] = {"cut_width": 320, "cut_height": 180, "cut_fps": "24",
+                                 "cut_credits_seconds": 1.0, "web_secret": SECRET}
+    return load_settings(data_dir=data_dir, **(values | overrides))
 
 
 async def _build(settings: Settings, media: Path) -> Built:
