@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import sys
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +22,7 @@ from studio.settings import Settings, load_settings
 from studio.standin import make_standin_take, make_still
 from web.app import make_app
 
+ROOT = Path(__file__).resolve().parent.parent.parent
 SECRET = "web-test-secret-do-not-log-0c9f"
 GUILD = 4242
 VOTES_CHANNEL, BALLOT = 777, 880_000
@@ -119,3 +122,24 @@ async def client(web_studio: Studio) -> AsyncIterator[TestClient]:
 
 async def production_of(studio: Studio) -> Production:
     return await production.get(studio.db, GUILD)
+
+
+@pytest.fixture(scope="session")
+def chromium() -> str:
+    """Chromium's path: installed from Debian's package when absent (CI starts bare); a test
+    needing it is skipped only when that fails, with the reason printed."""
+    from tests.web.browser import install_chromium
+
+    found, why = install_chromium()
+    if found is None:
+        print(f"\nSKIPPING the browser tests: {why}", file=sys.stderr)
+        pytest.skip(f"no Chromium: {why}")
+    return found
+
+
+@pytest.fixture
+def artifacts() -> Path:
+    """Where tests leave files for people to look at (CI uploads the folder)."""
+    folder = Path(os.environ.get("SLATE_TEST_ARTIFACTS", ROOT / "test-artifacts"))
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
