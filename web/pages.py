@@ -251,7 +251,7 @@ def _candidates(shot: ShotView) -> str:
             "vote in Discord ↗</a>" if shot.vote_url else "")
     return ("<details class=\"votes\" open><summary>Candidates · "
             f"{shot.vote.voters} voters · {state}{link}</summary>"
-            "<table><thead><tr><th>Take</th><th>By</th><th>Source</th><th>For</th>"
+            "<table><thead><tr><th>Take</th><th>By</th><th>Tool</th><th>For</th>"
             "<th>Against</th><th>Status</th></tr></thead><tbody>" + "".join(rows)
             + "</tbody></table></details>")
 
@@ -274,8 +274,9 @@ def chapter(view: ChapterView, token: str | None) -> str:
             + _candidates(shot) + "</div></article>")
     body = (f"<p class=\"crumbs\"><a href=\"{href(token, '/')}\">Board</a> › Chapter "
             f"{ch.number}</p><h1>Chapter {ch.number} — {escape(ch.title)}</h1>"
-            f"<p class=\"lede\">{escape(view.progress.owner_name or 'unclaimed')} · due "
-            f"{escape(ch.due_date or '—')} · {_pill(ch.status)}</p>"
+            f"<p class=\"lede\">{escape(view.progress.owner_name or 'unclaimed')}"
+            + (f" · due {escape(ch.due_date)}" if ch.due_date else "")
+            + f" · {_pill(ch.status)}</p>"
             + (f"<p>{escape(ch.synopsis)}</p>" if ch.synopsis else "")
             + "<div class=\"card progress-card\">"
             + _bar(view.progress.shots_approved, view.progress.shots_total)
