@@ -1,7 +1,7 @@
 """Slate's entry point.
 
-`python bot.py` runs the Discord bot; `python bot.py <command>` runs the same operations
-from a shell (see `python bot.py --help`).
+`python bot.py` runs the Discord bot and its web face; `python bot.py <command>` runs the same
+operations from a shell (see `python bot.py --help`; `python bot.py serve`: the web face alone).
 """
 
 from __future__ import annotations
@@ -89,6 +89,10 @@ async def serve(settings: Settings) -> int:
     warming = normalize.start_warming()
     bot = make_bot(studio)
     health_server = await health.start_for(studio)
+    from web.app import start_for as start_web
+
+    # The web face (board, screening room, health and metrics) runs in the bot's process.
+    web_server = await start_web(studio, health_server)
     health.add_check("gateway", _gateway_check(bot))
     health.add_check("queue", health.queue_moving(studio.db))
     nightly_backup = asyncio.create_task(backups.run_nightly(studio))
@@ -130,6 +134,8 @@ async def serve(settings: Settings) -> int:
             runner.cancel()
         if health_server is not None:
             await health_server.stop()
+        if web_server is not None:
+            await web_server.stop()
         await requests.close_queue(studio)  # jobs stay in the database for the next start
         await studio.close()
 

@@ -32,6 +32,7 @@ from studio.cut import build
 from studio.errors import SlateError
 from studio.generation import requests
 from studio.generation import takes as studio_takes
+from studio.ops import screening_links
 from studio.ops.settings import Settings
 from studio.production import board, claims, shotlist
 from studio.production import shots as production_shots
@@ -204,15 +205,18 @@ class Face(Protocol):
     def board(self, title: str, rows: list[ChapterProgress]) -> None: ...
 
 
-async def run(settings: Settings, chapters: int, face: Face) -> int:
-    """Run the demo in DATA_DIR/demo (wiped first); 0 when every job succeeded."""
+async def run(settings: Settings, chapters: int, face: Face, *, serve: bool = False) -> int:
+    """Run the demo in DATA_DIR/demo (wiped first); 0 when every job succeeded. It ends with
+    the screening page's address, served until Ctrl-C when `serve` (a terminal asked for it)."""
     demo_dir = settings.data_dir / "demo"
     shutil.rmtree(demo_dir, ignore_errors=True)
     settings = settings.model_copy(update={"data_dir": demo_dir, "database": None,
                                            "media_dir": None})
     studio = await Studio.open(settings)
     try:
-        return await _run(studio, chapters, face)
+        code = await _run(studio, chapters, face)
+        await screen(studio, face, serve)
+        return code
     finally:
         await requests.close_queue(studio)
         await studio.close()
@@ -325,6 +329,33 @@ async def _run(studio: Studio, chapters: int, face: Face) -> int:
     say(f"database:  {settings.database_path}")
     unfinished = [j for j in await all_jobs(demo) if j.state != "succeeded"]
     return 1 if unfinished else 0
+
+
+async def screen(studio: Studio, face: Face, serve: bool) -> None:
+    """The screening page's address; served here until Ctrl-C when `serve`."""
+    from web import serving
+
+    prod = await board.get(studio.db, board.SHELL_GUILD)
+    _, latest = await build.status(studio, prod)
+    if latest is None:
+        return
+    if not serve:
+        link = screening_links.screening_link(studio.settings, prod.id, latest.version)
+        face.say(f"screening: {link}")
+        face.say(f"           (to watch it: SLATE_DATA_DIR={studio.settings.data_dir} "
+                 "python bot.py serve, which prints a fresh link)")
+        return
+    server = await serving.start(studio, face.say)
+    if server is None:
+        return
+    try:
+        link = screening_links.screening_link(studio.settings, prod.id, latest.version,
+                                              base=serving.base_for(studio, server))
+        face.say(f"screening: {link}")
+        face.say("serving the screening room until Ctrl-C")
+        await serving.until_stopped()
+    finally:
+        await server.stop()
 
 
 async def all_jobs(demo: Demo) -> list[Job]:

@@ -84,9 +84,13 @@ def parser() -> argparse.ArgumentParser:
     p = sub.add_parser("cut", help="build, verify and publish the cut now")
     p.add_argument("--quiet", action="store_true", help="no progress line")
     sub.add_parser("cuts", help="list the published cuts and show the latest one's changelog")
+    sub.add_parser("serve", help="serve the web face (board, screening room) until Ctrl-C")
     p = sub.add_parser("demo", help="run the whole production pipeline on embedded defaults")
     p.add_argument("--chapters", type=int, default=8, choices=range(2, 9), metavar="2..8",
                    help="how many chapters get takes, votes and stems (default 8: all)")
+    p.add_argument("--no-serve", action="store_true",
+                   help="only print the screening page's address (no serving, even in a "
+                        "terminal; never served when not run from one)")
     generation_parsers(sub)
     add_review_parsers(sub)
     p = sub.add_parser("notion-connect", help="create or check the Notion databases (NOTION_TOKEN)")
@@ -121,7 +125,9 @@ def main(argv: list[str], run_bot: Callable[[Settings], int] | None = None) -> i
             return 2
         return run_bot(settings)
     if args.command == "demo":
-        return asyncio.run(demo(settings, args.chapters))
+        # Served until Ctrl-C only for a person at a terminal: never in a script or CI.
+        serve = not args.no_serve and sys.stdin.isatty() and sys.stdout.isatty()
+        return asyncio.run(demo(settings, args.chapters, serve))
     if args.command == "restore":
         return cmd_restore(settings, args)
     return asyncio.run(_run(settings, COMMANDS[args.command], args))
@@ -339,6 +345,13 @@ async def cmd_cuts(studio: Studio, args: argparse.Namespace) -> int:
         print()
         print(latest.changelog)
     return 0
+@command("serve")
+async def cmd_serve(studio: Studio, args: argparse.Namespace) -> int:
+    from web import serving
+
+    return await serving.serve_until_stopped(studio, args.guild)
+
+
 @command("notion-connect")
 async def cmd_notion_connect(studio: Studio, args: argparse.Namespace) -> int:
     from studio.notion import NotionService
@@ -407,12 +420,12 @@ class DemoFace:
         print(render_board(title, rows), flush=True)
 
 
-async def demo(settings: Settings, chapters: int) -> int:
+async def demo(settings: Settings, chapters: int, serve: bool = False) -> int:
     """The main job on embedded defaults: the whole pipeline, in DATA_DIR/demo."""
     import demo as script
 
     try:
-        return await script.run(settings, chapters, DemoFace(settings))
+        return await script.run(settings, chapters, DemoFace(settings), serve=serve)
     except SlateError as exc:
         print(f"slate: {exc.reason}", file=sys.stderr)
         return 1

@@ -25,8 +25,9 @@ from storage.cuts import Cut
 from storage.members import many as members_by_id
 from storage.productions import Production
 from studio.app import Studio
-from studio.cut import build, changelog, film
+from studio.cut import build, changelog, film, publish
 from studio.errors import NotFound
+from studio.ops.screening_links import screening_link
 from studio.production import board
 
 if TYPE_CHECKING:
@@ -37,9 +38,11 @@ log = logging.getLogger("slate.cogs.cut")
 PROGRESS_EVERY_S = 2.0  # edits of the "building…" message: well under Discord's rate limits
 
 
-def describe(result: build.CutResult, mentions: dict[int, str], where: str) -> str:
+def describe(result: build.CutResult, mentions: dict[int, str], where: str,
+             screening: str | None = None) -> str:
     """The post in the cuts channel: the changelog, who must look at a broken take or stem,
-    and where the whole film is when it is too big to post (`where`: its link or its place)."""
+    where the whole film is when it is too big to post (`where`: its link or its place), and
+    always a fresh signed link to the cut's screening page."""
     lines = [result.changelog.strip()]
     for b in result.broken:
         who = mentions.get(b.owner_id or 0, b.owner or "the producers")
@@ -49,10 +52,15 @@ def describe(result: build.CutResult, mentions: dict[int, str], where: str) -> s
         who = mentions.get(s.owner_id or 0, s.owner or "the producers")
         lines.append(f"⚠ chapter {s.chapter}: its {s.kind} stem could not be read and is left "
                      f"out of this cut — {who}, please upload it again ({s.reason})")
+    shown = ""
     if result.preview is None:
         lines.append(f"(the film is too large to post here; it is {where})")
+        shown = where
     elif result.preview != result.film and where.startswith("http"):
         lines.append(f"(a smaller preview is attached; the whole film: {where})")
+        shown = where
+    if screening and screening != shown:
+        lines.append(f"▶ screening room: {screening}")
     return truncate("\n".join(lines), 2000)
 
 
@@ -135,8 +143,11 @@ class CutCog(commands.Cog):
         if result.preview is not None:
             files.append(discord.File(result.preview,
                                       filename=f"cut-{result.cut.version:04d}.mp4"))
-        await self._post(prod, describe(result, mentions,
-                                        build.where(self.studio.settings, result)), files)
+        settings = self.studio.settings
+        link = screening_link(settings, prod.id, result.cut.version)
+        # A film too big to attach, with no SLATE_CUTS_URL, is watched in the screening room.
+        where = publish.film_link(settings, result.directory) or link
+        await self._post(prod, describe(result, mentions, where, link), files)
 
     async def _post(self, prod: Production, text: str,
                     files: list[discord.File] | None = None) -> None:
@@ -200,7 +211,13 @@ class CutCog(commands.Cog):
             if preview is not None and preview.stat().st_size <= \
                     ctx.studio.settings.cut_preview_max_bytes:
                 files.append(discord.File(preview, filename=f"cut-{latest.version:04d}.mp4"))
-            return Answer(embeds=[latest_embed(latest)], files=files, ephemeral=True)
+            # A fresh link for this member, whether or not the film could be attached.
+            link = screening_link(ctx.studio.settings, ctx.production.id, latest.version)
+            embed = latest_embed(latest)
+            embed.url = link
+            embed.add_field(name="Watch", value=f"[screening room]({link})"
+                            + ("" if files else " (too large to attach here)"), inline=False)
+            return Answer(embeds=[embed], files=files, ephemeral=True)
         await answer(interaction, work(), ephemeral=True)
 
     @group.command(name="status", description="Is a cut being built, and when is the next one")

@@ -61,3 +61,8 @@ _EDITABLE = {
 
 async def update(conn: Conn, production_id: int, **values: object) -> None:
     await update_row(conn, "production", production_id, values, _EDITABLE)
+
+
+async def first(conn: Conn) -> Production | None:
+    """The oldest production: the one a public web face shows when no link names another."""
+    return await fetch_one(conn, Production, "SELECT * FROM production ORDER BY id LIMIT 1")

@@ -96,3 +96,14 @@ async def set_previews(
         "UPDATE take SET preview_sha256 = ?, thumbnail_sha256 = ? WHERE id = ?",
         (preview_sha256, thumbnail_sha256, take_id),
     )
+
+
+async def production_uses_media(conn: Conn, production_id: int, sha256: str) -> bool:
+    """Whether a take of the production is, or is previewed by, this stored file (the web face
+    serves a media file only to the production it belongs to)."""
+    found = await scalar(
+        conn, "SELECT EXISTS (SELECT 1 FROM take t JOIN shot s ON s.id = t.shot_id"
+              " JOIN chapter c ON c.id = s.chapter_id WHERE c.production_id = ?"
+              " AND ? IN (t.media_sha256, t.preview_sha256, t.thumbnail_sha256))",
+        (production_id, sha256))
+    return bool(found)

@@ -81,6 +81,16 @@ def test_the_editorial_files_credits_and_changelog(demo_run) -> None:
     assert "Sol cannot claim chapter 1: chapter 1 is already claimed by Maya" in done.stdout
 
 
+def test_the_demo_ends_with_the_screening_page_and_serves_nothing_from_a_script(
+        demo_run) -> None:
+    done, _ = demo_run
+    # Not run from a terminal: the address is printed and the demo ends (it did: it returned).
+    last = done.stdout.rstrip().splitlines()
+    assert re.match(r"screening: http://127\.0\.0\.1:8080/cuts/2\?t=1\.\d+\.\S+$", last[-2])
+    assert "python bot.py serve" in last[-1]
+    assert "serving the screening room" not in done.stdout
+
+
 async def test_votes_decisions_and_jobs_are_in_the_database(demo_run) -> None:
     done, data = demo_run
     assert done.returncode == 0

@@ -11,6 +11,8 @@ A build runs these stages, in this order (build.py calls them):
   film.py         the film written from reels and sound (mp4.py), verified, a preview made
   editorial.py    the editor's files (OTIO, FCP XML, EDL), written beside the segments
   publish.py      the folder renamed into place, `latest`, retention; changelog.py
-previews.py makes takes' thumbnails and short previews for Discord.
-May import storage/, studio's shared modules and studio.ops; never generation or review.
+previews.py makes takes' thumbnails and short previews for Discord; screening.py is what the
+screening room shows (read-only).
+May import storage/, studio's shared modules and studio.ops; only screening.py reads review's
+tallies and generation's take files (neither imports the cut's build).
 """

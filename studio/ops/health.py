@@ -158,10 +158,14 @@ class HealthServer:
 
     def app(self) -> web.Application:
         app = web.Application()
+        self.add_routes(app)
+        return app
+
+    def add_routes(self, app: web.Application) -> None:
+        """/livez, /readyz and /metrics on `app` (the web face serves them beside its pages)."""
         app.router.add_get("/livez", self._livez)
         app.router.add_get("/readyz", self._readyz)
         app.router.add_get("/metrics", self._metrics)
-        return app
 
     async def start(self) -> int:
         # No access log: a probe every few seconds would drown the events that matter.
@@ -206,15 +210,21 @@ class HealthServer:
         return web.Response(body=data, headers={"Content-Type": content_type})
 
 
+def for_studio(studio: Studio, checks: Checks | None = None) -> HealthServer:
+    """The health server of a studio (not started): the database check registered and the jobs
+    gauge read at each scrape. The web face adds its routes to its own app."""
+    checks = checks if checks is not None else CHECKS
+    checks.add("database", database_writable(studio.db))
+    return HealthServer(checks, host=studio.settings.health_host,
+                        port=studio.settings.health_port, refreshers=[job_gauge(studio.db)])
+
+
 async def start_for(studio: Studio, checks: Checks | None = None) -> HealthServer | None:
     """Start the health port from the settings (None when SLATE_HEALTH_PORT is 0), with the
     database check registered and the jobs gauge read at each scrape."""
     port = studio.settings.health_port
     if not port:
         return None
-    checks = checks if checks is not None else CHECKS
-    checks.add("database", database_writable(studio.db))
-    server = HealthServer(checks, host=studio.settings.health_host, port=port,
-                          refreshers=[job_gauge(studio.db)])
+    server = for_studio(studio, checks)
     await server.start()
     return server

@@ -152,6 +152,14 @@ class Settings(BaseSettings):
     backup_time: time = Field(time(3, 30), description="nightly backup time, HH:MM in TIMEZONE")
     backup_keep: int = Field(7, ge=1, le=1000, description="backups kept in DATA_DIR/backups")
 
+    # The web face (web/): the board and the screening room, with health and metrics.
+    web_bind: str = Field("127.0.0.1:8080", description="HOST:PORT the web face listens on, or off")
+    public_url: str | None = Field(None, pattern=r"^https?://",
+                                   description="the web face's public address, for links")
+    web_secret: SecretStr | None = Field(None, description="key signing the web face's links")
+    web_link_days: float = Field(7.0, gt=0, le=365, description="days a signed link lasts")
+    web_public: bool = Field(False, description="serve the pages to anyone, without a link")
+
     @field_validator("timezone")
     @classmethod
     def _known_zone(cls, value: str) -> str:
@@ -166,6 +174,15 @@ class Settings(BaseSettings):
     def _hh_mm(cls, value: object) -> object:
         if isinstance(value, str) and not re.fullmatch(r"([01]?\d|2[0-3]):[0-5]\d", value.strip()):
             raise ValueError("a time of day as HH:MM, e.g. 04:00")
+        return value
+
+    @field_validator("web_bind")
+    @classmethod
+    def _host_port(cls, value: str) -> str:
+        value = value.strip()
+        found = re.fullmatch(r"(\[[0-9a-fA-F:]+\]|[\w.-]+):(\d{1,5})", value)
+        if value != "off" and (found is None or int(found.group(2)) > 65535):
+            raise ValueError("HOST:PORT such as 127.0.0.1:8080 (port 0: any free one), or off")
         return value
 
     @field_validator("cut_fps")
@@ -213,6 +230,14 @@ class Settings(BaseSettings):
     @property
     def backups_path(self) -> Path:
         return self.data_dir / "backups"
+
+    @property
+    def web_address(self) -> tuple[str, int] | None:
+        """(host, port) from WEB_BIND; None when the web face is off."""
+        if self.web_bind == "off":
+            return None
+        host, _, port = self.web_bind.rpartition(":")
+        return host.strip("[]"), int(port)
 
     @property
     def zone(self) -> ZoneInfo:

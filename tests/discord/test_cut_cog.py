@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 from pathlib import Path
 
 import pytest
@@ -11,6 +12,7 @@ from storage import cuts, shots
 from studio.app import Studio
 from studio.generation import takes
 from studio.generation.standin import make_standin_take
+from studio.ops import screening_links
 from studio.ops.settings import Settings, load_settings
 from studio.production import board, shotlist
 from studio.production.people import actor
@@ -77,8 +79,16 @@ async def test_cut_now_builds_posts_and_reports(crew: Crew, slate: SlateRunner,
     [post] = crew.posts()
     assert "1/3 shots approved (33%)" in (post.content or "")
     assert [a["filename"] for a in post.attachments] == ["cut-0001.mp4"]
+    # The post links to the screening page too, with a link the web face accepts.
+    posted = re.search(r"▶ screening room: (http://127\.0\.0\.1:8080/cuts/1\?t=(\S+))",
+                       post.content or "")
+    assert posted, post.content
+    assert screening_links.check(slate.settings, posted.group(2)).production_id == prod.id
     latest = await crew.fake.as_user(crew.alice).slash("cut latest")
     assert latest.ephemeral and "Cut 1" in latest.text and "1/3" in latest.text
+    fresh = re.search(r"\[screening room\]\((http://\S+/cuts/1\?t=([^)\s]+))\)", latest.text)
+    assert fresh, latest.text
+    assert screening_links.check(slate.settings, fresh.group(2)).production_id == prod.id
     assert "Runtime 0:03.5" in latest.text  # three one-second shots, half a second of credits
     status = await crew.fake.as_user(crew.alice).slash("cut status")
     assert "no cut is being built" in (status.content or "")
@@ -161,3 +171,22 @@ async def test_a_broken_take_becomes_a_slate_and_its_owner_is_told(
     assert f"<@{crew.alice.id}>" in (post.content or "")
     assert "shot 1.1: take" in (post.content or "") and "broke the cut" in (post.content or "")
     assert "0/3 shots approved" in (post.content or "")
+
+
+async def test_a_film_too_big_to_attach_is_linked_to_the_screening_room(
+        crew: Crew, slate: SlateRunner, tmp_path: Path) -> None:
+    assert slate.studio is not None
+    # Nothing fits in 1 KiB: neither the film nor a smaller preview can be attached.
+    slate.studio.settings = slate.studio.settings.model_copy(
+        update={"cut_preview_max_bytes": 1024})
+    reply = await crew.fake.as_user(crew.pat).slash("cut now")
+    assert "cut 1 is published" in (crew.fake.reply_of(
+        crew.fake.messages[reply.message_id or 0]).content or "")
+    [post] = crew.posts()
+    assert post.attachments == []
+    too_big = re.search(r"\(the film is too large to post here; it is "
+                        r"(http://127\.0\.0\.1:8080/cuts/1\?t=(\S+))\)", post.content or "")
+    assert too_big, post.content
+    assert screening_links.check(slate.settings, too_big.group(2)).production_id
+    latest = await crew.fake.as_user(crew.alice).slash("cut latest")
+    assert "(too large to attach here)" in latest.text and "/cuts/1?t=" in latest.text

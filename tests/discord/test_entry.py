@@ -39,6 +39,7 @@ def child_env(tmp_path: Path, token: str | None) -> dict[str, str]:
            and not k.startswith("SLATE_")}
     env["SLATE_DATA_DIR"] = str(tmp_path / "data")
     env["PYTHONPATH"] = str(ROOT)
+    env["SLATE_WEB_BIND"] = "127.0.0.1:0"  # any free port: children never race for 8080
     if token is not None:
         env["DISCORD_TOKEN"] = token
     return env
@@ -206,13 +207,14 @@ async def test_a_full_run_never_shows_a_secret(
     monkeypatch.setattr(fake_runway, "KEY", "key_runway_SECRET_8a1f")
     secrets = {"NOTION_TOKEN": notion.token, "RUNWAYML_API_SECRET": "key_runway_SECRET_8a1f",
                "REPLICATE_API_TOKEN": "r8_replicate_SECRET_77", "ELEVENLABS_API_KEY":
-               "sk_eleven_SECRET_3141"}
+               "sk_eleven_SECRET_3141", "SLATE_WEB_SECRET": "web_SECRET_f00d"}
     await notion.start()
     await runway.start()
-    port = _free_port()
+    port, web_port = _free_port(), _free_port()
     try:
         child = await Child.start(tmp_path, fake, secrets | {
             "SLATE_HEALTH_PORT": str(port), "SLATE_LOG_LEVEL": "DEBUG",
+            "SLATE_WEB_BIND": f"127.0.0.1:{web_port}",
             "SLATE_NOTION_BASE_URL": notion.url, "SLATE_NOTION_RATE": "100",
             "SLATE_RUNWAY_BASE_URL": runway.url, "SLATE_DEFAULT_PROVIDER": "runway",
             "SLATE_JOB_POLL_SECONDS": "0.2", "SLATE_JOB_BACKOFF_SECONDS": "0.2"})
@@ -226,6 +228,12 @@ async def test_a_full_run_never_shows_a_secret(
         assert ready.status_code == 200, ready.text
         assert {"gateway", "queue", "database"} <= set(ready.json()["checks"])
         assert (await health.get("/livez")).status_code == 200
+        # The web face in the same process serves the same checks beside its pages.
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{web_port}") as web:
+            on_web = await web.get("/readyz")
+            assert on_web.status_code == 200
+            assert {"gateway", "queue", "database"} <= set(on_web.json()["checks"])
+            assert (await web.get("/")).status_code == 403  # pages need a signed link
         pat, alice, bob = await _set_up(fake)
         as_pat, as_alice = fake.as_user(pat), fake.as_user(alice)
         assert "now holds chapter 1" in (await as_alice.slash("chapter claim", chapter=1)).content
