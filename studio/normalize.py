@@ -33,7 +33,7 @@ from studio.segment_encode import Shape, make, start_worker
 from studio.timeline import Profile
 
 # Bump when the making of a segment changes: old cache entries then stop matching.
-RECIPE = "6-sealed"
+RECIPE = "7-synced"  # 7: the sound starts at the picture's first frame, not at its own
 
 _lock = threading.Lock()
 _pool: ProcessPoolExecutor | None = None
