@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 BENCH_STAMP := $(VENV)/.bench-installed
 
-.PHONY: demo test bench lint run clean
+.PHONY: demo test bench lint run clean fonts
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -13,10 +13,19 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install -q -e '.[dev]'
 	touch $(STAMP)
 
-demo: $(STAMP)
+# Slates, credits and captions set Chinese, Japanese and Korean in Noto Sans CJK (Debian's
+# fonts-noto-cjk), installed here when absent; without apt-get they fall back with a warning.
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+fonts:
+	@dpkg -s fonts-noto-cjk >/dev/null 2>&1 || ! command -v apt-get >/dev/null \
+		|| { $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get \
+			install -y -qq --no-install-recommends fonts-noto-cjk fonts-dejavu-core; } \
+		|| echo "warning: could not install fonts-noto-cjk: CJK text will show as boxes"
+
+demo: $(STAMP) fonts
 	$(BIN)/python bot.py demo
 
-test: $(STAMP)
+test: $(STAMP) fonts
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -q
 
@@ -31,7 +40,7 @@ bench: $(BENCH_STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check .
 
-run: $(STAMP)
+run: $(STAMP) fonts
 	$(BIN)/python bot.py
 
 clean:

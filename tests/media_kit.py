@@ -31,3 +31,27 @@ def image(path: Path, *, size: str = "320x180") -> Path:
 def tone(path: Path, *, seconds: float = 1.0) -> Path:
     _ffmpeg("-f", "lavfi", "-i", f"sine=frequency=220:duration={seconds}", str(path))
     return path
+
+
+def flash_and_beep(path: Path, *, sound_offset: float, at: float = 1.0,
+                   seconds: float = 2.0) -> Path:
+    """A take whose picture flashes white and whose sound beeps at the same instant, `at`
+    seconds after its first picture, with the sound stream starting `sound_offset` seconds after
+    the picture stream (before it when negative), as phones and cameras write them. A .mov gets
+    PCM sound, an .mp4 AAC (with its encoder delay)."""
+    work = path.with_suffix(".parts")
+    work.mkdir(exist_ok=True)
+    picture, sound = work / "picture.mov", work / "sound.wav"
+    frame = round(at * 24)
+    _ffmpeg("-f", "lavfi", "-i", f"color=c=gray:s=64x36:r=24:d={seconds},"
+            f"drawbox=c=white:t=fill:enable='eq(n,{frame})'",
+            "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", str(picture))
+    beep_ms = round((at - sound_offset) * 1000)  # on the sound's own clock
+    _ffmpeg("-f", "lavfi", "-i", f"sine=f=1000:r=48000:d=0.1,adelay={beep_ms}|{beep_ms},"
+            f"apad=whole_dur={seconds + abs(sound_offset)}", "-c:a", "pcm_s16le", str(sound))
+    # -itsoffset delays the input it precedes: the later-starting stream's.
+    late, early = (sound, picture) if sound_offset >= 0 else (picture, sound)
+    _ffmpeg("-i", str(early), "-itsoffset", str(abs(sound_offset)), "-i", str(late),
+            "-map", "0", "-map", "1", "-c:v", "copy",
+            "-c:a", "pcm_s16le" if path.suffix == ".mov" else "aac", str(path))
+    return path

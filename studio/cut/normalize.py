@@ -36,7 +36,7 @@ from studio.media import (
 from studio.ops import closing
 
 # Bump when the making of a segment changes: old cache entries then stop matching.
-RECIPE = "6-sealed"
+RECIPE = "7-synced"  # 7: the sound starts at the picture's first frame, not at its own
 
 _lock = threading.Lock()
 _pool: ProcessPoolExecutor | None = None

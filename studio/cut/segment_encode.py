@@ -303,15 +303,41 @@ class _Sound:
         self.ended = False
         self.pieces: list[bytes] = []
         self.resampler = _Resampler()
+        # Where the sound and the picture start on the take's clock (seconds): the sound is
+        # cut or led in with silence so that it starts at the picture's first frame.
+        self.sound_start: Fraction | None = None
+        self.picture_start: Fraction | None = None
+        self.unanchored = False  # no picture to follow (a sound-only take): starts as it starts
+
+    def anchor(self, picture_start: Fraction) -> None:
+        """The presentation time of the take's first picture: the segment's zero."""
+        self.picture_start = picture_start
+
+    def _lead(self) -> int | None:
+        """Samples of the sound before the first picture (cut); negative: silence to lead in;
+        None while the two starts are not both known."""
+        if self.unanchored:
+            return 0
+        if self.picture_start is None or self.sound_start is None:
+            return None
+        return round((self.picture_start - self.sound_start) * SAMPLE_RATE)
+
+    def _enough(self) -> bool:
+        lead = self._lead()
+        return lead is not None and self.have >= self.wanted + max(0, lead) * 4
 
     def feed(self, packet: av.Packet) -> None:
-        if self.have >= self.wanted or self.ended:
+        if self._enough() or self.ended:
             return  # enough sound: the rest of the take's is never decoded
         try:
             if packet.size == 0:
                 self.ended = True  # the demuxer's end of stream: its decode flushes
             for frame in packet.decode():
-                frame.pts = None  # resampled by count: the segment's sound starts at zero
+                if self.sound_start is None:
+                    self.sound_start = (frame.pts * frame.time_base
+                                        if frame.pts is not None and frame.time_base else
+                                        _stream_start(self.stream))
+                frame.pts = None  # resampled by count, placed by sound_start
                 for out in self.resampler.resample(frame):
                     self.pieces.append(bytes(out.planes[0])[:out.samples * 4])
                     self.have += out.samples * 4
@@ -322,19 +348,31 @@ class _Sound:
         """Read on from where the pictures stopped until the shot's length or the sound's end."""
         if self.stream is None:
             raise FFmpegFailed("it holds no sound stream")
+        self.unanchored = self.picture_start is None
         try:
-            if self.have < self.wanted and not self.ended:
+            if not self._enough() and not self.ended:
                 for packet in self.container.demux(self.stream):
                     self.feed(packet)
-                    if self.have >= self.wanted:
+                    if self._enough():
                         break
-            if self.have < self.wanted:
+            if not self._enough():
                 for out in self.resampler.resample(None):
                     self.pieces.append(bytes(out.planes[0])[:out.samples * 4])
         except (av.error.FFmpegError, ValueError) as exc:
             raise FFmpegFailed(f"its sound cannot be decoded ({type(exc).__name__})") from None
-        sound = b"".join(self.pieces)[:self.wanted]
+        lead = self._lead() or 0
+        sound = b"".join(self.pieces)
+        # Sound that starts before the picture is cut; sound that starts after it waits.
+        sound = sound[lead * 4:] if lead > 0 else bytes(-lead * 4) + sound
+        sound = sound[:self.wanted]
         return sound + bytes(self.wanted - len(sound))
+
+
+def _stream_start(stream: av.audio.stream.AudioStream | None) -> Fraction:
+    """A stream's first time as its header gives it (for frames that carry none): 0 if unknown."""
+    if stream is None or stream.start_time is None or not stream.time_base:
+        return Fraction(0)
+    return stream.start_time * stream.time_base
 
 
 class _Resampler:
@@ -409,7 +447,10 @@ def _pictures(container: InputContainer | None, kind: str, shape: Shape,
                     if frame.pts is None:  # some AVIs carry no timestamps: count the frames
                         frame.pts = round(count * tick)
                     count += 1
-                    first_pts = frame.pts if first_pts is None else first_pts
+                    if first_pts is None:
+                        first_pts = frame.pts
+                        if sound is not None:  # the sound is placed against this picture
+                            sound.anchor(first_pts * base)
                     frame.pts -= first_pts  # the film starts at the take's first picture
                     frame.pict_type = 0  # the source's keyframes must not force ours
                     yield frame

@@ -10,8 +10,10 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-from PIL import Image, ImageDraw, ImageFont
+from PIL import Image, ImageDraw
 
+from studio import fonts
+from studio.generation.captions import caption_overlay
 from studio.media import ffmpeg_exe
 
 
@@ -21,15 +23,8 @@ def _ffmpeg(*args: str) -> None:
 
 
 def caption_png(text: str, width: int, height: int, path: Path) -> Path:
-    """A transparent overlay with `text` along the bottom."""
-    image = Image.new("RGBA", (width, height), (0, 0, 0, 0))
-    draw = ImageDraw.Draw(image)
-    size = max(8, height // 12)
-    font = ImageFont.load_default(size=size)
-    draw.rectangle((0, height - size * 2, width, height), fill=(0, 0, 0, 160))
-    draw.text((size // 2, height - int(size * 1.6)), text[:80], font=font,
-              fill=(255, 255, 255, 255))
-    image.save(path)
+    """A transparent overlay with `text` at the foot of the title-safe area, in any script."""
+    caption_overlay(text, width, height).save(path)
     return path
 
 
@@ -57,8 +52,8 @@ def make_standin_take(
 
 def make_still(path: Path, caption: str, size: tuple[int, int] = (320, 180)) -> Path:
     image = Image.new("RGB", size, (40, 90, 140))
-    ImageDraw.Draw(image).text((10, 10), caption, fill=(255, 255, 255),
-                               font=ImageFont.load_default(size=max(8, size[1] // 10)))
+    fonts.draw_text(ImageDraw.Draw(image), (10, 10), caption, max(8, size[1] // 10),
+                    (255, 255, 255))
     image.save(path)
     return path
 

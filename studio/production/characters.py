@@ -8,6 +8,7 @@ passes reference images to providers that take them, and lends the voice to voic
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -20,8 +21,9 @@ from studio.errors import InvalidInput, NotFound, NotPermitted
 from studio.media import probe
 from studio.production.people import Actor
 
-NAME = re.compile(r"^[A-Za-z][\w-]{0,39}$")
-MENTION = re.compile(r"@([A-Za-z][\w-]{0,39})")
+# A name starts with a letter of any script (`@Maya`, `@莎拉`, `@Жанна`).
+NAME = re.compile(r"^[^\W\d_][\w-]{0,39}$")
+MENTION = re.compile(r"@([^\W\d_][\w-]{0,39})")
 
 
 @dataclass(frozen=True)
@@ -42,8 +44,8 @@ async def add(studio: Studio, prod: Production, who: Actor, name: str, *,
         raise NotPermitted(f"adding a character needs the {prod.producer_role} role or a "
                            "chapter of your own")
     if not NAME.match(name):
-        raise InvalidInput("a character's name is 1 to 40 letters, digits, '-' or '_', "
-                           "starting with a letter (it is written @Name in prompts)")
+        raise InvalidInput("a character's name is 1 to 40 letters (of any script), digits, "
+                           "'-' or '_', starting with a letter (it is written @Name in prompts)")
     if len(trigger_words) > 500 or len(lora) > 200 or len(voice_id) > 100:
         raise InvalidInput("trigger words ≤ 500, LoRA ≤ 200, voice id ≤ 100 characters")
     if len(reference_files) > 4:
@@ -89,19 +91,21 @@ async def expand(studio: Studio, prod: Production, prompt: str, *,
     refs: list[str] = []
     voice = ""
     cast: dict[str, Character] = {}
+    known = await characters.all_of(studio.db.reader, prod.id)
     for mention in MENTION.findall(prompt):
-        if mention.lower() in cast:
-            continue
-        found = await characters.by_name(studio.db.reader, prod.id, mention)
+        found = _named(known, mention)
         if found is None:
             raise InvalidInput(f"the prompt mentions @{mention}, but there is no such character "
                                "(see /character list)")
-        cast[mention.lower()] = found
+        cast.setdefault(found.name.casefold(), found)
 
     def words(match: re.Match) -> str:
-        found = cast[match.group(1).lower()]
+        mention = match.group(1)
+        found = _named(known, mention)
+        assert found is not None  # every mention was resolved above
         # The trigger words wake the LoRA the provider loads beside the model.
-        return found.name + (f" ({found.trigger_words})" if found.trigger_words else "")
+        return (found.name + (f" ({found.trigger_words})" if found.trigger_words else "")
+                + mention[len(found.name):])
 
     expanded = MENTION.sub(words, prompt)
     for found in cast.values():
@@ -111,3 +115,22 @@ async def expand(studio: Studio, prod: Production, prompt: str, *,
         voice = voice or found.voice_id
     loras = [c.lora for c in cast.values() if c.lora] if supports_lora else []
     return Expanded(expanded, refs[:3], voice, names, loras)
+
+
+def _named(known: list[Character], mention: str) -> Character | None:
+    """The character an @-mention names: the whole word, or (in scripts written without spaces,
+    `@莎拉走进来`) the longest name the word starts with, where the name ends at a CJK letter."""
+    word = mention.casefold()
+    best: Character | None = None
+    for found in known:
+        name = found.name.casefold()
+        whole = word == name
+        joined = (len(word) > len(name) and word.startswith(name)
+                  and (_wide(word[len(name) - 1]) or _wide(word[len(name)])))
+        if (whole or joined) and (best is None or len(name) > len(best.name)):
+            best = found
+    return best
+
+
+def _wide(char: str) -> bool:
+    return unicodedata.east_asian_width(char) in "WF"

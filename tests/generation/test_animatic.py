@@ -138,3 +138,49 @@ async def test_bad_requests_are_refused_with_a_reason(
     with pytest.raises(InvalidInput, match=reason):
         await requests.request(studio, sample, owner, "1.1", kind, **options)
     assert await jobs.listed(studio.db.reader, sample.id) == []
+
+
+def _frames(path: Path) -> list:
+    import av
+    import numpy as np
+
+    with av.open(str(path)) as container:
+        return [np.asarray(f.to_ndarray(format="rgb24"), dtype=np.int16)
+                for f in container.decode(video=0)]
+
+
+async def test_a_caption_stands_still_inside_the_title_safe_area_while_the_camera_pans(
+        animatic: Animatic) -> None:
+    import random
+
+    import numpy as np
+
+    moves = ("zoom_in", "zoom_out", "pan_left", "pan_right")
+    seed = next(s for s in range(100) if random.Random(s).choice(moves) == "pan_right")
+    caption = ("莎拉沿着海堤慢慢走向灯塔，风把她的红围巾吹了起来 — Sara walks the sea wall "
+               "towards the lighthouse as the wind lifts her red scarf")
+    task = await animatic.submit("video", {"prompt": caption, "seed": seed, "motion": 10,
+                                           "duration": 1.0, "width": 320})
+    await animatic.wait(task)
+    done = await animatic.poll(task)
+    assert done.state == "succeeded"
+    frames = _frames(Path(done.outputs[0]))
+    first, last = frames[0], frames[-1]
+    height, width = first.shape[:2]
+    # The text is the only near-white in a storyboard frame (its palette stays below 190).
+    text_first, text_last = first.min(axis=2) > 200, last.min(axis=2) > 200
+    assert text_first.sum() > 200, "no caption text in the first frame"
+    # Still: the same pixels are text in the first and the last frame, in the same colours.
+    overlap = (text_first & text_last).sum() / (text_first | text_last).sum()
+    assert overlap > 0.9
+    both = text_first & text_last
+    assert np.abs(first[both] - last[both]).mean() < 8
+    # Inside the title-safe area (the inner 80 % of width and height), wrapped to several lines.
+    rows, cols = np.nonzero(text_first | text_last)
+    assert cols.min() >= width * 0.1 and cols.max() < width * 0.9
+    assert rows.min() >= height * 0.1 and rows.max() < height * 0.9
+    lines = np.diff(np.flatnonzero(np.diff(text_first.any(axis=1).astype(int)) == 1))
+    assert lines.size >= 1, "a long caption is wrapped to more than one line"
+    # The camera did move: above the caption the picture changed.
+    above = slice(0, rows.min() - 2)
+    assert np.abs(first[above] - last[above]).mean() > 5

@@ -17,13 +17,13 @@ import random
 import shutil
 import struct
 import subprocess
-import textwrap
 import uuid
 import wave
 from pathlib import Path
 
-from PIL import Image, ImageDraw, ImageFilter, ImageFont
+from PIL import Image, ImageDraw, ImageFilter
 
+from studio.generation.captions import caption_overlay
 from studio.generation.providers.base import Poll, Provider, final
 from studio.media import ffmpeg_exe
 
@@ -49,15 +49,10 @@ def frame_size(width: int, ratio: str) -> tuple[int, int]:
     return width - width % 2, height
 
 
-def _font(size: int) -> ImageFont.ImageFont | ImageFont.FreeTypeFont:
-    try:
-        return ImageFont.load_default(size=size)
-    except TypeError:  # Pillow < 10.1 has one bitmap size only
-        return ImageFont.load_default()
-
-
-def draw_frame(prompt: str, seed: int, width: int, height: int) -> Image.Image:
-    """A storyboard frame: seeded palette and composition, the shot's text as a caption."""
+def draw_frame(prompt: str, seed: int, width: int, height: int, *,
+               caption: bool = True) -> Image.Image:
+    """A storyboard frame: seeded palette and composition, the shot's text as a caption (left
+    out for a video's frame: the caption is laid over the moving picture, see render_video)."""
     rng = random.Random(seed)
     hue = rng.random()
     palette = [tuple(int(c * 255) for c in colorsys.hsv_to_rgb((hue + d) % 1, s, v))
@@ -84,16 +79,10 @@ def draw_frame(prompt: str, seed: int, width: int, height: int) -> Image.Image:
         else:
             draw.ellipse([x, y, x + w, y + w], fill=shade)
     draw.rectangle([0, 0, width - 1, height - 1], outline=(20, 20, 20), width=max(1, width // 160))
-    # Caption band with the prompt, wrapped to the frame's width.
-    size = max(8, height // 14)
-    font = _font(size)
-    chars = max(10, int(width / (size * 0.55)))
-    lines = textwrap.wrap(" ".join(prompt.split()), chars)[:3] or ["(no prompt)"]
-    band = (size + 2) * len(lines) + 6
-    draw.rectangle([0, height - band, width, height], fill=(0, 0, 0))
-    for i, line in enumerate(lines):
-        draw.text((6, height - band + 3 + i * (size + 2)), line, fill=(240, 240, 240), font=font)
-    return image
+    if caption:
+        image = Image.alpha_composite(image.convert("RGBA"),
+                                      caption_overlay(prompt or "(no prompt)", width, height))
+    return image.convert("RGB")
 
 
 def camera_filter(move: str, motion: int, width: int, height: int, frames: int) -> str:
@@ -113,14 +102,22 @@ def camera_filter(move: str, motion: int, width: int, height: int, frames: int) 
 
 
 def render_video(frame: Path, out: Path, *, seed: int, motion: int, duration: float,
-                 width: int, height: int) -> None:
+                 width: int, height: int, caption: Path | None = None) -> None:
+    """The camera's move over `frame`, then `caption` (an overlay of the picture's size) laid
+    over the moved picture: it stays still and whole in the frame while the camera travels."""
     frames = max(1, round(duration * FPS))
     move = random.Random(seed).choice(("zoom_in", "zoom_out", "pan_left", "pan_right"))
     # Scale the still up first so the move has pixels to travel over.
-    vf = f"scale={width * 2}:{height * 2}:flags=bicubic," + camera_filter(
+    moved = f"scale={width * 2}:{height * 2}:flags=bicubic," + camera_filter(
         move, motion, width, height, frames)
-    cmd = [ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-y", "-i", str(frame),
-           "-vf", vf, "-frames:v", str(frames), "-r", str(FPS), "-c:v", "libx264",
+    if caption is None:
+        inputs, graph = ["-i", str(frame)], ["-vf", moved]
+    else:
+        inputs = ["-i", str(frame), "-i", str(caption)]
+        graph = ["-filter_complex",
+                 f"[0:v]{moved}[moved];[moved][1:v]overlay=0:0,format=yuv420p[v]", "-map", "[v]"]
+    cmd = [ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-y", *inputs,
+           *graph, "-frames:v", str(frames), "-r", str(FPS), "-c:v", "libx264",
            "-preset", "ultrafast", "-tune", "stillimage", "-pix_fmt", "yuv420p",
            "-movflags", "+faststart", "-f", "mp4", str(out)]
     done = subprocess.run(cmd, capture_output=True, text=True, check=False)
@@ -242,13 +239,17 @@ class Animatic(Provider):
         elif kind == "video":
             w, h = frame_size(width, ratio)
             frame = self.work_dir / f"{task_id}.frame.png"
+            caption = self.work_dir / f"{task_id}.caption.png"
             if params.get("image"):
                 Image.open(params["image"]).convert("RGB").resize((w * 2, h * 2)).save(frame)
             else:
-                draw_frame(prompt, seed, w * 2, h * 2).save(frame)
+                draw_frame(prompt, seed, w * 2, h * 2, caption=False).save(frame)
+                caption_overlay(prompt or "(no prompt)", w, h).save(caption)
             render_video(frame, part, seed=seed, motion=int(params.get("motion") or 5),
-                         duration=float(params.get("duration") or 4), width=w, height=h)
+                         duration=float(params.get("duration") or 4), width=w, height=h,
+                         caption=caption if caption.exists() else None)
             frame.unlink(missing_ok=True)
+            caption.unlink(missing_ok=True)
             suffix = ".mp4"
         elif kind == "upscale":
             source = Image.open(params["image"]).convert("RGB")
