@@ -139,6 +139,7 @@ class ReviewCog(commands.Cog):
         self.timers.on(review.CLOSE_EVENT, self._deadline)
         self.pending: list[tuple[review.Event, int, discord.Member | None]] = []
         self._drainer: asyncio.Task | None = None
+        self.handled = 0  # reaction events stored or found moot: a waiter knows one was seen
         # Held while a batch is stored or a vote reconciled: the two never interleave.
         self.applying = asyncio.Lock()
         self._cleanup: set[asyncio.Task] = set()
@@ -172,6 +173,7 @@ class ReviewCog(commands.Cog):
                 try:
                     events = await self._with_roles(batch)
                     results = await review.apply_events(self.studio.db, events)
+                    self.handled += len(batch)
                 except Exception:
                     # Not stored: the next reconcile reads them back from Discord.
                     log.exception("could not store %d reaction events", len(batch))
