@@ -138,6 +138,7 @@ class ReviewCog(commands.Cog):
         self.timers.on(windows.CLOSE_EVENT, self._deadline)
         self.pending: list[tuple[ballots.Event, int, discord.Member | None]] = []
         self._drainer: asyncio.Task | None = None
+        self.handled = 0  # reaction events stored or found moot: a waiter knows one was seen
         # Held while a batch is stored or a vote reconciled: the two never interleave.
         self.applying = asyncio.Lock()
         self._cleanup: set[asyncio.Task] = set()
@@ -171,6 +172,7 @@ class ReviewCog(commands.Cog):
                 try:
                     events = await self._with_roles(batch)
                     results = await ballots.apply_events(self.studio.db, events)
+                    self.handled += len(batch)
                 except Exception:
                     # Not stored: the next reconcile reads them back from Discord.
                     log.exception("could not store %d reaction events", len(batch))

@@ -104,6 +104,7 @@ class Database:
         self._writer = writer
         self.reader: aiosqlite.Connection = Reader(reader)  # type: ignore[assignment]
         self._lock = asyncio.Lock()
+        self.closed = False  # set once close() has run (tests fail one left open)
 
     @classmethod
     async def open(cls, path: Path | str, *, migrate: bool = True) -> Database:
@@ -130,6 +131,7 @@ class Database:
         async with self._lock:
             await self.reader.close()
             await self._writer.close()
+            self.closed = True
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[aiosqlite.Connection]:

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import sys
+import threading
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
 
+from storage.db import Database
 from storage.productions import Production
 from studio.app import Studio
 from studio.ops.settings import Settings, load_settings
@@ -60,18 +63,57 @@ async def sample(studio: Studio, prod: Production, producer: Actor) -> Productio
     return prod
 
 
-def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
-    """A test that failed before closing its database must not hang the run at exit:
-    aiosqlite's worker threads are not daemons, so stop any that are left."""
+def _database_threads() -> set[threading.Thread]:
+    """The worker threads of open aiosqlite connections (one per connection)."""
+    return {t for t in threading.enumerate()
+            if t.is_alive() and t.name.endswith("(_connection_worker_thread)")}
+
+
+def _stop_connections(threads: set[threading.Thread]) -> None:
+    """Stop the connections these threads serve: their threads are not daemons, so a leak
+    would hang the run at exit."""
     import gc
-    import sys
 
     import aiosqlite
 
-    gc.collect()
-    leaked = [o for o in gc.get_objects() if isinstance(o, aiosqlite.Connection)
-              and o._thread.is_alive()]
-    for conn in leaked:
-        conn.stop()
-    if leaked:
-        print(f"\nclosed {len(leaked)} database connection(s) a test left open", file=sys.stderr)
+    for conn in [o for o in gc.get_objects() if isinstance(o, aiosqlite.Connection)]:
+        if conn._thread in threads:
+            conn.stop()
+
+
+@pytest.fixture(autouse=True)
+def no_database_left_open(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Fail the test that leaves a database open (checked after every fixture of the test is
+    torn down, since this one is set up first). Each Database the test opens is held here
+    until then, so one dropped without close() is not quietly collected."""
+    before = _database_threads()
+    opened: list[Database] = []
+    real_open = Database.open.__func__  # type: ignore[attr-defined]
+
+    async def recorded(cls: type[Database], *args: object, **kwargs: object) -> Database:
+        database = await real_open(cls, *args, **kwargs)
+        opened.append(database)
+        return database
+
+    monkeypatch.setattr(Database, "open", classmethod(recorded))
+    yield
+    unclosed = [str(d.path) for d in opened if not d.closed]
+    left = _database_threads() - before
+    for thread in left:
+        thread.join(1.0)  # a connection closed just now lets its thread go a moment later
+    left = {t for t in left if t.is_alive()}
+    if left:
+        _stop_connections(left)
+    if unclosed or left:
+        pytest.fail(f"the test left databases open: {unclosed} "
+                    f"({len(left)} connection(s) still running)", pytrace=False)
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Connections left by session-wide code fail the run too (and are stopped, so that
+    the run does not hang at exit)."""
+    left = _database_threads()
+    if left:
+        _stop_connections(left)
+        print(f"\n{len(left)} database connection(s) were left open", file=sys.stderr)
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED

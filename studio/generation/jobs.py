@@ -132,10 +132,20 @@ class JobQueue:
         self._wake = asyncio.Event()
         self._loop_task: asyncio.Task | None = None
         self._timers: list[asyncio.TimerHandle] = []
+        self.passes = 0  # worker passes finished: a waiter knows the queue has looked since
 
     @property
     def running(self) -> bool:
         return self._loop_task is not None and not self._loop_task.done()
+
+    def drives(self, job_id: int) -> bool:
+        """Whether a driver of the job runs in this process."""
+        return job_id in self._in_flight
+
+    @property
+    def writing(self) -> bool:
+        """Whether a database write of the queue is still in flight (it outlives a cancel)."""
+        return bool(self._writes)
 
     # The worker.
     async def start(self) -> None:
@@ -197,6 +207,7 @@ class JobQueue:
             try:
                 await self._adopt()
                 await self._dispatch()
+                self.passes += 1
             except Exception:  # the loop must outlive one bad tick; the job rows are safe
                 log.exception("job dispatch failed")
             await nudged(self._wake, self.config.poll_seconds)

@@ -13,6 +13,7 @@ from studio.production import board as production_board
 from studio.production import shots
 from tests.fakes.discord import Attachment, Rejected
 from tests.fakes.discord.fixtures import SlateRunner, Stage
+from tests.fakes.discord.server import eventually
 
 
 async def owner_of(stage: Stage, number: int) -> str | None:
@@ -239,8 +240,8 @@ async def test_gateway_drop_then_resume_replays_missed_interaction(stage: Stage)
     assert "now holds chapter 8" in reply.content
     assert fake.resumes == 1 and fake.identifies == 1
     await fake.force_reconnect()
-    await asyncio.sleep(0.1)
-    await fake.wait_connected()
+    # The bot has reconnected once its RESUME reached the fake on the new socket.
+    await eventually(lambda: fake.resumes == 2 and fake.live_sessions(), 10)
     reply = await fake.as_user(stage.bob).slash("chapter info", chapter=8)
     assert "Chapter 8" in reply.text
     assert fake.resumes == 2 and fake.identifies == 1

@@ -17,7 +17,7 @@ from studio.ops.settings import Settings, load_settings
 from studio.production import board, shotlist
 from studio.production.people import actor
 from tests.fakes.discord.fixtures import SlateRunner
-from tests.fakes.discord.server import Channel, FakeDiscord, Reply, User
+from tests.fakes.discord.server import Channel, FakeDiscord, Reply, User, eventually
 
 SHOT_LIST = b"""chapter,chapter_title,shot,description,duration
 1,Dawn,1,Wide of the flats,1
@@ -58,6 +58,17 @@ async def crew(discord_fake: FakeDiscord, slate: SlateRunner) -> Crew:
     return Crew(fake, pat, alice, cuts_channel)
 
 
+async def finished(crew: Crew, reply: Reply) -> Reply:
+    """The /cut now answer once the build is over: the first edit the user sees may be its
+    progress ("building cut 1: mixing 0%"), so wait (generously: a busy machine builds slowly)
+    until the message shows something else."""
+    def shown() -> str:
+        return crew.fake.messages[reply.message_id or 0].get("content") or ""
+
+    await eventually(lambda: shown() and not shown().startswith("building"), within=120)
+    return crew.fake.reply_of(crew.fake.messages[reply.message_id or 0])
+
+
 async def test_cut_now_builds_posts_and_reports(crew: Crew, slate: SlateRunner,
                                                tmp_path: Path) -> None:
     refused = await crew.fake.as_user(crew.alice).slash("cut now")
@@ -73,7 +84,7 @@ async def test_cut_now_builds_posts_and_reports(crew: Crew, slate: SlateRunner,
 
     reply = await crew.fake.as_user(crew.pat).slash("cut now")
 
-    final = crew.fake.reply_of(crew.fake.messages[reply.message_id or 0])
+    final = await finished(crew, reply)
     assert "cut 1 is published" in (final.content or "")
     assert f"<#{crew.cuts.id}>" in (final.content or "")
     [post] = crew.posts()
@@ -165,7 +176,7 @@ async def test_a_broken_take_becomes_a_slate_and_its_owner_is_told(
 
     reply = await crew.fake.as_user(crew.pat).slash("cut now")
 
-    final = crew.fake.reply_of(crew.fake.messages[reply.message_id or 0])
+    final = await finished(crew, reply)
     assert "cut 1 is published" in (final.content or "")
     [post] = crew.posts()
     assert f"<@{crew.alice.id}>" in (post.content or "")

@@ -175,7 +175,9 @@ async def test_sigterm_turns_new_interactions_away_and_lets_writes_finish(
     holder = sqlite3.connect(database, isolation_level=None)
     holder.execute("BEGIN IMMEDIATE")
     claim = asyncio.create_task(fake.as_user(alice).slash("chapter claim", chapter=1))
-    await asyncio.sleep(0.3)
+    # The bot holds the claim in flight once it has deferred it (Discord recorded the answer).
+    await eventually(lambda: any(i.user is alice and i.response_type == 5
+                                 for i in fake.interactions.values()), 10)
     child.process.send_signal(signal.SIGTERM)
     await child.logged("waiting for 1 interactions to finish")
     # While it drains, a new command hears that Slate is restarting, not "interaction failed".

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import inspect
 import random
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
@@ -20,12 +21,17 @@ from tests.fakes.discord.fixtures import Stage
 from tests.review.helpers import takes_for
 
 
-async def until(check: Callable[[], Awaitable[bool]], within: float = 20.0) -> None:
+async def until(check: Callable[[], Awaitable[bool] | bool], within: float = 20.0) -> None:
+    """Until `check()` holds (it may be a coroutine function or a plain one)."""
     deadline = asyncio.get_running_loop().time() + within
-    while not await check():
+    while not await _held(check()):
         if asyncio.get_running_loop().time() > deadline:
             raise AssertionError("timed out waiting for the bot")
         await asyncio.sleep(0.02)
+
+
+async def _held(value: Awaitable[bool] | bool) -> bool:
+    return await value if inspect.isawaitable(value) else value
 
 
 async def _ready(stage: Stage, tmp_path: Path, count: int = 2):
@@ -199,9 +205,11 @@ async def test_close_approves_the_winner_and_notifies_the_chapter(stage: Stage, 
     notices = [m["content"] for m in stage.fake.messages.values()
                if m["channel_id"] == str(thread_id)]
     assert any("take r2 approved by vote" in n for n in notices)
-    # Votes after the close change nothing.
+    # Votes after the close change nothing: once the bot has handled Bob's reaction.
+    cog = stage.slate.bot.get_cog("ReviewCog")  # type: ignore[union-attr]
+    seen = cog.handled
     await stage.fake.as_user(stage.bob).react(posted[1], VOTE_FOR)
-    await asyncio.sleep(0.1)
+    await until(lambda: cog.handled > seen)
     assert await _equals(stage, {1: (1, 0), 2: (4, 0)})
 
 

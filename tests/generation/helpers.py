@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import inspect
 from collections.abc import Awaitable, Callable
 
 from storage import jobs
@@ -12,10 +13,14 @@ from studio.generation.providers.runway import Runway
 from tests.fakes.providers.runway import KEY, FakeRunway
 
 
-async def until(check: Callable[[], Awaitable[bool]], within: float = 10.0) -> None:
+async def until(check: Callable[[], Awaitable[bool] | bool], within: float = 10.0) -> None:
+    """Until `check()` holds (it may be a coroutine function or a plain one)."""
     async with asyncio.timeout(within):
         while True:
-            if await check():
+            held = check()
+            if inspect.isawaitable(held):
+                held = await held
+            if held:
                 return
             await asyncio.sleep(0.005)
 

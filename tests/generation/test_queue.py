@@ -20,7 +20,7 @@ from studio.production import claims
 from studio.production.people import Actor, actor
 from tests.fakes.providers.runway import FakeRunway
 from tests.generation.conftest import fast_config
-from tests.generation.helpers import job_in, runway
+from tests.generation.helpers import job_in, runway, until
 
 
 async def image_take(studio: Studio, prod: Production, who: Actor, code: str,
@@ -114,7 +114,9 @@ async def test_provider_concurrency_limit_is_kept(
               for _ in range(5)]
     await q.start()
     await job_in(studio, queued[1].job.id, "running")
-    await asyncio.sleep(0.1)
+    # Two whole passes of the worker after both run: it looked again and started nothing.
+    looked = q.passes
+    await until(lambda: q.passes >= looked + 2)
     assert fake_runway.submissions == 2
     states = [(await jobs.get(studio.db.reader, j.job.id)).state for j in queued]
     assert states.count("queued") == 3
@@ -171,8 +173,9 @@ async def test_cancel_a_queued_job_never_submits_it(
         await requests.cancel(studio, sample, stranger, queued.job.id)
     job = await requests.cancel(studio, sample, owner, queued.job.id)
     assert job.state == "cancelled"
+    looked = q.passes
     await q.start()
-    await asyncio.sleep(0.05)
+    await until(lambda: q.passes > looked)  # the worker has looked at the queue
     assert fake_runway.submissions == 0
     with pytest.raises(InvalidInput, match="already cancelled"):
         await requests.cancel(studio, sample, owner, queued.job.id)
@@ -189,7 +192,8 @@ async def test_cancel_a_running_job_tells_the_provider_and_makes_no_take(
     running = await job_in(studio, queued.job.id, "running")
     job = await requests.cancel(studio, sample, producer, queued.job.id)
     assert job.state == "cancelled" and fake_runway.cancelled == [running.external_id]
-    await asyncio.sleep(0.05)
+    # Its driver has let go and every write it began is committed.
+    await until(lambda: not q.drives(job.id) and not q.writing)
     assert [t.source for t in await takes.of_shot(studio.db.reader, job.shot_id)] == ["uploaded"]
 
 

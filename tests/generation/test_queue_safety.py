@@ -172,10 +172,10 @@ async def test_a_stop_while_the_providers_id_is_being_stored_keeps_it(
     await until(lambda: _claimed(studio, queued.job.id))
     async with studio.db.transaction():  # another write holds the database
         await until(lambda: _submitted(fake_runway))
-        await asyncio.sleep(0.4)  # the id is answered; the worker waits to store it
+        await until(lambda: q.writing)  # the id is answered; the worker waits to store it
         stopping = asyncio.create_task(requests.close_queue(studio))
-        await asyncio.sleep(0.05)
-        assert not stopping.done()  # stop waits for the write, not cancel it
+        await until(lambda: not q.drives(queued.job.id))  # the stop has cancelled the driver
+        assert q.writing and not stopping.done()  # stop waits for the write, not cancel it
     await stopping
     stored = await jobs.get(studio.db.reader, queued.job.id)
     assert stored is not None and stored.state == "submitted" and stored.external_id
@@ -211,7 +211,9 @@ async def test_a_stop_takes_no_new_work_and_frees_every_job(
     await q.start()
     await job_in(studio, first.job.id, "running")
     await q.stop()
-    await asyncio.sleep(0.05)
+    # Nothing of the worker runs any more (no loop, no driver) that could submit later.
+    assert [t.get_name() for t in asyncio.all_tasks() if t.get_name().startswith("slate-job")] \
+        == []
     assert fake_runway.submissions == 1
     rows = {j.id: j for j in await jobs.listed(studio.db.reader, sample.id)}
     assert rows[first.job.id].state == "running" and rows[second.job.id].state == "queued"

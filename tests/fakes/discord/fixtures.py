@@ -8,7 +8,8 @@ creators (alice, bob); `discord_fake` and `slate` give the pieces alone. `slate.
 closes the bot and starts a new one on the same database and fake.
 A new cog is one line in `bot.EXTENSIONS`; its commands use `cogs.common.context` and `answer`.
 At teardown a test fails if the bot hit an unknown route, was refused by a Discord limit, or
-left an interaction unanswered (set `fake.expect_trouble = True` when a test provokes that).
+left an interaction unanswered (set `fake.expect_trouble = True` when a test provokes that),
+and if the bot's task ended in an exception.
 """
 
 from __future__ import annotations
@@ -47,24 +48,32 @@ class SlateRunner:
         ready = asyncio.create_task(self.bot.wait_until_ready())
         await asyncio.wait({ready, self._task}, timeout=15,
                            return_when=asyncio.FIRST_COMPLETED)
-        if self._task.done():
+        if self._task.done() or not ready.done():
             ready.cancel()
-            self._task.result()
-        if not ready.done():
-            ready.cancel()
+            if not self._task.done():
+                self._task.cancel()  # stop() then reports why it did not become ready
+            await self.stop()  # raises the bot's own failure, and closes the studio
             raise AssertionError("the bot did not become ready")
 
     async def stop(self) -> None:
-        if self.bot is not None:
-            await self.bot.close()
-        if self._task is not None:
-            try:
-                await asyncio.wait_for(self._task, 10)
-            except Exception:
-                pass
-        if self.studio is not None:
-            await self.studio.close()
-        self.bot = self.studio = self._task = None
+        """Close the bot and its studio; the bot's own failure (its task raised, or did not
+        end) is raised here, so the test that caused it fails."""
+        task, self._task = self._task, None
+        try:
+            if self.bot is not None:
+                await self.bot.close()
+            if task is not None:
+                try:
+                    await asyncio.wait_for(task, 10)
+                except TimeoutError:
+                    raise AssertionError("the bot did not stop within 10 s") from None
+                except asyncio.CancelledError:
+                    if not task.cancelled():  # we are cancelled, not the bot: pass it on
+                        raise
+        finally:
+            if self.studio is not None:
+                await self.studio.close()
+            self.bot = self.studio = None
 
     async def restart(self) -> None:
         await self.stop()
