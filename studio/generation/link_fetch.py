@@ -316,6 +316,7 @@ async def _body(response: aiohttp.ClientResponse, part: Path, meta: Path, have: 
                     if container is None:
                         raise LinkRefused(not_media(head))
             handle.write(chunk)
+            handle.flush()  # what is on disk is what a resume asks the rest after
             if on_progress is not None:
                 on_progress(received, total)
     if total is not None and received < total:
