@@ -92,6 +92,17 @@ async def derive(studio: Studio, prod: Production, who: Actor, take_id: int,
                                   motion=motion)
 
 
+async def check_animate(studio: Studio, prod: Production, who: Actor,
+                        take_id: int) -> TakeRef:
+    """Before asking for the motion: the take is an image the actor may animate."""
+    found = await take_here(studio, prod, take_id)
+    _may_generate(who, prod, found.ref, "animating a take")
+    if found.take.kind != "image":
+        raise InvalidInput(f"take r{found.take.revision} is {found.take.kind}; only an image "
+                           "can be animated")
+    return found
+
+
 def animating_provider(studio: Studio) -> Provider | None:
     """The provider an Animate click queues on (the production's default, else any that
     makes video): the motion prompt says what motion becomes there."""
