@@ -112,3 +112,27 @@ async def test_a_take_made_from_another_shows_its_chain(
                       4: "r4 image · animatic ← r1 image · animatic"}
     job = await jobs.get(studio.db.reader, r3.job_id or 0)
     assert job is not None and job.parameters["motion"] == 9
+
+
+async def test_the_editors_metadata_carries_an_uploaded_takes_provenance(
+        studio: Studio, sample: Production, owner: Actor, producer: Actor, tmp_path: Path):
+    from studio.cut import editorial, plan
+    from studio.review import approvals
+
+    await requests.upload_take(studio, sample, owner, "1.1", still(tmp_path / "a.png"),
+                               declared={"tool": "Midjourney"})
+    await requests.upload_take(studio, sample, owner, "1.1", clip(tmp_path / "b.mp4"),
+                               declared={"tool": "Runway", "model": "gen4_turbo",
+                                         "prompt": PROMPT, "seed": 5, "motion": 4,
+                                         "cost": 1.5, "source_url": "https://app.runwayml.com/t/1",
+                                         "based_on": 1})
+    await approvals.approve(studio.db, sample, producer, "1.1r2")
+    line = await plan.timeline_of(studio, sample)
+    timeline = editorial.to_otio(line, [tmp_path / "segment.mp4"] * len(line.entries),
+                                 [tmp_path / "stem.wav"] * len(line.stems))
+    first = timeline.video_tracks()[0][0].metadata["slate"]
+    assert {k: first[k] for k in ("provider", "model", "source", "prompt", "seed", "motion",
+                                  "cost_usd", "source_url", "based_on_revision")} == {
+        "provider": "Runway", "model": "gen4_turbo", "source": "uploaded", "prompt": PROMPT,
+        "seed": 5, "motion": 4, "cost_usd": 1.5, "source_url": "https://app.runwayml.com/t/1",
+        "based_on_revision": 1}
