@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import sys
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from storage.chapters import ChapterProgress
 from storage.db import SchemaTooNew
@@ -27,6 +29,9 @@ from studio.production.people import actor, member_named
 from studio.review import approvals, windows
 from studio.review import queue as review_queue
 from studio.review import rules as review_rules
+
+if TYPE_CHECKING:
+    from studio.generation.lineage import TakeLine
 
 EXAMPLE_TITLE = "Low Tide"
 
@@ -439,6 +444,19 @@ def generation_parsers(sub: argparse._SubParsersAction) -> None:
     p = take.add_parser("add", help="add a video, image or audio file as a take of a shot")
     p.add_argument("--shot", required=True, help="the shot, e.g. 3.2")
     p.add_argument("file", type=Path)
+    p.add_argument("--tool", help="the tool that made it: Midjourney, DALL·E, Stable "
+                                  "Diffusion, ComfyUI, Runway, Pika, Kling, Luma, Magnific, "
+                                  "ElevenLabs, other (or any name)")
+    p.add_argument("--model", help="the tool's model or version")
+    p.add_argument("--prompt", help="the prompt it was made from")
+    p.add_argument("--seed", type=int)
+    p.add_argument("--motion", type=int, help="1 (almost still) to 10")
+    p.add_argument("--cost", type=float, help="what it cost in US dollars (counted in budget)")
+    p.add_argument("--source-url", dest="source_url", help="the tool's page for the job")
+    p.add_argument("--based-on", dest="based_on", type=int,
+                   help="the take it was made from (its revision: r1 → 1)")
+    p = take.add_parser("list", help="a shot's takes with their provenance and chains")
+    p.add_argument("--shot", required=True, help="the shot, e.g. 3.2")
     stem = sub.add_parser("stem", help="a chapter's audio stems").add_subparsers(
         dest="action", metavar="action", required=True)
     p = stem.add_parser("add", help="add a chapter's VO, SFX or music stem (audio)")
@@ -478,17 +496,46 @@ def generation_parsers(sub: argparse._SubParsersAction) -> None:
 
 @command("take")
 async def cmd_take(studio: Studio, args: argparse.Namespace) -> int:
-    from studio.generation import requests
+    from studio.generation import lineage, requests
 
     prod, who = await _shell_actor(studio, args)
+    if args.action == "list":
+        for line in await lineage.of_shot(studio, prod, args.shot):
+            print("  " + render_take_line(line))
+        return 0
     if not args.file.is_file():
         print(f"slate: cannot read {args.file}", file=sys.stderr)
         return 1
+    declared = {name: getattr(args, name) for name in ("tool", "model", "prompt", "seed",
+                                                       "motion", "cost", "source_url",
+                                                       "based_on")
+                if getattr(args, name) is not None}
     take = await requests.upload_take(studio, prod, who, args.shot, args.file,
-                                      original_name=args.file.name)
+                                      original_name=args.file.name, declared=declared)
     print(f"take {take.id}: shot {args.shot} revision {take.revision} ({take.kind}), "
           f"sha256 {take.media_sha256[:12]}")
+    made = next(t for t in await lineage.of_shot(studio, prod, args.shot)
+                if t.take.id == take.id)
+    print("  " + render_take_line(made))
     return 0
+
+
+def render_take_line(line: TakeLine) -> str:
+    """'r2 image · Magnific ← r1 image · Midjourney · model v7 · seed 5 · $0.30 · <url>'."""
+    take = line.take
+    parts = [line.chain_text()]
+    if take.model:
+        parts.append(f"model {take.model}")
+    if take.seed is not None:
+        parts.append(f"seed {take.seed}")
+    parts.append(f"${take.cost:.2f}")
+    motion = json.loads(take.params or "{}").get("motion")
+    if motion is not None:
+        parts.append(f"motion {motion}")
+    if take.source_url:
+        parts.append(take.source_url)
+    text = " · ".join(parts)
+    return text + (f"\n    “{take.prompt[:200]}”" if take.prompt else "")
 
 
 @command("stem")
@@ -553,10 +600,15 @@ async def cmd_budget(studio: Studio, args: argparse.Namespace) -> int:
 
     prod = await board.get(studio.db, args.guild)
     spent, limit, rows = await requests.budget(studio, prod)
-    print(f"spent ${spent:.2f}" + (f" of ${limit:.2f}" if limit else " (no budget set)"))
+    print(f"spent ${spent:.2f}" + (f" of ${limit:.2f}" if limit else " (no budget set)")
+          + " on generation")
     for row in rows:
-        print(f"  {row.member_name[:20]:<20} {row.provider:<11} {row.jobs:>4} jobs  "
+        counted = f"{row.uploaded:>4} uploaded" if row.uploaded else f"{row.jobs:>4} jobs"
+        print(f"  {row.member_name[:20]:<20} {row.provider[:16]:<16} {counted}  "
               f"${row.cost:.2f}")
+    declared = sum(r.cost for r in rows if r.uploaded)
+    if declared:
+        print(f"declared on uploaded takes (creators' own tools): ${declared:.2f}")
     return 0
 
 

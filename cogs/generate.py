@@ -16,12 +16,13 @@ from cogs import render
 from cogs.common import Answer, answer, context, studio_of
 from cogs.job_cards import CancelJob, JobCards
 from cogs.pick import counted
-from cogs.take_posts import TakeAction, post_take
+from cogs.take_posts import TakeAction, post_take, provenance_lines
 from cogs.uploads import saved
 from storage.jobs import Job
 from storage.stems import STEM_KINDS
 from studio.app import Studio
-from studio.generation import requests
+from studio.errors import InvalidInput
+from studio.generation import job_cards, link_takes, provenance, requests
 from studio.generation.takes import add_stem
 
 if TYPE_CHECKING:
@@ -46,6 +47,13 @@ async def complete_provider(interaction: discord.Interaction, typed: str
     names = requests.providers_for(studio_of(interaction), kind)
     return [app_commands.Choice(name=n, value=n) for n in names
             if n.startswith(typed.strip().lower())][:25]
+
+
+@counted
+async def complete_tool(interaction: discord.Interaction, typed: str
+                        ) -> list[app_commands.Choice[str]]:
+    """The usual tools; anything else is kept as typed."""
+    return [app_commands.Choice(name=t, value=t) for t in provenance.tools_matching(typed)][:25]
 
 
 class GenerateCog(commands.Cog):
@@ -134,19 +142,62 @@ class GenerateCog(commands.Cog):
     take = app_commands.Group(name="take", description="Takes", guild_only=True)
 
     @take.command(name="upload", description="Add a take made elsewhere (video, image, audio)")
+    @app_commands.autocomplete(tool=complete_tool)
+    @app_commands.describe(
+        file="the take (Discord's upload limit applies: use url for larger files)",
+        url="an https link to the file (a Discord CDN, Runway or Pika download, a file host)",
+        tool="the tool that made it", model="the tool's model or version",
+        prompt="the prompt it was made from", seed="the seed the tool reported",
+        motion="video: the motion strength used, 1 (almost still) to 10",
+        cost="what it cost in US dollars (counted in /budget)",
+        source_url="the tool's page for the job", based_on="the take it was made from "
+                                                           "(its revision: r1 → 1)")
     async def take_upload(self, interaction: discord.Interaction, shot: Code,
-                          file: discord.Attachment) -> None:
+                          file: discord.Attachment | None = None,
+                          url: app_commands.Range[str, 8, 2000] | None = None,
+                          tool: app_commands.Range[str, 1, 40] | None = None,
+                          model: app_commands.Range[str, 1, 100] | None = None,
+                          prompt: app_commands.Range[str, 1, 2000] | None = None,
+                          seed: app_commands.Range[int, 0, 2**53] | None = None,
+                          motion: app_commands.Range[int, 1, 10] | None = None,
+                          cost: app_commands.Range[float, 0.0, 100_000.0] | None = None,
+                          source_url: app_commands.Range[str, 8, 1000] | None = None,
+                          based_on: app_commands.Range[int, 1, 100_000] | None = None) -> None:
+        declared = {name: value for name, value in (
+            ("tool", tool), ("model", model), ("prompt", prompt), ("seed", seed),
+            ("motion", motion), ("cost", cost), ("source_url", source_url),
+            ("based_on", based_on)) if value is not None}
+        if url is not None and file is None:
+            async def fetch() -> Answer:
+                ctx = await context(interaction)
+                queued = await link_takes.ask(ctx.studio, ctx.production, ctx.actor, shot, url,
+                                              declared)
+                return await self.cards.open(interaction, queued)
+            await answer(interaction, fetch())
+            await self.cards.opened(interaction)
+            return
+
         async def work() -> Answer:
+            if (file is None) == (url is None):
+                raise InvalidInput("give the take as a file or as a url, one of the two")
+            assert file is not None
             ctx = await context(interaction)
             settings = ctx.studio.settings
             path = await saved(file, settings.upload_max_bytes, settings.data_dir / "tmp")
             try:
                 made = await requests.upload_take(ctx.studio, ctx.production, ctx.actor, shot,
-                                                  path, original_name=file.filename)
+                                                  path, original_name=file.filename,
+                                                  declared=declared)
             finally:
                 path.unlink(missing_ok=True)
-            return Answer(f"take {made.revision} of shot {render.cut(shot, 20)} added "
-                          f"({made.kind}, `{render.cut(file.filename, 60)}`)")
+            post = await job_cards.take_to_post(ctx.studio, made.id)
+            if post is not None:  # the take's own post in its chapter's thread
+                self.cards.spawn_post(post, interaction.channel_id)
+            lines = [f"take r{made.revision} of shot {render.cut(shot, 20)} added "
+                     f"({made.kind}, `{render.cut(file.filename, 60)}`)"]
+            if post is not None:
+                lines += provenance_lines(post, post.based_on_revision)
+            return Answer(render.cut("\n".join(lines), 2000))
         await answer(interaction, work())
 
     stem = app_commands.Group(name="stem", description="A chapter's audio stems",
@@ -176,9 +227,13 @@ class GenerateCog(commands.Cog):
         async def work() -> Answer:
             ctx = await context(interaction)
             spent, limit, rows = await requests.budget(ctx.studio, ctx.production)
-            head = f"spent ${spent:.2f}" + (f" of ${limit:.2f}" if limit else "")
-            lines = [f"{render.cut(r.member_name, 20)} · {r.provider}: {r.jobs} jobs, "
-                     f"${r.cost:.2f}" for r in rows[:20]]
+            declared = sum(r.cost for r in rows if r.uploaded)
+            head = f"spent ${spent:.2f}" + (f" of ${limit:.2f}" if limit else "") + \
+                " on generation" + (f" · ${declared:.2f} declared on uploaded takes"
+                                    if declared else "")
+            lines = [f"{render.cut(r.member_name, 20)} · {render.cut(r.provider, 40)}: "
+                     + (f"{r.uploaded} uploaded takes" if r.uploaded else f"{r.jobs} jobs")
+                     + f", ${r.cost:.2f}" for r in rows[:20]]
             return Answer("\n".join([head, *lines]), ephemeral=True)
         await answer(interaction, work(), ephemeral=True)
 

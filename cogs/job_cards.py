@@ -37,8 +37,11 @@ STATE_WORDS = {"queued": "queued", "submitted": "submitted", "running": "running
 
 
 def card_text(job: Job, *, ahead: int | None = None, revision: int | None = None) -> str:
-    shot = job.parameters.get("shot", "?")
+    params = job.parameters
+    shot = params.get("shot", "?")
     head = f"**Job #{job.id}** · {job.kind} for shot {shot} on {job.provider}"
+    if job.kind == "upload":  # a take fetched from a link
+        head = f"**Job #{job.id}** · take for shot {shot} fetched from {params.get('host', '?')}"
     progress = 1.0 if job.state == "succeeded" else job.progress
     state = STATE_WORDS.get(job.state, job.state)
     line = f"{render.progress_bar(progress)} {round(progress * 100)}% · **{state}**"
@@ -48,6 +51,8 @@ def card_text(job: Job, *, ahead: int | None = None, revision: int | None = None
         line += f" — take r{revision} is posted for review"
     elif job.state in ("failed", "cancelled") and job.error:
         line += f" — {render.cut(job.error, 300)}"
+    if params.get("notice"):  # e.g. the provider has no motion control
+        line += f"\n⚠ {render.cut(str(params['notice']), 300)}"
     return f"{head}\n{line}"
 
 
@@ -263,6 +268,15 @@ class JobCards:
                 await job_cards.settle(self.studio, job.id)
 
     # --- housekeeping -----------------------------------------------------------------------
+
+    def spawn_post(self, post: TakeToPost, fallback_channel_id: int | None) -> None:
+        """Post an uploaded take (no job follows it) in its chapter's thread, in the background."""
+        async def send() -> None:
+            try:
+                await self.post_take(self.bot, self.studio, post, fallback_channel_id)
+            except Exception:  # the take is stored; only its post is missing
+                log.exception("the post of take %s failed", post.take.id)
+        self._spawn(send())
 
     def _spawn(self, work) -> asyncio.Task:
         task = asyncio.create_task(work)

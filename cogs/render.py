@@ -79,7 +79,8 @@ def chapter_embed(detail: ChapterDetail, page: int = 0) -> discord.Embed:
     return embed
 
 
-def shot_embed(ref: ShotRef, takes: int | None = None) -> discord.Embed:
+def shot_embed(ref: ShotRef, takes: int | None = None,
+               lineage: list[str] | None = None) -> discord.Embed:
     s: Shot = ref.shot
     embed = discord.Embed(title=cut(f"Shot {ref.code} — {ref.chapter_title}", 256),
                           description=cut(s.description, 2000), colour=COLOUR)
@@ -94,6 +95,8 @@ def shot_embed(ref: ShotRef, takes: int | None = None) -> discord.Embed:
                         inline=False)
     if s.notes:
         embed.add_field(name="Notes", value=cut(s.notes, 1024), inline=False)
+    if lineage:  # each take with the takes it was made from: "r3 video · Runway ← r2 …"
+        embed.add_field(name="Takes", value=cut("\n".join(lineage[-15:]), 1024), inline=False)
     return embed
 
 

@@ -11,6 +11,7 @@ from discord.ext import commands
 from cogs import pick, render
 from cogs.common import Answer, answer, context, production_here, studio_of
 from studio.errors import ShotListError
+from studio.generation import lineage
 from studio.production import board, schedule, shotlist, shots
 
 if TYPE_CHECKING:
@@ -48,7 +49,9 @@ class ShotCog(commands.Cog):
         async def work() -> Answer:
             prod = await production_here(interaction)
             ref = await shots.shot(studio_of(interaction).db, prod, shot)
-            return Answer(embeds=[render.shot_embed(ref)])
+            chains = await lineage.of_shot(studio_of(interaction), prod, shot)
+            return Answer(embeds=[render.shot_embed(ref, lineage=[c.chain_text()
+                                                                  for c in chains])])
         await answer(interaction, work())
 
     @group.command(name="add", description="Add a shot to a chapter you hold (or any, producers)")

@@ -7,6 +7,7 @@ so they work after a restart: Re-roll, Upscale, Animate, Use as reference.
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any
 
@@ -16,6 +17,7 @@ from cogs import render
 from cogs.common import UPLOAD_LIMIT, Answer, answer, context
 from cogs.threads import post_in_chapter
 from studio.app import Studio
+from studio.errors import InvalidInput
 from studio.generation import take_actions
 from studio.generation.job_cards import TakeToPost
 from studio.generation.take_media import shown_file
@@ -32,6 +34,34 @@ def provenance_line(post: TakeToPost) -> str:
             f"${take.cost:.2f}")
 
 
+def provenance_lines(post: TakeToPost, based_on: int | None = None) -> list[str]:
+    """The tool, model, seed and cost; then motion, the tool's page and the take it was made
+    from when there are such (uploaded takes carry what their creator declared)."""
+    take = post.take
+    lines = [provenance_line(post)]
+    extra = []
+    motion = _params(take.params).get("motion")
+    if motion is not None:
+        extra.append(f"motion {motion}")
+    if take.source == "uploaded":
+        extra.append("uploaded")
+    if based_on is not None:
+        extra.append(f"made from r{based_on}")
+    if take.source_url:
+        extra.append(f"<{render.cut(take.source_url, 300)}>")
+    if extra:
+        lines.append(" · ".join(extra))
+    return lines
+
+
+def _params(text: str) -> dict:
+    try:
+        found = json.loads(text or "{}")
+    except ValueError:
+        return {}
+    return found if isinstance(found, dict) else {}
+
+
 def post_text(post: TakeToPost, notice: str = "") -> str:
     take, ref = post.take, post.ref
     who = render.owner_text(post.creator.name if post.creator else None,
@@ -40,7 +70,7 @@ def post_text(post: TakeToPost, notice: str = "") -> str:
     lines = [f"🎬 **Shot {ref.code} · take r{take.revision}** — {take.kind} by {who}{job}"]
     if take.prompt:
         lines.append(f"> {render.cut(' '.join(take.prompt.split()), 400)}")
-    lines.append(provenance_line(post))
+    lines += provenance_lines(post, post.based_on_revision)
     if notice:
         lines.append(notice)
     return render.cut("\n".join(lines), 2000)
@@ -108,6 +138,9 @@ class TakeAction(discord.ui.DynamicItem[discord.ui.Button],
         return cls(int(match["take"]), match["act"])
 
     async def callback(self, interaction: discord.Interaction) -> None:
+        if self.action == "animate":
+            await self._ask_motion(interaction)
+            return
         if self.action == "reference":
             await answer(interaction, self._reference(interaction), ephemeral=True)
             return
@@ -129,9 +162,57 @@ class TakeAction(discord.ui.DynamicItem[discord.ui.Button],
                                                self.take_id, self.action)
         return await cards_of(interaction.client).open(interaction, queued)
 
+    async def _ask_motion(self, interaction: discord.Interaction) -> None:
+        """Animate asks for the motion first (a modal), once the click is known to be allowed."""
+        try:
+            ctx = await context(interaction)
+            await take_actions.check_animate(ctx.studio, ctx.production, ctx.actor,
+                                             self.take_id)
+            provider = take_actions.animating_provider(ctx.studio)
+        except Exception as exc:  # the reason (or a reference) as any refused click gets it
+            await answer(interaction, _raised(exc), ephemeral=True)
+            return
+        control = provider.motion_control("video") if provider is not None else None
+        name = provider.name if provider is not None else "the provider"
+        hint = f"{name}: {control}" if control else \
+            f"{name} has no motion control: it will not be sent"
+        await interaction.response.send_modal(AnimateTake(self.take_id, hint))
+
     async def _reference(self, interaction: discord.Interaction) -> Answer:
         ctx = await context(interaction)
         found = await take_actions.use_as_reference(ctx.studio, ctx.production, ctx.actor,
                                                     self.take_id)
         return Answer(f"Take r{found.take.revision} will guide the next image generated for "
                       f"shot {found.ref.code}.", ephemeral=True)
+
+
+async def _raised(error: Exception) -> Answer:
+    raise error
+
+
+class AnimateTake(discord.ui.Modal):
+    """The motion for an Animate click: 1 (almost still) to 10 (strongest), 5 when left as is."""
+
+    def __init__(self, take_id: int, hint: str) -> None:
+        super().__init__(title="Animate this take", custom_id=f"slate:animate:{take_id}")
+        self.take_id = take_id
+        self.motion: discord.ui.TextInput = discord.ui.TextInput(
+            label="Motion: 1 (almost still) to 10 (strongest)", custom_id="motion",
+            default="5", required=False, max_length=2, placeholder=render.cut(hint, 100))
+        self.add_item(self.motion)
+
+    async def on_submit(self, interaction: discord.Interaction) -> None:
+        from cogs.job_cards import cards_of
+
+        cards = cards_of(interaction.client)
+
+        async def work() -> Answer:
+            typed = (self.motion.value or "").strip() or "5"
+            if not typed.isdigit() or not 1 <= int(typed) <= 10:
+                raise InvalidInput("motion is a whole number from 1 (almost still) to 10")
+            ctx = await context(interaction)
+            queued = await take_actions.derive(ctx.studio, ctx.production, ctx.actor,
+                                               self.take_id, "animate", motion=int(typed))
+            return await cards.open(interaction, queued)
+        await answer(interaction, work())
+        await cards.opened(interaction)

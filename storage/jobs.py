@@ -55,6 +55,7 @@ class Spend:
     provider: str
     jobs: int
     cost: float
+    uploaded: int = 0  # takes uploaded with a declared cost (provider: the creator's tool)
 
 
 async def get(conn: Conn, job_id: int) -> Job | None:
@@ -183,7 +184,8 @@ async def spend_by(conn: Conn, production_id: int) -> list[Spend]:
         " job.provider AS provider, COUNT(*) AS jobs, COALESCE(SUM(job.cost), 0) AS cost"
         " FROM job LEFT JOIN member ON member.id = job.member_id"
         " WHERE job.production_id = ? AND (job.cost > 0 OR job.state NOT IN"
-        " ('failed', 'cancelled')) GROUP BY job.member_id, job.provider"
+        " ('failed', 'cancelled')) AND job.kind != 'upload'"  # fetching a link is free
+        " GROUP BY job.member_id, job.provider"
         " ORDER BY cost DESC, member_name",
         (production_id,))
 

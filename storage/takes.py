@@ -30,6 +30,8 @@ class Take:
     job_id: int | None
     status: str
     created_at: str = ""
+    source_url: str = ""  # the tool's own page for the job (an uploaded take's provenance)
+    based_on: int | None = None  # the take this one was made from (upscale, animation)
 
 
 @dataclass(frozen=True)
@@ -45,6 +47,19 @@ class Provenance:
     external_id: str = ""
     cost: float = 0.0
     job_id: int | None = None
+    source_url: str = ""
+    based_on: int | None = None
+
+
+@dataclass(frozen=True)
+class UploadSpend:
+    """What creators declared their own tools cost, per member and tool."""
+
+    member_id: int | None
+    member_name: str
+    tool: str
+    takes: int
+    cost: float
 
 
 async def get(conn: Conn, take_id: int) -> Take | None:
@@ -73,12 +88,12 @@ async def create(
     cursor = await conn.execute(
         "INSERT INTO take (shot_id, revision, source, media_sha256, preview_sha256,"
         " thumbnail_sha256, kind, provider, model, prompt, negative_prompt, seed, params,"
-        " external_id, cost, creator_id, job_id, created_at)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        " external_id, cost, creator_id, job_id, created_at, source_url, based_on)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (shot_id, revision, source, media_sha256, preview_sha256, thumbnail_sha256, kind,
          p.provider, p.model, p.prompt, p.negative_prompt, p.seed,
          json.dumps(p.params, sort_keys=True), p.external_id, p.cost, creator_id, p.job_id,
-         now()),
+         now(), p.source_url, p.based_on),
     )
     made = await get(conn, int(cursor.lastrowid))
     assert made is not None
@@ -107,3 +122,18 @@ async def production_uses_media(conn: Conn, production_id: int, sha256: str) -> 
               " AND ? IN (t.media_sha256, t.preview_sha256, t.thumbnail_sha256))",
         (production_id, sha256))
     return bool(found)
+
+
+async def uploaded_spend(conn: Conn, production_id: int) -> list[UploadSpend]:
+    """Declared costs of uploaded takes (creators' own tools), by member and tool."""
+    return await fetch_all(
+        conn, UploadSpend,
+        "SELECT take.creator_id AS member_id, COALESCE(member.name, '?') AS member_name,"
+        " CASE WHEN take.provider = '' THEN 'unnamed tool' ELSE take.provider END AS tool,"
+        " COUNT(*) AS takes, SUM(take.cost) AS cost"
+        " FROM take JOIN shot ON shot.id = take.shot_id"
+        " JOIN chapter ON chapter.id = shot.chapter_id"
+        " LEFT JOIN member ON member.id = take.creator_id"
+        " WHERE chapter.production_id = ? AND take.source = 'uploaded' AND take.cost > 0"
+        " GROUP BY take.creator_id, tool ORDER BY cost DESC, member_name",
+        (production_id,))

@@ -63,3 +63,27 @@ def test_start_up_problems_are_one_line_and_exit_2(
     assert result.returncode == 2
     assert message in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_take_add_keeps_the_provenance_and_take_list_shows_the_chain(tmp_path: Path) -> None:
+    from tests.fakes.providers.common import sample_png
+
+    slate(tmp_path, "init")
+    slate(tmp_path, "import-shots", str(ROOT / "examples" / "low_tide.csv"))
+    assert slate(tmp_path, "--as", "Maya", "claim", "1").returncode == 0
+    (tmp_path / "a.png").write_bytes(sample_png())
+    (tmp_path / "b.png").write_bytes(sample_png(128, 72))
+    first = slate(tmp_path, "--as", "Maya", "take", "add", "--shot", "1.1", "a.png",
+                  "--tool", "midjourney", "--prompt", "夜の港、霧", "--seed", "42",
+                  "--cost", "0.25")
+    assert first.returncode == 0, first.stderr
+    second = slate(tmp_path, "--as", "Maya", "take", "add", "--shot", "1.1", "b.png",
+                   "--tool", "Magnific", "--based-on", "1", "--cost", "0.5",
+                   "--source-url", "https://magnific.ai/j/9")
+    assert second.returncode == 0, second.stderr
+    listed = slate(tmp_path, "--as", "Maya", "take", "list", "--shot", "1.1").stdout
+    assert "r1 image · Midjourney · seed 42 · $0.25" in listed and "夜の港、霧" in listed
+    assert "r2 image · Magnific ← r1 image · Midjourney · $0.50 · https://magnific.ai/j/9" \
+        in listed
+    budget = slate(tmp_path, "budget").stdout
+    assert "Maya" in budget and "Magnific" in budget and "$0.75" in budget

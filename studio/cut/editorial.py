@@ -36,7 +36,11 @@ def _metadata(entry: Entry) -> dict:
         data.update({"take_id": entry.take_id, "revision": entry.take_revision,
                      "approved": True, "media_sha256": entry.media_sha256,
                      "provider": entry.provider, "model": entry.model,
-                     "creator": entry.creator, "original_name": entry.media_name})
+                     "creator": entry.creator, "original_name": entry.media_name,
+                     "source": entry.source, "prompt": entry.prompt, "seed": entry.seed,
+                     "motion": entry.motion, "cost_usd": entry.cost,
+                     "source_url": entry.source_url,
+                     "based_on_revision": entry.based_on_revision})
     else:
         data.update({"approved": False, "reason": entry.reason})
     return {"slate": data, "fcp_xml": _fcp_fields(entry)}

@@ -7,6 +7,7 @@ Reads the database once (timeline_of); everything after works on the timeline al
 from __future__ import annotations
 
 import dataclasses
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,6 +40,7 @@ async def timeline_of(studio: Studio, prod: Production) -> Timeline:
                                    + [s.media_sha256 for st in stems_of.values() for s in st])
     creators = await members.many(conn, [t.creator_id for t in approved.values()
                                          if t.creator_id])
+    sources = await takes.many(conn, [t.based_on for t in approved.values() if t.based_on])
     frame = 0
     tools: set[str] = set()
     for chapter in kept:
@@ -68,7 +70,12 @@ async def timeline_of(studio: Studio, prod: Production) -> Timeline:
                     media_name=media.original_name, media_duration=media.duration,
                     media_has_audio=bool(media.has_audio),
                     provider=take.provider, model=take.model,
-                    creator=creator.name if creator else "", **base))
+                    creator=creator.name if creator else "", source=take.source,
+                    prompt=take.prompt, seed=take.seed, cost=take.cost,
+                    motion=json.loads(take.params or "{}").get("motion"),
+                    source_url=take.source_url,
+                    based_on_revision=sources[take.based_on].revision
+                    if take.based_on in sources else None, **base))
                 if take.provider:
                     tools.add(take.provider + (f" ({take.model})" if take.model else ""))
             frame += frames

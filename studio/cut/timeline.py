@@ -85,6 +85,14 @@ class Entry:
     provider: str = ""
     model: str = ""
     creator: str = ""
+    # The rest of the take's provenance, for the editor's metadata (generated or uploaded).
+    source: str = ""
+    prompt: str = ""
+    seed: int | None = None
+    motion: int | None = None
+    cost: float = 0.0
+    source_url: str = ""
+    based_on_revision: int | None = None  # the take of the shot it was made from
     reason: str = ""  # why a slate stands here
 
 

@@ -76,6 +76,7 @@ class TakeToPost:
     ref: ShotRef
     take: Take
     creator: Member | None
+    based_on_revision: int | None = None  # the revision of the take it was made from
 
 
 async def take_to_post(studio: Studio, take_id: int) -> TakeToPost | None:
@@ -85,4 +86,5 @@ async def take_to_post(studio: Studio, take_id: int) -> TakeToPost | None:
     if take is None or ref is None or prod is None:
         return None
     creator = await members.get(studio.db.reader, take.creator_id) if take.creator_id else None
-    return TakeToPost(prod, ref, take, creator)
+    source = await takes.get(studio.db.reader, take.based_on) if take.based_on else None
+    return TakeToPost(prod, ref, take, creator, source.revision if source else None)

@@ -9,6 +9,7 @@ job finished twice (a restart between storing and closing) still makes one take.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import random
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -32,10 +33,13 @@ from studio import mediastore
 from studio.app import Studio
 from studio.cut import previews
 from studio.errors import InvalidInput, NotFound, NotPermitted, SlateError
+from studio.generation import provenance
 from studio.generation.jobs import JobQueue, QueueConfig
+from studio.generation.provenance import Declared
 from studio.generation.providers import KINDS, Provider, from_settings
 from studio.generation.providers.animatic import parse_ratio
 from studio.generation.providers.base import ProviderError
+from studio.generation.providers.link import KIND as UPLOAD
 from studio.generation.takes import add_take
 from studio.production import characters
 from studio.production import shots as production_shots
@@ -106,7 +110,7 @@ async def _source_take(studio: Studio, shot_id: int, take_id: int | None, kind: 
 async def request(
     studio: Studio, prod: Production, who: Actor, code: str, kind: str, *, prompt: str = "",
     negative_prompt: str = "", seed: int | None = None, provider: str | None = None,
-    duration: float | None = None, ratio: str = "16:9", motion: int = 5,
+    duration: float | None = None, ratio: str = "16:9", motion: int | None = None,
     image_take: int | None = None, strength: float = 0.5, scale: float = 2.0,
     voice_id: str = "", references: list[int] | None = None,
 ) -> Queued:
@@ -126,6 +130,8 @@ async def request(
         prompt = ref.shot.description if kind == "image" else ""
         if not prompt:
             raise InvalidInput(f"{kind} needs a prompt")
+    asked_motion = motion is not None
+    motion = 5 if motion is None else motion
     if not 1 <= motion <= 10:
         raise InvalidInput("motion is 1 (almost still) to 10 (strongest)")
     try:
@@ -151,6 +157,8 @@ async def request(
         if not 1 <= seconds <= MAX_VIDEO_SECONDS:
             raise InvalidInput(f"a video take lasts 1 to {MAX_VIDEO_SECONDS:g} seconds")
         params.update(duration=round(seconds, 3), motion=motion)
+        if asked_motion and chosen.motion_control("video") is None:
+            params["notice"] = motion_notice(chosen, motion)
         if image_take is not None or chosen.name == "runway":
             source = await _source_take(studio, ref.shot.id, image_take, "animate")
             params.update(image=_media_path(studio, source), image_take=source.id)
@@ -216,6 +224,15 @@ async def enqueue(studio: Studio, prod: Production, who: Actor, ref: ShotRef,
     return Queued(job, ahead)
 
 
+def motion_notice(provider: Provider, motion: int) -> str:
+    """What the answer says when the provider has no motion control to send `motion` to."""
+    models = getattr(provider, "models", None)
+    model = f" ({models.get('video')})" if isinstance(models, dict) and models.get("video") \
+        else ""
+    return (f"{provider.name}{model} has no motion control: motion {motion} was not sent, "
+            "the model decides how much moves")
+
+
 def _media_path(studio: Studio, take: Take) -> str:
     return str(mediastore.path_for(studio.settings.media_path, take.media_sha256))
 
@@ -260,18 +277,24 @@ async def _store_take(studio: Studio, job: Job, files: list[Path], cost: float |
         raise InvalidInput("the job's shot or member no longer exists")
     params = job.parameters
     provider = queue(studio).providers.get(job.provider)
-    kept = {k: v for k, v in params.items()
-            if k not in ("prompt", "negative_prompt", "seed", "image", "reference_images")}
-    provenance = Provenance(
-        provider=job.provider, model=provider.model if provider else "",
-        prompt=params.get("prompt", ""), negative_prompt=params.get("negative_prompt", ""),
-        seed=params.get("seed"), params=kept, external_id=job.external_id or "",
-        cost=cost if cost is not None else job.cost, job_id=job.id)
+    if job.kind == UPLOAD:  # a take brought by link: the creator's word is its provenance
+        provenance = dataclasses.replace(
+            Declared.from_params(params.get("declared") or {}).provenance(), job_id=job.id)
+        provenance.params["link_host"] = params.get("host", "")
+        source, name = "uploaded", str(params.get("name") or f"link-job{job.id}")
+    else:
+        kept = {k: v for k, v in params.items()
+                if k not in ("prompt", "negative_prompt", "seed", "image", "reference_images")}
+        provenance = Provenance(
+            provider=job.provider, model=provider.model if provider else "",
+            prompt=params.get("prompt", ""), negative_prompt=params.get("negative_prompt", ""),
+            seed=params.get("seed"), params=kept, external_id=job.external_id or "",
+            cost=cost if cost is not None else job.cost, job_id=job.id,
+            based_on=params.get("image_take") if job.kind in ("video", "upscale") else None)
+        source, name = "generated", f"{job.provider}-{job.kind}-job{job.id}{files[0].suffix}"
     # The job was permitted when it was queued; the take lands even if ownership moved since.
     stored = await add_take(studio, prod, Actor(member, is_producer=True), shot.code, files[0],
-                            original_name=f"{job.provider}-{job.kind}-job{job.id}"
-                                          f"{files[0].suffix}",
-                            source="generated", provenance=provenance)
+                            original_name=name, source=source, provenance=provenance)
     return stored.take
 
 
@@ -310,9 +333,15 @@ async def attach_previews(studio: Studio, take: Take) -> Take:
 
 
 async def upload_take(studio: Studio, prod: Production, who: Actor, code: str, path: Path, *,
-                      original_name: str = "") -> Take:
-    """A take made elsewhere: checked, stored, recorded, then given its preview and thumbnail."""
-    stored = await add_take(studio, prod, who, code, path, original_name=original_name)
+                      original_name: str = "", declared: dict | None = None) -> Take:
+    """A take made elsewhere: checked, stored, recorded, then given its preview and thumbnail.
+
+    `declared` is what the creator says of it (provenance.declare's fields: tool, model,
+    prompt, seed, motion, cost, source_url, based_on as a revision of the shot)."""
+    ref = await production_shots.shot(studio.db, prod, code)
+    said = await provenance.declare(studio, ref.shot.id, ref.code, **(declared or {}))
+    stored = await add_take(studio, prod, who, code, path, original_name=original_name,
+                            provenance=said.provenance())
     return await attach_previews(studio, stored.take)
 
 
@@ -342,9 +371,14 @@ async def cancel(studio: Studio, prod: Production, who: Actor, job_id: int) -> J
 
 
 async def budget(studio: Studio, prod: Production) -> tuple[float, float, list[jobs.Spend]]:
-    """(spent, budget (0: none), spend by member and provider)."""
+    """(spent on generation, budget (0: none), spend by member and provider, then what
+    creators declared their own tools cost on uploaded takes, by member and tool: those rows
+    have `uploaded` takes and no jobs, and stay out of the generation budget's total)."""
+    rows = list(await jobs.spend_by(studio.db.reader, prod.id))
+    rows += [jobs.Spend(u.member_id, u.member_name, u.tool, 0, u.cost, uploaded=u.takes)
+             for u in await takes.uploaded_spend(studio.db.reader, prod.id)]
     return (await jobs.spent(studio.db.reader, prod.id), studio.settings.generation_budget,
-            await jobs.spend_by(studio.db.reader, prod.id))
+            rows)
 
 
 # What each kind of generation reads; anything else given to /generate is a mistake.
@@ -405,5 +439,6 @@ def providers_for(studio: Studio, kind: str) -> list[str]:
     q = queue(studio)
     default = (studio.settings.voice_provider if kind == "voice"
                else studio.settings.default_provider)
-    names = [name for name, p in q.providers.items() if kind not in KINDS or p.serves(kind)]
+    names = [name for name, p in q.providers.items()
+             if p.serves(kind) or (kind not in KINDS and any(map(p.serves, KINDS)))]
     return sorted(names, key=lambda name: (name != default, name))

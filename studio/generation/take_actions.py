@@ -16,6 +16,7 @@ from storage.takes import Take
 from studio.app import Studio
 from studio.errors import InvalidInput, NotFound, NotPermitted
 from studio.generation import requests
+from studio.generation.providers.base import Provider
 from studio.generation.requests import Queued
 from studio.production.people import Actor
 
@@ -45,7 +46,8 @@ def _may_generate(who: Actor, prod: Production, ref: ShotRef, doing: str) -> Non
 
 def actions_for(take: Take) -> list[str]:
     """The buttons a candidate post shows: image takes can also grow or move."""
-    shown = ["reroll"] if take.job_id is not None else []
+    # A take fetched from a link has a job too, but nothing to re-roll.
+    shown = ["reroll"] if take.job_id is not None and take.source == "generated" else []
     if take.kind == "image":
         shown += ["upscale", "animate", "reference"]
     return shown
@@ -56,7 +58,7 @@ async def reroll(studio: Studio, prod: Production, who: Actor, take_id: int) -> 
     found = await take_here(studio, prod, take_id)
     _may_generate(who, prod, found.ref, "re-rolling a take")
     job = await jobs.get(studio.db.reader, found.take.job_id) if found.take.job_id else None
-    if job is None:
+    if job is None or found.take.source != "generated":
         raise InvalidInput(f"take r{found.take.revision} was uploaded, not generated: there is "
                            "nothing to re-roll")
     params = job.parameters
@@ -73,8 +75,9 @@ async def reroll(studio: Studio, prod: Production, who: Actor, take_id: int) -> 
 
 
 async def derive(studio: Studio, prod: Production, who: Actor, take_id: int,
-                 action: str) -> Queued:
-    """Upscale an image take, or animate it into a video (its prompt carries over)."""
+                 action: str, *, motion: int | None = None) -> Queued:
+    """Upscale an image take, or animate it into a video (its prompt carries over) with the
+    motion asked for (1 almost still .. 10 strongest; None: the default)."""
     if action not in ("upscale", "animate"):
         raise InvalidInput(f"a take can be upscaled or animated, not '{action[:20]}'")
     found = await take_here(studio, prod, take_id)
@@ -85,7 +88,29 @@ async def derive(studio: Studio, prod: Production, who: Actor, take_id: int,
         return await requests.request(studio, prod, who, found.ref.code, "upscale",
                                       image_take=found.take.id)
     return await requests.request(studio, prod, who, found.ref.code, "video",
-                                  image_take=found.take.id, prompt=found.take.prompt)
+                                  image_take=found.take.id, prompt=found.take.prompt,
+                                  motion=motion)
+
+
+async def check_animate(studio: Studio, prod: Production, who: Actor,
+                        take_id: int) -> TakeRef:
+    """Before asking for the motion: the take is an image the actor may animate."""
+    found = await take_here(studio, prod, take_id)
+    _may_generate(who, prod, found.ref, "animating a take")
+    if found.take.kind != "image":
+        raise InvalidInput(f"take r{found.take.revision} is {found.take.kind}; only an image "
+                           "can be animated")
+    return found
+
+
+def animating_provider(studio: Studio) -> Provider | None:
+    """The provider an Animate click queues on (the production's default, else any that
+    makes video): the motion prompt says what motion becomes there."""
+    q = requests.queue(studio)
+    chosen = q.providers.get(studio.settings.default_provider)
+    if chosen is not None and chosen.serves("video"):
+        return chosen
+    return next((p for p in q.providers.values() if p.serves("video")), None)
 
 
 async def use_as_reference(studio: Studio, prod: Production, who: Actor,

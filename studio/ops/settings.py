@@ -49,6 +49,11 @@ class Settings(BaseSettings):
     shot_list_max_bytes: int = Field(4 * 1024 * 1024, ge=1024)
     upload_max_bytes: int = Field(200 * 1024 * 1024, ge=1024, description="largest take or stem")
     take_max_seconds: float = Field(120.0, gt=0, description="longest take or stem accepted")
+    upload_fetch_seconds: float = Field(900.0, gt=0, le=24 * 3600,
+                                        description="time limit of fetching a take's link")
+    # TEST ONLY: lets links lead to 127.0.0.1/::1 (and over http) for the loopback fakes.
+    # Never set it on a real server: a link could then reach services on the bot's machine.
+    test_allow_loopback_urls: bool = Field(False, description="tests only: fetch loopback links")
 
     # The cut: the production's profile (small previz defaults) and what is kept.
     cut_width: int = Field(640, ge=16, le=7680, multiple_of=2, description="cut picture width")

@@ -96,7 +96,9 @@ async def test_animate_and_use_as_reference_start_from_the_posted_image(stage: S
     (still,) = await shot_takes(stage)
     chosen = await alice.click(post, "Use as reference")
     assert chosen.ephemeral and "r1 will guide the next image" in (chosen.content or "")
-    card = await alice.click(post, "Animate")
+    asked = await alice.click(post, "Animate")
+    assert asked.modal is not None, "Animate asks for the motion first"
+    card = await alice.submit(asked.modal, motion="8")
     assert "video for shot 2.1" in (card.content or "")
     moving = await posted(stage, "2.1", 2)
     assert [b["label"] for b in moving.buttons] == ["Re-roll"]
@@ -112,6 +114,7 @@ async def test_animate_and_use_as_reference_start_from_the_posted_image(stage: S
     assert [t.kind for t in made] == ["image", "video", "image", "image", "image"]
     params = [(await jobs.get(stage.studio.db.reader, t.job_id or 0)).parameters for t in made]
     assert params[1]["image_take"] == still.id, "the video starts from r1"
+    assert params[1]["motion"] == 8 and made[1].based_on == still.id
     assert params[2]["image_take"] == still.id and made[2].provider == "animatic"
     small, large = [await media_files.get(stage.studio.db.reader, t.media_sha256)
                     for t in (made[0], made[2])]

@@ -46,7 +46,9 @@ def test_take_and_stem_add_store_what_the_terminal_reports(run: Run, tmp_path: P
     clip = media_kit.video(tmp_path / "pier.mp4", seconds=1, size="160x90")
     code, out, _ = run("--as", "Maya", "take", "add", "--shot", "1.1", str(clip))
     assert code == 0
-    assert re.fullmatch(r"take \d+: shot 1\.1 revision 1 \(video\), sha256 [0-9a-f]{12}\n", out)
+    # The take, then its line in the shot's lineage (an upload with no declared tool or cost).
+    assert re.fullmatch(r"take \d+: shot 1\.1 revision 1 \(video\), sha256 [0-9a-f]{12}\n"
+                        r"  r1 video · uploaded · \$0\.00\n", out)
     again = run("--as", "Maya", "take", "add", "--shot", "1.1", str(clip))
     assert again[0] == 0 and "shot 1.1 revision 2 (video)" in again[1]
 
@@ -94,7 +96,7 @@ def test_generate_then_jobs_budget_and_a_refused_cancel(run: Run) -> None:
     code, out, _ = run("budget")
     assert code == 0
     lines = out.splitlines()
-    assert lines[0] == "spent $0.00 of $5.00"
+    assert lines[0] == "spent $0.00 of $5.00 on generation"
     assert lines[1].split() == ["Maya", "animatic", "1", "jobs", "$0.00"]
 
 

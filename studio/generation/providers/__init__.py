@@ -13,8 +13,14 @@ def from_settings(settings: Settings) -> dict[str, Provider]:
     from studio.generation.providers.animatic import Animatic
 
     work = settings.data_dir / "providers"
+    from studio.generation.providers.link import LinkFetcher
+
     found: dict[str, Provider] = {"animatic": Animatic(work / "animatic",
                                                        width=settings.animatic_width)}
+    # Not a generator: takes brought by link are fetched as jobs of the same queue.
+    found["link"] = LinkFetcher(work / "link", max_bytes=settings.upload_max_bytes,
+                                seconds=settings.upload_fetch_seconds,
+                                allow_loopback=settings.test_allow_loopback_urls)
     if settings.comfyui_urls:
         from studio.generation.providers.comfyui import ComfyUI
 

@@ -188,6 +188,10 @@ class Animatic(Provider):
         self._tasks[task_id] = asyncio.create_task(
             asyncio.to_thread(self.render, task_id, request["kind"], request["params"]))
 
+    def motion_control(self, kind: str) -> str | None:
+        return "the camera move's speed: zoom 2 % (1) to 47 % (10) over the shot" \
+            if kind == "video" else None
+
     async def poll(self, external_id: str) -> Poll:
         done = self._done(external_id)
         if done is not None:

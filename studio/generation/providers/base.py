@@ -56,6 +56,12 @@ class Provider(abc.ABC):
     def serves(self, kind: str) -> bool:
         return kind in self.kinds
 
+    def motion_control(self, kind: str) -> str | None:
+        """What `motion` (1 almost still .. 10 strongest) becomes in this provider's request,
+        in the provider's documented words; None when it has no such control (the answer
+        then says so rather than dropping it silently)."""
+        return None
+
     def estimate_cost(self, kind: str, params: dict) -> float:
         """USD a job of this kind is expected to cost before the provider reports it."""
         return 0.0

@@ -28,6 +28,8 @@ from studio.generation.providers.base import Poll, Provider, final, transient
 SLOT = re.compile(r"^\{\{(\w+)\}\}$")
 LONG_SIDE = 1024  # 16:9 gives 1024×576, SVD's native frame
 LORA_STRENGTH = 0.8  # a character's likeness without overpowering the prompt
+# SVD's motion_bucket_id runs 1..255 (127 by default): motion 5 lands near the default.
+MOTION_BUCKET_STEP = 25
 
 
 def fill(template: dict, values: dict) -> dict:
@@ -109,6 +111,10 @@ class ComfyUI(Provider):
                 f"workflows/{kind}.json").read_text(encoding="utf-8")
         return json.loads(text)
 
+    def motion_control(self, kind: str) -> str | None:
+        return f"SVD's motion_bucket_id = motion × {MOTION_BUCKET_STEP} (25 .. 250)" \
+            if kind == "video" else None
+
     async def _load(self, url: str) -> int | None:
         try:
             response = await http.request(self.client, self.name, "GET", f"{url}/queue")
@@ -146,7 +152,7 @@ class ComfyUI(Provider):
         if kind == "video":
             values["checkpoint"] = values["video_checkpoint"]
             values["frames"] = max(1, round(float(params.get("duration") or 4) * 24))
-            values["motion_bucket"] = int(params.get("motion") or 5) * 25
+            values["motion_bucket"] = int(params.get("motion") or 5) * MOTION_BUCKET_STEP
         if params.get("image"):
             values["image"] = await self._upload(url, params["image"])
         graph = with_loras(fill(self.workflow(kind), values), list(params.get("loras") or []))

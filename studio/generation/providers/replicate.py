@@ -16,6 +16,14 @@ from studio.generation.providers.base import Poll, Provider, final, transient
 STATES = {"starting": "queued", "processing": "running", "succeeded": "succeeded",
           "failed": "failed", "canceled": "cancelled", "aborted": "cancelled"}
 USD_PER_SECOND = 0.0014  # an A100's published price per second of predict time
+# Video models whose documented inputs include a motion control: its name and how motion
+# 1..10 maps onto it. Others (minimax/video-01, Kling, Luma's Ray, Wan) have none: Kling's
+# cfg_scale is how closely it follows the prompt, not how much moves.
+MOTION_INPUTS: dict[str, tuple[str, int]] = {
+    "stability-ai/stable-video-diffusion": ("motion_bucket_id", 25),  # 1..255, default 127
+}
+# Where each video model takes its first frame (minimax/video-01's name is the default).
+IMAGE_INPUTS = {"stability-ai/stable-video-diffusion": "input_image"}
 
 
 class Replicate(Provider):
@@ -40,6 +48,13 @@ class Replicate(Provider):
         inputs; others would silently ignore a character's LoRA."""
         return self.models.get("image", "").endswith("-lora")
 
+    def motion_control(self, kind: str) -> str | None:
+        model = self.models.get(kind, "")
+        if kind != "video" or model not in MOTION_INPUTS:
+            return None
+        name, step = MOTION_INPUTS[model]
+        return f"{model}'s {name} = motion × {step}"
+
     def estimate_cost(self, kind: str, params: dict) -> float:
         return {"image": 0.003, "video": 0.5, "upscale": 0.002}.get(kind, 0.0)
 
@@ -51,9 +66,14 @@ class Replicate(Provider):
             given["seed"] = int(params["seed"])
         if params.get("ratio"):
             given["aspect_ratio"] = params["ratio"]
+        video_model = self.models.get("video", "")
         if kind in ("video", "upscale") and params.get("image"):
-            given["image" if kind == "upscale" else "first_frame_image"] = \
+            given["image" if kind == "upscale" else
+                  IMAGE_INPUTS.get(video_model, "first_frame_image")] = \
                 http.data_uri(params["image"])
+        if kind == "video" and video_model in MOTION_INPUTS:
+            name, step = MOTION_INPUTS[video_model]
+            given[name] = int(params.get("motion") or 5) * step
         if kind == "upscale":
             given["scale"] = float(params.get("scale") or 2)
             given.pop("prompt")

@@ -39,6 +39,10 @@ class Runway(Provider):
             base_url=base_url, timeout=timeout,
             headers={"Authorization": f"Bearer {api_secret}", "X-Runway-Version": API_VERSION})
 
+    def motion_control(self, kind: str) -> str | None:
+        # image_to_video takes model, promptImage, promptText, ratio, duration and seed only.
+        return None
+
     def estimate_cost(self, kind: str, params: dict) -> float:
         if kind == "video":
             return VIDEO_USD_PER_SECOND * float(params.get("duration") or 5)
