@@ -44,12 +44,14 @@ class ShotCog(commands.Cog):
 
     @group.command(name="info", description="One shot's plan, e.g. 3.2")
     @app_commands.autocomplete(shot=pick.shots("view"))
-    async def info(self, interaction: discord.Interaction, shot: Code) -> None:
+    @app_commands.describe(public="Show it to the channel (by default only you see it)")
+    async def info(self, interaction: discord.Interaction, shot: Code,
+                   public: bool = False) -> None:
         async def work() -> Answer:
             prod = await production_here(interaction)
             ref = await shots.shot(studio_of(interaction).db, prod, shot)
-            return Answer(embeds=[render.shot_embed(ref)])
-        await answer(interaction, work())
+            return Answer(embeds=[render.shot_embed(ref)], ephemeral=not public)
+        await answer(interaction, work(), ephemeral=not public)
 
     @group.command(name="add", description="Add a shot to a chapter you hold (or any, producers)")
     @app_commands.describe(duration="Planned length in seconds",
