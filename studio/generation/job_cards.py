@@ -86,3 +86,13 @@ async def take_to_post(studio: Studio, take_id: int) -> TakeToPost | None:
         return None
     creator = await members.get(studio.db.reader, take.creator_id) if take.creator_id else None
     return TakeToPost(prod, ref, take, creator)
+
+
+async def take_post(studio: Studio, take: Take) -> tuple[int, int] | None:
+    """(channel id, message id) of the post its job made for a generated take, if any."""
+    if take.job_id is None:
+        return None
+    card = await job_cards.get(studio.db.reader, take.job_id)
+    if card is None or card.take_channel_id is None or card.take_message_id is None:
+        return None
+    return card.take_channel_id, card.take_message_id
