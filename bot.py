@@ -28,6 +28,7 @@ log = logging.getLogger("slate.bot")
 # Every cog, in load order: a feature adds its one line here.
 EXTENSIONS: tuple[str, ...] = (
     "cogs.production",
+    "cogs.board_post",
     "cogs.chapters",
     "cogs.shots",
     "cogs.schedule",

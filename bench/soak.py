@@ -224,12 +224,17 @@ async def approve(soak: Soak, who: User) -> None:
 
 
 def candidate_messages(fake: FakeDiscord, channel_id: int) -> dict[int, str]:
-    """Candidate posts in the takes channel: message id → shot code."""
+    """Takes' posts carrying a vote, in the takes channel's chapter threads (or the channel
+    itself): message id → shot code."""
+    where = {str(channel_id)} | {t["id"] for t in list(fake.threads)
+                                 if t.get("parent_id") == str(channel_id)}
     found = {}
     for message in list(fake.messages.values()):
         text = message.get("content") or ""
-        if message["channel_id"] == str(channel_id) and text.startswith("**Shot "):
-            found[int(message["id"])] = text.split()[1]
+        voting = any("Vote on shot" in (e.get("title") or "")
+                     for e in message.get("embeds") or [])
+        if message["channel_id"] in where and voting and text.startswith("🎬 **Shot "):
+            found[int(message["id"])] = text.split()[2]
     return found
 
 

@@ -26,6 +26,7 @@ from studio.app import Studio
 from studio.generation import job_cards, requests
 from studio.generation.job_cards import TakeToPost
 from studio.generation.requests import Queued
+from studio.review import notices
 
 log = logging.getLogger("slate.cogs.job_cards")
 
@@ -36,7 +37,8 @@ STATE_WORDS = {"queued": "queued", "submitted": "submitted", "running": "running
                "succeeded": "done", "failed": "failed", "cancelled": "cancelled"}
 
 
-def card_text(job: Job, *, ahead: int | None = None, revision: int | None = None) -> str:
+def card_text(job: Job, *, ahead: int | None = None, revision: int | None = None,
+              post: str | None = None) -> str:
     params = job.parameters
     shot = params.get("shot", "?")
     head = f"**Job #{job.id}** · {job.kind} for shot {shot} on {job.provider}"
@@ -48,7 +50,9 @@ def card_text(job: Job, *, ahead: int | None = None, revision: int | None = None
     if job.state == "queued" and ahead is not None:
         line += " — next in line" if ahead == 0 else f" — {ahead} ahead in the queue"
     elif job.state == "succeeded" and revision is not None:
-        line += f" — take r{revision} is posted for review"
+        # The take lives in one place, its post: the card links there (issue 22).
+        line += (f" — take r{revision} is posted for review: {post}" if post
+                 else f" — take r{revision} is made; posting it…")
     elif job.state in ("failed", "cancelled") and job.error:
         line += f" — {render.cut(job.error, 300)}"
     if params.get("notice"):  # e.g. the provider has no motion control
@@ -163,18 +167,32 @@ class JobCards:
                 if card.shown != text and failures < 3:
                     continue
             if card.latest is job:
+                if job.state == "succeeded" and job.take_id is not None and failures < 3:
+                    if not await self._take_posted(job):
+                        return  # the take's post kicks the card again, to link it
+                    if await self._text(job) != card.shown:
+                        continue  # posted while this edit was made: link it now
                 break
         if job.done:
             card.final_shown = True
             self.cards.pop(card.job_id, None)
             await self._settle_if_done(job)
 
+    async def _take_posted(self, job: Job) -> bool:
+        recorded = await job_cards.card_of(self.studio, job.id)
+        return recorded is not None and recorded.take_message_id is not None
+
     async def _text(self, job: Job) -> str:
-        revision = None
+        revision = post = None
         if job.take_id is not None:
             take = await job_cards.take_of(self.studio, job.take_id)
             revision = take.revision if take else None
-        return card_text(job, revision=revision)
+            recorded = await job_cards.card_of(self.studio, job.id)
+            if recorded is not None and recorded.take_message_id is not None:
+                prod = await notices.production_of(self.studio.db, job.production_id)
+                post = (f"https://discord.com/channels/{prod.guild_id if prod else 0}/"
+                        f"{recorded.take_channel_id}/{recorded.take_message_id}")
+        return card_text(job, revision=revision, post=post)
 
     async def _edit(self, card: Card, job: Job, text: str) -> None:
         view = card_view(job)
@@ -229,6 +247,9 @@ class JobCards:
                             job.id, post.take.revision)
                 return
             await job_cards.record_take_post(self.studio, job.id, sent.channel.id, sent.id)
+            card = self.cards.get(job.id)
+            if card is not None:
+                self._kick(card)  # the card links to the post
         except discord.HTTPException:
             log.exception("job %s: the take could not be posted; the next start tries again",
                           job.id)
@@ -273,7 +294,10 @@ class JobCards:
         """Post an uploaded take (no job follows it) in its chapter's thread, in the background."""
         async def send() -> None:
             try:
-                await self.post_take(self.bot, self.studio, post, fallback_channel_id)
+                sent = await self.post_take(self.bot, self.studio, post, fallback_channel_id)
+                if sent is not None:  # the vote goes on this post later: one place per take
+                    await job_cards.record_upload_post(self.studio, post.take.id,
+                                                       sent.channel.id, sent.id)
             except Exception:  # the take is stored; only its post is missing
                 log.exception("the post of take %s failed", post.take.id)
         self._spawn(send())

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import discord
 from discord import app_commands
@@ -19,7 +19,7 @@ from cogs.common import (
     studio_of,
 )
 from studio.errors import NotFound
-from studio.production import board
+from studio.production import board, board_post
 
 if TYPE_CHECKING:
     from cogs.slate_bot import SlateBot
@@ -49,23 +49,42 @@ class BoardPage(discord.ui.DynamicItem[discord.ui.Button],
         return cls(int(match["production"]), int(match["page"]), match["way"])
 
     async def callback(self, interaction: discord.Interaction) -> None:
-        await answer(interaction, self._turn(interaction), edit=True)
+        # The pinned board is everyone's: turning its page answers privately instead.
+        shared = interaction.message is not None and await board_post.is_board(
+            studio_of(interaction).db, interaction.message.id)
+        await answer(interaction, self._turn(interaction, shared), ephemeral=shared,
+                     edit=not shared)
 
-    async def _turn(self, interaction: discord.Interaction) -> Answer:
+    async def _turn(self, interaction: discord.Interaction, shared: bool) -> Answer:
         prod = await production_here(interaction)
         if prod.id != self.production_id:
             raise NotFound("this board belongs to another production")
         rows = await board.board(studio_of(interaction).db, prod)
         embed, pages = render.board_page(prod.title, rows, self.page)
         page = min(self.page, pages - 1)
-        return Answer(embeds=[embed], view=board_view(prod.id, page, pages), edit=True)
+        return Answer(embeds=[embed], view=board_view(prod.id, page, pages), edit=not shared,
+                      ephemeral=shared)
 
 
-async def board_answer(interaction: discord.Interaction, page: int = 0) -> Answer:
+async def board_answer(interaction: discord.Interaction, page: int = 0, *,
+                       ephemeral: bool = True) -> Answer:
     prod = await production_here(interaction)
     rows = await board.board(studio_of(interaction).db, prod)
     embed, pages = render.board_page(prod.title, rows, page)
-    return Answer(embeds=[embed], view=board_view(prod.id, page, pages))
+    return Answer(embeds=[embed], view=board_view(prod.id, page, pages), ephemeral=ephemeral)
+
+
+async def show_board(interaction: discord.Interaction, production_id: int) -> str:
+    """Post or update the board message now (set-up); a sentence when it could not be."""
+    keeper: Any = interaction.client.get_cog("BoardCog") if isinstance(
+        interaction.client, commands.Bot) else None
+    if keeper is None:
+        return ""
+    try:
+        await keeper.refresh(production_id)
+    except discord.HTTPException as exc:
+        return f" The board could not be posted in its channel ({exc.text or exc.status})."
+    return " The board is pinned in its channel and kept up to date."
 
 
 class ProductionCog(commands.Cog):
@@ -98,19 +117,22 @@ class ProductionCog(commands.Cog):
                 takes_channel_id=takes_channel.id if takes_channel else None,
                 cuts_channel_id=cuts_channel.id if cuts_channel else None)
             remember_production(interaction, prod)
+            shown = await show_board(interaction, prod.id) if prod.board_channel_id else ""
             where = [f"{name}: <#{cid}>" for name, cid in (
                 ("board", prod.board_channel_id), ("takes", prod.takes_channel_id),
                 ("cuts", prod.cuts_channel_id)) if cid]
             return Answer(f"**{prod.title}** is set up. Producers: members with the "
                           f"**{prod.producer_role}** role; a creator may hold "
                           f"{prod.max_chapters_per_creator} chapters at once."
-                          + (f" Channels — {', '.join(where)}." if where else ""),
+                          + (f" Channels — {', '.join(where)}." if where else "") + shown,
                           ephemeral=True)
         await answer(interaction, work(), ephemeral=True)
 
     @group.command(name="status", description="The board: chapters, owners, due dates, shots")
-    async def status(self, interaction: discord.Interaction) -> None:
-        await answer(interaction, board_answer(interaction))
+    @app_commands.describe(public="Show it to the channel (by default only you see it)")
+    async def status(self, interaction: discord.Interaction, public: bool = False) -> None:
+        await answer(interaction, board_answer(interaction, ephemeral=not public),
+                     ephemeral=not public)
 
 
 async def setup(bot: SlateBot) -> None:

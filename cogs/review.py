@@ -18,19 +18,21 @@ from discord import app_commands
 from discord.ext import commands
 
 from cogs import pick
-from cogs.common import UPLOAD_LIMIT, Answer, answer, context, display_name, is_producer
+from cogs.common import Answer, answer, context, display_name, is_producer
 from cogs.render import cut as truncate
+from cogs.take_posts import post_take
 from cogs.threads import post_in_chapter
+from cogs.vote_posts import OUTCOME_TEXT, creators_line, message_link, vote_embed, when
 from storage.productions import Production
 from storage.timers import Timer
 from studio.app import Studio
 from studio.errors import NotFound
-from studio.generation.take_media import shown_file
+from studio.generation import job_cards
 from studio.production import board
-from studio.review import approvals, ballots, notices, queue, windows
+from studio.review import approvals, ballots, notices, queue, vote_messages, windows
 from studio.review import rules as review_rules
 from studio.review.ballots import VOTE_AGAINST, VOTE_FOR, Voter
-from studio.review.timers import Dispatcher, parse
+from studio.review.timers import Dispatcher
 
 if TYPE_CHECKING:
     from cogs.slate_bot import SlateBot
@@ -43,20 +45,6 @@ REACTION_PAGE = 100
 # Reaction events stored per transaction at most.
 BATCH = 500
 GATHER_S = 0.005
-OUTCOME_TEXT = {
-    "tie": "it is a tie (or the lead is under the margin)",
-    "no_quorum": "too few members voted",
-    "no_support": "no take has more votes for than against",
-}
-
-
-def message_link(guild_id: int, channel_id: int, message_id: int) -> str:
-    return f"https://discord.com/channels/{guild_id}/{channel_id}/{message_id}"
-
-
-def when(text: str) -> str:
-    """A stored UTC time as a Discord timestamp each reader sees in their own zone."""
-    return f"<t:{int(parse(text).timestamp())}:R>"
 
 
 def status_embed(found: windows.VoteStatus, guild_id: int) -> discord.Embed:
@@ -72,7 +60,8 @@ def status_embed(found: windows.VoteStatus, guild_id: int) -> discord.Embed:
     embed = discord.Embed(title=truncate(f"Shot {found.ref.code} — vote", 256), colour=COLOUR,
                           description=truncate(
                               f"{head}\n{found.voters} voter(s) · quorum "
-                              f"{found.rules.quorum} · margin {found.rules.margin:g}", 4096))
+                              f"{found.rules.quorum} · margin {found.rules.margin:g} · "
+                              f"{creators_line(found)}", 4096))
     for c in found.candidates[:25]:
         link = (f"[message]({message_link(guild_id, c.message.channel_id, c.message.message_id)})"
                 if c.message else "not posted")
@@ -105,12 +94,6 @@ def queue_embed(items: list[queue.QueueItem], guild_id: int) -> discord.Embed:
     more = (f"\n…and {len(items) - QUEUE_ITEMS} more" if len(items) > QUEUE_ITEMS else "")
     return discord.Embed(title="Review queue", colour=COLOUR,
                          description=("\n".join(lines) + more) or "Nothing is waiting.")
-
-
-def candidate_text(ref_code: str, take_revision: int, prompt: str, source: str) -> str:
-    about = f" — {truncate(prompt, 300)}" if prompt else ""
-    return (f"**Shot {ref_code} · take r{take_revision}** ({source}){about}\n"
-            f"Vote with {VOTE_FOR} (for) or {VOTE_AGAINST} (against).")
 
 
 async def complete_take(interaction: discord.Interaction, typed: str
@@ -284,6 +267,9 @@ class ReviewCog(commands.Cog):
     async def on_ready(self) -> None:
         await self.reconcile_all()
         self.timers.start()
+        # A close committed just before a stop: its posts still say the vote is open.
+        for window in await vote_messages.not_shown(self.studio.db):
+            await self._show_vote(window.id)
 
     async def reconcile_all(self) -> None:
         for window in await windows.open_windows(self.studio.db):
@@ -372,43 +358,73 @@ class ReviewCog(commands.Cog):
             await self._announce_close(closing)
 
     async def _announce_close(self, closing: windows.Closing) -> None:
+        """Show the result on the takes' posts, then tell the chapter's thread once."""
         found = closing.status
         guild_id = await self._guild_of(found.ref.production_id) or 0
         prod = await self._production(guild_id)
         if prod is None or found.window is None:
             return
-        channel_id = found.window.summary_channel_id or prod.takes_channel_id
+        await self._show_vote(found.window.id)
+        fallback = next((c.message.channel_id for c in found.candidates if c.message), None)
         if closing.approval is not None:
-            await self._announce_approval(prod, closing.approval, channel_id)
+            await self._announce_approval(prod, closing.approval, fallback)
             return
         guild = self.bot.get_guild(guild_id)
         role = discord.utils.get(guild.roles, name=prod.producer_role) if guild else None
         ping = role.mention if role else f"@{prod.producer_role}"
-        if channel_id:
-            await self.bot.get_partial_messageable(channel_id).send(
-                truncate(f"{ping} the vote on shot {found.ref.code} closed without a winner: "
-                         f"{OUTCOME_TEXT.get(closing.outcome, closing.outcome)}. Decide with "
-                         f"`/approve` or `/retake`.", 2000),
-                allowed_mentions=discord.AllowedMentions(roles=True))
+        await self._chapter_notice(
+            prod, found.ref,
+            truncate(f"{ping} the vote on shot {found.ref.code} closed without a winner: "
+                     f"{OUTCOME_TEXT.get(closing.outcome, closing.outcome)}. Decide with "
+                     f"`/approve` or `/retake`.", 2000),
+            mention=discord.AllowedMentions(roles=True), fallback=fallback)
 
     async def _announce_approval(self, prod: Production, done: approvals.ApprovalResult,
-                                 channel_id: int | None) -> None:
+                                 fallback: int | None) -> None:
+        """One notice in the chapter's thread, beside the take's post (issue 22: once)."""
         replaced = f", replacing r{done.previous.revision}" if done.previous else ""
         how = (f"by vote (score {done.score:+g})" if done.how == "vote" else "by a decision")
         text = (f"✅ Shot {done.ref.code}: take r{done.take.revision} approved {how}"
                 f"{replaced}. It goes into the next cut.")
-        if channel_id and done.how == "vote":
-            await self.bot.get_partial_messageable(channel_id).send(text)
-        await self._chapter_notice(prod, done.ref, text)
+        await self._chapter_notice(prod, done.ref, text, fallback=fallback)
 
     async def _chapter_notice(self, prod: Production, ref, text: str, *,
-                              mention: discord.AllowedMentions | None = None) -> None:
-        """Post in the chapter's thread under the takes channel (made on first use)."""
+                              mention: discord.AllowedMentions | None = None,
+                              fallback: int | None = None) -> None:
+        """Post in the chapter's thread under the takes channel (made on first use); without
+        a takes channel, where the vote's posts are (`fallback`)."""
         allowed = mention or discord.AllowedMentions.none()
-        await post_in_chapter(self.bot, self.studio, prod, ref,
-                              lambda: {"content": text, "allowed_mentions": allowed})
+        sent = await post_in_chapter(self.bot, self.studio, prod, ref,
+                                     lambda: {"content": text, "allowed_mentions": allowed})
+        if sent is None and fallback is not None:
+            await self.bot.get_partial_messageable(fallback).send(text, allowed_mentions=allowed)
 
-    # --- posting candidates -----------------------------------------------------------------
+    async def _show_vote(self, window_id: int) -> None:
+        """Edit each take's post to show the vote as it stands (open, or its result)."""
+        try:
+            found = await windows.window_status(self.studio.db, window_id)
+        except NotFound:
+            return
+        if found.window is None:
+            return
+        guild_id = await self._guild_of(found.ref.production_id) or 0
+        for candidate in found.candidates:
+            message = candidate.message
+            if message is None:
+                continue
+            partial = self.bot.get_partial_messageable(message.channel_id).get_partial_message(
+                message.message_id)
+            try:
+                await partial.edit(embed=vote_embed(found, candidate, guild_id))
+            except discord.NotFound:
+                continue  # deleted: the raw event drops its votes
+            except discord.HTTPException:
+                log.exception("vote %s: a take's post could not be edited; the next start "
+                              "tries again", window_id)
+                return
+        await vote_messages.mark_shown(self.studio.db, window_id, found.window.state)
+
+    # --- the vote on each take's post -------------------------------------------------------
 
     async def _post_candidates(self, interaction: discord.Interaction,
                                found: windows.VoteStatus, prod: Production) -> int:
@@ -419,37 +435,50 @@ class ReviewCog(commands.Cog):
 
     async def _post_unposted(self, interaction: discord.Interaction, window_id: int,
                              prod: Production) -> int:
+        """Put the vote on each candidate's post (posting the take where it has none yet),
+        then show the vote on every post: one place per take, no summary message."""
         found = await windows.window_status(self.studio.db, window_id)
-        assert found.window is not None
-        channel_id = prod.takes_channel_id or interaction.channel_id
-        assert channel_id is not None
-        channel = self.bot.get_partial_messageable(channel_id)
-        limit = min(UPLOAD_LIMIT, interaction.filesize_limit)
+        window = found.window
+        assert window is not None
+        fallback = prod.takes_channel_id or interaction.channel_id
         posted = 0
-        for take in found.unposted:
-            shown = await shown_file(self.studio, take, found.ref.code, limit)
-            files = [discord.File(shown.path, filename=shown.filename)] if shown.path else []
-            message = await channel.send(
-                candidate_text(found.ref.code, take.revision, take.prompt, take.source),
-                files=files, nonce=f"vote-{found.window.id}-{take.id}")  # see take_posts
-            # Recorded before seeding: a vote cast the moment the message appears counts.
-            await windows.record_posted(self.studio.db, found.window.id, take.id, channel_id,
-                                       message.id)
+        for candidate in found.candidates:
+            if candidate.message is not None or candidate.take.status != "candidate":
+                continue
+            where = await self._carry_vote(found, candidate, fallback,
+                                           interaction.guild_id or 0)
+            if where is None:
+                continue
+            # Recorded before seeding: a vote cast the moment the vote appears counts.
+            await windows.record_posted(self.studio.db, window.id, candidate.take.id, *where)
+            message = self.bot.get_partial_messageable(where[0]).get_partial_message(where[1])
             for emoji in (VOTE_FOR, VOTE_AGAINST):
                 await message.add_reaction(emoji)
             posted += 1
-        refreshed = await windows.window_status(self.studio.db, found.window.id)
-        summary = summary_text(refreshed, interaction.guild_id or 0)
-        window = refreshed.window
-        assert window is not None
-        if window.summary_message_id and window.summary_channel_id == channel_id:
-            try:
-                await channel.get_partial_message(window.summary_message_id).delete()
-            except discord.HTTPException:
-                pass  # already gone; a fresh summary follows at the bottom
-        message = await channel.send(summary)
-        await windows.record_summary(self.studio.db, window.id, channel_id, message.id)
+        await self._show_vote(window_id)
         return posted
+
+    async def _carry_vote(self, found: windows.VoteStatus, candidate: windows.Candidate,
+                          fallback: int | None, guild_id: int) -> tuple[int, int] | None:
+        """The take's own post, now carrying the vote; posted first if it has none."""
+        assert found.window is not None
+        embed = vote_embed(found, candidate, guild_id)
+        existing = await job_cards.take_post(self.studio, candidate.take)
+        if existing is not None:
+            partial = self.bot.get_partial_messageable(existing[0]).get_partial_message(
+                existing[1])
+            try:
+                await partial.edit(embed=embed)
+                return existing
+            except discord.NotFound:
+                pass  # the post was deleted: post the take again
+        post = await job_cards.take_to_post(self.studio, candidate.take.id)
+        if post is None:
+            return None
+        # One nonce per vote and take: a post repeated after a crash is not doubled.
+        sent = await post_take(self.bot, self.studio, post, fallback, vote=embed,
+                               nonce=f"vote-{found.window.id}-{candidate.take.id}")
+        return (sent.channel.id, sent.id) if sent is not None else None
 
     # --- commands ---------------------------------------------------------------------------
 
@@ -511,6 +540,8 @@ class ReviewCog(commands.Cog):
         async def work() -> Answer:
             ctx = await context(interaction)
             done = await approvals.approve(ctx.db, ctx.production, ctx.actor, take)
+            if done.window_id is not None:
+                await self._show_vote(done.window_id)
             await self._announce_approval(ctx.production, done, None)
             replaced = f" (replacing r{done.previous.revision})" if done.previous else ""
             return Answer(f"Take r{done.take.revision} of shot {done.ref.code} is approved"
@@ -526,6 +557,9 @@ class ReviewCog(commands.Cog):
         async def work() -> Answer:
             ctx = await context(interaction)
             done = await approvals.retake(ctx.db, ctx.production, ctx.actor, shot, note)
+            ended = await windows.status(ctx.db, ctx.production, done.ref.code)
+            if ended.window is not None and ended.window.shown_state != ended.window.state:
+                await self._show_vote(ended.window.id)
             owner = done.owner.mention if done.owner else "nobody (the chapter is open)"
             await self._chapter_notice(
                 ctx.production, done.ref,
@@ -577,18 +611,6 @@ class ReviewCog(commands.Cog):
                 f"{'may' if rules.owner_may_approve else 'may not'} approve · votes run "
                 f"**{rules.vote_hours:g} h**.", ephemeral=True)
         await answer(interaction, work(), ephemeral=True)
-
-
-def summary_text(found: windows.VoteStatus, guild_id: int) -> str:
-    window = found.window
-    assert window is not None
-    links = ", ".join(
-        f"[r{c.take.revision}]"
-        f"({message_link(guild_id, c.message.channel_id, c.message.message_id)})"
-        for c in found.candidates if c.message)
-    return truncate(f"🗳️ **Vote on shot {found.ref.code}** — closes {when(window.deadline)}. "
-                    f"Candidates: {links or 'none posted'}. React {VOTE_FOR} or {VOTE_AGAINST} "
-                    f"on each take; one vote per take.", 2000)
 
 
 async def setup(bot: SlateBot) -> None:

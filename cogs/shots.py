@@ -45,14 +45,17 @@ class ShotCog(commands.Cog):
 
     @group.command(name="info", description="One shot's plan, e.g. 3.2")
     @app_commands.autocomplete(shot=pick.shots("view"))
-    async def info(self, interaction: discord.Interaction, shot: Code) -> None:
+    @app_commands.describe(public="Show it to the channel (by default only you see it)")
+    async def info(self, interaction: discord.Interaction, shot: Code,
+                   public: bool = False) -> None:
         async def work() -> Answer:
             prod = await production_here(interaction)
             ref = await shots.shot(studio_of(interaction).db, prod, shot)
             chains = await lineage.of_shot(studio_of(interaction), prod, shot)
             return Answer(embeds=[render.shot_embed(ref, lineage=[c.chain_text()
-                                                                  for c in chains])])
-        await answer(interaction, work())
+                                                                  for c in chains])],
+                          ephemeral=not public)
+        await answer(interaction, work(), ephemeral=not public)
 
     @group.command(name="add", description="Add a shot to a chapter you hold (or any, producers)")
     @app_commands.describe(duration="Planned length in seconds",

@@ -87,8 +87,12 @@ def take_view(post: TakeToPost) -> discord.ui.View | None:
 
 
 async def post_take(bot: discord.Client, studio: Studio, post: TakeToPost,
-                    fallback_channel_id: int | None) -> discord.Message | None:
-    """Post the take in its chapter's thread, else the takes channel, else `fallback`."""
+                    fallback_channel_id: int | None, *, vote: discord.Embed | None = None,
+                    nonce: str | None = None) -> discord.Message | None:
+    """Post the take in its chapter's thread, else the takes channel, else `fallback`.
+
+    The post is the take's one place: a vote on it is carried by the post itself (`vote`, an
+    embed the review cog edits as the vote goes)."""
     guild = bot.get_guild(post.production.guild_id)
     # The guild's limit (10 MiB at least), within the production's own cap on what it posts.
     limit = min(max(UPLOAD_LIMIT, guild.filesize_limit if guild else 0),
@@ -106,7 +110,9 @@ async def post_take(bot: discord.Client, studio: Studio, post: TakeToPost,
         # answered by Discord with the first message instead of a second one.
         given: dict[str, Any] = {"content": post_text(post, notice),
                                  "allowed_mentions": discord.AllowedMentions.none(),
-                                 "nonce": f"slate-take-{post.take.id}"}
+                                 "nonce": nonce or f"slate-take-{post.take.id}"}
+        if vote is not None:
+            given["embed"] = vote
         if shown.path is not None:
             given["file"] = discord.File(shown.path, filename=shown.filename)
         view = take_view(post)

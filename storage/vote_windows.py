@@ -23,6 +23,7 @@ class VoteWindow:
     summary_channel_id: int | None
     summary_message_id: int | None
     closed_at: str | None
+    shown_state: str = ""
 
 
 async def get(conn: Conn, window_id: int) -> VoteWindow | None:
@@ -89,3 +90,14 @@ async def reopen(conn: Conn, window_id: int, deadline: str) -> None:
     await conn.execute(
         "UPDATE vote_window SET state = 'open', outcome = '', winner_take_id = NULL,"
         " closed_at = NULL, deadline = ? WHERE id = ?", (deadline, window_id))
+
+
+async def set_shown(conn: Conn, window_id: int, state: str) -> None:
+    """Its messages now show `state` (written after they were edited)."""
+    await conn.execute("UPDATE vote_window SET shown_state = ? WHERE id = ?", (state, window_id))
+
+
+async def not_shown(conn: Conn) -> list[VoteWindow]:
+    """Windows whose messages do not show their state yet (a close not shown before a stop)."""
+    return await fetch_all(conn, VoteWindow,
+                           "SELECT * FROM vote_window WHERE shown_state != state ORDER BY id")

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from storage import job_cards, jobs, members, productions, shots, takes
+from storage import job_cards, jobs, members, productions, shots, takes, upload_posts
 from storage.job_cards import JobCard
 from storage.jobs import Job
 from storage.members import Member
@@ -88,3 +88,20 @@ async def take_to_post(studio: Studio, take_id: int) -> TakeToPost | None:
     creator = await members.get(studio.db.reader, take.creator_id) if take.creator_id else None
     source = await takes.get(studio.db.reader, take.based_on) if take.based_on else None
     return TakeToPost(prod, ref, take, creator, source.revision if source else None)
+
+
+async def record_upload_post(studio: Studio, take_id: int, channel_id: int,
+                             message_id: int) -> None:
+    async with studio.db.transaction() as tx:
+        await upload_posts.put(tx, take_id, channel_id, message_id)
+
+
+async def take_post(studio: Studio, take: Take) -> tuple[int, int] | None:
+    """(channel id, message id) of the take's own post (its job's, or its upload's), if any."""
+    if take.job_id is None:
+        found = await upload_posts.get(studio.db.reader, take.id)
+        return (found.channel_id, found.message_id) if found else None
+    card = await job_cards.get(studio.db.reader, take.job_id)
+    if card is None or card.take_channel_id is None or card.take_message_id is None:
+        return None
+    return card.take_channel_id, card.take_message_id

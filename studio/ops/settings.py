@@ -90,6 +90,8 @@ class Settings(BaseSettings):
                                      description="quiet seconds after a change before a push")
     notion_pull_interval: float = Field(300.0, ge=10, le=86400,
                                         description="seconds between automatic pulls")
+    board_refresh_seconds: float = Field(
+        2.0, gt=0, le=3600, description="the board message is edited at most this often")
     notion_pull_margin: float = Field(120.0, ge=60, le=3600,
                                       description="pull overlap, for minute-rounded edit times")
     notion_workers: int = Field(3, ge=1, le=10, description="writes in flight at once")

@@ -76,6 +76,15 @@ async def _status(conn: Conn, ref: ShotRef, window: VoteWindow | None) -> VoteSt
         winner = await takes.get(conn, window.winner_take_id)
         if winner is not None and winner.id not in {t.id for t in shown}:
             shown.append(winner)
+    if window is not None:
+        # Takes whose post carried this vote stay in it (rejected by a retake, say): their
+        # posts show how the vote ended.
+        for posted in await candidates.of_window(conn, window.id):
+            if posted.take_id not in {t.id for t in shown}:
+                take = await takes.get(conn, posted.take_id)
+                if take is not None:
+                    shown.append(take)
+        shown.sort(key=lambda t: t.revision)
     ids = [t.id for t in shown]
     creator_counts = bool(rules.creator_votes_count)
     tallied = await votes.tallies(conn, ids, creator_counts=creator_counts)

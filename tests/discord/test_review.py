@@ -44,13 +44,22 @@ async def _ready(stage: Stage, tmp_path: Path, count: int = 2):
 
 
 def candidate_messages(fake: FakeDiscord, channel_id: int, code: str) -> dict[int, int]:
-    """Revision → message id of the candidate posts for shot `code` in a channel."""
+    """Revision → message id of the takes' posts for shot `code` in a channel or its threads
+    (each take lives in one post, in its chapter's thread, which carries its vote)."""
+    where = {str(channel_id)} | {t["id"] for t in fake.threads
+                                 if t.get("parent_id") == str(channel_id)}
     found = {}
     for message in fake.messages.values():
         text = message.get("content") or ""
-        if message["channel_id"] == str(channel_id) and text.startswith(f"**Shot {code} · take r"):
+        if message["channel_id"] in where and text.startswith(f"🎬 **Shot {code} · take r"):
             found[int(text.split("take r")[1].split("**")[0])] = int(message["id"])
     return found
+
+
+def vote_of(message: dict) -> str:
+    """The vote a take's post carries (its embed), as a member reads it."""
+    return "\n".join(f"{e.get('title') or ''}\n{e.get('description') or ''}"
+                     for e in message.get("embeds") or [])
 
 
 def truth(fake: FakeDiscord, message_id: int) -> tuple[int, int] | None:
@@ -86,16 +95,16 @@ async def test_open_posts_one_message_per_take_with_seeded_reactions(stage: Stag
         assert message["attachments"], "the take is shown with its file"
         assert stage.fake.reactions[message_id] == {VOTE_FOR: [stage.fake.bot_user.id],
                                                     VOTE_AGAINST: [stage.fake.bot_user.id]}
-    summaries = [m for m in stage.fake.messages.values()
-                 if "Vote on shot 1.1" in (m.get("content") or "")]
-    assert len(summaries) == 1
+    # No summary message: each take's post carries the vote.
+    assert not [m for m in stage.fake.messages.values()
+                if "Vote on shot 1.1" in (m.get("content") or "")]
+    for message_id in posted.values():
+        assert "Vote on shot 1.1 — open" in vote_of(stage.fake.messages[message_id])
     # The bot's seeded reactions are not votes.
     assert await stored(stage) == {1: (0, 0), 2: (0, 0)}
-    # Bumping posts nothing twice and keeps one summary at the bottom.
+    # Bumping posts nothing twice.
     await stage.fake.as_user(stage.pat).slash("vote open", shot="1.1")
     assert candidate_messages(stage.fake, stage.takes.id, "1.1") == posted
-    assert len([m for m in stage.fake.messages.values()
-                if "Vote on shot 1.1" in (m.get("content") or "")]) == 1
 
 
 async def test_two_producers_opening_at_once_post_each_take_once(stage: Stage, tmp_path):
@@ -108,14 +117,13 @@ async def test_two_producers_opening_at_once_post_each_take_once(stage: Stage, t
                                      for p in producers))
     assert all("is open until" in r.text for r in replies)
     posts = [m for m in stage.fake.messages.values()
-             if (m.get("content") or "").startswith("**Shot 1.1 · take r")]
+             if (m.get("content") or "").startswith("🎬 **Shot 1.1 · take r")]
     assert len(posts) == 2  # one per take
     prod = await board.get(stage.studio.db, stage.fake.guild_id)
     status = await windows.status(stage.studio.db, prod, "1.1")
     assert sorted(c.message.message_id for c in status.candidates if c.message) == \
         sorted(int(m["id"]) for m in posts)
-    assert len([m for m in stage.fake.messages.values()
-                if "Vote on shot 1.1" in (m.get("content") or "")]) == 1
+    assert all("Vote on shot 1.1 — open" in vote_of(m) for m in posts)
 
 
 async def test_rapid_reactions_end_in_exact_tallies(stage: Stage, tmp_path):

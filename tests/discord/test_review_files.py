@@ -63,6 +63,7 @@ async def test_the_review_queue_labels_links_by_revision(stage: Stage, tmp_path:
     posted = candidate_messages(stage.fake, stage.takes.id, "1.1")
     assert sorted(posted) == [3, 4]
     shown = await pat_user.slash("review queue")
-    assert f"[r3](https://discord.com/channels/{stage.fake.guild_id}/{stage.takes.id}/" \
+    thread = stage.fake.messages[posted[3]]["channel_id"]  # the chapter's, under takes
+    assert f"[r3](https://discord.com/channels/{stage.fake.guild_id}/{thread}/" \
            f"{posted[3]})" in shown.text
     assert f"/{posted[4]})" in shown.text and "[r4]" in shown.text and "[r1]" not in shown.text

@@ -26,6 +26,7 @@ SELECT_OPTIONS = 25
 CHOICES = 25
 COMMAND_OPTIONS = 25
 UPLOAD_BYTES = 10 * 1024 * 1024
+PINS = 250  # pinned messages per channel (Discord raised it from 50 in 2025)
 ANSWER_DEADLINE_S = 3.0
 TOKEN_LIFE_S = 15 * 60.0
 

@@ -520,6 +520,8 @@ class FakeDiscord:
             (r"/channels/(\d+)", "GET", self._get_channel),
             (r"/channels/(\d+)/messages", "POST", self._create_message),
             (r"/channels/(\d+)/messages", "GET", self._history),
+            (r"/channels/(\d+)/messages/pins/(\d+)", "PUT", self._pin),
+            (r"/channels/(\d+)/messages/pins/(\d+)", "DELETE", self._unpin),
             (r"/channels/(\d+)/messages/(\d+)", "GET", self._get_message),
             (r"/channels/(\d+)/messages/(\d+)", "PATCH", self._edit_message),
             (r"/channels/(\d+)/messages/(\d+)", "DELETE", self._delete_message),
@@ -839,6 +841,26 @@ class FakeDiscord:
         if message is None:
             return 404, {"message": "Unknown Message", "code": 10008}
         return 200, self._with_reactions(message)
+
+    async def _pin(self, _r: web.Request, _b: Any, _f: Any, channel_id: str,
+                   message_id: str) -> tuple[int, Any]:
+        message = self._find(channel_id, message_id)
+        if message is None:
+            return 404, {"message": "Unknown Message", "code": 10008}
+        if not message["pinned"] and sum(
+                1 for m in self.messages.values()
+                if m["channel_id"] == channel_id and m["pinned"]) >= limits.PINS:
+            return 400, {"message": "Maximum number of pins reached (250)", "code": 30003}
+        message["pinned"] = True
+        return 204, None
+
+    async def _unpin(self, _r: web.Request, _b: Any, _f: Any, channel_id: str,
+                     message_id: str) -> tuple[int, Any]:
+        message = self._find(channel_id, message_id)
+        if message is None:
+            return 404, {"message": "Unknown Message", "code": 10008}
+        message["pinned"] = False
+        return 204, None
 
     async def _edit_message(self, _r: web.Request, body: Any, files: list[Attachment],
                             channel_id: str, message_id: str) -> tuple[int, Any]:
