@@ -18,6 +18,9 @@ from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_vali
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from pydantic_settings import SettingsError as SourceError
 
+# Settings for the test suite alone: never documented for deployments, never set on a server.
+TEST_ONLY = frozenset({"test_allow_loopback_urls"})
+
 
 class SettingsError(Exception):
     """An invalid setting: the message is one line naming the variable and what is allowed."""

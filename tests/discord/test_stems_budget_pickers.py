@@ -51,7 +51,7 @@ async def test_budget_shows_the_spend_by_member_and_provider(stage: Stage) -> No
     creator = stage.fake.add_user("林小雨")
     as_creator = stage.fake.as_user(creator)
     empty = await stage.fake.as_user(stage.bob).slash("budget")
-    assert empty.ephemeral and empty.content == "spent $0.00"
+    assert empty.ephemeral and empty.content == "spent $0.00 on generation"
 
     stage.studio.settings = stage.studio.settings.model_copy(
         update={"generation_budget": 2.5})
@@ -64,7 +64,7 @@ async def test_budget_shows_the_spend_by_member_and_provider(stage: Stage) -> No
 
     shown = await stage.fake.as_user(stage.bob).slash("budget")
     assert shown.ephemeral
-    assert (shown.content or "").splitlines() == ["spent $0.00 of $2.50",
+    assert (shown.content or "").splitlines() == ["spent $0.00 of $2.50 on generation",
                                                   "林小雨 · animatic: 1 jobs, $0.00"]
 
 

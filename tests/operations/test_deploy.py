@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from studio.ops.settings import Settings, _variable_name, load_settings
+from studio.ops.settings import TEST_ONLY, Settings, _variable_name, load_settings
 
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
 LINE = re.compile(r"^# ?([A-Z][A-Z0-9_]*)=(.*)$")
@@ -29,8 +29,10 @@ def _example() -> dict[str, str]:
 def test_every_setting_is_listed() -> None:
     listed = _example()
     missing = [_variable_name(Settings, f) for f in Settings.model_fields
-               if _variable_name(Settings, f) not in listed]
+               if f not in TEST_ONLY and _variable_name(Settings, f) not in listed]
     assert missing == [], f"add these to deploy/slate.env.example: {missing}"
+    # A test-only switch is never offered to a deployment.
+    assert not {_variable_name(Settings, f) for f in TEST_ONLY} & set(listed)
 
 
 def test_each_listed_value_is_the_default(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
@@ -38,6 +40,8 @@ def test_each_listed_value_is_the_default(tmp_path: Path, monkeypatch: pytest.Mo
     monkeypatch.chdir(tmp_path)  # no developer .env
     listed = _example()
     for field in Settings.model_fields:
+        if field in TEST_ONLY:
+            continue
         name = _variable_name(Settings, field)
         for other in listed:
             monkeypatch.delenv(other, raising=False)
