@@ -134,6 +134,7 @@ async def _run(settings: Settings, fn: Command, args: argparse.Namespace) -> int
         print(f"slate: {exc}", file=sys.stderr)
         return 2
     try:
+        await build.at_start(studio)
         return await fn(studio, args)
     except SlateError as exc:
         print(f"slate: {exc.reason}", file=sys.stderr)

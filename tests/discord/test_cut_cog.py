@@ -9,6 +9,7 @@ import pytest
 
 from storage import cuts, shots
 from studio.app import Studio
+from studio.cut import layout
 from studio.generation import takes
 from studio.generation.standin import make_standin_take
 from studio.ops.settings import Settings, load_settings
@@ -122,10 +123,12 @@ async def test_a_night_missed_while_down_is_built_at_startup(crew: Crew,
 async def test_a_failed_nightly_cut_says_why_without_paths(crew: Crew,
                                                            slate: SlateRunner) -> None:
     assert slate.studio is not None
+    prod = await board.get(slate.studio.db, crew.fake.guild_id)
     await down_last_night(slate)
     # A stray file stands where the build stages its folder (a restore gone wrong).
-    slate.settings.cuts_path.mkdir(parents=True, exist_ok=True)
-    (slate.settings.cuts_path / ".building-0001").write_text("not a folder")
+    stray = layout.staging_dir(slate.settings, prod.id, 1)
+    stray.parent.mkdir(parents=True, exist_ok=True)
+    stray.write_text("not a folder")
     await slate.start()
     text = (await first_post(crew)).content or ""
     said = "the nightly cut failed: cut 1 failed: File exists (.building-0001)"
