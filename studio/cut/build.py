@@ -29,7 +29,7 @@ from storage.cuts import Cut
 from storage.productions import Production
 from studio import mediastore
 from studio.app import Studio
-from studio.cut import editorial, layout, normalize, publish, reels, soundtrack
+from studio.cut import handoff, layout, normalize, publish, reels, soundtrack
 from studio.cut.changelog import changelog
 from studio.cut.film import FILM, stitch, verify
 from studio.cut.film import preview as make_preview
@@ -279,9 +279,9 @@ async def _build(studio: Studio, prod: Production, cut: Cut, line: Timeline, sta
         for segment in made[first:last]:
             await segment
 
-    # The editorial files need only the timeline and where its segments will be: written in
-    # the segment pool while the segments are made. The sound starts with them too: each
-    # chapter is measured, and its pieces encoded, once the segments it hears are made.
+    # The sound starts with the segments: each chapter is measured, and its pieces encoded,
+    # once the segments it hears are made. The editor's hand-off is named now and written
+    # once the sound has its gains, while the film is written and verified.
     export, sound = _start(studio, prod, line, planned, stem_files, staging, report, ready)
     try:
         segments, broken, encoded = await make_all(studio, line, staging, report, planned,
@@ -338,6 +338,7 @@ async def _build(studio: Studio, prod: Production, cut: Cut, line: Timeline, sta
         preview = await make_preview(settings, film, staging, line)
         report("exporting", 0.0)
         paths = await export
+        handoff.add_mix(staging, handoff.mix_name(cut.version))
     finally:
         # Workers cannot be stopped: wait for them before the staging folder is removed.
         await asyncio.gather(sound, picture, export, return_exceptions=True)
@@ -371,7 +372,7 @@ async def _build(studio: Studio, prod: Production, cut: Cut, line: Timeline, sta
     done = await cuts.get(studio.db.reader, cut.id)
     assert done is not None
     report("published", 1.0)
-    moved = {k: final / p.name for k, p in paths.items()}
+    moved = {k: final / handoff.HANDOFF / p.name for k, p in paths.items()}
     return CutResult(done, final, final / FILM,
                      final / preview.name if preview else None, moved, log_text,
                      final / credits.name, made_now, len(used) - made_now, sound_encoded,
@@ -386,8 +387,9 @@ def _start(studio: Studio, prod: Production, line: Timeline, segments: list[Path
                       asyncio.Future[list[soundtrack.Sound | soundtrack.Measured]]]:
     """The editorial files and the sound of `line`, both started now (and again whenever a
     broken take or stem changes the line)."""
-    return (asyncio.ensure_future(_editorial(line, segments, stem_files, staging)),
-            _sound(studio, prod, line, segments, stem_files, report, ready))
+    sound = _sound(studio, prod, line, segments, stem_files, report, ready)
+    return (asyncio.ensure_future(_handoff(studio, prod, line, segments, stem_files, staging,
+                                           sound)), sound)
 
 
 
@@ -422,20 +424,20 @@ def where(settings: Settings, result: CutResult) -> str:
     return link or f"on the server at `{result.film}`"
 
 
-async def _editorial(line: Timeline, segments: list[Path], stem_files: list[Path],
-                     staging: Path) -> dict[str, Path]:
-    """The editorial files, written in two of the segment pool's worker processes at once:
-    0.15 s of pure Python for 200 shots that would otherwise hold this process's lock while
-    the sound and the film are made, and the last thing a one-approval night waits for."""
+async def _handoff(studio: Studio, prod: Production, line: Timeline, segments: list[Path],
+                   stem_files: list[Path], staging: Path,
+                   sound: asyncio.Future[list[soundtrack.Sound | soundtrack.Measured]]
+                   ) -> dict[str, Path]:
+    """The editor's hand-off (handoff.py): named once the plan is known, written in a worker
+    process once the sound has its chapters' gains, while the film is written and verified."""
+    version = RUNNING[prod.id].version
+    package, origins, stem_origins = await handoff.plan(studio, line, segments, stem_files,
+                                                        version)
+    gains = handoff.gains_of(await sound)
     loop = asyncio.get_running_loop()
-    parts = await asyncio.gather(*(
-        loop.run_in_executor(normalize.pool(), editorial.write_part, part, line, segments,
-                             stem_files, staging) for part in editorial.PARTS),
-        return_exceptions=True)
-    problems = [p for p in parts if isinstance(p, BaseException)]
-    if any(isinstance(p, BrokenProcessPool) for p in problems):
-        # A take's crash took the pool down meanwhile: they are written here instead.
-        await asyncio.to_thread(editorial.write_all, line, segments, stem_files, staging)
-    elif problems:
-        raise problems[0]
-    return editorial.files(staging)
+    try:
+        return await loop.run_in_executor(normalize.pool(), handoff.write, line, package,
+                                          origins, stem_origins, gains, staging)
+    except BrokenProcessPool:  # a take's crash took the pool down meanwhile: written here
+        return await asyncio.to_thread(handoff.write, line, package, origins, stem_origins,
+                                       gains, staging)
