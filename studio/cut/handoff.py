@@ -205,9 +205,9 @@ def add_mix(folder: Path, package_mix: str) -> None:
     _place(folder / FILM, folder / HANDOFF / editorial.MEDIA / package_mix)
 
 
-async def export(studio: Studio, prod: Production, version: int | None, target: Path) -> Path:
-    """A published cut's package (the latest by default) linked, or copied, into `target`,
-    a new or empty folder. Returns where it is."""
+async def find(studio: Studio, prod: Production, version: int | None) -> tuple[int, Path]:
+    """A published cut's package (the latest by default): its version and folder, or
+    NotFound saying why there is none."""
     found = (await cuts.latest(studio.db.reader, prod.id) if version is None else
              next((c for c in await cuts.published(studio.db.reader, prod.id)
                    if c.version == version), None))
@@ -220,7 +220,15 @@ async def export(studio: Studio, prod: Production, version: int | None, target: 
                        f"{studio.settings.cut_keep} are: SLATE_CUT_KEEP)"
                        if not source.parent.is_dir()
                        else f"cut {found.version} was built before hand-offs were made")
-    return await asyncio.to_thread(_copy_package, source, target)
+    return found.version, source
+
+
+async def export(studio: Studio, prod: Production, version: int | None, target: Path
+                 ) -> tuple[int, Path]:
+    """A published cut's package (the latest by default) linked, or copied, into `target`,
+    a new or empty folder. Returns the cut's version and where its package now is."""
+    found, source = await find(studio, prod, version)
+    return found, await asyncio.to_thread(_copy_package, source, target)
 
 
 def _copy_package(source: Path, target: Path) -> Path:

@@ -61,6 +61,8 @@ async def test_cut_now_builds_posts_and_reports(crew: Crew, slate: SlateRunner,
                                                tmp_path: Path) -> None:
     refused = await crew.fake.as_user(crew.alice).slash("cut now")
     assert refused.ephemeral and refused.content == "building a cut needs the Producer role"
+    none = await crew.fake.as_user(crew.alice).slash("cut handoff")
+    assert none.ephemeral and none.content == "no cut has been published yet"
     assert slate.studio is not None
     prod = await board.get(slate.studio.db, crew.fake.guild_id)
     pat = await actor(slate.studio.db, prod, "Pat", is_producer=True)
@@ -85,6 +87,12 @@ async def test_cut_now_builds_posts_and_reports(crew: Crew, slate: SlateRunner,
     assert "no cut is being built" in (status.content or "")
     assert "latest: cut 1 (1/3 shots approved, 0:03.5)" in (status.content or "")
     assert "next nightly cut" in (status.content or "")
+    # The editor's hand-off: where it is on the server (a link once SLATE_PUBLIC_URL is set).
+    given = await crew.fake.as_user(crew.alice).slash("cut handoff")
+    folder = layout.cut_dir(slate.settings, prod.id, 1) / "handoff"
+    assert given.ephemeral and "cut 1's hand-off" in (given.content or "")
+    assert f"on the server at `{folder}`" in (given.content or "")
+    assert (folder / "cut.xml").is_file()
 
 
 async def down_last_night(slate: SlateRunner) -> None:
