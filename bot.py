@@ -84,8 +84,9 @@ async def serve(settings: Settings) -> int:
     except SchemaTooNew as exc:
         print(f"slate: {exc}", file=sys.stderr)
         return 2
-    from studio.cut import normalize
+    from studio.cut import build, normalize
 
+    await build.at_start(studio)  # cuts moved to their productions' folders, crashes recovered
     # The nightly cut's segment workers start with the bot, not at the first cut.
     warming = normalize.start_warming()
     bot = make_bot(studio)

@@ -19,7 +19,7 @@ from storage.chapters import ChapterProgress
 from storage.db import SchemaTooNew
 from storage.stems import STEM_KINDS
 from studio.app import Studio
-from studio.cut import build, publish
+from studio.cut import build, handoff, publish
 from studio.errors import SlateError
 from studio.ops import backups
 from studio.ops.logging_setup import setup_logging
@@ -90,6 +90,10 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--quiet", action="store_true", help="no progress line")
     sub.add_parser("cuts", help="list the published cuts and show the latest one's changelog")
     sub.add_parser("serve", help="serve the web face (board, screening room) until Ctrl-C")
+    p = sub.add_parser("handoff", help="put a cut's editor's hand-off (FCP XML, OTIO, EDL and "
+                       "the original media) in DIR, a new or empty folder")
+    p.add_argument("version", type=int, nargs="?", help="the cut (default: the latest)")
+    p.add_argument("dir", type=Path)
     p = sub.add_parser("demo", help="run the whole production pipeline on embedded defaults")
     p.add_argument("--chapters", type=int, default=8, choices=range(2, 9), metavar="2..8",
                    help="how many chapters get takes, votes and stems (default 8: all)")
@@ -145,6 +149,7 @@ async def _run(settings: Settings, fn: Command, args: argparse.Namespace) -> int
         print(f"slate: {exc}", file=sys.stderr)
         return 2
     try:
+        await build.at_start(studio)
         return await fn(studio, args)
     except SlateError as exc:
         print(f"slate: {exc.reason}", file=sys.stderr)
@@ -355,6 +360,15 @@ async def cmd_serve(studio: Studio, args: argparse.Namespace) -> int:
     from web import serving
 
     return await serving.serve_until_stopped(studio, args.guild)
+
+
+@command("handoff")
+async def cmd_handoff(studio: Studio, args: argparse.Namespace) -> int:
+    prod = await board.get(studio.db, args.guild)
+    version, where = await handoff.export(studio, prod, args.version, args.dir)
+    print(f"cut {version}'s hand-off is in {where} (open cut.xml in Premiere or Resolve, "
+          "cut.otio in an OTIO tool; README.txt says more)")
+    return 0
 
 
 @command("notion-connect")

@@ -25,7 +25,7 @@ from storage.cuts import Cut
 from storage.members import many as members_by_id
 from storage.productions import Production
 from studio.app import Studio
-from studio.cut import build, changelog, film, publish
+from studio.cut import build, changelog, film, handoff, publish
 from studio.errors import NotFound
 from studio.ops.screening_links import screening_link
 from studio.production import board
@@ -218,6 +218,20 @@ class CutCog(commands.Cog):
             embed.add_field(name="Watch", value=f"[screening room]({link})"
                             + ("" if files else " (too large to attach here)"), inline=False)
             return Answer(embeds=[embed], files=files, ephemeral=True)
+        await answer(interaction, work(), ephemeral=True)
+
+    @group.command(name="handoff",
+                   description="Where a cut's editor's hand-off is (FCP XML, OTIO, EDL, media)")
+    @app_commands.describe(version="the cut (default: the latest)")
+    async def handoff(self, interaction: discord.Interaction,
+                      version: app_commands.Range[int, 1, 1_000_000] | None = None) -> None:
+        async def work() -> Answer:
+            ctx = await context(interaction)
+            found, folder = await handoff.find(ctx.studio, ctx.production, version)
+            link = handoff.link(ctx.studio.settings, ctx.production.id, found)
+            where = f"download it: {link}" if link else f"on the server at `{folder}`"
+            return Answer(f"cut {found}'s hand-off (FCP XML for Premiere and Resolve, OTIO, "
+                          f"EDL and the original takes and stems) is {where}", ephemeral=True)
         await answer(interaction, work(), ephemeral=True)
 
     @group.command(name="status", description="Is a cut being built, and when is the next one")

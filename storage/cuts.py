@@ -99,3 +99,38 @@ async def set_path(conn: Conn, cut_id: int, path: str) -> None:
 async def recent(conn: Conn, production_id: int, limit: int = 20) -> list[Cut]:
     return await fetch_all(conn, Cut, "SELECT * FROM cut WHERE production_id = ?"
                                       " ORDER BY version DESC LIMIT ?", (production_id, limit))
+
+
+async def building(conn: Conn, production_id: int) -> list[Cut]:
+    """The production's cuts whose rows say a build is under way (or was, before a crash)."""
+    return await fetch_all(conn, Cut, "SELECT * FROM cut WHERE production_id = ?"
+                                      " AND state = 'building' ORDER BY version",
+                           (production_id,))
+
+
+async def all_published(conn: Conn) -> list[Cut]:
+    """Every production's published cuts (the layout upgrade places their folders)."""
+    return await fetch_all(conn, Cut, "SELECT * FROM cut WHERE state = 'published'"
+                                      " ORDER BY production_id, version")
+
+
+async def production_ids(conn: Conn) -> list[int]:
+    """Every production's id, cuts or not."""
+    cursor = await conn.execute("SELECT id FROM production ORDER BY id")
+    return [int(row[0]) for row in await cursor.fetchall()]
+
+
+async def kept_media(conn: Conn, keep: int) -> set[str]:
+    """The media every production's newest `keep` published cuts are made of (their takes
+    and stems, as their timelines recorded them): never garbage, while those cuts are kept."""
+    cursor = await conn.execute(
+        "SELECT timeline FROM (SELECT timeline, ROW_NUMBER() OVER (PARTITION BY production_id"
+        " ORDER BY version DESC) AS n FROM cut WHERE state = 'published') WHERE n <= ?",
+        (keep,))
+    found: set[str] = set()
+    for row in await cursor.fetchall():
+        data = json.loads(row[0] or "{}")
+        for item in [*data.get("entries", []), *data.get("stems", [])]:
+            if item.get("media_sha256"):
+                found.add(str(item["media_sha256"]))
+    return found

@@ -242,3 +242,35 @@ def facts_of(container: av.container.InputContainer) -> tuple[float, list[Stream
         h = s.codec_context.height if s.type == "video" else None
         found.append(StreamFacts(s.type, s.codec_context.name, title, w, h))
     return duration, found
+
+
+# ffprobe's container name (first of its aliases) → extension, when the codec does not decide.
+_BY_CONTAINER = {
+    "jpeg_pipe": ".jpg", "png_pipe": ".png", "webp_pipe": ".webp", "gif": ".gif",
+    "bmp_pipe": ".bmp", "tiff_pipe": ".tif", "mp3": ".mp3", "wav": ".wav", "aac": ".aac",
+    "flac": ".flac", "ogg": ".ogg", "avi": ".avi", "mpegts": ".ts", "aiff": ".aiff",
+}
+_IMAGE_CODECS = {"mjpeg": ".jpg", "png": ".png", "webp": ".webp", "gif": ".gif",
+                 "bmp": ".bmp", "tiff": ".tif"}
+_WEBM_CODECS = {"vp8", "vp9", "av1", "opus", "vorbis"}
+
+
+def suffix_for(container: str, kind: str, video_codec: str | None, audio_codec: str | None
+               ) -> str:
+    """The extension a player expects for a file of this probed format (not its upload's name):
+    a JPEG thumbnail of a video is `.jpg`, an MP3 voice take `.mp3`."""
+    container = container.split(",")[0]
+    if container in ("mov", "mp4"):  # ffprobe names the ISO family 'mov,mp4,m4a,…'
+        return ".m4a" if kind == "audio" else ".mp4"
+    if container in ("matroska", "webm"):
+        codecs = {video_codec, audio_codec} - {None}
+        return ".webm" if codecs and codecs <= _WEBM_CODECS else ".mkv"
+    if container == "ogg" and audio_codec == "opus":
+        return ".opus"
+    if container in _BY_CONTAINER:
+        return _BY_CONTAINER[container]
+    if kind == "image" and video_codec in _IMAGE_CODECS:
+        return _IMAGE_CODECS[video_codec or ""]
+    if container == "image2":  # a still whose codec was not recorded (thumbnails are JPEG)
+        return ".jpg"
+    return ""

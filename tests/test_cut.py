@@ -22,7 +22,7 @@ from storage import audit, cuts, shots
 from storage.productions import Production
 from studio import mediastore
 from studio.app import Studio
-from studio.cut import build, changelog, loudness, normalize, plan
+from studio.cut import build, changelog, layout, loudness, normalize, plan
 from studio.errors import SlateError
 from studio.generation import takes
 from studio.generation.standin import make_standin_take, make_still, make_tone
@@ -148,7 +148,7 @@ async def test_mixed_takes_make_a_verified_cut_matching_the_timeline(
     assert result.preview == result.film  # a tiny film is its own Discord preview
     credits = result.credits.read_text(encoding="utf-8")
     assert "Chapter 1 — Dawn: Maya" in credits and "FFmpeg" in credits
-    assert (studio.settings.cuts_path / "latest").resolve() == result.directory
+    assert layout.latest_link(studio.settings, film.id).resolve() == result.directory
 
 
 async def test_mix_is_loudness_normalized_to_the_target(
@@ -238,12 +238,14 @@ async def test_second_build_reencodes_nothing_and_an_approval_reencodes_one_shot
     assert max(map(abs, channel_zero(second.film, 1)[at:at + 4800])) == 0
     assert "new: shot 2.3" in third.changelog and "2/8 shots approved" in third.changelog
     # Retention keeps 2 published cuts on disk; every cut keeps its row.
-    folders = sorted(p.name for p in studio.settings.cuts_path.iterdir() if p.name.isdigit())
+    home = layout.cuts_home(studio.settings, film.id)
+    folders = sorted(p.name for p in home.iterdir() if p.name.isdigit())
     assert folders == ["0002", "0003"]
     # The cache keeps exactly the segments the kept cuts are made of.
-    cached = {p.name for p in (studio.settings.cache_path / "segments").glob("*/*.mov")}
+    segments = layout.cache_home(studio.settings, film.id) / "segments"
+    cached = {p.name for p in segments.glob("*/*.mov")}
     listed = {line.rsplit("/", 1)[1].rstrip("'") for f in folders for line in
-              (studio.settings.cuts_path / f / "segments.txt").read_text().splitlines()[1:]}
+              (home / f / "segments.txt").read_text().splitlines()[1:]}
     assert cached == listed and len(cached) == len(third.timeline.entries) + 1
     assert len(await cuts.published(studio.db.reader, film.id)) == 3
 
@@ -295,9 +297,9 @@ async def test_interrupted_build_leaves_the_last_good_cut_in_place(
         await task
     latest = await cuts.latest(studio.db.reader, film.id)
     assert latest is not None and latest.version == 1
-    assert (studio.settings.cuts_path / "latest").resolve() == good.directory
+    assert layout.latest_link(studio.settings, film.id).resolve() == good.directory
     assert mediastore.sha256_of(good.film) == before
-    assert not list(studio.settings.cuts_path.glob(".building-*"))
+    assert not list(layout.cuts_home(studio.settings, film.id).glob(".building-*"))
     failed = await cuts.latest(studio.db.reader, film.id, state="failed")
     assert failed is not None and failed.version == 2
     again = await build.build(studio, film)
@@ -315,42 +317,6 @@ async def test_two_builds_never_run_at_once(studio: Studio, film: Production) ->
     await task
     running, latest = await build.status(studio, film)
     assert running is None and latest is not None and latest.version == 1
-
-
-async def test_editorial_files_read_back_with_opentimelineio(
-    studio: Studio, film: Production, producer: Actor, tmp_path: Path
-) -> None:
-    take_id = await approve(studio, film, producer, "1.1",
-                            make_standin_take(tmp_path / "a.mp4", "1.1"))
-    await takes.add_stem(studio, film, producer, 2, "sfx", make_tone(tmp_path / "s.wav", 1))
-    result = await build.build(studio, film)
-    entries = result.timeline.entries
-    otio_timeline = otio.adapters.read_from_file(str(result.editorial["otio"]))
-    picture = otio_timeline.video_tracks()[0]
-    assert [c.name for c in picture] == [
-        "1.1 r1", *[f"{e.code} slate" for e in entries[1:-1]], "credits"]
-    assert picture[0].metadata["slate"]["take_id"] == take_id
-    assert picture[0].metadata["slate"]["approved"] is True
-    assert picture[0].markers[0].name == "Establishing"
-    assert [t.name for t in otio_timeline.audio_tracks()] == ["Takes", "SFX"]
-    assert otio_timeline.duration().to_frames() == result.timeline.frames
-    xml = otio.adapters.read_from_file(str(result.editorial["fcpxml"]), adapter_name="fcp_xml")
-    assert len(list(xml.video_tracks()[0].find_clips())) == len(entries)
-    # Take ids and approvals ride in the FCP XML clips too: logging fields and comments.
-    clips = list(xml.video_tracks()[0].find_clips())
-    first = clips[0].metadata["fcp_xml"]
-    assert first["comments"]["mastercomment1"] == f"take_id={take_id}"
-    assert first["comments"]["mastercomment2"] == "approved=yes"
-    assert first["logginginfo"]["scene"] == "1.1"
-    assert first["logginginfo"]["lognote"] == f"approved take {take_id} r1"
-    assert [c.metadata["fcp_xml"]["comments"]["mastercomment2"] for c in clips[1:]] == [
-        "approved=no"] * (len(entries) - 1)
-    assert clips[0].markers[0].name == "Establishing"
-    assert xml.duration().to_frames() == result.timeline.frames
-    assert len(xml.audio_tracks()) >= 2
-    edl = otio.adapters.read_from_file(str(result.editorial["edl"]), adapter_name="cmx_3600",
-                                       rate=float(result.timeline.profile.fps))
-    assert len(list(edl.find_clips())) == len(entries)
 
 
 async def test_many_chapters_get_several_credit_cards_each_held_its_time(
@@ -383,7 +349,7 @@ async def test_many_chapters_get_several_credit_cards_each_held_its_time(
     assert all(f"Chapter {c} — Part {c}: Maker {c % 10}" in credits for c in range(1, 21))
     timeline = otio.adapters.read_from_file(str(result.editorial["otio"]))
     assert [c.name for c in timeline.video_tracks()[0]][-3:] == [
-        "credits-1", "credits-2", "credits-3"]
+        "credits_1", "credits_2", "credits_3"]
 
 
 async def test_nightly_missed_while_down_and_skipped_when_nothing_changed(
@@ -418,7 +384,7 @@ async def test_a_film_too_big_for_discord_gets_no_preview(
     # ...with it, the post links to the film where the producers serve the cuts folder.
     served = small.model_copy(update={"cuts_url": "https://films.example.org/slate/cuts/"})
     post = describe(result, {}, build.where(served, result))
-    assert "it is https://films.example.org/slate/cuts/0001/film.mp4" in post
+    assert f"it is https://films.example.org/slate/cuts/production-{film.id}/0001/film.mp4" in post
 
 
 async def test_a_production_without_shots_is_refused(studio: Studio, prod: Production) -> None:
@@ -443,7 +409,7 @@ def test_shell_cut_builds_and_prints_where_the_film_is(
     capsys.readouterr()
     assert shell.main(["cut", "--quiet"]) == 0
     out = capsys.readouterr().out
-    film = tmp_path / "data" / "cuts" / "0001" / "film.mp4"
+    film = tmp_path / "data" / "cuts" / "production-1" / "0001" / "film.mp4"
     assert f"cut 1 published: {film}" in out and film.exists()
     assert "0/8 shots approved (0%)" in out
     assert shell.main(["cuts"]) == 0
@@ -556,7 +522,7 @@ async def test_a_killed_build_leaves_the_last_good_cut_and_the_next_build_succee
         sys.executable, str(BOT), "--guild", str(film.guild_id), "cut", "--quiet", env=env,
         cwd=tmp_path, start_new_session=True, stdout=asyncio.subprocess.DEVNULL,
         stderr=asyncio.subprocess.DEVNULL)
-    stitching = settings.cuts_path / ".building-0002" / "segments.txt"
+    stitching = layout.staging_dir(settings, film.id, 2) / "segments.txt"
     try:
         for _ in range(6000):  # the build writes its segment list when it starts to stitch
             if stitching.exists() or proc.returncode is not None:
@@ -568,17 +534,17 @@ async def test_a_killed_build_leaves_the_last_good_cut_and_the_next_build_succee
         await asyncio.wait_for(proc.wait(), 30)
     assert proc.returncode == -signal.SIGKILL
     # The last good cut is untouched and still the latest; the killed one never published.
-    assert (settings.cuts_path / "latest").resolve() == good.directory
+    assert layout.latest_link(settings, film.id).resolve() == good.directory
     assert mediastore.sha256_of(good.film) == before
-    assert not (settings.cuts_path / "0002").exists()
+    assert not layout.cut_dir(settings, film.id, 2).exists()
     latest = await cuts.latest(studio.db.reader, film.id)
     assert latest is not None and latest.version == 1
     # The next build clears what the killed one left and publishes.
     again = await build.build(studio, film)
     assert again.cut.version == 3 and again.cut.state == "published"
     assert {e.code for e in again.timeline.approved} == {"1.2", "2.2"}
-    assert (settings.cuts_path / "latest").resolve() == again.directory
-    assert not list(settings.cuts_path.glob(".building-*"))
+    assert layout.latest_link(settings, film.id).resolve() == again.directory
+    assert not list(layout.cuts_home(settings, film.id).glob(".building-*"))
     assert not [p for p in settings.cache_path.rglob("*") if p.name.startswith(".partial-")]
     killed = await cuts.latest(studio.db.reader, film.id, state="failed")
     assert killed is not None and killed.version == 2
@@ -633,7 +599,8 @@ async def built_with_two_shots(studio: Studio, film: Production, producer: Actor
     first = await build.build(studio, film)
     shot = first.timeline.approved[0]
     assert shot.code == "1.1" and shot.media_sha256 and shot.take_kind
-    return normalize.segment_path(studio.settings.cache_path / "segments", normalize.cache_key(
+    cache = layout.cache_home(studio.settings, film.id) / "segments"
+    return normalize.segment_path(cache, normalize.cache_key(
         shot.media_sha256, shot.take_kind, shot.frames, first.timeline.profile))
 
 
@@ -667,7 +634,7 @@ async def test_a_build_made_again_counts_both_attempts_and_records_a_broken_take
     # again (its shots changed), after it made the new segments, and starts over once.
     damaged = read_concat_list(first.directory / "segments.txt")[0]
     flip(damaged, packet_middle(damaged, "video"))
-    cached = {p.name for p in (studio.settings.cache_path / "segments").rglob("*.mov")}
+    cached = {p.name for p in studio.settings.cache_path.glob("*/segments/**/*.mov")}
 
     again = await build.build(studio, film)
 
@@ -683,7 +650,7 @@ async def test_a_build_made_again_counts_both_attempts_and_records_a_broken_take
 
 def cache_files(studio: Studio, folder: str, head: bytes) -> list[Path]:
     """The files of one cache whose bytes begin with `head`: one kind of entry."""
-    return [p for p in (studio.settings.cache_path / folder).rglob("*")
+    return [p for p in studio.settings.cache_path.glob(f"*/{folder}/**/*")
             if p.is_file() and p.read_bytes().startswith(head)]
 
 
@@ -698,11 +665,11 @@ def sound_pieces(studio: Studio) -> list[Path]:
 
 
 def reel_samples(studio: Studio) -> list[Path]:
-    return list((studio.settings.cache_path / "reels").rglob("*.h264"))
+    return list(studio.settings.cache_path.glob("*/reels/**/*.h264"))
 
 
 def reel_tables(studio: Studio) -> list[Path]:
-    return list((studio.settings.cache_path / "reels").rglob("*.json"))
+    return list(studio.settings.cache_path.glob("*/reels/**/*.json"))
 
 
 def loudness_records(studio: Studio) -> list[Path]:
@@ -863,7 +830,7 @@ async def test_a_worker_killed_mid_segment_fails_only_that_take_and_the_next_bui
     entry = next(e for e in line.entries if e.code == "1.3")
     assert entry.media_sha256 and entry.take_kind
     key = normalize.cache_key(entry.media_sha256, entry.take_kind, entry.frames, line.profile)
-    folder = studio.settings.cache_path / "segments" / key[:2]
+    folder = layout.cache_home(studio.settings, film.id) / "segments" / key[:2]
     killed: list[int] = []
 
     async def kill_whoever_makes_it() -> None:

@@ -68,7 +68,12 @@ def test_the_editorial_files_credits_and_changelog(demo_run) -> None:
     picture = timeline.video_tracks()[0]
     cut_folder = _printed(done.stdout, "film").parent
     entries = json.loads((cut_folder / "timeline.json").read_text())["entries"]
-    assert [c.name.split()[0] for c in picture.find_clips()] == [e["code"] for e in entries]
+    # Every shot in order, each clip named by its chapter and shot (ch01_sh01_r2_Maya, …).
+    assert [c.metadata["slate"]["shot"] for c in picture.find_clips()] == [
+        e["code"] for e in entries if e["take_kind"] != "audio"]
+    assert all(c.name.startswith(f"ch{e['chapter_number']:02d}_sh{e['shot_number']:02d}")
+               for c, e in zip(picture.find_clips(), entries, strict=False)
+               if e["kind"] != "credits")
     first = next(iter(picture.find_clips())).metadata["slate"]
     assert (first["shot"], first["revision"], first["provider"]) == ("1.1", 2, "animatic")
     assert "VO" in [t.name for t in timeline.audio_tracks()]

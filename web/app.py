@@ -9,6 +9,7 @@ FileResponse (Range, 206/416, ETag, Last-Modified), never a folder, never outsid
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from importlib import resources
 from pathlib import Path
 
@@ -39,6 +40,7 @@ def make_app(studio: Studio, *, health_server: HealthServer | None = None) -> we
     r.add_get(r"/cuts/{version:\d{1,9}}/chapters.vtt", chapters_vtt)
     r.add_get(r"/cuts/{version:\d{1,9}}/files/{name}", cut_file)
     r.add_get(r"/cuts/{version:\d{1,9}}/handoff.zip", handoff_zip)
+    r.add_get(r"/cuts/{version:\d{1,9}}/handoff/{name}", handoff_file)
     r.add_get(r"/chapters/{number:\d{1,9}}", chapter_page)
     r.add_get(r"/media/{sha256:[0-9a-f]{64}}", media)
     r.add_get("/style.css", style)
@@ -100,11 +102,19 @@ def _file(path: Path, *, content_type: str | None = None,
 
 
 async def cut_file(request: web.Request) -> web.StreamResponse:
+    return await _served(request, screening.cut_file)
+
+
+async def handoff_file(request: web.Request) -> web.StreamResponse:
+    return await _served(request, screening.handoff_file)
+
+
+async def _served(request: web.Request, find: Callable[..., Awaitable[Path]]
+                  ) -> web.StreamResponse:
     studio = request.app[STUDIO]
     try:
-        path = await screening.cut_file(studio, await _production(request),
-                                        int(request.match_info["version"]),
-                                        request.match_info["name"])
+        path = await find(studio, await _production(request),
+                          int(request.match_info["version"]), request.match_info["name"])
     except NotFound as exc:
         return _missing(request, exc)
     # Text files a browser would show as a page are given as what they are, plain text.

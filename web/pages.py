@@ -193,8 +193,7 @@ def screening(view: Screening, token: str | None) -> str:
         f"<span class=\"title\">{escape(_mark_title(m))}</span></button></li>"
         for m in view.marks)
     downloads = "".join(
-        "<li><a download href=\"" + href(token, f"{base}/files/{d.name}" if d.size is not None
-                                         else f"{base}/{d.name}")
+        "<li><a download href=\"" + href(token, f"{base}/{d.path}")
         + f"\">{escape(d.label)}</a><span class=\"meta\">{_size(d.size)}</span></li>"
         for d in view.downloads)
     credits = "".join(f"<dt>{escape(role)}</dt><dd>{escape(name)}</dd>" if role

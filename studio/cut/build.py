@@ -29,12 +29,12 @@ from storage.cuts import Cut
 from storage.productions import Production
 from studio import mediastore
 from studio.app import Studio
-from studio.cut import editorial, normalize, reels, soundtrack
+from studio.cut import handoff, layout, normalize, publish, reels, soundtrack
 from studio.cut.changelog import changelog
 from studio.cut.film import FILM, stitch, verify
 from studio.cut.film import preview as make_preview
 from studio.cut.plan import BrokenStem, BrokenTake, OnProgress, as_slate, segment_paths, timeline_of
-from studio.cut.publish import cut_dir, film_link, point_latest, retain
+from studio.cut.publish import cut_dir, film_link, point_latest, retain, write_record
 from studio.cut.segments import make_all, short_reason
 from studio.cut.timeline import Timeline
 from studio.errors import InvalidInput, SlateError
@@ -112,10 +112,12 @@ RUNNING: dict[int, BuildStatus] = {}
 
 
 @contextlib.contextmanager
-def build_lock(settings: Settings) -> Iterator[None]:
-    """One build at a time, across processes too (the bot and a shell `cut`)."""
-    settings.cuts_path.mkdir(parents=True, exist_ok=True)
-    handle = (settings.cuts_path / ".lock").open("a")
+def build_lock(settings: Settings, production_id: int) -> Iterator[None]:
+    """One build of a production at a time, across processes too (the bot and a shell `cut`);
+    two productions build side by side."""
+    home = layout.cuts_home(settings, production_id)
+    home.mkdir(parents=True, exist_ok=True)
+    handle = (home / ".lock").open("a")
     try:
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -124,6 +126,21 @@ def build_lock(settings: Settings) -> Iterator[None]:
         yield
     finally:
         handle.close()
+
+
+
+async def at_start(studio: Studio) -> None:
+    """At start-up: the earlier shared layout moved into productions' folders, and each cut a
+    crash left finished but unrecorded published (a production building now does it itself)."""
+    await publish.upgrade_layout(studio)
+    for production_id in await cuts.production_ids(studio.db.reader):
+        if not layout.cuts_home(studio.settings, production_id).is_dir():
+            continue
+        try:
+            with build_lock(studio.settings, production_id):
+                await publish.recover(studio, production_id)
+        except CutBusy:
+            continue
 
 
 
@@ -179,13 +196,16 @@ async def build(studio: Studio, prod: Production, *, trigger: str = "manual",
                 on_progress: OnProgress | None = None) -> CutResult:
     """Build, verify and publish the next cut; raise CutBusy or CutFailed (nothing replaced)."""
     settings = studio.settings
-    with build_lock(settings):
+    await publish.upgrade_layout(studio)
+    with build_lock(settings, prod.id):
+        # A cut finished before a crash but never recorded is published, not deleted.
+        await publish.recover(studio, prod.id)
         line = await timeline_of(studio, prod)
         if not line.shots:
             raise InvalidInput("the production has no shots yet: import a shot list first")
         async with studio.db.transaction() as tx:
             await cuts.abandon_stale(tx, prod.id)
-        for stale in settings.cuts_path.glob(".building-*"):
+        for stale in layout.cuts_home(settings, prod.id).glob(".building-*"):
             shutil.rmtree(stale, ignore_errors=True)
         async with studio.db.transaction() as tx:
             cut = await cuts.start(tx, prod.id, trigger)
@@ -196,7 +216,7 @@ async def build(studio: Studio, prod: Production, *, trigger: str = "manual",
             if on_progress:
                 on_progress(stage, fraction)
 
-        staging = settings.cuts_path / f".building-{cut.version:04d}"
+        staging = layout.staging_dir(settings, prod.id, cut.version)
         try:
             attempts = _Attempts()
             try:
@@ -220,7 +240,7 @@ async def build(studio: Studio, prod: Production, *, trigger: str = "manual",
             raise CutFailed(f"cut {cut.version} failed: {verdict}"[:300]) from exc
         finally:
             RUNNING.pop(prod.id, None)
-        retain(settings, await cuts.published(studio.db.reader, prod.id))
+        retain(settings, prod.id, await cuts.published(studio.db.reader, prod.id))
         from studio.ops import metrics
 
         metrics.cut_built((datetime.now(UTC) - state.started).total_seconds())
@@ -249,7 +269,8 @@ async def _build(studio: Studio, prod: Production, cut: Cut, line: Timeline, sta
     settings = studio.settings
     os.makedirs(staging)
     report("normalizing", 0.0)
-    planned = await segment_paths(studio, line)
+    cache = layout.cache_home(settings, prod.id)
+    planned = await segment_paths(studio, line, cache / "segments")
     stem_files = [mediastore.path_for(settings.media_path, s.media_sha256) for s in line.stems]
     loop = asyncio.get_running_loop()
     made = [loop.create_future() for _ in line.entries]  # set as each entry's segment is made
@@ -258,13 +279,13 @@ async def _build(studio: Studio, prod: Production, cut: Cut, line: Timeline, sta
         for segment in made[first:last]:
             await segment
 
-    # The editorial files need only the timeline and where its segments will be: written in
-    # the segment pool while the segments are made. The sound starts with them too: each
-    # chapter is measured, and its pieces encoded, once the segments it hears are made.
+    # The sound starts with the segments: each chapter is measured, and its pieces encoded,
+    # once the segments it hears are made. The editor's hand-off is named now and written
+    # once the sound has its gains, while the film is written and verified.
     export, sound = _start(studio, prod, line, planned, stem_files, staging, report, ready)
     try:
         segments, broken, encoded = await make_all(studio, line, staging, report, planned,
-                                                    made)
+                                                    made, cache / "segments")
         attempts.encoded |= encoded
     except BaseException:
         sound.cancel()
@@ -288,7 +309,7 @@ async def _build(studio: Studio, prod: Production, cut: Cut, line: Timeline, sta
         export, sound = _start(studio, prod, line, segments, stem_files, staging, report)
     film = staging / FILM
     # New reels are read in the segment pool while the sound is mixed here.
-    picture = reels.start(line, segments, settings.cache_path / "reels")
+    picture = reels.start(line, segments, cache / "reels")
     left_out: list[BrokenStem] = []
     try:
         while True:
@@ -308,7 +329,7 @@ async def _build(studio: Studio, prod: Production, cut: Cut, line: Timeline, sta
                 stem_files = [stem_files[k] for k in kept]
                 export, sound = _start(studio, prod, line, segments, stem_files, staging,
                                        report)
-                picture = reels.start(line, segments, settings.cache_path / "reels")
+                picture = reels.start(line, segments, cache / "reels")
         report("verifying", 0.0)
         verdict = await verify(film, line, soundtrack.frames_total(runs), size)
         if verdict:
@@ -317,6 +338,7 @@ async def _build(studio: Studio, prod: Production, cut: Cut, line: Timeline, sta
         preview = await make_preview(settings, film, staging, line)
         report("exporting", 0.0)
         paths = await export
+        handoff.add_mix(staging, handoff.mix_name(cut.version))
     finally:
         # Workers cannot be stopped: wait for them before the staging folder is removed.
         await asyncio.gather(sound, picture, export, return_exceptions=True)
@@ -333,22 +355,24 @@ async def _build(studio: Studio, prod: Production, cut: Cut, line: Timeline, sta
     (staging / "changelog.md").write_text(log_text, encoding="utf-8")
     data = line.to_json()
     (staging / "timeline.json").write_text(json.dumps(data, indent=1), encoding="utf-8")
-    # Publish: the folder appears whole under its version name, then the record says so.
-    final = cut_dir(settings, cut.version)
+    # Publish: the folder appears whole under its version name with what its row will say
+    # (publish.recover finishes the job if we crash now), then the row, then `latest`.
+    final = cut_dir(settings, prod.id, cut.version)
+    record = dict(timeline=data, duration=line.duration, verdict="verified",
+                  changelog=log_text, shots_total=len(line.shots),
+                  shots_approved=len(line.approved),
+                  broken=[dataclasses.asdict(b) for b in [*broken, *left_out]])
+    write_record(staging, record)
     os.replace(staging, final)
-    point_latest(settings, final)
-    total = len(line.shots)
     async with studio.db.transaction() as tx:
-        await cuts.publish(tx, cut.id, timeline=data, path=str(final), duration=line.duration,
-                           verdict="verified", changelog=log_text, shots_total=total,
-                           shots_approved=len(line.approved),
-                           broken=[dataclasses.asdict(b) for b in [*broken, *left_out]])
+        await cuts.publish(tx, cut.id, path=str(final), **record)
         await audit.record(tx, prod.id, None, "cut", cut.id, "publish",
                            after={"version": cut.version, "duration": round(line.duration, 3)})
+    point_latest(settings, final)
     done = await cuts.get(studio.db.reader, cut.id)
     assert done is not None
     report("published", 1.0)
-    moved = {k: final / p.name for k, p in paths.items()}
+    moved = {k: final / handoff.HANDOFF / p.name for k, p in paths.items()}
     return CutResult(done, final, final / FILM,
                      final / preview.name if preview else None, moved, log_text,
                      final / credits.name, made_now, len(used) - made_now, sound_encoded,
@@ -363,8 +387,9 @@ def _start(studio: Studio, prod: Production, line: Timeline, segments: list[Path
                       asyncio.Future[list[soundtrack.Sound | soundtrack.Measured]]]:
     """The editorial files and the sound of `line`, both started now (and again whenever a
     broken take or stem changes the line)."""
-    return (asyncio.ensure_future(_editorial(line, segments, stem_files, staging)),
-            _sound(studio, prod, line, segments, stem_files, report, ready))
+    sound = _sound(studio, prod, line, segments, stem_files, report, ready)
+    return (asyncio.ensure_future(_handoff(studio, prod, line, segments, stem_files, staging,
+                                           sound)), sound)
 
 
 
@@ -388,8 +413,9 @@ def _sound(studio: Studio, prod: Production, line: Timeline, segments: list[Path
             report("mixing", fraction)
 
     return asyncio.ensure_future(soundtrack.build(
-        line, segments, stem_files, studio.settings.cache_path / "soundtrack",
-        on_progress=progress, previous=studio.settings.cuts_path / "latest", ready=ready))
+        line, segments, stem_files, layout.cache_home(studio.settings, prod.id) / "soundtrack",
+        on_progress=progress, previous=layout.latest_link(studio.settings, prod.id),
+        ready=ready))
 
 
 def where(settings: Settings, result: CutResult) -> str:
@@ -398,20 +424,20 @@ def where(settings: Settings, result: CutResult) -> str:
     return link or f"on the server at `{result.film}`"
 
 
-async def _editorial(line: Timeline, segments: list[Path], stem_files: list[Path],
-                     staging: Path) -> dict[str, Path]:
-    """The editorial files, written in two of the segment pool's worker processes at once:
-    0.15 s of pure Python for 200 shots that would otherwise hold this process's lock while
-    the sound and the film are made, and the last thing a one-approval night waits for."""
+async def _handoff(studio: Studio, prod: Production, line: Timeline, segments: list[Path],
+                   stem_files: list[Path], staging: Path,
+                   sound: asyncio.Future[list[soundtrack.Sound | soundtrack.Measured]]
+                   ) -> dict[str, Path]:
+    """The editor's hand-off (handoff.py): named once the plan is known, written in a worker
+    process once the sound has its chapters' gains, while the film is written and verified."""
+    version = RUNNING[prod.id].version
+    package, origins, stem_origins = await handoff.plan(studio, line, segments, stem_files,
+                                                        version)
+    gains = handoff.gains_of(await sound)
     loop = asyncio.get_running_loop()
-    parts = await asyncio.gather(*(
-        loop.run_in_executor(normalize.pool(), editorial.write_part, part, line, segments,
-                             stem_files, staging) for part in editorial.PARTS),
-        return_exceptions=True)
-    problems = [p for p in parts if isinstance(p, BaseException)]
-    if any(isinstance(p, BrokenProcessPool) for p in problems):
-        # A take's crash took the pool down meanwhile: they are written here instead.
-        await asyncio.to_thread(editorial.write_all, line, segments, stem_files, staging)
-    elif problems:
-        raise problems[0]
-    return editorial.files(staging)
+    try:
+        return await loop.run_in_executor(normalize.pool(), handoff.write, line, package,
+                                          origins, stem_origins, gains, staging)
+    except BrokenProcessPool:  # a take's crash took the pool down meanwhile: written here
+        return await asyncio.to_thread(handoff.write, line, package, origins, stem_origins,
+                                       gains, staging)

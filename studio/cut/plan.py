@@ -160,11 +160,10 @@ def as_slate(entry: Entry, broken: BrokenTake) -> Entry:
 
 
 
-async def segment_paths(studio: Studio, line: Timeline) -> list[Path]:
+async def segment_paths(studio: Studio, line: Timeline, cache: Path) -> list[Path]:
     """Where each entry's segment will be (made or not), known before anything is made: a
     take's by its media, a slate's or credits card's by what it shows (drawn only if new)."""
-    profile = line.profile
-    cache = studio.settings.cache_path / "segments"
+    profile = line.profile  # cache: the production's segments folder (layout.cache_home)
     paths = []
     for entry in line.entries:
         if entry.kind != "take":

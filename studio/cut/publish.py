@@ -1,52 +1,113 @@
 """Publishing: where each production's cuts live, the `latest` link, and how many are kept.
+
+A cut is published in three steps, each safe to be interrupted: its finished folder is renamed
+into place (holding record.json, what its row will say), its row is marked published, and only
+then `latest` points at it. A crash between the first two leaves a finished folder whose row
+still says "building": `recover` publishes it from its record at the next build or start, so it
+is neither lost nor deleted by retention. `upgrade_layout` moves the cuts of the earlier
+shared layout (`cuts/<version>/`) into their production's folder once.
 """
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
+import json
+import logging
 import os
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import quote
 
+from storage import cuts
 from storage.cuts import Cut
+from studio.app import Studio
+from studio.cut import layout
 from studio.cut.film import FILM
 from studio.media import (
     read_concat_list,
 )
 from studio.ops.settings import Settings
 
+log = logging.getLogger(__name__)
 
-def cut_dir(settings: Settings, version: int) -> Path:
-    return settings.cuts_path / f"{version:04d}"
+RECORD = "record.json"  # what the cut's row says once published, written before the rename
+CACHES = ("segments", "reels", "soundtrack")
 
+
+def cut_dir(settings: Settings, production_id: int, version: int) -> Path:
+    return layout.cut_dir(settings, production_id, version)
 
 
 def film_link(settings: Settings, directory: Path) -> str | None:
     """The film's public address under SLATE_CUTS_URL (where producers serve the cuts folder)."""
     if not settings.cuts_url:
         return None
-    return f"{settings.cuts_url.rstrip('/')}/{quote(directory.name)}/{FILM}"
-
-
+    try:
+        parts = directory.relative_to(settings.cuts_path).parts
+    except ValueError:
+        parts = (directory.name,)
+    return f"{settings.cuts_url.rstrip('/')}/{'/'.join(quote(p) for p in parts)}/{FILM}"
 
 
 def point_latest(settings: Settings, final: Path) -> None:
-    link = settings.cuts_path / "latest"
-    temp = settings.cuts_path / ".latest-new"
+    """The production's `latest` link to `final`, replaced atomically."""
+    link = final.parent / "latest"
+    temp = final.parent / ".latest-new"
     temp.unlink(missing_ok=True)
     temp.symlink_to(final.name)
     os.replace(temp, link)
 
 
+def write_record(staging: Path, record: dict) -> None:
+    """What cuts.publish will be given, kept in the folder so a crash loses none of it."""
+    (staging / RECORD).write_text(json.dumps(record, sort_keys=True), encoding="utf-8")
 
-def retain(settings: Settings, published: list[Cut]) -> None:
-    """Keep the newest N published cuts' folders; older ones lose their files, not their row.
+
+def read_record(folder: Path) -> dict | None:
+    try:
+        data = json.loads((folder / RECORD).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) and "timeline" in data else None
+
+
+async def recover(studio: Studio, production_id: int) -> list[int]:
+    """Publish every finished folder whose row a crash left "building"; point `latest` at the
+    newest published cut. Called with the production's build lock held. Returns the versions."""
+    settings, db = studio.settings, studio.db
+    found: list[int] = []
+    for cut in await cuts.building(db.reader, production_id):
+        folder = cut_dir(settings, production_id, cut.version)
+        record = read_record(folder)
+        if record is None or not (folder / FILM).is_file():
+            continue
+        async with db.transaction() as tx:
+            await cuts.publish(tx, cut.id, path=str(folder), **record)
+        log.warning("cut %s of production %s was finished before a crash: published now",
+                    cut.version, production_id)
+        found.append(cut.version)
+    newest = await cuts.latest(db.reader, production_id)
+    if newest is not None:
+        folder = cut_dir(settings, production_id, newest.version)
+        link = layout.latest_link(settings, production_id)
+        if folder.is_dir() and (not link.is_symlink() or link.resolve() != folder.resolve()):
+            point_latest(settings, folder)
+    return found
+
+
+def retain(settings: Settings, production_id: int, published: list[Cut]) -> None:
+    """Keep the production's newest N published cuts' folders; older ones lose their files,
+    not their row. Only this production's folders and cache are looked at.
 
     Normalized segments and sound runs no kept cut uses (its film, its editorial files) leave
-    the cache too.
+    the production's cache too.
     """
-    keep = {cut_dir(settings, c.version).name for c in published[:settings.cut_keep]}
-    for folder in settings.cuts_path.iterdir():
+    home = layout.cuts_home(settings, production_id)
+    cache = layout.cache_home(settings, production_id)
+    keep = {layout.version_folder(c.version) for c in published[:settings.cut_keep]}
+    for folder in home.iterdir():
         if folder.is_dir() and not folder.is_symlink() and folder.name.isdigit() \
                 and folder.name not in keep:
             shutil.rmtree(folder, ignore_errors=True)
@@ -54,28 +115,111 @@ def retain(settings: Settings, published: list[Cut]) -> None:
         """What the kept cuts' listings name: segment and reel hashes, sound run names."""
         found: set[str] = set()
         for name in keep:
-            path = settings.cuts_path / name / listing
+            path = home / name / listing
             if path.exists():
                 found |= set(path.read_text(encoding="utf-8").split()) \
                     if listing != "segments.txt" else {p.stem for p in read_concat_list(path)}
         return found
 
     used = listed("segments.txt")
-    for segment in (settings.cache_path / "segments").glob("*/*.mov"):
+    for segment in (cache / "segments").glob("*/*.mov"):
         if segment.stem not in used:
             segment.unlink(missing_ok=True)
     kept_reels = listed("reels.txt")
     # A killed build's half-read reels (.partial-*) go too: no kept cut lists them.
-    for reel in (settings.cache_path / "reels").glob("*/*"):
+    for reel in (cache / "reels").glob("*/*"):
         if reel.stem not in kept_reels:
             reel.unlink(missing_ok=True)
     sounds = listed("soundtrack.txt")
     # A killed build's half-made entries (.partial-*) go too: no kept cut lists them.
-    for entry in (settings.cache_path / "soundtrack").glob("*/*"):
+    for entry in (cache / "soundtrack").glob("*/*"):
         if entry.name not in sounds:
             if entry.is_dir():  # a whole-chapter run of the earlier recipe
                 shutil.rmtree(entry, ignore_errors=True)
             else:
                 entry.unlink(missing_ok=True)
-    for partial in (settings.cache_path / "soundtrack").glob(".partial-*"):
+    for partial in (cache / "soundtrack").glob(".partial-*"):
         partial.unlink(missing_ok=True)
+
+
+@contextlib.contextmanager
+def _upgrade_lock(settings: Settings) -> Iterator[None]:
+    """The bot and a shell may start at once: one of them moves the files."""
+    settings.cuts_path.mkdir(parents=True, exist_ok=True)
+    with (settings.cuts_path / ".upgrade.lock").open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        yield
+
+
+def _legacy(settings: Settings) -> list[Path]:
+    """What the shared layout left at the top of cuts/: version folders, staging, `latest`."""
+    if not settings.cuts_path.is_dir():
+        return []
+    return sorted(p for p in settings.cuts_path.iterdir()
+                  if (p.name.isdigit() and p.is_dir() and not p.is_symlink())
+                  or p.name.startswith(".building-") or p.name in ("latest", ".latest-new"))
+
+
+async def upgrade_layout(studio: Studio) -> int:
+    """Move the shared layout's cuts (`cuts/<version>/`) into their production's folder, and
+    the shared cache into the production that used it last. Idempotent and safe to interrupt:
+    each step is one rename, and what is left is moved at the next start. Migration 0012 has
+    already rewritten the rows' paths to where their folders go. Returns folders moved."""
+    settings, db = studio.settings, studio.db
+    if not _legacy(settings) and not any((settings.cache_path / c).is_dir() for c in CACHES):
+        return 0
+    moved = 0
+    with _upgrade_lock(settings):
+        published = sorted(await cuts.all_published(db.reader),
+                           key=lambda c: c.finished_at or "")
+        productions = await cuts.production_ids(db.reader)
+        for entry in _legacy(settings):
+            if entry.name.startswith(".building-") or entry.name == ".latest-new":
+                # A build the old layout never finished: nothing in it was published.
+                if entry.is_dir() and not entry.is_symlink():
+                    shutil.rmtree(entry, ignore_errors=True)
+                else:
+                    entry.unlink(missing_ok=True)
+                continue
+            if entry.name == "latest":
+                continue  # removed last, once every folder is in its place
+            # A folder two rows claim (the shared layout let one production's cut take
+            # another's place) belongs to the cut published last: that one wrote it.
+            claimants = [c for c in published if layout.version_folder(c.version) == entry.name]
+            if claimants:
+                target = cut_dir(settings, claimants[-1].production_id, claimants[-1].version)
+            elif len(productions) == 1:  # never recorded (a crash): its only production's
+                target = cut_dir(settings, productions[0], int(entry.name))
+            else:
+                target = settings.cuts_path / "unclaimed" / entry.name
+            target.parent.mkdir(parents=True, exist_ok=True)
+            if target.exists():
+                log.warning("cuts/%s not moved: %s already exists", entry.name, target)
+                continue
+            os.rename(entry, target)
+            moved += 1
+        last = published[-1] if published else None
+        for name in CACHES:
+            legacy = settings.cache_path / name
+            if not legacy.is_dir():
+                continue
+            if last is None:
+                shutil.rmtree(legacy, ignore_errors=True)  # a cache no cut lists
+                continue
+            target = layout.cache_home(settings, last.production_id) / name
+            target.parent.mkdir(parents=True, exist_ok=True)
+            if target.exists():
+                shutil.rmtree(legacy, ignore_errors=True)
+            else:
+                os.rename(legacy, target)
+        for production_id in productions:
+            newest = await cuts.latest(db.reader, production_id)
+            if newest is not None:
+                folder = cut_dir(settings, production_id, newest.version)
+                if folder.is_dir():
+                    point_latest(settings, folder)
+        (settings.cuts_path / "latest").unlink(missing_ok=True)
+        (settings.cuts_path / ".lock").unlink(missing_ok=True)
+    if moved:
+        log.info("moved %d cut folders into their productions' folders", moved)
+    return moved

@@ -26,11 +26,11 @@ from studio import mediastore
 from studio.app import Studio
 from studio.cut import editorial, publish
 from studio.cut.film import FILM
+from studio.cut.handoff import HANDOFF
 from studio.errors import NotFound
 from studio.generation.take_media import suffix_of
 from studio.review import windows
 
-HANDOFF = "handoff"  # the editor's hand-off folder inside a cut's folder, when there is one
 ZIP_STORED_SUFFIXES = {".mp4", ".mov", ".mkv", ".webm", ".wav", ".mp3", ".m4a", ".aac",
                        ".png", ".jpg", ".jpeg", ".zip"}  # already compressed: stored as is
 _zipping = asyncio.Lock()
@@ -65,7 +65,7 @@ class ChapterMark:
 @dataclass(frozen=True)
 class Download:
     label: str
-    name: str  # the file's name under /cuts/<version>/files/, or the hand-off zip's
+    path: str  # where it is under /cuts/<version>/: files/<name>, handoff/<name>, handoff.zip
     size: int | None  # None: made on request (the hand-off zip)
 
 
@@ -115,7 +115,7 @@ async def board(studio: Studio, prod: Production) -> Board:
 
 def cut_folder(studio: Studio, prod: Production, found: Cut) -> Path:
     """A published cut's folder (where studio/cut.py puts it)."""
-    return publish.cut_dir(studio.settings, found.version)
+    return publish.cut_dir(studio.settings, prod.id, found.version)
 
 
 async def _published(studio: Studio, prod: Production, version: int) -> tuple[Cut, Path]:
@@ -154,18 +154,21 @@ async def screening(studio: Studio, prod: Production, version: int) -> Screening
     downloads: list[Download] = []
     film = folder / FILM
     if film.is_file():
-        downloads.append(Download("Film (MP4)", FILM, _size(film)))
-    labels = {"otio": "OpenTimelineIO (.otio)", "fcpxml": "Premiere / Resolve (FCP XML)",
-              "edl": "Edit decision list (EDL)"}
-    for kind, path in editorial.files(folder).items():
-        if path.is_file():
-            downloads.append(Download(labels.get(kind, kind), path.name, _size(path)))
+        downloads.append(Download("Film (MP4)", f"files/{FILM}", _size(film)))
     handoff = (folder / HANDOFF).is_dir()
     if handoff:
-        downloads.append(Download("Editor's hand-off (zip)", f"{HANDOFF}.zip", None))
+        # The package is what an editor needs; its timeline files alone point at its media/.
+        downloads.append(Download("Editor's hand-off (zip: timelines and original media)",
+                                  f"{HANDOFF}.zip", None))
+    labels = {"otio": "OpenTimelineIO (.otio)", "fcpxml": "Premiere / Resolve (FCP XML)",
+              "edl": "Edit decision list (EDL)"}
+    for kind, path in editorial.files(folder / HANDOFF).items():
+        if path.is_file():
+            downloads.append(Download(labels.get(kind, kind), f"{HANDOFF}/{path.name}",
+                                      _size(path)))
     for name, label in (("changelog.md", "Changelog"), ("credits.txt", "Credits")):
         if (folder / name).is_file():
-            downloads.append(Download(label, name, _size(folder / name)))
+            downloads.append(Download(label, f"files/{name}", _size(folder / name)))
     credits = [(str(role), str(name)) for role, name in found.timeline_data.get("credits", [])]
     return Screening(prod, found, marks_of(found), credits, downloads, film.is_file(), handoff)
 
@@ -220,6 +223,14 @@ async def cut_file(studio: Studio, prod: Production, version: int, name: str) ->
     """One file of a published cut's folder (never a folder, never outside it)."""
     _, folder = await _published(studio, prod, version)
     return _inside(folder, name)
+
+
+async def handoff_file(studio: Studio, prod: Production, version: int, name: str) -> Path:
+    """One file at the top of a published cut's hand-off (its timelines, its README)."""
+    _, folder = await _published(studio, prod, version)
+    if not (folder / HANDOFF).is_dir() or (folder / HANDOFF).is_symlink():
+        raise NotFound(f"cut {version} has no editor's hand-off")
+    return _inside(folder / HANDOFF, name)
 
 
 async def handoff_zip(studio: Studio, prod: Production, version: int) -> Path:

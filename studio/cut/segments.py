@@ -24,14 +24,13 @@ log = logging.getLogger(__name__)
 
 
 async def make_all(studio: Studio, line: Timeline, staging: Path, report: OnProgress,
-                    planned: list[Path], made: list[asyncio.Future[None]]
+                    planned: list[Path], made: list[asyncio.Future[None]], cache: Path
                     ) -> tuple[list[Path], list[BrokenTake], set[str]]:
     """Normalize every entry (cached) to its planned segment (whose name is its key); a take
     that fails becomes a slate and is reported. A card is drawn only when its segment is new:
     early in a production most shots are slates, and a 1080p card costs 36 ms to draw."""
     settings = studio.settings
     profile = line.profile
-    cache = settings.cache_path / "segments"
     done = 0
     encoded: set[str] = set()  # the segments made now (the rest came from the cache)
     broken: list[BrokenTake] = []

@@ -15,35 +15,12 @@ from storage.media_files import MediaFile
 from storage.takes import Take
 from studio import mediastore
 from studio.app import Studio
-
-# ffprobe's container name (first of its aliases) → extension, when the codec does not decide.
-_BY_CONTAINER = {
-    "jpeg_pipe": ".jpg", "png_pipe": ".png", "webp_pipe": ".webp", "gif": ".gif",
-    "bmp_pipe": ".bmp", "tiff_pipe": ".tif", "mp3": ".mp3", "wav": ".wav", "aac": ".aac",
-    "flac": ".flac", "ogg": ".ogg", "avi": ".avi", "mpegts": ".ts", "aiff": ".aiff",
-}
-_IMAGE_CODECS = {"mjpeg": ".jpg", "png": ".png", "webp": ".webp", "gif": ".gif",
-                 "bmp": ".bmp", "tiff": ".tif"}
-_WEBM_CODECS = {"vp8", "vp9", "av1", "opus", "vorbis"}
+from studio.media import suffix_for
 
 
 def suffix_of(media: MediaFile) -> str:
     """The extension a player expects for this file's real format."""
-    container = media.container.split(",")[0]
-    if container in ("mov", "mp4"):  # ffprobe names the ISO family 'mov,mp4,m4a,…'
-        return ".m4a" if media.kind == "audio" else ".mp4"
-    if container in ("matroska", "webm"):
-        codecs = {media.video_codec, media.audio_codec} - {None}
-        return ".webm" if codecs and codecs <= _WEBM_CODECS else ".mkv"
-    if container == "ogg" and media.audio_codec == "opus":
-        return ".opus"
-    if container in _BY_CONTAINER:
-        return _BY_CONTAINER[container]
-    if media.kind == "image" and media.video_codec in _IMAGE_CODECS:
-        return _IMAGE_CODECS[media.video_codec or ""]
-    if container == "image2":  # a still whose codec was not recorded (thumbnails are JPEG)
-        return ".jpg"
-    return ""
+    return suffix_for(media.container, media.kind, media.video_codec, media.audio_codec)
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from storage import copies, operations
+from storage import copies, cuts, operations
 from storage.db import Database, migrations
 from storage.rows import Conn
 from studio.app import Studio
@@ -210,6 +210,8 @@ async def collect_garbage(studio: Studio, *, delete: bool = False,
 
     async def plan(conn: Conn) -> tuple[set[str], set[str]]:
         used = await operations.used_media(conn)
+        # A kept cut's hand-off links its takes and stems: they stay while it is kept.
+        used |= await cuts.kept_media(conn, studio.settings.cut_keep)
         known = await operations.known_media(conn)
         # A row younger than min_age may be waiting for the take that will name it.
         unused_rows = {sha for sha, at in known.items() if sha not in used and at < row_cutoff}

@@ -74,6 +74,10 @@ class Settings(BaseSettings):
                                  description="public URL where DATA_DIR/cuts is served, for "
                                              "links to cuts too big to post")
 
+    handoff_start_tc: str = Field("01:00:00:00", pattern=r"^\d\d:[0-5]\d:[0-5]\d:\d\d$",
+                                  description="record timecode of the editor's hand-off's "
+                                              "first frame (EDL, FCP XML, .otio)")
+
     # Logging.
     log_level: str = Field("INFO", pattern=r"^(DEBUG|INFO|WARNING|ERROR)$")
 

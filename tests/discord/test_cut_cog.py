@@ -10,6 +10,7 @@ import pytest
 
 from storage import cuts, shots
 from studio.app import Studio
+from studio.cut import layout
 from studio.generation import takes
 from studio.generation.standin import make_standin_take
 from studio.ops import screening_links
@@ -73,6 +74,8 @@ async def test_cut_now_builds_posts_and_reports(crew: Crew, slate: SlateRunner,
                                                tmp_path: Path) -> None:
     refused = await crew.fake.as_user(crew.alice).slash("cut now")
     assert refused.ephemeral and refused.content == "building a cut needs the Producer role"
+    none = await crew.fake.as_user(crew.alice).slash("cut handoff")
+    assert none.ephemeral and none.content == "no cut has been published yet"
     assert slate.studio is not None
     prod = await board.get(slate.studio.db, crew.fake.guild_id)
     pat = await actor(slate.studio.db, prod, "Pat", is_producer=True)
@@ -105,6 +108,12 @@ async def test_cut_now_builds_posts_and_reports(crew: Crew, slate: SlateRunner,
     assert "no cut is being built" in (status.content or "")
     assert "latest: cut 1 (1/3 shots approved, 0:03.5)" in (status.content or "")
     assert "next nightly cut" in (status.content or "")
+    # The editor's hand-off: where it is on the server (a link once SLATE_PUBLIC_URL is set).
+    given = await crew.fake.as_user(crew.alice).slash("cut handoff")
+    folder = layout.cut_dir(slate.settings, prod.id, 1) / "handoff"
+    assert given.ephemeral and "cut 1's hand-off" in (given.content or "")
+    assert f"on the server at `{folder}`" in (given.content or "")
+    assert (folder / "cut.xml").is_file()
 
 
 async def down_last_night(slate: SlateRunner) -> None:
@@ -143,10 +152,12 @@ async def test_a_night_missed_while_down_is_built_at_startup(crew: Crew,
 async def test_a_failed_nightly_cut_says_why_without_paths(crew: Crew,
                                                            slate: SlateRunner) -> None:
     assert slate.studio is not None
+    prod = await board.get(slate.studio.db, crew.fake.guild_id)
     await down_last_night(slate)
     # A stray file stands where the build stages its folder (a restore gone wrong).
-    slate.settings.cuts_path.mkdir(parents=True, exist_ok=True)
-    (slate.settings.cuts_path / ".building-0001").write_text("not a folder")
+    stray = layout.staging_dir(slate.settings, prod.id, 1)
+    stray.parent.mkdir(parents=True, exist_ok=True)
+    stray.write_text("not a folder")
     await slate.start()
     text = (await first_post(crew)).content or ""
     said = "the nightly cut failed: cut 1 failed: File exists (.building-0001)"

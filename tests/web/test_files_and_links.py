@@ -24,7 +24,8 @@ def token(built: Built, **options: float) -> str:
 
 
 def film_bytes(built: Built) -> bytes:
-    return (publish.cut_dir(built.settings, built.version) / film.FILM).read_bytes()
+    folder = publish.cut_dir(built.settings, built.production_id, built.version)
+    return (folder / film.FILM).read_bytes()
 
 
 async def test_the_film_is_served_whole_and_by_ranges(client: TestClient, built: Built) -> None:
@@ -57,10 +58,11 @@ async def test_the_film_is_served_whole_and_by_ranges(client: TestClient, built:
 
 async def test_each_served_file_has_its_content_type(client: TestClient, built: Built) -> None:
     t = token(built)
-    for name, kind in (("changelog.md", "text/plain"), ("credits.txt", "text/plain"),
-                       ("cut.edl", "text/plain"), ("cut.xml", "text/xml"),
-                       ("cut.otio", "application/json")):
-        resp = await client.get(f"/cuts/{built.version}/files/{name}", params={"t": t})
+    for name, kind in (("files/changelog.md", "text/plain"), ("files/credits.txt", "text/plain"),
+                       ("handoff/cut.edl", "text/plain"), ("handoff/cut.xml", "text/xml"),
+                       ("handoff/cut.otio", "application/json"),
+                       ("handoff/README.txt", "text/plain")):
+        resp = await client.get(f"/cuts/{built.version}/{name}", params={"t": t})
         assert resp.status == 200, name
         assert resp.headers["Content-Type"].split(";")[0] == kind, name
     style = await client.get("/style.css")
@@ -77,7 +79,10 @@ async def test_each_served_file_has_its_content_type(client: TestClient, built: 
     "/cuts/{v}/files/.",
     "/cuts/{v}/files/..",
     "/cuts/{v}/files/timeline.json%00.mp4",
-    "/cuts/{v}/",
+    "/cuts/{v}/handoff/..%2Ffilm.mp4%2F..%2F..%2F..%2Fslate.db",
+    "/cuts/{v}/handoff/..%2F..%2F..%2F..%2Fslate.db",
+    "/cuts/{v}/handoff/media",
+    "/cuts/{v}/handoff/",
     "/cuts/",
     "/media/../slate.db",
     "/media/..%2Fslate.db",
@@ -95,7 +100,7 @@ async def test_no_path_leads_out_of_the_served_folders(client: TestClient, built
 
 async def test_a_symlink_out_of_a_cut_folder_is_not_followed(client: TestClient, built: Built,
                                                             web_studio: Studio) -> None:
-    folder = publish.cut_dir(built.settings, built.version)
+    folder = publish.cut_dir(built.settings, built.production_id, built.version)
     link = folder / "escape.db"
     os.symlink(built.settings.database_path, link)
     try:
@@ -109,12 +114,14 @@ async def test_a_symlink_out_of_a_cut_folder_is_not_followed(client: TestClient,
 
 async def test_the_handoff_folder_is_downloaded_as_one_zip(client: TestClient,
                                                            built: Built) -> None:
-    folder = publish.cut_dir(built.settings, built.version)
+    folder = publish.cut_dir(built.settings, built.production_id, built.version)
     handoff = folder / "handoff"
-    (handoff / "media").mkdir(parents=True)
-    (handoff / "cut.otio").write_text("{}", encoding="utf-8")
-    (handoff / "media" / "1.1r1.mp4").write_bytes(b"take")
-    os.symlink(built.settings.database_path, handoff / "media" / "stolen.db")
+    package = sorted(p.relative_to(handoff).as_posix() for p in handoff.rglob("*")
+                     if p.is_file())
+    assert "cut.xml" in package and any(p.startswith("media/") for p in package)
+    # A link planted in the package never carries the database out in the zip.
+    planted = handoff / "media" / "stolen.db"
+    os.symlink(built.settings.database_path, planted)
     t = token(built)
     try:
         page = await (await client.get(f"/cuts/{built.version}", params={"t": t})).text()
@@ -123,12 +130,11 @@ async def test_the_handoff_folder_is_downloaded_as_one_zip(client: TestClient,
         assert resp.status == 200 and resp.headers["Content-Type"] == "application/zip"
         archive = zipfile.ZipFile(BytesIO(await resp.read()))
         top = f"cut-{built.version:04d}-handoff"
-        assert sorted(archive.namelist()) == [f"{top}/cut.otio", f"{top}/media/1.1r1.mp4"]
-        assert archive.read(f"{top}/media/1.1r1.mp4") == b"take"
+        assert sorted(archive.namelist()) == [f"{top}/{name}" for name in package]
+        first = next(p for p in package if p.startswith("media/"))
+        assert archive.read(f"{top}/{first}") == (handoff / first).read_bytes()
     finally:
-        import shutil
-
-        shutil.rmtree(handoff)
+        planted.unlink()
 
 
 async def test_a_valid_link_opens_every_page_and_a_bad_one_none(client: TestClient,

@@ -50,10 +50,11 @@ async def test_the_screening_page_has_the_film_its_chapters_and_downloads(
     # The changelog and the credits of this cut.
     assert "5/7 shots approved" in page and "first cut" in page
     assert "<dd>林娜</dd>" in page
-    # Downloads: the film and the editorial files; no hand-off folder, so no hand-off link.
-    for name in ("film.mp4", ".otio", ".xml", ".edl"):
-        assert re.search(rf'href="/cuts/{v}/files/[^"]*{re.escape(name)}\?t=', page), name
-    assert "handoff" not in page
+    # Downloads: the film, the editor's hand-off as one zip, and its timeline files.
+    assert re.search(rf'href="/cuts/{v}/files/film\.mp4\?t=', page)
+    assert re.search(rf'href="/cuts/{v}/handoff\.zip\?t=', page)
+    for name in (".otio", ".xml", ".edl"):
+        assert re.search(rf'href="/cuts/{v}/handoff/cut{re.escape(name)}\?t=', page), name
 
 
 async def test_the_chapters_track_is_webvtt_with_each_chapters_span(

@@ -1,0 +1,240 @@
+"""The editor's hand-off: each cut's `handoff/` folder, ready to move to an editor's machine.
+
+    cuts/production-<id>/<version>/handoff/
+        cut.otio  cut.xml  cut.edl  README.txt
+        media/ch03_sh07_r2_Maya.mp4   the ORIGINAL take, as uploaded or generated
+               ch03_VO_Maya.wav       a chapter's stem
+               ch02_sh04_slate.mov    a shot not yet approved: the cut's slate
+               cut0003_mix.mp4        the film itself, for its mix (a disabled reference track)
+
+Media are hard links to the media store where the filesystem allows (no space taken; the
+package outlives the store's garbage collection), copies otherwise. Names are readable, made
+safe for every filesystem (letters of any script kept, separators and control characters not),
+unique (case-insensitively), with the extension of the file's probed format. Every path in the
+timeline files is relative to the package (editorial.py writes them).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import shutil
+import unicodedata
+from dataclasses import replace
+from pathlib import Path
+
+import av
+
+from storage import cuts, media_files
+from storage.productions import Production
+from studio import mediastore
+from studio.app import Studio
+from studio.cut import editorial, layout
+from studio.cut.editorial import Medium, Package
+from studio.cut.film import FILM
+from studio.cut.soundtrack import Measured, Sound
+from studio.cut.timeline import SAMPLE_RATE, Timeline, track_title
+from studio.errors import InvalidInput, NotFound
+from studio.media import suffix_for
+from studio.ops import screening_links
+from studio.ops.settings import Settings
+
+HANDOFF = "handoff"
+README = """The editor's hand-off of "{title}", cut {version}
+
+cut.xml   FCP 7 XML (xmeml v4): Premiere Pro (File > Import) and DaVinci Resolve
+          (File > Import > Timeline). Paths are relative to this folder: if clips come in
+          offline, relink once to the media/ folder (Premiere: Link Media; Resolve: point
+          the import at media/).
+cut.otio  OpenTimelineIO (0.17 or newer): otioview, Resolve 18.5+, or any OTIO tool.
+cut.edl   CMX 3600: picture and the takes' sound, from record {start}.
+media/    the original takes and stems, named chapter_shot_revision_creator; slates stand
+          for shots not yet approved; {mix} is the film's own mix (a muted track).
+
+Tracks: Picture, Takes (each take's own sound, linked to its picture), VO, SFX, Music (the
+chapters' stems) and Mix. Each chapter's loudness gain is a level on its takes' sound and
+stems; take ids, revisions, creators, providers, models and approvals are clip metadata
+(log notes and comments in the XML); shot notes are markers.
+"""
+_UNSAFE = re.compile(r"_+")
+
+
+def safe_name(text: str, limit: int = 40) -> str:
+    """Letters and digits of any script, '-' and '_'; everything else (separators, dots,
+    spaces, control characters) becomes '_'. Empty when nothing is left."""
+    kept = "".join(ch if unicodedata.category(ch)[0] in "LN" or ch in "-_" else "_"
+                   for ch in unicodedata.normalize("NFC", text))
+    return _UNSAFE.sub("_", kept).strip("_-")[:limit].strip("_-")
+
+
+def _unique(name: str, taken: set[str]) -> str:
+    """`name`, or name_2, name_3… before its extension: unique even where case is not."""
+    stem, dot, ext = name.rpartition(".")
+    base = stem if dot else name
+    candidate, n = name, 1
+    while candidate.casefold() in taken:
+        n += 1
+        candidate = f"{base}_{n}.{ext}" if dot else f"{base}_{n}"
+    taken.add(candidate.casefold())
+    return candidate
+
+
+def _suffix(row: media_files.MediaFile) -> str:
+    found = suffix_for(row.container, row.kind, row.video_codec, row.audio_codec)
+    if found:
+        return found
+    fallback = row.container.split(",")[0]  # ffmpeg's format name is the extension mostly
+    return f".{fallback}" if fallback.isalnum() else ".bin"
+
+
+def mix_name(version: int) -> str:
+    return f"cut{version:04d}_mix.mp4"
+
+
+def location(settings: Settings, production_id: int, version: int) -> Path:
+    """Where a published cut's package is on the server."""
+    return layout.cut_dir(settings, production_id, version) / HANDOFF
+
+
+def link(settings: Settings, production_id: int, version: int) -> str | None:
+    """The package as one signed download from the web face, when it has a public address."""
+    if not settings.public_url:
+        return None
+    return screening_links.page_link(settings, production_id, f"/cuts/{version}/handoff.zip")
+
+
+def gains_of(built: list[Sound | Measured]) -> dict[str, tuple[float, bool]]:
+    """Each chapter's (and the credits') loudness gain, as the film's mix was made."""
+    return {m.label: (m.gain.db, m.gain.limit) for m in built if isinstance(m, Measured)}
+
+
+async def plan(studio: Studio, line: Timeline, segments: list[Path], stem_files: list[Path],
+               version: int) -> tuple[Package, list[Path], list[Path]]:
+    """The package's files, named, with what the store knows of them (probed by `write`), and
+    where each comes from: a take's original, a card's segment, a stem's file."""
+    profile = line.profile
+    rows = await media_files.many(studio.db.reader,
+                                  [e.media_sha256 for e in line.approved if e.media_sha256]
+                                  + [s.media_sha256 for s in line.stems])
+    taken: set[str] = set()
+    entries: list[Medium] = []
+    origins: list[Path] = []
+    for entry, segment in zip(line.entries, segments, strict=True):
+        row = rows.get(entry.media_sha256 or "") if entry.kind == "take" else None
+        if row is not None:
+            who = safe_name(entry.creator or entry.owner)
+            name = (f"ch{entry.chapter_number:02d}_sh{entry.shot_number:02d}"
+                    f"_r{entry.take_revision}{'_' + who if who else ''}{_suffix(row)}")
+            entries.append(Medium(_unique(name, taken), row.kind, row.width, row.height,
+                                  row.fps, row.duration))
+            origins.append(mediastore.path_for(studio.settings.media_path, row.sha256))
+            continue
+        if entry.kind == "credits":
+            name = "credits.mov" if entry.code == "credits" else f"credits_{entry.shot_number}.mov"
+        else:
+            name = f"ch{entry.chapter_number:02d}_sh{entry.shot_number:02d}_slate.mov"
+        entries.append(Medium(_unique(name, taken), "video", profile.width, profile.height,
+                              profile.fps, profile.seconds(entry.frames)))
+        origins.append(segment)
+    owners = {e.chapter_number: e.owner for e in line.entries}
+    stems: list[Medium] = []
+    for stem in line.stems:
+        row = rows[stem.media_sha256]
+        who = safe_name(owners.get(stem.chapter_number, ""))
+        name = (f"ch{stem.chapter_number:02d}_{track_title(stem.kind)}"
+                f"{'_' + who if who else ''}{_suffix(row)}")
+        stems.append(Medium(_unique(name, taken), "audio", duration=row.duration))
+    mix = Medium(_unique(mix_name(version), taken), "video", profile.width, profile.height,
+                 profile.fps, line.duration, 2, SAMPLE_RATE)
+    package = Package(line.production_title, version, studio.settings.handoff_start_tc,
+                      entries, stems, mix)
+    return package, origins, list(stem_files)
+
+
+def _place(origin: Path, target: Path) -> None:
+    """A hard link where the filesystem allows, else a copy."""
+    try:
+        os.link(origin, target)
+    except OSError:
+        shutil.copyfile(origin, target)
+
+
+def _probed(medium: Medium, path: Path) -> Medium:
+    """The sound the file really holds (channels, rate) and, for a still, no duration."""
+    with av.open(str(path)) as container:
+        audio = next(iter(container.streams.audio), None)
+        if audio is None:
+            return replace(medium, channels=0, sample_rate=0)
+        context = audio.codec_context
+        channels = getattr(context, "channels", 0) or context.layout.nb_channels
+        duration = medium.duration
+        if duration is None and medium.kind == "audio" and container.duration:
+            duration = container.duration / av.time_base
+        return replace(medium, channels=int(channels), sample_rate=int(context.sample_rate
+                                                                       or SAMPLE_RATE),
+                       duration=duration)
+
+
+def write(line: Timeline, package: Package, origins: list[Path], stem_origins: list[Path],
+          gains: dict[str, tuple[float, bool]], folder: Path) -> dict[str, Path]:
+    """The package in `folder`/handoff (its media, timeline files and README), all but the
+    film's mix, which `add_mix` links once the film is verified. Runs in a worker process."""
+    home = folder / HANDOFF
+    media = home / editorial.MEDIA
+    shutil.rmtree(home, ignore_errors=True)  # a build started over writes it again
+    media.mkdir(parents=True)
+    entries, stems = [], []
+    for entry, medium, origin in zip(line.entries, package.entries, origins, strict=True):
+        _place(origin, media / medium.name)
+        # A card's segment carries silence: no sound of its own to hand over.
+        entries.append(_probed(medium, media / medium.name) if entry.kind == "take"
+                       else replace(medium, channels=0))
+    for medium, origin in zip(package.stems, stem_origins, strict=True):
+        _place(origin, media / medium.name)
+        stems.append(_probed(medium, media / medium.name))
+    done = replace(package, entries=entries, stems=stems, gains=gains)
+    written = editorial.write_all(line, done, home)
+    (home / "README.txt").write_text(README.format(
+        title=package.title, version=package.version, start=package.start_tc,
+        mix=package.mix.name), encoding="utf-8")
+    return written
+
+
+def add_mix(folder: Path, package_mix: str) -> None:
+    """The verified film, linked into the package as its mix reference."""
+    _place(folder / FILM, folder / HANDOFF / editorial.MEDIA / package_mix)
+
+
+async def find(studio: Studio, prod: Production, version: int | None) -> tuple[int, Path]:
+    """A published cut's package (the latest by default): its version and folder, or
+    NotFound saying why there is none."""
+    found = (await cuts.latest(studio.db.reader, prod.id) if version is None else
+             next((c for c in await cuts.published(studio.db.reader, prod.id)
+                   if c.version == version), None))
+    if found is None:
+        raise NotFound("no cut has been published yet" if version is None
+                       else f"cut {version} was not published")
+    source = location(studio.settings, prod.id, found.version)
+    if not source.is_dir():
+        raise NotFound(f"cut {found.version}'s files are no longer kept (only the newest "
+                       f"{studio.settings.cut_keep} are: SLATE_CUT_KEEP)"
+                       if not source.parent.is_dir()
+                       else f"cut {found.version} was built before hand-offs were made")
+    return found.version, source
+
+
+async def export(studio: Studio, prod: Production, version: int | None, target: Path
+                 ) -> tuple[int, Path]:
+    """A published cut's package (the latest by default) linked, or copied, into `target`,
+    a new or empty folder. Returns the cut's version and where its package now is."""
+    found, source = await find(studio, prod, version)
+    return found, await asyncio.to_thread(_copy_package, source, target)
+
+
+def _copy_package(source: Path, target: Path) -> Path:
+    if target.exists() and (not target.is_dir() or any(target.iterdir())):
+        raise InvalidInput(f"{target} is not an empty folder: give a new or empty one")
+    target.mkdir(parents=True, exist_ok=True)
+    shutil.copytree(source, target, copy_function=_place, dirs_exist_ok=True)
+    return target
