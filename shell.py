@@ -15,14 +15,16 @@ from pathlib import Path
 
 from storage.chapters import ChapterProgress
 from storage.db import SchemaTooNew
-from studio import backups, cut, production, review, shotlist
+from storage.productions import Production
+from studio import backups, cut, member_names, production, review, shotlist
 from studio.app import Studio
 from studio.errors import SlateError
 from studio.logging_setup import setup_logging
-from studio.people import actor, member_named
+from studio.people import Actor
 from studio.settings import Settings, SettingsError, load_settings
 
 EXAMPLE_TITLE = "Low Tide"
+SHELL_ACTOR = "shell"  # the terminal's own producer identity, made on first use
 
 Command = Callable[[Studio, argparse.Namespace], Awaitable[int]]
 COMMANDS: dict[str, Command] = {}
@@ -39,8 +41,11 @@ def parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(prog="python bot.py", description=__doc__.splitlines()[0])
     root.add_argument("--guild", type=int, default=production.SHELL_GUILD,
                       help="the production's Discord guild id (default: the shell's, 0)")
-    root.add_argument("--as", dest="actor", default="shell",
-                      help="act as this member (default: 'shell', a producer)")
+    root.add_argument("--as", dest="actor", default=SHELL_ACTOR,
+                      help="act as this member, by Discord username or display name "
+                           "(default: 'shell', a producer)")
+    root.add_argument("--new-member", action="store_true",
+                      help="a name no member has creates a shell-only member (else refused)")
     sub = root.add_subparsers(dest="command", metavar="command")
 
     p = sub.add_parser("init", help="create (or retitle) the production")
@@ -56,7 +61,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("number", type=int)
     p = sub.add_parser("assign", help="give a chapter to a member (producer)")
     p.add_argument("number", type=int)
-    p.add_argument("member")
+    p.add_argument("member", help="Discord username or display name")
+    p.add_argument("--new-member", dest="new_assignee", action="store_true",
+                   help="create a shell-only member when no member has this name")
     p = sub.add_parser("unassign", help="free a chapter (producer)")
     p.add_argument("number", type=int)
     p = sub.add_parser("due", help="set a chapter's due date, YYYY-MM-DD or 'clear'")
@@ -136,10 +143,18 @@ async def _run(settings: Settings, fn: Command, args: argparse.Namespace) -> int
         await studio.close()
 
 
+async def _named(studio: Studio, prod: Production, args: argparse.Namespace,
+                 *, is_producer: bool = False) -> Actor:
+    """--as: an existing member by Discord username or display name (see member_names)."""
+    member = await member_names.resolve(studio.db, prod, args.actor,
+                                        create=args.new_member or args.actor == SHELL_ACTOR)
+    return Actor(member, is_producer)
+
+
 async def _shell_actor(studio: Studio, args: argparse.Namespace) -> tuple:
     prod = await production.get(studio.db, args.guild)
     # The shell is the producer's own terminal; --as names whose claim it is.
-    return prod, await actor(studio.db, prod, args.actor, is_producer=True)
+    return prod, await _named(studio, prod, args, is_producer=True)
 
 
 @command("init")
@@ -191,7 +206,7 @@ async def cmd_chapter(studio: Studio, args: argparse.Namespace) -> int:
 @command("claim")
 async def cmd_claim(studio: Studio, args: argparse.Namespace) -> int:
     prod = await production.get(studio.db, args.guild)
-    who = await actor(studio.db, prod, args.actor)
+    who = await _named(studio, prod, args)
     chapter = await production.claim(studio.db, prod, who, args.number)
     print(f"{who.name} now holds chapter {chapter.number}: {chapter.title}")
     return 0
@@ -200,7 +215,7 @@ async def cmd_claim(studio: Studio, args: argparse.Namespace) -> int:
 @command("release")
 async def cmd_release(studio: Studio, args: argparse.Namespace) -> int:
     prod = await production.get(studio.db, args.guild)
-    who = await actor(studio.db, prod, args.actor)
+    who = await _named(studio, prod, args)
     chapter = await production.release(studio.db, prod, who, args.number)
     print(f"chapter {chapter.number} is open again")
     return 0
@@ -209,7 +224,8 @@ async def cmd_release(studio: Studio, args: argparse.Namespace) -> int:
 @command("assign")
 async def cmd_assign(studio: Studio, args: argparse.Namespace) -> int:
     prod, who = await _shell_actor(studio, args)
-    to = await member_named(studio.db, prod, args.member)
+    to = await member_names.resolve(studio.db, prod, args.member,
+                                    create=args.new_member or args.new_assignee)
     chapter = await production.assign(studio.db, prod, who, args.number, to)
     print(f"chapter {chapter.number} is assigned to {to.name}")
     return 0

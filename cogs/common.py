@@ -106,7 +106,7 @@ async def context(interaction: discord.Interaction) -> Context:
     studio = studio_of(interaction)
     prod = await production_here(interaction)
     who = await actor(studio.db, prod, display_name(interaction.user),
-                      discord_id=interaction.user.id,
+                      discord_id=interaction.user.id, discord_name=interaction.user.name,
                       is_producer=has_producer_role(interaction, prod))
     return Context(studio, prod, who)
 

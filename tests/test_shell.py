@@ -26,8 +26,8 @@ def test_a_producer_session(tmp_path: Path) -> None:
     assert imported.returncode == 0, imported.stderr
     assert "40 shots added" in imported.stdout
 
-    assert slate(tmp_path, "--as", "Maya", "claim", "3").returncode == 0
-    refused = slate(tmp_path, "--as", "Jonas", "claim", "3")
+    assert slate(tmp_path, "--new-member", "--as", "Maya", "claim", "3").returncode == 0
+    refused = slate(tmp_path, "--new-member", "--as", "Jonas", "claim", "3")
     assert refused.returncode == 1
     assert refused.stderr.strip() == "slate: chapter 3 is already claimed by Maya"
 
