@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
+import tempfile
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -109,6 +110,7 @@ def main(argv: list[str]) -> int:
     args = parser().parse_args(argv)
     try:
         settings = load_settings()
+        usable_data_dir(settings)
     except SettingsError as exc:
         print(f"slate: {exc}", file=sys.stderr)
         return 2
@@ -120,6 +122,17 @@ def main(argv: list[str]) -> int:
     if args.command == "restore":
         return cmd_restore(settings, args)
     return asyncio.run(_run(settings, COMMANDS[args.command], args))
+
+
+def usable_data_dir(settings: Settings) -> None:
+    """SLATE_DATA_DIR exists (made if need be) and takes a file, or SettingsError in a line."""
+    try:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=settings.data_dir):
+            pass
+    except OSError as exc:
+        raise SettingsError(f"SLATE_DATA_DIR {settings.data_dir} cannot be used: "
+                            f"{exc.strerror or exc}") from None
 
 
 def run_bot(settings: Settings) -> int:
@@ -170,11 +183,7 @@ async def cmd_init(studio: Studio, args: argparse.Namespace) -> int:
 @command("import-shots")
 async def cmd_import(studio: Studio, args: argparse.Namespace) -> int:
     prod, who = await _shell_actor(studio, args)
-    try:
-        data = args.file.read_bytes()
-    except OSError as exc:
-        print(f"slate: cannot read {args.file}: {exc.strerror}", file=sys.stderr)
-        return 1
+    data = shotlist.read_file(args.file, studio.settings.shot_list_max_bytes)
     report = await shotlist.import_shots(studio.db, prod, who, data, args.file.name,
                                          max_bytes=studio.settings.shot_list_max_bytes)
     print(f"imported {args.file.name}: {report.summary()}")

@@ -19,6 +19,7 @@ from storage.shots import Shot, ShotRef
 from studio.errors import ClaimRefused, InvalidInput, NotFound, NotPermitted
 from studio.notion import mapping
 from studio.people import Actor, require_producer
+from studio.units import MAX_NUMBER
 
 CHAPTER_STATUSES = ("open", "wip", "needs_review", "approved", "retake", "omitted")
 SHOT_STATUSES = ("todo", "wip", "needs_review", "approved", "retake", "omitted")
@@ -89,9 +90,10 @@ async def chapter(db: Database, production: Production, number: int) -> Chapter:
 
 
 async def _chapter(conn: Conn, production: Production, number: int) -> Chapter:
-    found = await chapters.by_number(conn, production.id, number)
+    found = await chapters.by_number(conn, production.id, number) \
+        if 0 < number <= MAX_NUMBER else None  # past SQLite's integers: no such chapter
     if found is None:
-        raise NotFound(f"there is no chapter {number}")
+        raise NotFound(f"there is no chapter {str(number)[:20]}")
     return found
 
 
@@ -283,8 +285,10 @@ def _require_owner_or_producer(found: Chapter, who: Actor, production: Productio
 def parse_code(code: str) -> tuple[int, int]:
     """'3.2' → (3, 2): chapter 3, shot 2."""
     parts = code.strip().split(".")
-    if len(parts) != 2 or not all(p.isdigit() and int(p) > 0 for p in parts):
-        raise InvalidInput(f"'{code.strip()[:20]}' is not a shot: write chapter.shot, e.g. 3.2")
+    if len(parts) != 2 or not all(p.isascii() and p.isdigit() and len(p) < 20
+                                  and 0 < int(p) <= MAX_NUMBER
+                                  for p in parts):
+        raise InvalidInput(f"'{code.strip()[:40]}' is not a shot: write chapter.shot, e.g. 3.2")
     return int(parts[0]), int(parts[1])
 
 

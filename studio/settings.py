@@ -255,6 +255,9 @@ def load_settings(**overrides: object) -> Settings:
     """
     try:
         return Settings(**overrides)  # type: ignore[arg-type]
+    except UnicodeDecodeError as exc:  # only the .env file is read as bytes
+        raise SettingsError(f"the .env file is not UTF-8 text (byte 0x{exc.object[exc.start]:02x}"
+                            f" at offset {exc.start}): save it as UTF-8") from None
     except ValidationError as exc:
         first = exc.errors(include_input=False)[0]
         field = str(first["loc"][0]) if first.get("loc") else "?"
