@@ -96,3 +96,8 @@ async def set_previews(
         "UPDATE take SET preview_sha256 = ?, thumbnail_sha256 = ? WHERE id = ?",
         (preview_sha256, thumbnail_sha256, take_id),
     )
+
+
+async def delete(conn: Conn, take_id: int) -> None:
+    """Remove a take nothing refers to yet (an upload withdrawn before it was shown)."""
+    await conn.execute("DELETE FROM take WHERE id = ?", (take_id,))

@@ -308,9 +308,11 @@ async def attach_previews(studio: Studio, take: Take) -> Take:
 
 async def upload_take(studio: Studio, prod: Production, who: Actor, code: str, path: Path, *,
                       original_name: str = "") -> Take:
-    """A take made elsewhere: checked, stored, recorded, then given its preview and thumbnail."""
-    stored = await add_take(studio, prod, who, code, path, original_name=original_name)
-    return await attach_previews(studio, stored.take)
+    """A take made elsewhere: checked, stored, recorded, then given its preview and thumbnail
+    (all or nothing: see take_intake)."""
+    from studio import take_intake
+
+    return await take_intake.upload(studio, prod, who, code, path, original_name=original_name)
 
 
 async def run_now(studio: Studio, prod: Production, who: Actor, code: str, *,

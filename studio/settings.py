@@ -49,6 +49,9 @@ class Settings(BaseSettings):
     shot_list_max_bytes: int = Field(4 * 1024 * 1024, ge=1024)
     upload_max_bytes: int = Field(200 * 1024 * 1024, ge=1024, description="largest take or stem")
     take_max_seconds: float = Field(120.0, gt=0, description="longest take or stem accepted")
+    # Pictures past Pillow's own limit (89.5 MP) would fail the thumbnail after storing.
+    upload_max_pixels: int = Field(50_000_000, ge=1_000_000, le=89_478_485,
+                                   description="largest picture (width x height) accepted")
 
     # The cut: the production's profile (small previz defaults) and what is kept.
     cut_width: int = Field(640, ge=16, le=7680, multiple_of=2, description="cut picture width")
