@@ -13,6 +13,7 @@ import tempfile
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import Any, TextIO
 
 from storage.chapters import ChapterProgress
 from storage.db import SchemaTooNew
@@ -21,6 +22,7 @@ from studio import backups, cut, member_names, production, review, shotlist
 from studio.app import Studio
 from studio.errors import SlateError
 from studio.logging_setup import setup_logging
+from studio.masking import mask
 from studio.people import Actor
 from studio.settings import Settings, SettingsError, load_settings
 
@@ -115,6 +117,8 @@ def main(argv: list[str]) -> int:
         print(f"slate: {exc}", file=sys.stderr)
         return 2
     setup_logging(settings)
+    # Everything the shell prints passes the one secret masking, as log lines and Discord do.
+    sys.stdout, sys.stderr = MaskedText(sys.stdout), MaskedText(sys.stderr)
     if args.command is None:
         return run_bot(settings)
     if args.command == "demo":
@@ -122,6 +126,20 @@ def main(argv: list[str]) -> int:
     if args.command == "restore":
         return cmd_restore(settings, args)
     return asyncio.run(_run(settings, COMMANDS[args.command], args))
+
+
+class MaskedText:
+    """A text stream whose every write passes studio.masking.mask."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self._stream = stream
+
+    def write(self, text: str) -> int:
+        self._stream.write(mask(text))
+        return len(text)
+
+    def __getattr__(self, name: str) -> Any:  # flush, isatty, fileno, encoding: the stream's
+        return getattr(self._stream, name)
 
 
 def usable_data_dir(settings: Settings) -> None:

@@ -28,6 +28,7 @@ from studio import metrics, production
 from studio.app import Studio
 from studio.errors import NotPermitted, SlateError
 from studio.logging_setup import log_context, tag_task
+from studio.masking import mask
 from studio.people import Actor, actor, require_producer
 
 log = logging.getLogger("slate.cogs")
@@ -128,7 +129,9 @@ class Answer:
     edit: bool = False
 
     def kwargs(self, *, sending: bool) -> dict[str, Any]:
-        given: dict[str, Any] = {"content": self.content, "embeds": self.embeds}
+        # Every answer passes the one secret masking (a service may echo a token in an error).
+        given: dict[str, Any] = {"content": mask(self.content) if self.content else self.content,
+                                 "embeds": self.embeds}
         if self.view is not None:
             given["view"] = self.view
         if self.files:
@@ -333,6 +336,7 @@ async def report(interaction: discord.Interaction, error: BaseException) -> str:
     else:
         ref = reference(f"interaction {_what(interaction)}", error, ref=str(interaction.id))
         text = f"something went wrong (ref {ref})"
+    text = mask(text)
     try:
         if not interaction.response.is_done():
             await interaction.response.send_message(text, ephemeral=True)

@@ -25,6 +25,7 @@ from storage.jobs import Job
 from studio import generate, job_cards
 from studio.app import Studio
 from studio.generate import Queued
+from studio.masking import mask
 
 log = logging.getLogger("slate.cogs.job_cards")
 
@@ -166,7 +167,7 @@ class JobCards:
         if job.take_id is not None:
             take = await job_cards.take_of(self.studio, job.take_id)
             revision = take.revision if take else None
-        return card_text(job, revision=revision)
+        return mask(card_text(job, revision=revision))  # a job's error quotes its provider
 
     async def _edit(self, card: Card, job: Job, text: str) -> None:
         view = card_view(job)
