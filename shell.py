@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
+import re
 import sys
 import tempfile
 import time
@@ -18,7 +20,7 @@ from typing import Any, TextIO
 from storage.chapters import ChapterProgress
 from storage.db import SchemaTooNew
 from storage.productions import Production
-from studio import backups, cut, member_names, production, review, shotlist
+from studio import backups, cut, cut_liveness, member_names, production, review, shotlist
 from studio.app import Studio
 from studio.errors import SlateError
 from studio.logging_setup import setup_logging
@@ -109,6 +111,17 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str]) -> int:
+    try:
+        code = _main(argv)
+        sys.stdout.flush()  # a closed pipe shows here, not in the interpreter's last flush
+        return code
+    except BrokenPipeError:
+        # `bot.py chapter 1 | head -1`: the reader left; no traceback, nothing more to write.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141  # as a shell reports a process stopped by SIGPIPE
+
+
+def _main(argv: list[str]) -> int:
     args = parser().parse_args(argv)
     try:
         settings = load_settings()
@@ -159,6 +172,23 @@ def run_bot(settings: Settings) -> int:
     return asyncio.run(bot.serve(settings))
 
 
+# A refusal written for Discord names its slash commands; at the terminal, the shell's own.
+SHELL_COMMANDS = {
+    "/production setup": "`python bot.py init`",
+    "/cut status": "`python bot.py cuts`",
+    "/notion connect": "`python bot.py notion-connect`",
+    "/character list": "`python bot.py character list`",
+    "/approve": "`python bot.py approve`",
+    "/retake": "`python bot.py retake`",
+}
+_DISCORD_COMMAND = re.compile("|".join(re.escape(c) + r"\b" for c in SHELL_COMMANDS))
+
+
+def refusal(exc: SlateError) -> str:
+    """The shell's line for a refusal."""
+    return "slate: " + _DISCORD_COMMAND.sub(lambda m: SHELL_COMMANDS[m.group(0)], exc.reason)
+
+
 async def _run(settings: Settings, fn: Command, args: argparse.Namespace) -> int:
     try:
         studio = await Studio.open(settings)
@@ -168,7 +198,7 @@ async def _run(settings: Settings, fn: Command, args: argparse.Namespace) -> int
     try:
         return await fn(studio, args)
     except SlateError as exc:
-        print(f"slate: {exc.reason}", file=sys.stderr)
+        print(refusal(exc), file=sys.stderr)
         return 1
     finally:
         await studio.close()
@@ -289,7 +319,7 @@ def cmd_restore(settings: Settings, args: argparse.Namespace) -> int:
     try:
         report = backups.restore(settings, args.file, force=args.force)
     except SlateError as exc:
-        print(f"slate: {exc.reason}", file=sys.stderr)
+        print(refusal(exc), file=sys.stderr)
         return 1
     kept = f"; the previous database is kept as {report.kept}" if report.kept else ""
     print(f"restored {args.file} (schema version {report.version}) to {report.database}{kept}")
@@ -365,6 +395,7 @@ async def cmd_cut(studio: Studio, args: argparse.Namespace) -> int:
 @command("cuts")
 async def cmd_cuts(studio: Studio, args: argparse.Namespace) -> int:
     prod = await production.get(studio.db, args.guild)
+    await cut_liveness.settle_interrupted(studio, prod)  # a killed build is not `building`
     running, latest = await cut.status(studio, prod)
     if running:
         print(f"building cut {running.version}: {running.stage} {running.fraction:.0%}")
@@ -451,7 +482,7 @@ async def demo(settings: Settings, chapters: int) -> int:
     try:
         return await script.run(settings, chapters, DemoFace(settings))
     except SlateError as exc:
-        print(f"slate: {exc.reason}", file=sys.stderr)
+        print(refusal(exc), file=sys.stderr)
         return 1
 
 
