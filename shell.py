@@ -9,23 +9,28 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
+import re
 import sys
+import tempfile
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, TextIO
 
 from storage.chapters import ChapterProgress
 from storage.db import SchemaTooNew
+from storage.productions import Production
 from storage.stems import STEM_KINDS
 from studio.app import Studio
-from studio.cut import build, handoff, publish
+from studio.cut import build, handoff, liveness, publish
 from studio.errors import SlateError
 from studio.ops import backups
 from studio.ops.logging_setup import setup_logging
+from studio.ops.masking import mask
 from studio.ops.settings import Settings, SettingsError, load_settings
-from studio.production import board, claims, schedule, shotlist
-from studio.production.people import actor, member_named
+from studio.production import board, claims, member_names, schedule, shotlist
+from studio.production.people import Actor
 from studio.review import approvals, windows
 from studio.review import queue as review_queue
 from studio.review import rules as review_rules
@@ -34,6 +39,7 @@ if TYPE_CHECKING:
     from studio.generation.lineage import TakeLine
 
 EXAMPLE_TITLE = "Low Tide"
+SHELL_ACTOR = "shell"  # the terminal's own producer identity, made on first use
 
 Command = Callable[[Studio, argparse.Namespace], Awaitable[int]]
 COMMANDS: dict[str, Command] = {}
@@ -50,8 +56,11 @@ def parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(prog="python bot.py", description=__doc__.splitlines()[0])
     root.add_argument("--guild", type=int, default=board.SHELL_GUILD,
                       help="the production's Discord guild id (default: the shell's, 0)")
-    root.add_argument("--as", dest="actor", default="shell",
-                      help="act as this member (default: 'shell', a producer)")
+    root.add_argument("--as", dest="actor", default=SHELL_ACTOR,
+                      help="act as this member, by Discord username or display name "
+                           "(default: 'shell', a producer)")
+    root.add_argument("--new-member", action="store_true",
+                      help="a name no member has creates a shell-only member (else refused)")
     sub = root.add_subparsers(dest="command", metavar="command")
 
     p = sub.add_parser("init", help="create (or retitle) the production")
@@ -67,7 +76,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("number", type=int)
     p = sub.add_parser("assign", help="give a chapter to a member (producer)")
     p.add_argument("number", type=int)
-    p.add_argument("member")
+    p.add_argument("member", help="Discord username or display name")
+    p.add_argument("--new-member", dest="new_assignee", action="store_true",
+                   help="create a shell-only member when no member has this name")
     p = sub.add_parser("unassign", help="free a chapter (producer)")
     p.add_argument("number", type=int)
     p = sub.add_parser("due", help="set a chapter's due date, YYYY-MM-DD or 'clear'")
@@ -120,13 +131,30 @@ def parser() -> argparse.ArgumentParser:
 def main(argv: list[str], run_bot: Callable[[Settings], int] | None = None) -> int:
     """Run one shell command; with none, `run_bot` (bot.py passes the bot's own runner, so the
     shell never imports the bot)."""
+    streams = sys.stdout, sys.stderr
+    try:
+        code = _main(argv, run_bot)
+        sys.stdout.flush()  # a closed pipe shows here, not in the interpreter's last flush
+        return code
+    except BrokenPipeError:
+        # `bot.py chapter 1 | head -1`: the reader left; no traceback, nothing more to write.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141  # as a shell reports a process stopped by SIGPIPE
+    finally:
+        sys.stdout, sys.stderr = streams
+
+
+def _main(argv: list[str], run_bot: Callable[[Settings], int] | None) -> int:
     args = parser().parse_args(argv)
     try:
         settings = load_settings()
+        usable_data_dir(settings)
     except SettingsError as exc:
         print(f"slate: {exc}", file=sys.stderr)
         return 2
     setup_logging(settings)
+    # Everything the shell prints passes the one secret masking, as log lines and Discord do.
+    sys.stdout, sys.stderr = MaskedText(sys.stdout), MaskedText(sys.stderr)
     if args.command is None:
         if run_bot is None:
             print("slate: no command given (`python bot.py` with none runs the bot)",
@@ -142,6 +170,48 @@ def main(argv: list[str], run_bot: Callable[[Settings], int] | None = None) -> i
     return asyncio.run(_run(settings, COMMANDS[args.command], args))
 
 
+class MaskedText:
+    """A text stream whose every write passes studio.ops.masking.mask."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self._stream = stream
+
+    def write(self, text: str) -> int:
+        self._stream.write(mask(text))
+        return len(text)
+
+    def __getattr__(self, name: str) -> Any:  # flush, isatty, fileno, encoding: the stream's
+        return getattr(self._stream, name)
+
+
+def usable_data_dir(settings: Settings) -> None:
+    """SLATE_DATA_DIR exists (made if need be) and takes a file, or SettingsError in a line."""
+    try:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=settings.data_dir):
+            pass
+    except OSError as exc:
+        raise SettingsError(f"SLATE_DATA_DIR {settings.data_dir} cannot be used: "
+                            f"{exc.strerror or exc}") from None
+
+
+# A refusal written for Discord names its slash commands; at the terminal, the shell's own.
+SHELL_COMMANDS = {
+    "/production setup": "`python bot.py init`",
+    "/cut status": "`python bot.py cuts`",
+    "/notion connect": "`python bot.py notion-connect`",
+    "/character list": "`python bot.py character list`",
+    "/approve": "`python bot.py approve`",
+    "/retake": "`python bot.py retake`",
+}
+_DISCORD_COMMAND = re.compile("|".join(re.escape(c) + r"\b" for c in SHELL_COMMANDS))
+
+
+def refusal(exc: SlateError) -> str:
+    """The shell's line for a refusal."""
+    return "slate: " + _DISCORD_COMMAND.sub(lambda m: SHELL_COMMANDS[m.group(0)], exc.reason)
+
+
 async def _run(settings: Settings, fn: Command, args: argparse.Namespace) -> int:
     try:
         studio = await Studio.open(settings)
@@ -152,16 +222,24 @@ async def _run(settings: Settings, fn: Command, args: argparse.Namespace) -> int
         await build.at_start(studio)
         return await fn(studio, args)
     except SlateError as exc:
-        print(f"slate: {exc.reason}", file=sys.stderr)
+        print(refusal(exc), file=sys.stderr)
         return 1
     finally:
         await studio.close()
 
 
+async def _named(studio: Studio, prod: Production, args: argparse.Namespace,
+                 *, is_producer: bool = False) -> Actor:
+    """--as: an existing member by Discord username or display name (see member_names)."""
+    member = await member_names.resolve(studio.db, prod, args.actor,
+                                        create=args.new_member or args.actor == SHELL_ACTOR)
+    return Actor(member, is_producer)
+
+
 async def _shell_actor(studio: Studio, args: argparse.Namespace) -> tuple:
     prod = await board.get(studio.db, args.guild)
     # The shell is the producer's own terminal; --as names whose claim it is.
-    return prod, await actor(studio.db, prod, args.actor, is_producer=True)
+    return prod, await _named(studio, prod, args, is_producer=True)
 
 
 @command("init")
@@ -177,11 +255,7 @@ async def cmd_init(studio: Studio, args: argparse.Namespace) -> int:
 @command("import-shots")
 async def cmd_import(studio: Studio, args: argparse.Namespace) -> int:
     prod, who = await _shell_actor(studio, args)
-    try:
-        data = args.file.read_bytes()
-    except OSError as exc:
-        print(f"slate: cannot read {args.file}: {exc.strerror}", file=sys.stderr)
-        return 1
+    data = shotlist.read_file(args.file, studio.settings.shot_list_max_bytes)
     report = await shotlist.import_shots(studio.db, prod, who, data, args.file.name,
                                          max_bytes=studio.settings.shot_list_max_bytes)
     print(f"imported {args.file.name}: {report.summary()}")
@@ -213,7 +287,7 @@ async def cmd_chapter(studio: Studio, args: argparse.Namespace) -> int:
 @command("claim")
 async def cmd_claim(studio: Studio, args: argparse.Namespace) -> int:
     prod = await board.get(studio.db, args.guild)
-    who = await actor(studio.db, prod, args.actor)
+    who = await _named(studio, prod, args)
     chapter = await claims.claim(studio.db, prod, who, args.number)
     print(f"{who.name} now holds chapter {chapter.number}: {chapter.title}")
     return 0
@@ -222,7 +296,7 @@ async def cmd_claim(studio: Studio, args: argparse.Namespace) -> int:
 @command("release")
 async def cmd_release(studio: Studio, args: argparse.Namespace) -> int:
     prod = await board.get(studio.db, args.guild)
-    who = await actor(studio.db, prod, args.actor)
+    who = await _named(studio, prod, args)
     chapter = await claims.release(studio.db, prod, who, args.number)
     print(f"chapter {chapter.number} is open again")
     return 0
@@ -231,7 +305,8 @@ async def cmd_release(studio: Studio, args: argparse.Namespace) -> int:
 @command("assign")
 async def cmd_assign(studio: Studio, args: argparse.Namespace) -> int:
     prod, who = await _shell_actor(studio, args)
-    to = await member_named(studio.db, prod, args.member)
+    to = await member_names.resolve(studio.db, prod, args.member,
+                                    create=args.new_member or args.new_assignee)
     chapter = await claims.assign(studio.db, prod, who, args.number, to)
     print(f"chapter {chapter.number} is assigned to {to.name}")
     return 0
@@ -268,7 +343,7 @@ def cmd_restore(settings: Settings, args: argparse.Namespace) -> int:
     try:
         report = backups.restore(settings, args.file, force=args.force)
     except SlateError as exc:
-        print(f"slate: {exc.reason}", file=sys.stderr)
+        print(refusal(exc), file=sys.stderr)
         return 1
     kept = f"; the previous database is kept as {report.kept}" if report.kept else ""
     print(f"restored {args.file} (schema version {report.version}) to {report.database}{kept}")
@@ -344,6 +419,7 @@ async def cmd_cut(studio: Studio, args: argparse.Namespace) -> int:
 @command("cuts")
 async def cmd_cuts(studio: Studio, args: argparse.Namespace) -> int:
     prod = await board.get(studio.db, args.guild)
+    await liveness.settle_interrupted(studio, prod)  # a killed build is not `building`
     running, latest = await build.status(studio, prod)
     if running:
         print(f"building cut {running.version}: {running.stage} {running.fraction:.0%}")
@@ -446,7 +522,7 @@ async def demo(settings: Settings, chapters: int, serve: bool = False) -> int:
     try:
         return await script.run(settings, chapters, DemoFace(settings), serve=serve)
     except SlateError as exc:
-        print(f"slate: {exc.reason}", file=sys.stderr)
+        print(refusal(exc), file=sys.stderr)
         return 1
 
 

@@ -78,7 +78,8 @@ class ChapterCog(commands.Cog):
         async def work() -> Answer:
             ctx = await context(interaction)
             ctx.require_producer("assigning a chapter")
-            to = await member_named(ctx.db, ctx.production, member.display_name, member.id)
+            to = await member_named(ctx.db, ctx.production, member.display_name, member.id,
+                                    member.name)
             found = await claims.assign(ctx.db, ctx.production, ctx.actor, chapter, to)
             return Answer(f"chapter {found.number} (**{found.title}**) is assigned to "
                           f"{member.mention}")

@@ -28,6 +28,7 @@ from studio.app import Studio
 from studio.errors import NotPermitted, SlateError
 from studio.ops import metrics
 from studio.ops.logging_setup import log_context, tag_task
+from studio.ops.masking import mask
 from studio.production import board
 from studio.production.people import Actor, actor, require_producer
 
@@ -122,7 +123,7 @@ async def context(interaction: discord.Interaction) -> Context:
     studio = studio_of(interaction)
     prod = await production_here(interaction)
     who = await actor(studio.db, prod, display_name(interaction.user),
-                      discord_id=interaction.user.id,
+                      discord_id=interaction.user.id, discord_name=interaction.user.name,
                       is_producer=has_producer_role(interaction, prod))
     return Context(studio, prod, who)
 
@@ -144,7 +145,9 @@ class Answer:
     edit: bool = False
 
     def kwargs(self, *, sending: bool) -> dict[str, Any]:
-        given: dict[str, Any] = {"content": self.content, "embeds": self.embeds}
+        # Every answer passes the one secret masking (a service may echo a token in an error).
+        given: dict[str, Any] = {"content": mask(self.content) if self.content else self.content,
+                                 "embeds": self.embeds}
         if self.view is not None:
             given["view"] = self.view
         if self.files:
@@ -349,6 +352,7 @@ async def report(interaction: discord.Interaction, error: BaseException) -> str:
     else:
         ref = reference(f"interaction {_what(interaction)}", error, ref=str(interaction.id))
         text = f"something went wrong (ref {ref})"
+    text = mask(text)
     try:
         if not interaction.response.is_done():
             await interaction.response.send_message(text, ephemeral=True)

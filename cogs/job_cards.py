@@ -26,6 +26,7 @@ from studio.app import Studio
 from studio.generation import job_cards, requests
 from studio.generation.job_cards import TakeToPost
 from studio.generation.requests import Queued
+from studio.ops.masking import mask
 from studio.review import notices
 
 log = logging.getLogger("slate.cogs.job_cards")
@@ -192,7 +193,7 @@ class JobCards:
                 prod = await notices.production_of(self.studio.db, job.production_id)
                 post = (f"https://discord.com/channels/{prod.guild_id if prod else 0}/"
                         f"{recorded.take_channel_id}/{recorded.take_message_id}")
-        return card_text(job, revision=revision, post=post)
+        return mask(card_text(job, revision=revision, post=post))  # an error quotes its provider
 
     async def _edit(self, card: Card, job: Job, text: str) -> None:
         view = card_view(job)

@@ -12,6 +12,7 @@ from discord.ext import commands
 from cogs.common import Answer, answer, context
 from storage.productions import Production
 from studio.notion import NotionService, SyncReport
+from studio.ops.masking import mask
 
 if TYPE_CHECKING:
     from cogs.slate_bot import SlateBot
@@ -44,8 +45,8 @@ class NotionCog(commands.Cog):
         if not isinstance(channel, discord.abc.Messageable):
             return
         trouble = report.trouble()
-        text = (f"⚠️ The automatic Notion sync is in trouble — {trouble}"[:1900] if trouble
-                else "✅ The automatic Notion sync is working again.")
+        text = (mask(f"⚠️ The automatic Notion sync is in trouble — {trouble}")[:1900]
+                if trouble else "✅ The automatic Notion sync is working again.")
         try:
             await channel.send(text, allowed_mentions=discord.AllowedMentions.none())
         except discord.HTTPException:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
+from storage import rows
 from storage.rows import Conn, fetch_all, now
 
 
@@ -22,7 +23,8 @@ class AuditEntry:
 
 
 def _encode(value: object) -> str | None:
-    return None if value is None else json.dumps(value, sort_keys=True, default=str)
+    # Masked after encoding: a secret inside any value (a refusal's text) never lands here.
+    return None if value is None else rows.scrub(json.dumps(value, sort_keys=True, default=str))
 
 
 async def record(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
+from storage import rows
 from storage.rows import Conn, fetch_all, fetch_one, now, scalar
 
 ACTIVE = ("submitted", "running")
@@ -220,7 +221,7 @@ async def mark_retry(conn: Conn, job_id: int, not_before: str, error: str) -> No
     await conn.execute(
         "UPDATE job SET attempts = attempts + 1, not_before = ?, error = ?, updated_at = ?,"
         " claimed_by = NULL, lease_until = NULL WHERE id = ? AND state = 'queued'",
-        (not_before, error, now(), job_id))
+        (not_before, rows.scrub(error), now(), job_id))
 
 
 async def mark_error(conn: Conn, job_id: int, error: str) -> str:
@@ -228,7 +229,8 @@ async def mark_error(conn: Conn, job_id: int, error: str) -> str:
     stamp = now()
     await conn.execute("UPDATE job SET error = ?, updated_at = ?,"
                        " unanswered_since = COALESCE(unanswered_since, ?) WHERE id = ?"
-                       " AND state IN ('submitted', 'running')", (error, stamp, stamp, job_id))
+                       " AND state IN ('submitted', 'running')",
+                       (rows.scrub(error), stamp, stamp, job_id))
     since = await scalar(conn, "SELECT unanswered_since FROM job WHERE id = ?", (job_id,))
     return str(since or stamp)
 
@@ -252,6 +254,6 @@ async def finish(conn: Conn, job_id: int, state: str, *, error: str = "",
         " claimed_by = NULL, lease_until = NULL, unanswered_since = NULL,"
         " finished_at = ?, updated_at = ? WHERE id = ? AND state IN"
         " ('queued', 'submitted', 'running')",
-        (state, error, cost, cost, take_id, json.dumps(outputs) if outputs is not None else None,
-         state, stamp, stamp, job_id))
+        (state, rows.scrub(error), cost, cost, take_id,  # masked: a job's error is shown
+         json.dumps(outputs) if outputs is not None else None, state, stamp, stamp, job_id))
     return cursor.rowcount == 1

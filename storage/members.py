@@ -14,6 +14,7 @@ class Member:
     discord_id: int | None
     name: str
     created_at: str = ""
+    discord_name: str | None = None  # the Discord username; `name` is the display name
 
     @property
     def mention(self) -> str:
@@ -34,7 +35,8 @@ async def many(conn: Conn, member_ids: list[int]) -> dict[int, Member]:
 
 
 async def ensure(
-    conn: Conn, production_id: int, name: str, discord_id: int | None = None
+    conn: Conn, production_id: int, name: str, discord_id: int | None = None,
+    discord_name: str | None = None,
 ) -> Member:
     """The member for this Discord id (or shell name), created on first sight; names follow."""
     if discord_id is not None:
@@ -49,15 +51,24 @@ async def ensure(
             (production_id, name),
         )
     if found is not None:
-        if found.name != name:
-            await conn.execute("UPDATE member SET name = ? WHERE id = ?", (name, found.id))
-            found = Member(found.id, found.production_id, found.discord_id, name, found.created_at)
+        known = discord_name or found.discord_name
+        if found.name != name or found.discord_name != known:
+            await conn.execute("UPDATE member SET name = ?, discord_name = ? WHERE id = ?",
+                               (name, known, found.id))
+            found = Member(found.id, found.production_id, found.discord_id, name,
+                           found.created_at, known)
         return found
     cursor = await conn.execute(
-        "INSERT INTO member (production_id, discord_id, name, created_at) VALUES (?, ?, ?, ?)",
-        (production_id, discord_id, name, now()),
+        "INSERT INTO member (production_id, discord_id, name, created_at, discord_name) "
+        "VALUES (?, ?, ?, ?, ?)",
+        (production_id, discord_id, name, now(), discord_name),
     )
-    return Member(cursor.lastrowid, production_id, discord_id, name)
+    return Member(cursor.lastrowid, production_id, discord_id, name, discord_name=discord_name)
+
+
+async def of_production(conn: Conn, production_id: int) -> list[Member]:
+    return await fetch_all(conn, Member, "SELECT * FROM member WHERE production_id = ? "
+                           "ORDER BY id", (production_id,))
 
 
 async def by_discord_id(conn: Conn, production_id: int, discord_id: int) -> Member | None:

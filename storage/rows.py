@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
@@ -11,6 +12,15 @@ import aiosqlite
 T = TypeVar("T")
 
 Conn = aiosqlite.Connection
+
+
+def _unchanged(text: str) -> str:
+    return text
+
+
+# Text stored for people to read (audit rows, job errors) passes through this: the studio
+# installs its secret masking here (studio.ops.masking.remember), so storage never keeps a secret.
+scrub: Callable[[str], str] = _unchanged
 
 
 def now() -> str:

@@ -137,3 +137,8 @@ async def uploaded_spend(conn: Conn, production_id: int) -> list[UploadSpend]:
         " WHERE chapter.production_id = ? AND take.source = 'uploaded' AND take.cost > 0"
         " GROUP BY take.creator_id, tool ORDER BY cost DESC, member_name",
         (production_id,))
+
+
+async def delete(conn: Conn, take_id: int) -> None:
+    """Remove a take nothing refers to yet (an upload withdrawn before it was shown)."""
+    await conn.execute("DELETE FROM take WHERE id = ?", (take_id,))

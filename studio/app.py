@@ -6,7 +6,7 @@ import asyncio
 from dataclasses import dataclass
 
 from storage.db import Database
-from studio.ops import closing
+from studio.ops import closing, masking
 from studio.ops.memory import keep_freed_memory
 from studio.ops.settings import Settings
 
@@ -19,6 +19,7 @@ class Studio:
     @classmethod
     async def open(cls, settings: Settings) -> Studio:
         keep_freed_memory()  # a cut's sound frees and takes again the same large blocks
+        masking.remember(settings)  # from here, no secret is stored or shown
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         settings.media_path.mkdir(parents=True, exist_ok=True)
         db = await Database.open(settings.database_path)

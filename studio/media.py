@@ -70,11 +70,12 @@ def _fps(stream: av.video.stream.VideoStream) -> Fraction | None:
     return Fraction(rate.numerator, rate.denominator).limit_denominator(1001)
 
 
-def probe(path: Path | str, *, decode_check: bool = True) -> Probe:
+def probe(path: Path | str, *, decode_check: bool = True, timed: bool = True) -> Probe:
     """Probe a file; raise InvalidInput naming the problem when it is not usable media.
 
     With decode_check, the first frames are decoded too: a truncated or corrupt file whose
-    header still parses is caught here rather than in the nightly cut.
+    header still parses is caught here rather than in the nightly cut. Without `timed`, a
+    video or sound whose header gives no duration (a raw .h264) has duration None.
     """
     path = Path(path)
     try:
@@ -124,7 +125,7 @@ def probe(path: Path | str, *, decode_check: bool = True) -> Probe:
                            audio_streams=len(audios))
         if decode_check:
             _decode_some(container, video if video is not None else audio)
-    if result.kind != "image" and not result.duration:
+    if timed and result.kind != "image" and not result.duration:
         raise InvalidInput("the file has no duration: it is empty or damaged")
     return result
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+# SQLite's largest integer: a chapter, shot or take number past it is refused, not overflowed.
+MAX_NUMBER = 2**63 - 1
+
 
 def size_text(n: int) -> str:
     """Bytes as people read them: 812 B, 3.4 KB, 10.5 MB, 1.2 GB (decimal units)."""

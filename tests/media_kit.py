@@ -55,3 +55,21 @@ def flash_and_beep(path: Path, *, sound_offset: float, at: float = 1.0,
             "-map", "0", "-map", "1", "-c:v", "copy",
             "-c:a", "pcm_s16le" if path.suffix == ".mov" else "aac", str(path))
     return path
+
+
+def huge_png(path: Path, width: int, height: int) -> Path:
+    """A grey PNG of any size in little memory and a few hundred KB: written row by row."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + \
+            struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+
+    squeeze = zlib.compressobj(1)
+    row = b"\x00" + b"\x80" * width  # filter 0, then one grey byte a pixel
+    body = b"".join(squeeze.compress(row) for _ in range(height)) + squeeze.flush()
+    path.write_bytes(b"\x89PNG\r\n\x1a\n"
+                     + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0))
+                     + chunk(b"IDAT", body) + chunk(b"IEND", b""))
+    return path

@@ -26,8 +26,8 @@ def test_a_producer_session(tmp_path: Path) -> None:
     assert imported.returncode == 0, imported.stderr
     assert "40 shots added" in imported.stdout
 
-    assert slate(tmp_path, "--as", "Maya", "claim", "3").returncode == 0
-    refused = slate(tmp_path, "--as", "Jonas", "claim", "3")
+    assert slate(tmp_path, "--new-member", "--as", "Maya", "claim", "3").returncode == 0
+    refused = slate(tmp_path, "--new-member", "--as", "Jonas", "claim", "3")
     assert refused.returncode == 1
     assert refused.stderr.strip() == "slate: chapter 3 is already claimed by Maya"
 
@@ -70,7 +70,7 @@ def test_take_add_keeps_the_provenance_and_take_list_shows_the_chain(tmp_path: P
 
     slate(tmp_path, "init")
     slate(tmp_path, "import-shots", str(ROOT / "examples" / "low_tide.csv"))
-    assert slate(tmp_path, "--as", "Maya", "claim", "1").returncode == 0
+    assert slate(tmp_path, "--new-member", "--as", "Maya", "claim", "1").returncode == 0
     (tmp_path / "a.png").write_bytes(sample_png())
     (tmp_path / "b.png").write_bytes(sample_png(128, 72))
     first = slate(tmp_path, "--as", "Maya", "take", "add", "--shot", "1.1", "a.png",

@@ -115,9 +115,9 @@ RUNNING: dict[int, BuildStatus] = {}
 def build_lock(settings: Settings, production_id: int) -> Iterator[None]:
     """One build of a production at a time, across processes too (the bot and a shell `cut`);
     two productions build side by side."""
-    home = layout.cuts_home(settings, production_id)
-    home.mkdir(parents=True, exist_ok=True)
-    handle = (home / ".lock").open("a")
+    lock = layout.lock_path(settings, production_id)
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    handle = lock.open("a")
     try:
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)

@@ -48,3 +48,8 @@ def staging_dir(settings: Settings, production_id: int, version: int) -> Path:
 
 def latest_link(settings: Settings, production_id: int) -> Path:
     return cuts_home(settings, production_id) / "latest"
+
+
+def lock_path(settings: Settings, production_id: int) -> Path:
+    """The production's build lock: held by a build for its whole life (build.build_lock)."""
+    return cuts_home(settings, production_id) / ".lock"

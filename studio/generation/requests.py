@@ -33,7 +33,7 @@ from studio import mediastore
 from studio.app import Studio
 from studio.cut import previews
 from studio.errors import InvalidInput, NotFound, NotPermitted, SlateError
-from studio.generation import provenance
+from studio.generation import provenance, take_intake
 from studio.generation.jobs import JobQueue, QueueConfig
 from studio.generation.provenance import Declared
 from studio.generation.providers import KINDS, Provider, from_settings
@@ -334,15 +334,15 @@ async def attach_previews(studio: Studio, take: Take) -> Take:
 
 async def upload_take(studio: Studio, prod: Production, who: Actor, code: str, path: Path, *,
                       original_name: str = "", declared: dict | None = None) -> Take:
-    """A take made elsewhere: checked, stored, recorded, then given its preview and thumbnail.
+    """A take made elsewhere: checked, stored, recorded, then given its preview and thumbnail
+    (all or nothing: see take_intake).
 
     `declared` is what the creator says of it (provenance.declare's fields: tool, model,
     prompt, seed, motion, cost, source_url, based_on as a revision of the shot)."""
     ref = await production_shots.shot(studio.db, prod, code)
     said = await provenance.declare(studio, ref.shot.id, ref.code, **(declared or {}))
-    stored = await add_take(studio, prod, who, code, path, original_name=original_name,
-                            provenance=said.provenance())
-    return await attach_previews(studio, stored.take)
+    return await take_intake.upload(studio, prod, who, code, path, original_name=original_name,
+                                    provenance=said.provenance(), prepare=attach_previews)
 
 
 async def run_now(studio: Studio, prod: Production, who: Actor, code: str, *,

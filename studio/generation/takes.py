@@ -6,6 +6,7 @@ take, no file in the store).
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,11 +18,11 @@ from storage.takes import Provenance, Take
 from studio import mediastore
 from studio.app import Studio
 from studio.errors import InvalidInput, NotPermitted
-from studio.media import Probe, probe
+from studio.generation import upload_check
+from studio.media import Probe
 from studio.production import board
 from studio.production import shots as production_shots
 from studio.production.people import Actor
-from studio.units import size_text
 
 
 @dataclass(frozen=True)
@@ -31,19 +32,13 @@ class StoredTake:
     code: str
 
 
-def check_upload(studio: Studio, path: Path, *, allowed: tuple[str, ...]) -> Probe:
-    """Refuse a file with the reason: too big, empty, corrupt, wrong kind, too long."""
-    limit = studio.settings.upload_max_bytes
-    size = path.stat().st_size
-    if size > limit:
-        raise InvalidInput(f"the file is {size_text(size)}; the limit is {size_text(limit)}")
-    found = probe(path)
-    if found.kind not in allowed:
-        raise InvalidInput(f"the file is {found.kind}; expected {' or '.join(allowed)}")
-    longest = studio.settings.take_max_seconds
-    if found.duration and found.duration > longest:
-        raise InvalidInput(f"the file lasts {found.duration:.1f} s; at most {longest:g} s")
-    return found
+async def check_upload(studio: Studio, path: Path, *, allowed: tuple[str, ...]) -> Probe:
+    """Refuse a file with the reason: too big, too many pixels, empty, corrupt or cut off,
+    wrong kind, too long (see upload_check); decoding runs off the event loop."""
+    settings = studio.settings
+    limits = upload_check.Limits(settings.upload_max_bytes, settings.upload_max_pixels,
+                                 settings.take_max_seconds)
+    return await asyncio.to_thread(upload_check.check, path, limits, allowed=allowed)
 
 
 async def _store(studio: Studio, tx, path: Path, found: Probe, original_name: str) -> MediaFile:
@@ -69,7 +64,7 @@ async def add_take(
     """Check, store and record a take for shot `code` (e.g. '3.2')."""
     ref = await production_shots.shot(studio.db, prod, code)
     _may_work_on(who, ref.owner_id, prod, ref.chapter_number)
-    found = check_upload(studio, path, allowed=("video", "image", "audio"))
+    found = await check_upload(studio, path, allowed=("video", "image", "audio"))
     async with studio.db.transaction() as tx:
         media = await _store(studio, tx, path, found, original_name or path.name)
         take = await takes.create(tx, ref.shot.id, source=source, media_sha256=media.sha256,
@@ -92,7 +87,7 @@ async def add_stem(
         raise InvalidInput(f"a stem is one of: {', '.join(STEM_KINDS)}")
     chapter = await board.chapter(studio.db, prod, chapter_number)
     _may_work_on(who, chapter.owner_id, prod, chapter.number)
-    found = check_upload(studio, path, allowed=("audio",))
+    found = await check_upload(studio, path, allowed=("audio",))
     async with studio.db.transaction() as tx:
         media = await _store(studio, tx, path, found, original_name or path.name)
         stem = await stems.replace(tx, chapter.id, kind, media.sha256, who.id)

@@ -5,9 +5,10 @@
   line logged inside it, in awaited code too, says `[interaction=123]`. Tasks created inside
   inherit it (asyncio copies the context).
 - A traceback stays on its line: newlines are written as `\\n`, so one event is one line.
-- Every secret in Settings (each SecretStr field, and passwords inside configured URLs) is
-  replaced by `***` in the message, its arguments, the traceback and the stack, whatever
-  logger wrote it (the filter sits on the handler, which every propagated record passes).
+- Every secret in Settings (each SecretStr field, and passwords inside configured URLs) and any
+  Bearer/Token value is replaced by `***` in the message, its arguments, the traceback and
+  the stack, whatever logger wrote it (the filter sits on the handler, which every propagated
+  record passes); studio.ops.masking.mask does it, the same masking as every user-facing text.
 """
 
 from __future__ import annotations
@@ -19,13 +20,10 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import IO
-from urllib.parse import urlsplit
 
-from pydantic import SecretStr
-
+from studio.ops.masking import mask, remember, secret_values
 from studio.ops.settings import Settings
 
-REDACTED = "***"
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s [%(event_id)s] %(message)s"
 
 event_id: ContextVar[str] = ContextVar("slate_event_id", default="-")
@@ -50,32 +48,14 @@ def tag_task(kind: str, ident: object) -> str:
     return tag
 
 
-def secret_values(settings: Settings) -> list[str]:
-    """Every secret the settings hold, longest first (so a secret inside another goes too)."""
-    found: set[str] = set()
-    for name in type(settings).model_fields:
-        value = getattr(settings, name)
-        items: Iterable[object] = value if isinstance(value, list | tuple) else [value]
-        for item in items:
-            if isinstance(item, SecretStr):
-                found.add(item.get_secret_value())
-            elif isinstance(item, str) and "://" in item:
-                # A password in a URL (http://user:pass@host) is a secret too.
-                password = urlsplit(item).password
-                if password:
-                    found.add(password)
-    return sorted((s for s in found if s), key=len, reverse=True)
-
-
 class Redactor:
+    """studio.ops.masking.mask with a fixed list of secrets (those of the settings logged for)."""
+
     def __init__(self, secrets: Iterable[str]) -> None:
         self.secrets = [s for s in secrets if s]
 
     def __call__(self, text: str) -> str:
-        for secret in self.secrets:
-            if secret in text:
-                text = text.replace(secret, REDACTED)
-        return text
+        return mask(text, self.secrets)
 
 
 class RedactingFilter(logging.Filter):
@@ -88,8 +68,6 @@ class RedactingFilter(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         record.event_id = event_id.get()
-        if not self.redact.secrets:
-            return True
         try:
             message = record.getMessage()
         except Exception:
@@ -158,6 +136,7 @@ def setup_logging(settings: Settings, stream: IO[str] | None = None) -> logging.
         root.removeHandler(old)
     _installed.clear()
 
+    remember(settings)
     secrets = secret_values(settings)
     handler = logging.StreamHandler(stream if stream is not None else sys.stderr)
     handler.addFilter(RedactingFilter(secrets))

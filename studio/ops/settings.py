@@ -57,6 +57,9 @@ class Settings(BaseSettings):
     # TEST ONLY: lets links lead to 127.0.0.1/::1 (and over http) for the loopback fakes.
     # Never set it on a real server: a link could then reach services on the bot's machine.
     test_allow_loopback_urls: bool = Field(False, description="tests only: fetch loopback links")
+    # Pictures past Pillow's own limit (89.5 MP) would fail the thumbnail after storing.
+    upload_max_pixels: int = Field(50_000_000, ge=1_000_000, le=89_478_485,
+                                   description="largest picture (width x height) accepted")
 
     # The cut: the production's profile (small previz defaults) and what is kept.
     cut_width: int = Field(640, ge=16, le=7680, multiple_of=2, description="cut picture width")
@@ -294,6 +297,9 @@ def load_settings(**overrides: object) -> Settings:
     """
     try:
         return Settings(**overrides)  # type: ignore[arg-type]
+    except UnicodeDecodeError as exc:  # only the .env file is read as bytes
+        raise SettingsError(f"the .env file is not UTF-8 text (byte 0x{exc.object[exc.start]:02x}"
+                            f" at offset {exc.start}): save it as UTF-8") from None
     except ValidationError as exc:
         first = exc.errors(include_input=False)[0]
         field = str(first["loc"][0]) if first.get("loc") else "?"

@@ -13,6 +13,7 @@ from storage.productions import Production
 from storage.rows import Conn
 from storage.shots import Shot
 from studio.errors import InvalidInput, NotFound
+from studio.units import MAX_NUMBER
 
 # The shell's production lives under guild 0.
 SHELL_GUILD = 0
@@ -82,9 +83,10 @@ async def chapter(db: Database, production: Production, number: int) -> Chapter:
 
 
 async def chapter_in(conn: Conn, production: Production, number: int) -> Chapter:
-    found = await chapters.by_number(conn, production.id, number)
+    found = await chapters.by_number(conn, production.id, number) \
+        if 0 < number <= MAX_NUMBER else None  # past SQLite's integers: no such chapter
     if found is None:
-        raise NotFound(f"there is no chapter {number}")
+        raise NotFound(f"there is no chapter {str(number)[:20]}")
     return found
 
 

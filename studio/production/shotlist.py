@@ -11,7 +11,10 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
+import stat
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from storage import audit, chapters, shots
 from storage.db import Database
@@ -21,7 +24,7 @@ from studio.notion import mapping
 from studio.production import schedule
 from studio.production.people import Actor, require_producer
 from studio.production.shots import MAX_DURATION_S
-from studio.units import size_text
+from studio.units import MAX_NUMBER, size_text
 
 # Accepted spellings of each column, as people type them in spreadsheets.
 _ALIASES = {
@@ -91,6 +94,28 @@ class ImportReport:
 
 # --- parsing --------------------------------------------------------------------------------
 
+def read_file(path: Path, max_bytes: int) -> bytes:
+    """A shot list's bytes, read only when it is a regular file within the limit, and never
+    more than the limit (a FIFO would hang the read, /dev/zero would fill the memory)."""
+    try:
+        # Non-blocking: opening a FIFO with no writer must not wait; fstat then refuses it.
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    except OSError as exc:
+        raise ShotListError(f"cannot read {path.name}: {exc.strerror or exc}") from None
+    with os.fdopen(fd, "rb") as handle:
+        facts = os.fstat(fd)
+        if not stat.S_ISREG(facts.st_mode):
+            raise ShotListError(f"{path.name} is not a regular file")
+        if facts.st_size > max_bytes:
+            raise ShotListError(f"the file is {size_text(facts.st_size)}; a shot list may be "
+                                f"at most {size_text(max_bytes)}")
+        data = handle.read(max_bytes + 1)
+    if len(data) > max_bytes:  # it grew after the check
+        raise ShotListError(f"the file is over {size_text(max_bytes)}, the most a shot list "
+                            "may be")
+    return data
+
+
 def _decode(data: bytes, max_bytes: int) -> str:
     if len(data) > max_bytes:
         raise ShotListError(f"the file is {size_text(len(data))}; a shot list may be at most "
@@ -129,6 +154,9 @@ def _positive_int(value: object, line: int, name: str) -> int:
         raise ShotListError(f"'{shown}' is not a whole number", line=line, field=name) from None
     if number <= 0:
         raise ShotListError(f"{number} must be 1 or more", line=line, field=name)
+    if number > MAX_NUMBER:  # SQLite's integers end at 2**63 - 1
+        raise ShotListError(f"'{text[:30]}' is too large (at most {MAX_NUMBER})", line=line,
+                            field=name)
     return number
 
 
@@ -257,6 +285,10 @@ def parse_json(text: str) -> tuple[list[ShotRow], list[str]]:
             value, index = decoder.raw_decode(text, index)
         except json.JSONDecodeError as exc:
             raise ShotListError(f"is not valid JSON ({exc.msg})", line=exc.lineno) from None
+        except RecursionError:
+            raise ShotListError("the JSON is nested too deeply for a shot", line=line) from None
+        except ValueError as exc:  # e.g. an integer of more than 4300 digits
+            raise ShotListError(f"is not usable JSON ({exc})"[:120], line=line) from None
         index = _skip_space(text, index)
         if not isinstance(value, dict):
             raise ShotListError("each shot is an object with named fields", line=line)

@@ -17,6 +17,7 @@ from studio.production.schedule import (
     refuse_notion_owned,
     require_owner_or_producer,
 )
+from studio.units import MAX_NUMBER
 
 SHOT_STATUSES = ("todo", "wip", "needs_review", "approved", "retake", "omitted")
 
@@ -31,8 +32,10 @@ MAX_DURATION_S = 600.0
 def parse_code(code: str) -> tuple[int, int]:
     """'3.2' → (3, 2): chapter 3, shot 2."""
     parts = code.strip().split(".")
-    if len(parts) != 2 or not all(p.isdigit() and int(p) > 0 for p in parts):
-        raise InvalidInput(f"'{code.strip()[:20]}' is not a shot: write chapter.shot, e.g. 3.2")
+    if len(parts) != 2 or not all(p.isascii() and p.isdigit() and len(p) < 20
+                                  and 0 < int(p) <= MAX_NUMBER
+                                  for p in parts):
+        raise InvalidInput(f"'{code.strip()[:40]}' is not a shot: write chapter.shot, e.g. 3.2")
     return int(parts[0]), int(parts[1])
 
 

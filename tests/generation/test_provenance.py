@@ -116,7 +116,7 @@ async def test_a_take_made_from_another_shows_its_chain(
 
 async def test_the_editors_metadata_carries_an_uploaded_takes_provenance(
         studio: Studio, sample: Production, owner: Actor, producer: Actor, tmp_path: Path):
-    from studio.cut import editorial, plan
+    from studio.cut import editorial, handoff, plan
     from studio.review import approvals
 
     await requests.upload_take(studio, sample, owner, "1.1", still(tmp_path / "a.png"),
@@ -128,8 +128,9 @@ async def test_the_editors_metadata_carries_an_uploaded_takes_provenance(
                                          "based_on": 1})
     await approvals.approve(studio.db, sample, producer, "1.1r2")
     line = await plan.timeline_of(studio, sample)
-    timeline = editorial.to_otio(line, [tmp_path / "segment.mp4"] * len(line.entries),
-                                 [tmp_path / "stem.wav"] * len(line.stems))
+    package, _, _ = await handoff.plan(studio, line, [tmp_path / "segment.mp4"] * len(line.entries),
+                                       [tmp_path / "stem.wav"] * len(line.stems), 1)
+    timeline = editorial.to_otio(line, package)
     first = timeline.video_tracks()[0][0].metadata["slate"]
     assert {k: first[k] for k in ("provider", "model", "source", "prompt", "seed", "motion",
                                   "cost_usd", "source_url", "based_on_revision")} == {

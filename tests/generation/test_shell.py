@@ -38,7 +38,7 @@ def run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
 
     assert slate("init", "--title", "Low Tide")[0] == 0
     assert slate("import-shots", str(EXAMPLE))[0] == 0
-    assert slate("--as", "Maya", "claim", "1")[0] == 0
+    assert slate("--new-member", "--as", "Maya", "claim", "1")[0] == 0
     return slate
 
 
@@ -66,8 +66,8 @@ def test_take_and_stem_add_store_what_the_terminal_reports(run: Run, tmp_path: P
         (1, "", "slate: the file is video; expected audio")
     # Someone else's chapter: only its owner or a producer (the shell is the producer's own
     # terminal, so --as names whose upload it is, with the producer's rights).
-    code, out, _ = run("--as", "Jonas", "stem", "add", "--chapter", "2", "--kind", "music",
-                       str(voice))
+    code, out, _ = run("--new-member", "--as", "Jonas", "stem", "add", "--chapter", "2",
+                       "--kind", "music", str(voice))
     assert code == 0 and "chapter 2 music" in out
     assert run("stem", "add", "--chapter", "99", "--kind", "vo", str(voice)) == \
         (1, "", "slate: there is no chapter 99")
