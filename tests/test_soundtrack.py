@@ -98,6 +98,8 @@ async def test_pieces_join_gaplessly_and_a_stem_spanning_shots_is_intact(
     # group=1: every piece is its own encode, so every join is between two encodes (as after
     # an approval); the default groups adjacent new pieces into one encode.
     monkeypatch.setattr(soundtrack, "GROUP", group)
+    # The music track of a multi-track master (opt-in): a stem's own sound, heard unmixed.
+    studio.settings = studio.settings.model_copy(update={"cut_stem_tracks": True})
     # Each chapter's stem spans all its shots: its sound crosses four or two piece joins and,
     # on the music track, the join between the chapters.
     one = sound_file(tmp_path / "one.wav", RICH.format(d=2.5))
@@ -260,6 +262,8 @@ async def test_a_chapter_measured_shot_by_shot_measures_as_a_whole_and_one_take_
 async def test_silence_inside_a_piece_is_exact_silence_and_the_sound_around_it_is_whole(
     studio: Studio, film: Production, producer: Actor, tmp_path: Path
 ) -> None:
+    # Read from the takes' own track (a multi-track master, opt-in): no gain between.
+    studio.settings = studio.settings.model_copy(update={"cut_stem_tracks": True})
     # Shot 1.2's take beeps for its first 0.1 s and is then silent to its end (0.5 s).
     await approve(studio, film, producer, "1.2", take_with_sound(
         tmp_path / "beep.mov", 0.5, "sine=f=500:d=0.1,volume=-6dB,apad=whole_dur=0.5"))
@@ -276,6 +280,8 @@ async def test_silence_inside_a_piece_is_exact_silence_and_the_sound_around_it_i
 async def test_a_sound_between_silences_is_coded_whole_from_its_onset_to_its_end(
     studio: Studio, film: Production, producer: Actor, tmp_path: Path
 ) -> None:
+    # Read from the takes' own track (a multi-track master, opt-in): no gain between.
+    studio.settings = studio.settings.model_copy(update={"cut_stem_tracks": True})
     # Shot 1.3: 0.2 s of silence, a rich 0.15 s burst starting abruptly, silence to its end.
     # Its stretch is encoded from silence with no pre-roll and followed by two frames of
     # zeros: what the encoder hears is the film itself, so nothing at either edge is lost.

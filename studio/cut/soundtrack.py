@@ -1,5 +1,8 @@
 """The film's sound as pieces on the AAC grid, encoded in-process and cached one by one.
 
+The watch copy has one track, the mix; a multi-track master (SLATE_CUT_STEM_TRACKS) also has
+the takes' own sound and one track per stem kind (tracks_of).
+
 The film's sound is a grid of 1024-sample frames from sample 0 (after one priming frame the
 MP4 edit list skips). Pieces are cut at the shots' starts rounded to the grid; each track's
 piece [a, b) is encoded (PyAV's aac encoder) from the film's own PCM for that track (read
@@ -113,8 +116,9 @@ class Measured:
 
 
 def tracks_of(line: Timeline) -> list[str]:
-    """The film's audio tracks in order: the mix, the takes' own sound, one per stem kind."""
-    return ["mix", "takes", *line.stem_kinds]
+    """The film's audio tracks in order: the mix; then, in a multi-track master only, the
+    takes' own sound and one per stem kind (an editor gets those as files in the hand-off)."""
+    return ["mix", "takes", *line.stem_kinds] if line.stem_tracks else ["mix"]
 
 
 def film_end(line: Timeline) -> int:
