@@ -16,6 +16,7 @@ from studio import mediastore
 from studio.app import Studio
 from studio.cut import build, loudness, soundtrack
 from studio.generation import takes
+from studio.generation.standin import make_standin_take
 from studio.media import ffmpeg_exe
 from studio.ops.settings import Settings, load_settings
 from studio.production import shotlist
@@ -306,3 +307,36 @@ async def test_a_sound_between_silences_is_coded_whole_from_its_onset_to_its_end
     # Two frames after the burst, up to the next shot: exactly zero, as before its onset.
     assert not np.any(heard[:, start + end + 3 * 1024:start + 24000])
     assert not np.any(heard[:, start:start + onset - 3 * 1024])
+
+
+async def test_the_sound_is_the_same_however_little_decoded_sound_a_build_keeps(
+    studio: Studio, film: Production, producer: Actor, tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A film's length must not grow what a build holds: its sources' PCM and its chapters'
+    # limited mixes are forgotten beyond a budget and read again when asked. With the least
+    # budget (one source, one mix), every piece is the one an unbounded build makes.
+    await takes.add_stem(studio, film, producer, 1, "music",
+                         sound_file(tmp_path / "one.wav", RICH.format(d=2.5)))
+    await takes.add_stem(studio, film, producer, 2, "vo",
+                         sound_file(tmp_path / "two.wav", RICH.format(d=1.5)))
+    for code in ("1.2", "2.1"):
+        await approve(studio, film, producer, code,
+                      take_with_sound(tmp_path / f"{code}.mov", 0.5, RICH.format(d=0.5)))
+    monkeypatch.setattr(soundtrack, "KEPT_PCM", 1)
+    monkeypatch.setattr(soundtrack, "KEPT_MIXES", 1)
+    lean = await build.build(studio, film)
+    keys = mix_keys(lean)
+    assert len(set(keys)) > 4
+    kept = {key: (studio.settings.cache_path / "soundtrack" / key[:2] / key).read_bytes()
+            for key in keys if not key.startswith("silence")}
+    monkeypatch.undo()
+    for entry in (studio.settings.cache_path / "soundtrack").glob("*/*"):
+        entry.unlink()
+    await approve(studio, film, producer, "1.1", make_standin_take(tmp_path / "1.1.mp4", "1.1",
+                                                                   seconds=0.5))
+    roomy = await build.build(studio, film)  # a new picture alone: the same sound, made anew
+    assert roomy.encoded == 1 and mix_keys(roomy) == keys
+    assert {key: (studio.settings.cache_path / "soundtrack" / key[:2] / key).read_bytes()
+            for key in kept} == kept
+    assert np.array_equal(pcm_of(roomy.film), pcm_of(lean.film))
