@@ -123,7 +123,8 @@ async def test_mixed_takes_make_a_verified_cut_matching_the_timeline(
     assert abs(duration - float(Fraction(line.frames) / fps)) <= len(line.entries) / float(fps)
     video = [s for s in streams if s.kind == "video"]
     assert [(s.codec, s.width, s.height) for s in video] == [("h264", 320, 180)]
-    assert [s.title for s in streams if s.kind == "audio"] == ["Mix", "Takes", "Music", "VO"]
+    # The watch copy: the picture and one stereo mix (the stems reach an editor as files).
+    assert [s.title for s in streams if s.kind == "audio"] == ["Mix"]
     with av.open(str(result.film)) as container:
         stream = container.streams.video[0]
         assert stream.average_rate == fps
@@ -140,7 +141,14 @@ async def test_mixed_takes_make_a_verified_cut_matching_the_timeline(
         assert first.pts == 0
         assert container.metadata.get("title") == line.production_title
         assert container.streams.audio[0].disposition & av.stream.Disposition.default
-    assert len(channel_zero(result.film, 3)) >= line.profile.samples(line.frames)
+        assert container.streams.audio[0].codec_context.channels == 2  # one stereo mix
+    mix = channel_zero(result.film, 0)
+    assert len(mix) >= line.profile.samples(line.frames)
+    # The stems are in the mix: chapter 1's VO under its silent takes, chapter 2's music.
+    p = line.profile
+    for entry in (line.entries[0], line.entries[4]):
+        at = p.samples(entry.start_frame)
+        assert max(map(abs, mix[at + 2400:at + 7200])) > 0.05, entry.code
     assert {"normalizing", "stitching", "verifying", "published"} <= stages
     assert result.cut.state == "published" and result.cut.version == 1
     assert "6/8 shots approved (75%)" in result.changelog
@@ -149,6 +157,40 @@ async def test_mixed_takes_make_a_verified_cut_matching_the_timeline(
     credits = result.credits.read_text(encoding="utf-8")
     assert "Chapter 1 — Dawn: Maya" in credits and "FFmpeg" in credits
     assert layout.latest_link(studio.settings, film.id).resolve() == result.directory
+
+
+async def test_a_multi_track_master_is_an_opt_in_built_beside_the_mix(
+    studio: Studio, film: Production, producer: Actor, tmp_path: Path
+) -> None:
+    await approve(studio, film, producer, "1.1",
+                  make_standin_take(tmp_path / "a.mp4", "1.1", audio=True))
+    await takes.add_stem(studio, film, producer, 2, "music", make_tone(tmp_path / "m.wav", 3))
+    await takes.add_stem(studio, film, producer, 1, "vo", make_tone(tmp_path / "vo.wav", 2))
+    plain = await build.build(studio, film)
+    assert [s.title for s in streams_of(plain.film)[1] if s.kind == "audio"] == ["Mix"]
+    assert await build.nightly(studio, film) is None  # nothing changed
+
+    # Switched on, the next night builds the master: the mix, then the takes' own sound and
+    # one track per stem kind, each the length of the film and heard where its source is.
+    studio.settings = studio.settings.model_copy(update={"cut_stem_tracks": True})
+    master = await build.nightly(studio, film)
+    assert master is not None and master.cut.state == "published"
+    assert master.encoded == 0  # the pictures are the same segments
+    _, streams = streams_of(master.film)
+    assert [s.title for s in streams if s.kind == "audio"] == ["Mix", "Takes", "Music", "VO"]
+    line = master.timeline
+    p = line.profile
+    first, chapter_two = (p.samples(line.entries[i].start_frame) for i in (0, 4))
+    heard = {n: channel_zero(master.film, n) for n in range(4)}
+    for n in range(4):
+        assert len(heard[n]) >= p.samples(line.frames)
+    assert max(map(abs, heard[1][first:first + 4800])) > 0.05  # the take's own sound
+    assert max(map(abs, heard[1][chapter_two:chapter_two + 4800])) == 0  # no take there
+    assert max(map(abs, heard[2][chapter_two:chapter_two + 4800])) > 0.05  # the music
+    assert max(map(abs, heard[2][first:first + 4800])) == 0  # chapter 1 has none
+    assert max(map(abs, heard[3][first:first + 4800])) > 0.05  # chapter 1's VO
+    # The mix is the same one either way.
+    assert channel_zero(master.film, 0) == channel_zero(plain.film, 0)
 
 
 async def test_mix_is_loudness_normalized_to_the_target(
@@ -221,21 +263,22 @@ async def test_second_build_reencodes_nothing_and_an_approval_reencodes_one_shot
                   make_standin_take(tmp_path / "b.mp4", "2.3", audio=True))
     third = await build.build(studio, film)
     # One video segment is encoded, and the sound around shot 2.3 only: its piece and the two
-    # beside it (their pre- and post-roll reach into it), on the mix and the takes tracks, and
-    # chapter 2's loudness; every other piece of every track comes from the cache.
+    # beside it (their pre- and post-roll reach into it) on the film's one track, the mix, and
+    # chapter 2's loudness; every other piece comes from the cache.
     assert third.encoded == 1
     before, after = piece_keys(second.directory), piece_keys(third.directory)
     assert before.keys() == after.keys()  # the same pieces: the shot kept its length
     changed = {k for k in after if after[k] != before[k]}
     shot = 6  # 2.3 is the seventh entry: one piece per shot here
-    assert changed == {(t, n) for t in ("mix", "takes") for n in (shot - 1, shot, shot + 1)}
-    assert (third.sound_encoded, third.sound_reused) == (7, 2)  # chapter 1, the credits
+    assert {t for t, _ in after} == {"mix"}
+    assert changed == {("mix", n) for n in (shot - 1, shot, shot + 1)}
+    assert (third.sound_encoded, third.sound_reused) == (4, 2)  # chapter 1, the credits
     runs = (third.directory / "soundtrack.txt").read_text().split()
     assert set(runs) == {k for k in after.values()} | set(gain_keys(third))
-    # The new take's sound is in the film: its takes track is no longer silent in chapter 2.
+    # The new take's sound is in the film: its mix is no longer silent in chapter 2.
     at = third.timeline.profile.samples(third.timeline.entries[6].start_frame)
-    assert max(map(abs, channel_zero(third.film, 1)[at:at + 4800])) > 0.05
-    assert max(map(abs, channel_zero(second.film, 1)[at:at + 4800])) == 0
+    assert max(map(abs, channel_zero(third.film, 0)[at:at + 4800])) > 0.05
+    assert max(map(abs, channel_zero(second.film, 0)[at:at + 4800])) == 0
     assert "new: shot 2.3" in third.changelog and "2/8 shots approved" in third.changelog
     # Retention keeps 2 published cuts on disk; every cut keeps its row.
     home = layout.cuts_home(studio.settings, film.id)
@@ -488,10 +531,11 @@ async def test_sound_stays_in_sync_with_the_picture_over_many_shots(
         white = [n for n, frame in enumerate(container.decode(stream))
                  if bytes(frame.planes[0])[frame.planes[0].line_size * 90 + 160] > 200]
     assert white == [e.start_frame for e in shots_]
-    # The sound: each beep starts on its shot's first sample, on the takes track and the mix,
-    # from the first shot to the last: nothing drifts across 120 shots and 7 sound runs.
+    # The sound: each beep starts on its shot's first sample, in the film's one track (the
+    # mix), from the first shot to the last: nothing drifts across 120 shots and 7 sound runs.
     p = line.profile
-    for track in (1, 0):
+    assert [s.kind for s in streams_of(result.film)[1]].count("audio") == 1
+    for track in (0,):
         sound = channel_zero(result.film, track)
         assert abs(len(sound) - p.samples(line.frames)) < 2048  # the film's length, + one frame
         late = []
@@ -555,6 +599,8 @@ async def test_a_stem_lost_from_the_media_store_is_left_out_and_its_owner_told(
 ) -> None:
     from cogs.cut import describe
 
+    # A multi-track master (opt-in): the stem left out is missing from the film's tracks.
+    studio.settings = studio.settings.model_copy(update={"cut_stem_tracks": True})
     await approve(studio, film, producer, "1.1", make_standin_take(tmp_path / "a.mp4", "1.1",
                                                                    audio=True))
     music = await takes.add_stem(studio, film, producer, 1, "music",

@@ -16,6 +16,7 @@ from studio import mediastore
 from studio.app import Studio
 from studio.cut import build, loudness, soundtrack
 from studio.generation import takes
+from studio.generation.standin import make_standin_take
 from studio.media import ffmpeg_exe
 from studio.ops.settings import Settings, load_settings
 from studio.production import shotlist
@@ -98,6 +99,8 @@ async def test_pieces_join_gaplessly_and_a_stem_spanning_shots_is_intact(
     # group=1: every piece is its own encode, so every join is between two encodes (as after
     # an approval); the default groups adjacent new pieces into one encode.
     monkeypatch.setattr(soundtrack, "GROUP", group)
+    # The music track of a multi-track master (opt-in): a stem's own sound, heard unmixed.
+    studio.settings = studio.settings.model_copy(update={"cut_stem_tracks": True})
     # Each chapter's stem spans all its shots: its sound crosses four or two piece joins and,
     # on the music track, the join between the chapters.
     one = sound_file(tmp_path / "one.wav", RICH.format(d=2.5))
@@ -260,6 +263,8 @@ async def test_a_chapter_measured_shot_by_shot_measures_as_a_whole_and_one_take_
 async def test_silence_inside_a_piece_is_exact_silence_and_the_sound_around_it_is_whole(
     studio: Studio, film: Production, producer: Actor, tmp_path: Path
 ) -> None:
+    # Read from the takes' own track (a multi-track master, opt-in): no gain between.
+    studio.settings = studio.settings.model_copy(update={"cut_stem_tracks": True})
     # Shot 1.2's take beeps for its first 0.1 s and is then silent to its end (0.5 s).
     await approve(studio, film, producer, "1.2", take_with_sound(
         tmp_path / "beep.mov", 0.5, "sine=f=500:d=0.1,volume=-6dB,apad=whole_dur=0.5"))
@@ -276,6 +281,8 @@ async def test_silence_inside_a_piece_is_exact_silence_and_the_sound_around_it_i
 async def test_a_sound_between_silences_is_coded_whole_from_its_onset_to_its_end(
     studio: Studio, film: Production, producer: Actor, tmp_path: Path
 ) -> None:
+    # Read from the takes' own track (a multi-track master, opt-in): no gain between.
+    studio.settings = studio.settings.model_copy(update={"cut_stem_tracks": True})
     # Shot 1.3: 0.2 s of silence, a rich 0.15 s burst starting abruptly, silence to its end.
     # Its stretch is encoded from silence with no pre-roll and followed by two frames of
     # zeros: what the encoder hears is the film itself, so nothing at either edge is lost.
@@ -300,3 +307,36 @@ async def test_a_sound_between_silences_is_coded_whole_from_its_onset_to_its_end
     # Two frames after the burst, up to the next shot: exactly zero, as before its onset.
     assert not np.any(heard[:, start + end + 3 * 1024:start + 24000])
     assert not np.any(heard[:, start:start + onset - 3 * 1024])
+
+
+async def test_the_sound_is_the_same_however_little_decoded_sound_a_build_keeps(
+    studio: Studio, film: Production, producer: Actor, tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A film's length must not grow what a build holds: its sources' PCM and its chapters'
+    # limited mixes are forgotten beyond a budget and read again when asked. With the least
+    # budget (one source, one mix), every piece is the one an unbounded build makes.
+    await takes.add_stem(studio, film, producer, 1, "music",
+                         sound_file(tmp_path / "one.wav", RICH.format(d=2.5)))
+    await takes.add_stem(studio, film, producer, 2, "vo",
+                         sound_file(tmp_path / "two.wav", RICH.format(d=1.5)))
+    for code in ("1.2", "2.1"):
+        await approve(studio, film, producer, code,
+                      take_with_sound(tmp_path / f"{code}.mov", 0.5, RICH.format(d=0.5)))
+    monkeypatch.setattr(soundtrack, "KEPT_PCM", 1)
+    monkeypatch.setattr(soundtrack, "KEPT_MIXES", 1)
+    lean = await build.build(studio, film)
+    keys = mix_keys(lean)
+    assert len(set(keys)) > 4
+    kept = {key: (studio.settings.cache_path / "soundtrack" / key[:2] / key).read_bytes()
+            for key in keys if not key.startswith("silence")}
+    monkeypatch.undo()
+    for entry in (studio.settings.cache_path / "soundtrack").glob("*/*"):
+        entry.unlink()
+    await approve(studio, film, producer, "1.1", make_standin_take(tmp_path / "1.1.mp4", "1.1",
+                                                                   seconds=0.5))
+    roomy = await build.build(studio, film)  # a new picture alone: the same sound, made anew
+    assert roomy.encoded == 1 and mix_keys(roomy) == keys
+    assert {key: (studio.settings.cache_path / "soundtrack" / key[:2] / key).read_bytes()
+            for key in kept} == kept
+    assert np.array_equal(pcm_of(roomy.film), pcm_of(lean.film))

@@ -26,6 +26,7 @@ from studio.media import (
 from studio.ops.settings import Settings
 
 FILM = "film.mp4"
+PREVIEW_MIN_KBPS = 150  # the least video bitrate a preview is worth making at
 
 
 
@@ -154,7 +155,11 @@ async def preview(settings: Settings, film: Path, staging: Path, line: Timeline)
         return film
     preview = staging / "preview.mp4"
     # Leave room for the audio at 64 kb/s; aim the video at what remains.
-    video_kbps = max(50, int(limit * 8 * 0.9 / max(line.duration, 1) / 1000) - 64)
+    video_kbps = int(limit * 8 * 0.9 / max(line.duration, 1) / 1000) - 64
+    if video_kbps < PREVIEW_MIN_KBPS:
+        # Too long to be watchable at that size (a feature film would get a few kb/s), and
+        # its re-encode would cost every night more than the cut: the post links the film.
+        return None
     try:
         await run_ffmpeg(["-v", "error", "-i", str(film), "-map", "0:v:0", "-map", "0:a:0",
                           "-vf", "scale=-2:min(ih\\,360)", "-c:v", "libx264", "-preset",

@@ -27,7 +27,7 @@ async def timeline_of(studio: Studio, prod: Production) -> Timeline:
     settings = studio.settings
     profile = Profile.of(settings)
     conn = studio.db.reader
-    line = Timeline(prod.title, profile)
+    line = Timeline(prod.title, profile, stem_tracks=settings.cut_stem_tracks)
     all_chapters = await chapters.all_of(conn, prod.id)
     owners = await members.many(conn, [c.owner_id for c in all_chapters if c.owner_id])
     kept = [c for c in all_chapters if c.status != "omitted"]

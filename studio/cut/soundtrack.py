@@ -1,5 +1,8 @@
 """The film's sound as pieces on the AAC grid, encoded in-process and cached one by one.
 
+The watch copy has one track, the mix; a multi-track master (SLATE_CUT_STEM_TRACKS) also has
+the takes' own sound and one track per stem kind (tracks_of).
+
 The film's sound is a grid of 1024-sample frames from sample 0 (after one priming frame the
 MP4 edit list skips). Pieces are cut at the shots' starts rounded to the grid; each track's
 piece [a, b) is encoded (PyAV's aac encoder) from the film's own PCM for that track (read
@@ -25,10 +28,12 @@ import json
 import os
 import secrets
 import threading
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 import av
 import numpy as np
@@ -52,7 +57,12 @@ GROUP = 16  # adjacent new pieces per encode: the encoder's slow first frames pa
 # constant rate the encoder searched a sparse track's frames up to six times over for bits
 # it had no use for (see the README).
 QUALITY = 2.0
+KEPT_PCM = 192 * 2**20  # bytes of sources' PCM a build keeps decoded (a few chapters' stems)
+KEPT_MIXES = 4  # chapters' limited mixes kept whole (one per sound thread, and neighbours)
 CODING = {"aac_coder": "fast", "flags": "+qscale", "global_quality": str(round(QUALITY * 118))}
+
+
+_K = TypeVar("_K")
 
 
 class StemUnreadable(Exception):
@@ -113,8 +123,9 @@ class Measured:
 
 
 def tracks_of(line: Timeline) -> list[str]:
-    """The film's audio tracks in order: the mix, the takes' own sound, one per stem kind."""
-    return ["mix", "takes", *line.stem_kinds]
+    """The film's audio tracks in order: the mix; then, in a multi-track master only, the
+    takes' own sound and one per stem kind (an editor gets those as files in the hand-off)."""
+    return ["mix", "takes", *line.stem_kinds] if line.stem_tracks else ["mix"]
 
 
 def film_end(line: Timeline) -> int:
@@ -168,7 +179,9 @@ class Sources:
                       for k, s in enumerate(line.stems)]
         self._take_starts = [start for start, _, _ in self.takes]  # sorted: timeline order
         self._longest = max((length for _, length, _ in self.takes), default=0)
-        self._pcm: dict[Path, np.ndarray] = {}
+        # The sources read lately, kept up to KEPT_PCM bytes: a film's pieces are made roughly
+        # in its order, so its length does not grow what the build holds.
+        self._pcm: OrderedDict[Path, np.ndarray] = OrderedDict()
         self._lock = threading.Lock()
 
     def overlapping(self, track: str, lo: int, hi: int) -> list[list[object]]:
@@ -190,10 +203,13 @@ class Sources:
     def _load(self, path: Path, length: int, stem: StemEntry | None = None) -> np.ndarray:
         with self._lock:
             kept = self._pcm.get(path)
+            if kept is not None:
+                self._pcm.move_to_end(path)
         if kept is None or kept.shape[1] < length:
             kept = _segment_pcm(path, length) if stem is None else _stem_pcm(stem, path, length)
             with self._lock:
                 self._pcm[path] = kept
+                _trim(self._pcm, KEPT_PCM)
         return kept
 
     def pcm(self, track: str, lo: int, hi: int) -> np.ndarray:
@@ -213,6 +229,13 @@ class Sources:
             if (track == "mix" or s.kind == track) and start < hi and start + length > lo:
                 place(start, length, self._load(path, length, s))
         return out
+
+
+def _trim(kept: OrderedDict[_K, np.ndarray], budget: int) -> None:
+    """Forget the least recently used arrays beyond `budget` bytes (the newest stays)."""
+    total = sum(a.nbytes for a in kept.values())
+    while total > budget and len(kept) > 1:
+        total -= kept.popitem(last=False)[1].nbytes
 
 
 def _fit(samples: np.ndarray, length: int) -> np.ndarray:
@@ -615,17 +638,25 @@ async def _build(line: Timeline, segments: list[Path], stem_files: list[Path], c
 
     silence = await loop.run_in_executor(pool, silent_frame, cache)
     silent = _cached(silence, "the silent frame")
-    mixes: dict[str, np.ndarray] = {}
+    mixes: OrderedDict[str, np.ndarray] = OrderedDict()  # the last few, made again if asked
+    mixes_lock = threading.Lock()
     # One lock per run: two chapters' limiters run side by side, one chapter's only once.
     mix_locks = {run.label: threading.Lock() for run in runs}
 
     def chapter_mix(run: Run) -> np.ndarray:
         """A run's whole mix at its gain (the limiter needs the whole chapter), made once."""
         with mix_locks[run.label]:
-            if run.label not in mixes:
-                mixes[run.label] = loudness.apply(sources.pcm("mix", run.start, run.end),
-                                                  gains[run.label].gain)
-            return mixes[run.label]
+            with mixes_lock:
+                made = mixes.get(run.label)
+            if made is None:
+                made = loudness.apply(sources.pcm("mix", run.start, run.end),
+                                      gains[run.label].gain)
+            with mixes_lock:
+                mixes[run.label] = made
+                mixes.move_to_end(run.label)
+                while len(mixes) > KEPT_MIXES:
+                    mixes.popitem(last=False)
+            return made
 
     def track_pcm(track: str, lo: int, hi: int) -> np.ndarray:
         if track != "mix":

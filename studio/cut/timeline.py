@@ -124,6 +124,9 @@ class Timeline:
     entries: list[Entry] = field(default_factory=list)
     stems: list[StemEntry] = field(default_factory=list)
     credits: list[tuple[str, str]] = field(default_factory=list)
+    # The watch copy carries the mix alone; a multi-track master (the takes' sound and each
+    # stem kind beside it) only when the production asks for one (SLATE_CUT_STEM_TRACKS).
+    stem_tracks: bool = False
 
     @property
     def frames(self) -> int:
@@ -163,7 +166,7 @@ class Timeline:
                 "frames": self.frames, "duration": self.duration,
                 "entries": [asdict(e) for e in self.entries],
                 "stems": [asdict(s) for s in self.stems],
-                "credits": self.credits}
+                "credits": self.credits, "stem_tracks": self.stem_tracks}
 
     def digest(self) -> str:
         return hashlib.sha256(json.dumps(self.to_json(), sort_keys=True).encode()).hexdigest()

@@ -73,6 +73,8 @@ class Settings(BaseSettings):
                                        description="seconds each end-credits card is held")
     cut_preview_max_bytes: int = Field(10 * 1024 * 1024, ge=1024,
                                        description="largest preview posted to Discord")
+    cut_stem_tracks: bool = Field(False, description="the film also carries the takes' sound "
+                                                     "and each stem kind as tracks of their own")
     cuts_url: str | None = Field(None, pattern=r"^https?://",
                                  description="public URL where DATA_DIR/cuts is served, for "
                                              "links to cuts too big to post")
