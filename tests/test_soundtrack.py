@@ -14,7 +14,7 @@ from storage import shots
 from storage.productions import Production
 from studio import mediastore
 from studio.app import Studio
-from studio.cut import build, loudness, soundtrack
+from studio.cut import build, layout, loudness, soundtrack
 from studio.generation import takes
 from studio.generation.standin import make_standin_take
 from studio.media import ffmpeg_exe
@@ -326,17 +326,18 @@ async def test_the_sound_is_the_same_however_little_decoded_sound_a_build_keeps(
     monkeypatch.setattr(soundtrack, "KEPT_PCM", 1)
     monkeypatch.setattr(soundtrack, "KEPT_MIXES", 1)
     lean = await build.build(studio, film)
+    pieces = layout.cache_home(studio.settings, film.id) / "soundtrack"
     keys = mix_keys(lean)
     assert len(set(keys)) > 4
-    kept = {key: (studio.settings.cache_path / "soundtrack" / key[:2] / key).read_bytes()
+    kept = {key: (pieces / key[:2] / key).read_bytes()
             for key in keys if not key.startswith("silence")}
     monkeypatch.undo()
-    for entry in (studio.settings.cache_path / "soundtrack").glob("*/*"):
+    for entry in (pieces).glob("*/*"):
         entry.unlink()
     await approve(studio, film, producer, "1.1", make_standin_take(tmp_path / "1.1.mp4", "1.1",
                                                                    seconds=0.5))
     roomy = await build.build(studio, film)  # a new picture alone: the same sound, made anew
     assert roomy.encoded == 1 and mix_keys(roomy) == keys
-    assert {key: (studio.settings.cache_path / "soundtrack" / key[:2] / key).read_bytes()
+    assert {key: (pieces / key[:2] / key).read_bytes()
             for key in kept} == kept
     assert np.array_equal(pcm_of(roomy.film), pcm_of(lean.film))
