@@ -70,21 +70,23 @@ async def board(request: web.Request) -> web.Response:
     return _html(pages.board(view, access.token_of(request)))
 
 
+async def _screening(request: web.Request) -> screening.Screening:
+    """The cut the URL names, as the screening page and its chapters track show it."""
+    return await screening.screening(request.app[STUDIO], await _production(request),
+                                     int(request.match_info["version"]))
+
+
 async def cut_page(request: web.Request) -> web.Response:
-    studio = request.app[STUDIO]
     try:
-        view = await screening.screening(studio, await _production(request),
-                                         int(request.match_info["version"]))
+        view = await _screening(request)
     except NotFound as exc:
         return _missing(request, exc)
     return _html(pages.screening(view, access.token_of(request)))
 
 
 async def chapters_vtt(request: web.Request) -> web.Response:
-    studio = request.app[STUDIO]
     try:
-        view = await screening.screening(studio, await _production(request),
-                                         int(request.match_info["version"]))
+        view = await _screening(request)
     except NotFound as exc:
         return _missing(request, exc)
     return web.Response(text=pages.chapters_vtt(view), content_type="text/vtt",

@@ -5,19 +5,15 @@ from __future__ import annotations
 
 import asyncio
 import re
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from storage import timers as timer_rows
-from storage import vote_windows
 from studio.production import board
 from studio.production.people import actor
 from studio.review import rules, windows
 from studio.review.ballots import VOTE_AGAINST, VOTE_FOR
-from studio.review.timers import stamp, utcnow
 from tests import media_kit
-from tests.discord.test_review import _ready, until
+from tests.discord.test_review import _ready, end_open_votes, until
 from tests.fakes.discord import Attachment, FakeDiscord
 from tests.fakes.discord.fixtures import EXAMPLES, Stage
 
@@ -176,17 +172,7 @@ async def test_a_vote_whose_window_ended_while_the_bot_was_down_shows_it_closed(
     await stage.fake.as_user(stage.pat).slash("vote open", shot="1.1", hours=5.0)
     posts = await vote_posts(stage)
     await stage.slate.stop()
-    from studio.app import Studio
-    offline = await Studio.open(stage.slate.settings)
-    try:
-        past = stamp(utcnow() - timedelta(minutes=1))
-        async with offline.db.transaction() as tx:
-            for window in await vote_windows.in_state(tx, prod.id, "open"):
-                await vote_windows.set_deadline(tx, window.id, past)
-            for timer in await timer_rows.due(tx, "9999"):
-                await timer_rows.set_expiry(tx, timer.id, past)
-    finally:
-        await offline.close()
+    await end_open_votes(stage, prod)
     await stage.slate.start()
 
     async def shown_closed() -> bool:

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from storage import timers as timer_rows
 from storage import vote_windows
+from storage.productions import Production
 from studio.production import board, claims, shots
 from studio.production.people import actor
 from studio.review import rules, windows
@@ -280,18 +281,11 @@ async def test_retake_pings_the_owner_in_the_chapter_thread(stage: Stage, tmp_pa
     assert f"<@{stage.alice.id}>" in notice[-1]["content"]
 
 
-async def test_deadline_closes_the_vote_after_a_restart(stage: Stage, tmp_path):
-    prod = await _ready(stage, tmp_path)
-    await rules.configure(stage.studio.db, prod,
-                           await actor(stage.studio.db, prod, "Pat", discord_id=stage.pat.id,
-                                       is_producer=True), quorum=1)
-    posted = await open_vote(stage, hours=5.0)
-    await stage.slate.stop()
-    # While the bot is down, a member votes and the deadline passes.
-    await stage.fake.as_user(stage.bob).react(posted[2], VOTE_FOR)
-    db = stage.slate.settings
+async def end_open_votes(stage: Stage, prod: Production) -> None:
+    """While the bot is down: every open vote's deadline (and its close timer) passes."""
     from studio.app import Studio
-    offline = await Studio.open(db)
+
+    offline = await Studio.open(stage.slate.settings)
     try:
         past = stamp(utcnow() - timedelta(minutes=1))
         async with offline.db.transaction() as tx:
@@ -302,6 +296,17 @@ async def test_deadline_closes_the_vote_after_a_restart(stage: Stage, tmp_path):
     finally:
         await offline.close()
 
+
+async def test_deadline_closes_the_vote_after_a_restart(stage: Stage, tmp_path):
+    prod = await _ready(stage, tmp_path)
+    await rules.configure(stage.studio.db, prod,
+                           await actor(stage.studio.db, prod, "Pat", discord_id=stage.pat.id,
+                                       is_producer=True), quorum=1)
+    posted = await open_vote(stage, hours=5.0)
+    await stage.slate.stop()
+    # While the bot is down, a member votes and the deadline passes.
+    await stage.fake.as_user(stage.bob).react(posted[2], VOTE_FOR)
+    await end_open_votes(stage, prod)
     await stage.slate.start()
 
     async def closed() -> bool:
