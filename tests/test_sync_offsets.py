@@ -44,10 +44,10 @@ def flash_seconds(film: Path) -> float:
 
 
 def beep_seconds(film: Path) -> float:
-    """The first sound on the takes' track (the film's second sound stream)."""
+    """The first sound heard in the film (its one track: the mix, the take's sound in it)."""
     heard = 0
     with av.open(str(film)) as container:
-        for frame in container.decode(container.streams.audio[1]):
+        for frame in container.decode(container.streams.audio[0]):
             samples = frame.to_ndarray()[0]
             loud = (abs(samples) > 0.02).nonzero()[0]
             if loud.size:
