@@ -9,8 +9,12 @@ A build runs these stages, in this order (build.py calls them):
   soundtrack.py   the sound: stems and takes mixed per chapter, loudness.py's two passes,
                   encoded to AAC pieces (adts.py)
   film.py         the film written from reels and sound (mp4.py), verified, a preview made
-  editorial.py    the editor's files (OTIO, FCP XML, EDL), written beside the segments
-  publish.py      the folder renamed into place, `latest`, retention; changelog.py
+  handoff.py      the editor's package: the original media and editorial.py's OTIO, FCP XML
+                  and EDL, once the sound has its gains
+  publish.py      the folder renamed into place, recorded, then `latest`; retention;
+                  changelog.py
+layout.py says where each production's cuts and caches live; liveness.py settles a build whose
+process died.
 previews.py makes takes' thumbnails and short previews for Discord; screening.py is what the
 screening room shows (read-only).
 May import storage/, studio's shared modules and studio.ops; only screening.py reads review's
