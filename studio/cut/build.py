@@ -29,7 +29,7 @@ from storage.cuts import Cut
 from storage.productions import Production
 from studio import mediastore
 from studio.app import Studio
-from studio.cut import handoff, layout, normalize, publish, reels, soundtrack
+from studio.cut import editorial, handoff, layout, normalize, publish, reels, soundtrack
 from studio.cut.changelog import changelog
 from studio.cut.film import FILM, stitch, verify
 from studio.cut.film import preview as make_preview
@@ -433,11 +433,17 @@ async def _handoff(studio: Studio, prod: Production, line: Timeline, segments: l
     version = RUNNING[prod.id].version
     package, origins, stem_origins = await handoff.plan(studio, line, segments, stem_files,
                                                         version)
-    gains = handoff.gains_of(await sound)
+    probes = layout.cache_home(studio.settings, prod.id) / "probes"
+    gains = handoff.gains_of(await sound)  # once heard, every segment (a card's too) is made
     loop = asyncio.get_running_loop()
     try:
-        return await loop.run_in_executor(normalize.pool(), handoff.write, line, package,
-                                          origins, stem_origins, gains, staging)
+        placed = await loop.run_in_executor(normalize.pool(), handoff.place_media, line,
+                                            package, origins, stem_origins, staging, probes)
+        placed = dataclasses.replace(placed, gains=gains)
+        parts = await asyncio.gather(*(
+            loop.run_in_executor(normalize.pool(), handoff.write_timelines, line, placed,
+                                 staging, kinds) for kinds in editorial.PARTS))
+        return {kind: path for part in parts for kind, path in part.items()}
     except BrokenProcessPool:  # a take's crash took the pool down meanwhile: written here
         return await asyncio.to_thread(handoff.write, line, package, origins, stem_origins,
-                                       gains, staging)
+                                       gains, staging, probes)

@@ -311,16 +311,25 @@ def files(directory: Path, stem: str = "cut") -> dict[str, Path]:
             "edl": directory / f"{stem}.edl"}
 
 
+# Written in two worker processes at once: the FCP XML alone costs about what the other two do.
+PARTS = (("fcpxml",), ("otio", "edl"))
+
+
 def write_all(line: Timeline, package: Package, directory: Path,
-              stem: str = "cut") -> dict[str, Path]:
-    """Write <stem>.otio (for OTIO 0.17+), <stem>.xml (xmeml v4) and <stem>.edl."""
+              stem: str = "cut", kinds: tuple[str, ...] = ("otio", "fcpxml", "edl")
+              ) -> dict[str, Path]:
+    """Write <stem>.otio (for OTIO 0.17+), <stem>.xml (xmeml v4) and <stem>.edl (or the
+    `kinds` of them asked for)."""
     timeline = to_otio(line, package)
-    written = files(directory, stem)
-    otio.adapters.write_to_file(
-        timeline, str(written["otio"]), adapter_name="otio_json",
-        target_schema_versions=otio.versioning.fetch_map("OTIO_CORE", "0.17.0"))
-    written["fcpxml"].write_text(fcp_xml(timeline), encoding="utf-8")
-    written["edl"].write_text(edl(timeline), encoding="utf-8")
+    written = {kind: path for kind, path in files(directory, stem).items() if kind in kinds}
+    if "otio" in written:
+        otio.adapters.write_to_file(
+            timeline, str(written["otio"]), adapter_name="otio_json",
+            target_schema_versions=otio.versioning.fetch_map("OTIO_CORE", "0.17.0"))
+    if "fcpxml" in written:
+        written["fcpxml"].write_text(fcp_xml(timeline), encoding="utf-8")
+    if "edl" in written:
+        written["edl"].write_text(edl(timeline), encoding="utf-8")
     return written
 
 

@@ -17,6 +17,7 @@ timeline files is relative to the package (editorial.py writes them).
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import re
 import shutil
@@ -160,8 +161,32 @@ def _place(origin: Path, target: Path) -> None:
         shutil.copyfile(origin, target)
 
 
-def _probed(medium: Medium, path: Path) -> Medium:
-    """The sound the file really holds (channels, rate) and, for a still, no duration."""
+def _probed(medium: Medium, path: Path, facts: Path | None = None) -> Medium:
+    """The sound the file really holds (channels, rate) and, for a still, no duration.
+
+    `facts`: where this file's answer is kept. The store names a file by its content, so the
+    answer never changes: a night opens only the originals it has not seen before."""
+    if facts is not None:
+        try:
+            known = json.loads(facts.read_text(encoding="utf-8"))
+            return replace(medium, channels=int(known["channels"]),
+                           sample_rate=int(known["sample_rate"]),
+                           duration=known["duration"] if medium.duration is None
+                           else medium.duration)
+        except (OSError, ValueError, KeyError, TypeError):
+            pass  # not known yet (or unreadable): probed again below
+    found = _probe(medium, path)
+    if facts is not None:
+        facts.parent.mkdir(parents=True, exist_ok=True)
+        partial = facts.with_name(f".{facts.name}.{os.getpid()}")
+        partial.write_text(json.dumps({"channels": found.channels,
+                                       "sample_rate": found.sample_rate,
+                                       "duration": found.duration}), encoding="utf-8")
+        os.replace(partial, facts)
+    return found
+
+
+def _probe(medium: Medium, path: Path) -> Medium:
     with av.open(str(path)) as container:
         audio = next(iter(container.streams.audio), None)
         if audio is None:
@@ -177,9 +202,20 @@ def _probed(medium: Medium, path: Path) -> Medium:
 
 
 def write(line: Timeline, package: Package, origins: list[Path], stem_origins: list[Path],
-          gains: dict[str, tuple[float, bool]], folder: Path) -> dict[str, Path]:
+          gains: dict[str, tuple[float, bool]], folder: Path,
+          probes: Path | None = None) -> dict[str, Path]:
     """The package in `folder`/handoff (its media, timeline files and README), all but the
-    film's mix, which `add_mix` links once the film is verified. Runs in a worker process."""
+    film's mix, which `add_mix` links once the film is verified, in one go (a build does the
+    same in parts: place_media, then write_timelines in two workers)."""
+    placed = place_media(line, package, origins, stem_origins, folder, probes)
+    return write_timelines(line, replace(placed, gains=gains), folder)
+
+
+def place_media(line: Timeline, package: Package, origins: list[Path],
+                stem_origins: list[Path], folder: Path, probes: Path | None = None) -> Package:
+    """The package's media/ (originals linked, cards' segments) and what each file holds;
+    needs no gains, so a build runs it beside the sound. Runs in a worker process;
+    `probes` keeps what each stored original holds (see _probed)."""
     home = folder / HANDOFF
     media = home / editorial.MEDIA
     shutil.rmtree(home, ignore_errors=True)  # a build started over writes it again
@@ -188,17 +224,31 @@ def write(line: Timeline, package: Package, origins: list[Path], stem_origins: l
     for entry, medium, origin in zip(line.entries, package.entries, origins, strict=True):
         _place(origin, media / medium.name)
         # A card's segment carries silence: no sound of its own to hand over.
-        entries.append(_probed(medium, media / medium.name) if entry.kind == "take"
-                       else replace(medium, channels=0))
+        entries.append(_probed(medium, media / medium.name, _facts(probes, origin))
+                       if entry.kind == "take" else replace(medium, channels=0))
     for medium, origin in zip(package.stems, stem_origins, strict=True):
         _place(origin, media / medium.name)
-        stems.append(_probed(medium, media / medium.name))
-    done = replace(package, entries=entries, stems=stems, gains=gains)
-    written = editorial.write_all(line, done, home)
+        stems.append(_probed(medium, media / medium.name, _facts(probes, origin)))
+    return replace(package, entries=entries, stems=stems)
+
+
+def write_timelines(line: Timeline, package: Package, folder: Path,
+                    kinds: tuple[str, ...] = ("otio", "fcpxml", "edl")) -> dict[str, Path]:
+    """The timeline files (`kinds` of them) and the README, once the package is placed and
+    carries the sound's gains. Runs in a worker process."""
+    home = folder / HANDOFF
+    written = editorial.write_all(line, package, home, kinds=kinds)
     (home / "README.txt").write_text(README.format(
         title=package.title, version=package.version, start=package.start_tc,
         mix=package.mix.name), encoding="utf-8")
     return written
+
+
+def _facts(probes: Path | None, origin: Path) -> Path | None:
+    """Where a stored original's probe is kept (only files the store names by sha256)."""
+    if probes is None or not re.fullmatch(r"[0-9a-f]{64}", origin.name):
+        return None
+    return probes / origin.name[:2] / f"{origin.name}.json"
 
 
 def add_mix(folder: Path, package_mix: str) -> None:
