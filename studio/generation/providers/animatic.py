@@ -24,7 +24,7 @@ from pathlib import Path
 from PIL import Image, ImageDraw, ImageFilter
 
 from studio.generation.captions import caption_overlay
-from studio.generation.providers.base import Poll, Provider, final
+from studio.generation.providers.base import LocalWork, Poll, final
 from studio.media import ffmpeg_exe
 
 RATIOS = {"16:9": (16, 9), "9:16": (9, 16), "1:1": (1, 1), "4:3": (4, 3), "3:4": (3, 4),
@@ -153,7 +153,7 @@ def speak(text: str, voice: str, out: Path) -> None:
     placeholder_tone(text, out)
 
 
-class Animatic(Provider):
+class Animatic(LocalWork):
     """Previz with no account: what the production uses before real takes exist."""
 
     name = "animatic"
@@ -211,16 +211,8 @@ class Animatic(Provider):
             return await self.poll(external_id)
         return Poll("running", 0.5)
 
-    async def wait(self, external_id: str) -> None:
-        """Let the render finish (the queue calls this instead of sleeping between polls)."""
-        task = self._tasks.get(external_id)
-        if task is not None:
-            await asyncio.wait({task})
-
     async def cancel(self, external_id: str) -> None:
-        task = self._tasks.pop(external_id, None)
-        if task is not None:
-            task.cancel()
+        self._stop(external_id)
 
     async def download(self, output: str, dest: Path) -> Path:
         source = Path(output)

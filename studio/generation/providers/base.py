@@ -8,6 +8,7 @@ they return.
 from __future__ import annotations
 
 import abc
+import asyncio
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -85,3 +86,22 @@ class Provider(abc.ABC):
     async def close(self) -> None:
         """Release connections."""
         return None
+
+
+class LocalWork(Provider):
+    """A provider whose work runs as tasks in this process (the animatic's renders, a link's
+    download): the queue waits on the task between polls instead of sleeping."""
+
+    _tasks: dict[str, asyncio.Task]
+
+    async def wait(self, external_id: str) -> None:
+        task = self._tasks.get(external_id)
+        if task is not None:
+            await asyncio.wait({task})
+
+    def _stop(self, external_id: str) -> asyncio.Task | None:
+        """Forget the job's task, cancelled; returns it (a caller may await its end)."""
+        task = self._tasks.pop(external_id, None)
+        if task is not None:
+            task.cancel()
+        return task

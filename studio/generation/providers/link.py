@@ -18,7 +18,7 @@ from pathlib import Path
 
 from studio.generation import link_fetch
 from studio.generation.link_fetch import LinkRefused, LinkTrouble, Resolve
-from studio.generation.providers.base import Poll, Provider, final
+from studio.generation.providers.base import LocalWork, Poll, final
 from studio.units import size_text
 
 log = logging.getLogger(__name__)
@@ -27,7 +27,7 @@ KIND = "upload"
 STALE_DAYS = 7  # request files of long-finished fetches are cleared after this
 
 
-class LinkFetcher(Provider):
+class LinkFetcher(LocalWork):
     name = "link"
     kinds = (KIND,)
     model = ""
@@ -135,16 +135,9 @@ class LinkFetcher(Provider):
         got, total = self._progress.get(external_id, (0, None))
         return size_text(got) + (f" of {size_text(total)}" if total else "")
 
-    async def wait(self, external_id: str) -> None:
-        """The queue waits on the download between polls (progress shows at each poll)."""
-        task = self._tasks.get(external_id)
-        if task is not None:
-            await asyncio.wait({task})
-
     async def cancel(self, external_id: str) -> None:
-        task = self._tasks.pop(external_id, None)
-        if task is not None:
-            task.cancel()
+        task = self._stop(external_id)
+        if task is not None:  # its partial file is written no more once it has ended
             await asyncio.gather(task, return_exceptions=True)
         for suffix in (".part", ".part.meta", ".out"):
             self._file(external_id, suffix).unlink(missing_ok=True)
