@@ -95,11 +95,17 @@ async def derive(studio: Studio, prod: Production, who: Actor, take_id: int,
 async def check_animate(studio: Studio, prod: Production, who: Actor,
                         take_id: int) -> TakeRef:
     """Before asking for the motion: the take is an image the actor may animate."""
+    return await _image_take(studio, prod, who, take_id, "animating a take",
+                             "only an image can be animated")
+
+
+async def _image_take(studio: Studio, prod: Production, who: Actor, take_id: int,
+                      doing: str, only_images: str) -> TakeRef:
+    """The take, when `who` may generate for its shot and it is an image."""
     found = await take_here(studio, prod, take_id)
-    _may_generate(who, prod, found.ref, "animating a take")
+    _may_generate(who, prod, found.ref, doing)
     if found.take.kind != "image":
-        raise InvalidInput(f"take r{found.take.revision} is {found.take.kind}; only an image "
-                           "can be animated")
+        raise InvalidInput(f"take r{found.take.revision} is {found.take.kind}; {only_images}")
     return found
 
 
@@ -116,11 +122,8 @@ def animating_provider(studio: Studio) -> Provider | None:
 async def use_as_reference(studio: Studio, prod: Production, who: Actor,
                            take_id: int) -> TakeRef:
     """The take guides the shot's next image generation (then the choice is spent)."""
-    found = await take_here(studio, prod, take_id)
-    _may_generate(who, prod, found.ref, "choosing a reference")
-    if found.take.kind != "image":
-        raise InvalidInput(f"take r{found.take.revision} is {found.take.kind}; a reference is "
-                           "an image")
+    found = await _image_take(studio, prod, who, take_id, "choosing a reference",
+                              "a reference is an image")
     async with studio.db.transaction() as tx:
         before = await shot_references.get(tx, found.ref.shot.id)
         await shot_references.put(tx, found.ref.shot.id, found.take.id, who.id)
