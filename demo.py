@@ -321,6 +321,7 @@ async def _run(studio: Studio, chapters: int, face: Face) -> int:
             demo.ballots.outcomes.items())))
     say("")
     face.board(prod.title, await board.board(studio.db, prod))
+    await build.handed_off(second)
     say(f"\nfilm:      {second.film}")
     for kind, path in second.editorial.items():
         say(f"{kind + ':':<10} {path}")

@@ -410,6 +410,7 @@ async def cmd_cut(studio: Studio, args: argparse.Namespace) -> int:
     prod = await board.get(studio.db, args.guild)
     result = await build.build(studio, prod, trigger="shell",
                              on_progress=ProgressLine(not args.quiet))
+    await build.handed_off(result)  # the paths printed are there when this returns
     print(render_cut(studio.settings, result))
     print()
     print(result.changelog)

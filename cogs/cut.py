@@ -227,7 +227,7 @@ class CutCog(commands.Cog):
                       version: app_commands.Range[int, 1, 1_000_000] | None = None) -> None:
         async def work() -> Answer:
             ctx = await context(interaction)
-            found, folder = await handoff.find(ctx.studio, ctx.production, version)
+            found, folder = await handoff.ensure(ctx.studio, ctx.production, version)
             link = handoff.link(ctx.studio.settings, ctx.production.id, found)
             where = f"download it: {link}" if link else f"on the server at `{folder}`"
             return Answer(f"cut {found}'s hand-off (FCP XML for Premiere and Resolve, OTIO, "

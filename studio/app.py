@@ -26,5 +26,6 @@ class Studio:
         return cls(settings, db)
 
     async def close(self) -> None:
+        await closing.settle_all()
         await asyncio.to_thread(closing.close_all)
         await self.db.close()

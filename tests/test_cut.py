@@ -390,6 +390,7 @@ async def test_many_chapters_get_several_credit_cards_each_held_its_time(
     assert not (ends[0] == ends[1]).all() and not (ends[1] == ends[2]).all()
     credits = result.credits.read_text(encoding="utf-8")
     assert all(f"Chapter {c} — Part {c}: Maker {c % 10}" in credits for c in range(1, 21))
+    assert await build.handed_off(result) is not None
     timeline = otio.adapters.read_from_file(str(result.editorial["otio"]))
     assert [c.name for c in timeline.video_tracks()[0]][-3:] == [
         "credits_1", "credits_2", "credits_3"]

@@ -66,6 +66,7 @@ async def test_two_productions_building_alternately_keep_their_own_cuts(
     assert (first.cut.version, other.cut.version) == (1, 1)
     assert first.directory == settings.cuts_path / f"production-{tide.id}" / "0001"
     assert other.directory == settings.cuts_path / f"production-{storm.id}" / "0001"
+    await build.handed_off(other)  # Storm's cut whole, its package written after publication
     storm_files = snapshot(layout.cuts_home(settings, storm.id))
     storm_cache = snapshot(layout.cache_home(settings, storm.id))
 
@@ -73,7 +74,8 @@ async def test_two_productions_building_alternately_keep_their_own_cuts(
     # three times and its cache loses the segments its old cuts used.
     for n in range(3):
         await retitle_shot(studio, tide, f"Wide of the flats take {n}")
-        await build.build(studio, tide)
+        last = await build.build(studio, tide)
+    await build.handed_off(last)
 
     assert sorted(p.name for p in layout.cuts_home(settings, tide.id).iterdir()
                   if p.name.isdigit()) == ["0003", "0004"]

@@ -69,7 +69,10 @@ async def cut(studio: Studio, prod: Production, producer: Actor, tmp_path: Path
     await approve(studio, prod, sarah, "1.2", make_tone(src / "b.wav", 0.6), "voice.mp3")
     await approve(studio, prod, producer, "2.1", make_still(src / "c.png", "2.1"), "still.jpg")
     await takes.add_stem(studio, prod, producer, 1, "vo", make_tone(src / "vo.wav", 6.4))
-    return await build.build(studio, prod)
+    result = await build.build(studio, prod)
+    # Published first; its package follows once the film is out.
+    assert await build.handed_off(result) == package_of(result)
+    return result
 
 
 def package_of(result: CutResult) -> Path:
@@ -329,6 +332,31 @@ async def test_the_package_moved_elsewhere_still_resolves(
         assert len(clips) == 9  # 5 pictures, 2 takes' sounds, the VO, the mix
         for clip in clips:
             assert resolve(moved, clip.media_reference.target_url).is_file()
+
+
+async def test_a_package_lost_after_publication_is_written_again_from_the_cut(
+    studio: Studio, prod: Production, cut: CutResult, tmp_path: Path
+) -> None:
+    """The bot died after publishing the cut, before its package was whole: asked for, the
+    package is written from what the cut keeps of itself, the same as the one it lost."""
+    package = package_of(cut)
+    written = {p.relative_to(package).as_posix(): p.read_bytes() for p in package.rglob("*")
+               if p.is_file()}
+    shutil.rmtree(package)
+    dead = cut.directory / ".handoff-partial-999999-0000"  # a writer killed half-way
+    (dead / "media").mkdir(parents=True)
+    (dead / "cut.xml").write_text("<xmeml", encoding="utf-8")
+    exported = tmp_path / "for the editor"
+    assert await handoff.export(studio, prod, None, exported) == (1, exported)
+    again = {p.relative_to(package).as_posix(): p.read_bytes() for p in package.rglob("*")
+             if p.is_file()}
+    assert again == written  # the timelines byte for byte, every original, the mix
+    assert not dead.exists()
+    assert sorted(p.name for p in exported.iterdir()) == sorted(
+        {n.split("/")[0] for n in written})
+    timeline = otio.adapters.read_from_file(str(exported / "cut.xml"), adapter_name="fcp_xml")
+    assert [c.name for c in timeline.video_tracks()[0].find_clips()] == [
+        n for n, _, _ in expected_record(cut)]
 
 
 async def test_an_old_cuts_package_resolves_after_six_newer_cuts(

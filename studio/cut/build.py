@@ -1,9 +1,10 @@
 """The build: one cut made, verified and published, its stages called in order.
 
-A build holds the lock, plans (plan.py), makes the segments (segments.py), starts the
-editorial files (editorial.py) and the sound (soundtrack.py) beside them, writes and
-verifies the film (film.py) from the reels (reels.py), then publishes it (publish.py) with
-its changelog (changelog.py). A failed or interrupted build never touches the last good cut.
+A build holds the lock, plans (plan.py), makes the segments (segments.py), starts the sound
+(soundtrack.py) beside them, writes and verifies the film (film.py) from the reels (reels.py),
+then publishes it (publish.py) with its changelog (changelog.py); the editor's hand-off
+(handoff.py) is written after, so the night's film waits for none of it. A failed or
+interrupted build never touches the last good cut.
 """
 
 from __future__ import annotations
@@ -19,7 +20,6 @@ import os
 import shutil
 import time
 from collections.abc import Iterator
-from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -29,7 +29,7 @@ from storage.cuts import Cut
 from storage.productions import Production
 from studio import mediastore
 from studio.app import Studio
-from studio.cut import editorial, handoff, layout, normalize, publish, reels, soundtrack
+from studio.cut import editorial, handoff, layout, publish, reels, soundtrack
 from studio.cut.changelog import changelog
 from studio.cut.film import FILM, stitch, verify
 from studio.cut.film import preview as make_preview
@@ -104,6 +104,8 @@ class CutResult:
     timeline: Timeline
     timings: dict[str, float]
     broken_stems: list[BrokenStem] = field(default_factory=list)
+    # The editor's package, being written once the cut is published (its folder when done).
+    handoff: asyncio.Future[Path] | None = None
 
 
 
@@ -200,6 +202,8 @@ async def build(studio: Studio, prod: Production, *, trigger: str = "manual",
     with build_lock(settings, prod.id):
         # A cut finished before a crash but never recorded is published, not deleted.
         await publish.recover(studio, prod.id)
+        # The previous cut's package is still being written: it finishes first.
+        await handoff.settle(layout.cuts_home(settings, prod.id))
         line = await timeline_of(studio, prod)
         if not line.shots:
             raise InvalidInput("the production has no shots yet: import a shot list first")
@@ -280,22 +284,21 @@ async def _build(studio: Studio, prod: Production, cut: Cut, line: Timeline, sta
             await segment
 
     # The sound starts with the segments: each chapter is measured, and its pieces encoded,
-    # once the segments it hears are made. The editor's hand-off is named now and written
-    # once the sound has its gains, while the film is written and verified.
-    export, sound = _start(studio, prod, line, planned, stem_files, staging, report, ready)
+    # once the segments it hears are made.
+    sound = _sound(studio, prod, line, planned, stem_files, report, ready)
     try:
         segments, broken, encoded = await make_all(studio, line, staging, report, planned,
                                                     made, cache / "segments")
         attempts.encoded |= encoded
     except BaseException:
         sound.cancel()
-        await asyncio.gather(export, sound, return_exceptions=True)
+        await asyncio.gather(sound, return_exceptions=True)
         raise
     shutil.rmtree(staging / "cards", ignore_errors=True)  # drawn to be encoded; now in segments
     if broken:
-        # A broken take is a slate now: the sound and the editorial files are made again.
+        # A broken take is a slate now: the sound is made again.
         sound.cancel()
-        await asyncio.gather(export, sound, return_exceptions=True)
+        await asyncio.gather(sound, return_exceptions=True)
         line = dataclasses.replace(line, entries=[
             as_slate(e, next(b for b in broken if b.take_id == e.take_id))
             if any(b.take_id == e.take_id for b in broken) else e for e in line.entries])
@@ -306,7 +309,7 @@ async def _build(studio: Studio, prod: Production, cut: Cut, line: Timeline, sta
                                    after={"cut": cut.version, "shot": b.code,
                                           "reason": b.reason})
         attempts.audited.update(b.take_id for b in fresh)
-        export, sound = _start(studio, prod, line, segments, stem_files, staging, report)
+        sound = _sound(studio, prod, line, segments, stem_files, report, None)
     film = staging / FILM
     # New reels are read in the segment pool while the sound is mixed here.
     picture = reels.start(line, segments, cache / "reels")
@@ -318,17 +321,15 @@ async def _build(studio: Studio, prod: Production, cut: Cut, line: Timeline, sta
                                            picture)
                 break
             except soundtrack.StemUnreadable as exc:
-                # Left out of this cut, as a broken take is a slate: the sound, the reels and
-                # the editorial files start over without it.
+                # Left out of this cut, as a broken take is a slate: the sound and the reels
+                # start over without it.
                 left_out.append(_broken_stem(line, exc))
                 log.warning("chapter %s's %s stem broke the cut: %s", exc.stem.chapter_number,
                             exc.stem.kind, exc.reason)
-                await asyncio.gather(export, return_exceptions=True)
                 kept = [k for k, s in enumerate(line.stems) if s != exc.stem]
                 line = dataclasses.replace(line, stems=[line.stems[k] for k in kept])
                 stem_files = [stem_files[k] for k in kept]
-                export, sound = _start(studio, prod, line, segments, stem_files, staging,
-                                       report)
+                sound = _sound(studio, prod, line, segments, stem_files, report, None)
                 picture = reels.start(line, segments, cache / "reels")
         report("verifying", 0.0)
         verdict = await verify(film, line, soundtrack.frames_total(runs), size)
@@ -336,12 +337,9 @@ async def _build(studio: Studio, prod: Production, cut: Cut, line: Timeline, sta
             raise CutFailed(f"cut {cut.version} did not verify: {verdict}")
         report("preview", 0.0)
         preview = await make_preview(settings, film, staging, line)
-        report("exporting", 0.0)
-        paths = await export
-        handoff.add_mix(staging, handoff.mix_name(cut.version))
     finally:
         # Workers cannot be stopped: wait for them before the staging folder is removed.
-        await asyncio.gather(sound, picture, export, return_exceptions=True)
+        await asyncio.gather(sound, picture, return_exceptions=True)
     sound_encoded, sound_reused = soundtrack.counts(runs)
     # Counted by name over every attempt: a retry finds the first attempt's segments cached.
     used = {p.name for p in segments}
@@ -372,24 +370,13 @@ async def _build(studio: Studio, prod: Production, cut: Cut, line: Timeline, sta
     done = await cuts.get(studio.db.reader, cut.id)
     assert done is not None
     report("published", 1.0)
-    moved = {k: final / handoff.HANDOFF / p.name for k, p in paths.items()}
+    package = handoff.start(studio, final, line, segments, stem_files, handoff.gains_of(runs),
+                            cut.version, prod.id)
     return CutResult(done, final, final / FILM,
-                     final / preview.name if preview else None, moved, log_text,
+                     final / preview.name if preview else None,
+                     editorial.files(final / handoff.HANDOFF), log_text,
                      final / credits.name, made_now, len(used) - made_now, sound_encoded,
-                     sound_reused, broken, line, RUNNING[prod.id].timings, left_out)
-
-
-
-def _start(studio: Studio, prod: Production, line: Timeline, segments: list[Path],
-           stem_files: list[Path], staging: Path, report: OnProgress,
-           ready: soundtrack.Ready | None = None
-           ) -> tuple[asyncio.Future[dict[str, Path]],
-                      asyncio.Future[list[soundtrack.Sound | soundtrack.Measured]]]:
-    """The editorial files and the sound of `line`, both started now (and again whenever a
-    broken take or stem changes the line)."""
-    sound = _sound(studio, prod, line, segments, stem_files, report, ready)
-    return (asyncio.ensure_future(_handoff(studio, prod, line, segments, stem_files, staging,
-                                           sound)), sound)
+                     sound_reused, broken, line, RUNNING[prod.id].timings, left_out, package)
 
 
 
@@ -418,32 +405,18 @@ def _sound(studio: Studio, prod: Production, line: Timeline, segments: list[Path
         ready=ready))
 
 
+async def handed_off(result: CutResult) -> Path | None:
+    """The cut's editor's package once written; None if it could not be (it is written again
+    from the cut's record when someone asks for it: handoff.ensure)."""
+    if result.handoff is None:
+        return None
+    try:
+        return await asyncio.shield(result.handoff)
+    except Exception:  # logged by the writer
+        return None
+
+
 def where(settings: Settings, result: CutResult) -> str:
     """How a member gets the whole film: its link, else its place on the server."""
     link = film_link(settings, result.directory)
     return link or f"on the server at `{result.film}`"
-
-
-async def _handoff(studio: Studio, prod: Production, line: Timeline, segments: list[Path],
-                   stem_files: list[Path], staging: Path,
-                   sound: asyncio.Future[list[soundtrack.Sound | soundtrack.Measured]]
-                   ) -> dict[str, Path]:
-    """The editor's hand-off (handoff.py): named once the plan is known, written in a worker
-    process once the sound has its chapters' gains, while the film is written and verified."""
-    version = RUNNING[prod.id].version
-    package, origins, stem_origins = await handoff.plan(studio, line, segments, stem_files,
-                                                        version)
-    probes = layout.cache_home(studio.settings, prod.id) / "probes"
-    gains = handoff.gains_of(await sound)  # once heard, every segment (a card's too) is made
-    loop = asyncio.get_running_loop()
-    try:
-        placed = await loop.run_in_executor(normalize.pool(), handoff.place_media, line,
-                                            package, origins, stem_origins, staging, probes)
-        placed = dataclasses.replace(placed, gains=gains)
-        parts = await asyncio.gather(*(
-            loop.run_in_executor(normalize.pool(), handoff.write_timelines, line, placed,
-                                 staging, kinds) for kinds in editorial.PARTS))
-        return {kind: path for part in parts for kind, path in part.items()}
-    except BrokenProcessPool:  # a take's crash took the pool down meanwhile: written here
-        return await asyncio.to_thread(handoff.write, line, package, origins, stem_origins,
-                                       gains, staging, probes)

@@ -18,10 +18,13 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import os
 import re
+import secrets
 import shutil
 import unicodedata
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import replace
 from pathlib import Path
 
@@ -31,17 +34,18 @@ from storage import cuts, media_files
 from storage.productions import Production
 from studio import mediastore
 from studio.app import Studio
-from studio.cut import editorial, layout
+from studio.cut import editorial, layout, normalize
 from studio.cut.editorial import Medium, Package
 from studio.cut.film import FILM
 from studio.cut.soundtrack import Measured, Sound
 from studio.cut.timeline import SAMPLE_RATE, Timeline, track_title
 from studio.errors import InvalidInput, NotFound
-from studio.media import suffix_for
-from studio.ops import screening_links
+from studio.media import read_concat_list, suffix_for
+from studio.ops import closing, screening_links
 from studio.ops.settings import Settings
 
 HANDOFF = "handoff"
+_PARTIAL = ".handoff-partial-"
 README = """The editor's hand-off of "{title}", cut {version}
 
 cut.xml   FCP 7 XML (xmeml v4): Premiere Pro (File > Import) and DaVinci Resolve
@@ -202,23 +206,20 @@ def _probe(medium: Medium, path: Path) -> Medium:
 
 
 def write(line: Timeline, package: Package, origins: list[Path], stem_origins: list[Path],
-          gains: dict[str, tuple[float, bool]], folder: Path,
+          gains: dict[str, tuple[float, bool]], home: Path,
           probes: Path | None = None) -> dict[str, Path]:
-    """The package in `folder`/handoff (its media, timeline files and README), all but the
-    film's mix, which `add_mix` links once the film is verified, in one go (a build does the
-    same in parts: place_media, then write_timelines in two workers)."""
-    placed = place_media(line, package, origins, stem_origins, folder, probes)
-    return write_timelines(line, replace(placed, gains=gains), folder)
+    """The package in `home` (its media, timeline files and README), all but the film's mix,
+    in one go (write_package does the same in parts, in worker processes)."""
+    placed = place_media(line, package, origins, stem_origins, home, probes)
+    return write_timelines(line, replace(placed, gains=gains), home)
 
 
 def place_media(line: Timeline, package: Package, origins: list[Path],
-                stem_origins: list[Path], folder: Path, probes: Path | None = None) -> Package:
-    """The package's media/ (originals linked, cards' segments) and what each file holds;
-    needs no gains, so a build runs it beside the sound. Runs in a worker process;
-    `probes` keeps what each stored original holds (see _probed)."""
-    home = folder / HANDOFF
+                stem_origins: list[Path], home: Path, probes: Path | None = None) -> Package:
+    """The package's media/ (originals linked, cards' segments) and what each file holds.
+    Runs in a worker process; `probes` keeps what each stored original holds (see _probed)."""
     media = home / editorial.MEDIA
-    shutil.rmtree(home, ignore_errors=True)  # a build started over writes it again
+    shutil.rmtree(home, ignore_errors=True)  # a write started over writes it whole again
     media.mkdir(parents=True)
     entries, stems = [], []
     for entry, medium, origin in zip(line.entries, package.entries, origins, strict=True):
@@ -232,11 +233,10 @@ def place_media(line: Timeline, package: Package, origins: list[Path],
     return replace(package, entries=entries, stems=stems)
 
 
-def write_timelines(line: Timeline, package: Package, folder: Path,
+def write_timelines(line: Timeline, package: Package, home: Path,
                     kinds: tuple[str, ...] = ("otio", "fcpxml", "edl")) -> dict[str, Path]:
     """The timeline files (`kinds` of them) and the README, once the package is placed and
     carries the sound's gains. Runs in a worker process."""
-    home = folder / HANDOFF
     written = editorial.write_all(line, package, home, kinds=kinds)
     (home / "README.txt").write_text(README.format(
         title=package.title, version=package.version, start=package.start_tc,
@@ -251,34 +251,153 @@ def _facts(probes: Path | None, origin: Path) -> Path | None:
     return probes / origin.name[:2] / f"{origin.name}.json"
 
 
-def add_mix(folder: Path, package_mix: str) -> None:
+def add_mix(film: Path, home: Path, package_mix: str) -> None:
     """The verified film, linked into the package as its mix reference."""
-    _place(folder / FILM, folder / HANDOFF / editorial.MEDIA / package_mix)
+    _place(film, home / editorial.MEDIA / package_mix)
+
+
+# --- Written after the cut is published ----------------------------------------------------
+# The film is what the night is for: it is published (and announced) once verified, and its
+# package follows a moment later. A package not written yet (a crash, an older cut) is written
+# from the cut's own record when someone asks for it.
+
+_writing: dict[Path, asyncio.Task[Path]] = {}
+log = logging.getLogger(__name__)
+
+
+async def write_package(studio: Studio, folder: Path, line: Timeline, segments: list[Path],
+                        stem_files: list[Path], gains: dict[str, tuple[float, bool]],
+                        version: int, production_id: int) -> Path:
+    """`folder`/handoff, whole: written beside under a partial name, then renamed into place,
+    so the package a reader finds is always complete."""
+    package, origins, stem_origins = await plan(studio, line, segments, stem_files, version)
+    probes = layout.cache_home(studio.settings, production_id) / "probes"
+    home = folder / HANDOFF
+    partial = folder / f"{_PARTIAL}{os.getpid()}-{secrets.token_hex(4)}"
+    loop = asyncio.get_running_loop()
+    try:
+        try:
+            placed = await loop.run_in_executor(normalize.pool(), place_media, line, package,
+                                                origins, stem_origins, partial, probes)
+            placed = replace(placed, gains=gains)
+            # The FCP XML costs about what the other two do: written in two workers at once.
+            await asyncio.gather(*(
+                loop.run_in_executor(normalize.pool(), write_timelines, line, placed, partial,
+                                     kinds) for kinds in editorial.PARTS))
+        except BrokenProcessPool:  # a take's crash took the pool down meanwhile: written here
+            await asyncio.to_thread(write, line, package, origins, stem_origins, gains, partial,
+                                    probes)
+        add_mix(folder / FILM, partial, package.mix.name)
+        try:
+            os.rename(partial, home)
+        except OSError:
+            if not home.is_dir():  # not another writer's finished package: a real failure
+                raise
+    finally:
+        await asyncio.to_thread(shutil.rmtree, partial, True)
+    return home
+
+
+def start(studio: Studio, folder: Path, line: Timeline, segments: list[Path],
+          stem_files: list[Path], gains: dict[str, tuple[float, bool]], version: int,
+          production_id: int) -> asyncio.Task[Path]:
+    """Write the published cut's package in the background (one writer per cut folder)."""
+    running = _writing.get(folder)
+    if running is not None:
+        return running
+    task = asyncio.get_running_loop().create_task(
+        write_package(studio, folder, line, segments, stem_files, gains, version,
+                      production_id), name=f"hand-off of cut {version}")
+    _writing[folder] = task
+
+    def done(finished: asyncio.Task[Path]) -> None:
+        if _writing.get(folder) is finished:
+            del _writing[folder]
+        if not finished.cancelled() and finished.exception() is not None:
+            # Written again from the cut's record when asked for (ensure).
+            log.warning("cut %s's hand-off could not be written", version,
+                        exc_info=finished.exception())
+
+    task.add_done_callback(done)
+    return task
+
+
+def _from_record(studio: Studio, folder: Path, version: int, production_id: int
+                 ) -> asyncio.Task[Path]:
+    """The package written from what the published cut keeps of itself: its timeline, its
+    segments' listing and the gains its mix was made at."""
+    try:
+        line = Timeline.from_json(json.loads((folder / "timeline.json").read_text("utf-8")))
+        segments = read_concat_list(folder / "segments.txt")
+        heard = folder / "soundtrack.json"
+        kept = json.loads(heard.read_text("utf-8")).get("gains", {}) if heard.exists() else {}
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise NotFound(f"cut {version}'s record cannot be read to write its hand-off "
+                       f"({type(exc).__name__})") from None
+    gains = {label: (float(g["db"]), bool(g["limit"])) for label, g in kept.items()}
+    stem_files = [mediastore.path_for(studio.settings.media_path, s.media_sha256)
+                  for s in line.stems]
+    return start(studio, folder, line, segments, stem_files, gains, version, production_id)
+
+
+async def ensure(studio: Studio, prod: Production, version: int | None) -> tuple[int, Path]:
+    """A published cut's package (the latest by default), written now if it is not yet: its
+    version and the package's folder, or NotFound saying why there is none."""
+    found, folder = await find(studio, prod, version)
+    home = folder / HANDOFF
+    task = _writing.get(folder)
+    if task is None and not home.is_dir():
+        _sweep(folder)
+        task = _from_record(studio, folder, found, prod.id)
+    if task is not None:
+        try:
+            await asyncio.shield(task)
+        except NotFound:
+            raise
+        except Exception as exc:
+            if not home.is_dir():
+                raise NotFound(f"cut {found}'s hand-off could not be written: "
+                               f"{getattr(exc, 'reason', '') or type(exc).__name__}") from None
+    return found, home
+
+
+async def settle(folder: Path | None = None) -> None:
+    """Wait for the packages being written (those under `folder`, or all): a build waits for
+    the previous cut's, a closing studio for every one."""
+    waiting = [t for f, t in list(_writing.items()) if folder is None or f.is_relative_to(folder)]
+    await asyncio.gather(*waiting, return_exceptions=True)
+
+
+closing.before_close(settle)
+
+
+def _sweep(folder: Path) -> None:
+    """A writer that died mid-way left its partial package: removed before writing again."""
+    for partial in folder.glob(f"{_PARTIAL}*"):
+        shutil.rmtree(partial, ignore_errors=True)
 
 
 async def find(studio: Studio, prod: Production, version: int | None) -> tuple[int, Path]:
-    """A published cut's package (the latest by default): its version and folder, or
-    NotFound saying why there is none."""
+    """A published cut (the latest by default) whose folder is kept: its version and folder,
+    or NotFound saying why there is none."""
     found = (await cuts.latest(studio.db.reader, prod.id) if version is None else
              next((c for c in await cuts.published(studio.db.reader, prod.id)
                    if c.version == version), None))
     if found is None:
         raise NotFound("no cut has been published yet" if version is None
                        else f"cut {version} was not published")
-    source = location(studio.settings, prod.id, found.version)
-    if not source.is_dir():
+    folder = layout.cut_dir(studio.settings, prod.id, found.version)
+    if not folder.is_dir():
         raise NotFound(f"cut {found.version}'s files are no longer kept (only the newest "
-                       f"{studio.settings.cut_keep} are: SLATE_CUT_KEEP)"
-                       if not source.parent.is_dir()
-                       else f"cut {found.version} was built before hand-offs were made")
-    return found.version, source
+                       f"{studio.settings.cut_keep} are: SLATE_CUT_KEEP)")
+    return found.version, folder
 
 
 async def export(studio: Studio, prod: Production, version: int | None, target: Path
                  ) -> tuple[int, Path]:
     """A published cut's package (the latest by default) linked, or copied, into `target`,
     a new or empty folder. Returns the cut's version and where its package now is."""
-    found, source = await find(studio, prod, version)
+    found, source = await ensure(studio, prod, version)
     return found, await asyncio.to_thread(_copy_package, source, target)
 
 

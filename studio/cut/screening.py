@@ -24,7 +24,7 @@ from storage.shots import ShotRef
 from storage.takes import Take
 from studio import mediastore
 from studio.app import Studio
-from studio.cut import editorial, publish
+from studio.cut import editorial, handoff, publish
 from studio.cut.film import FILM
 from studio.cut.handoff import HANDOFF
 from studio.errors import NotFound
@@ -155,15 +155,16 @@ async def screening(studio: Studio, prod: Production, version: int) -> Screening
     film = folder / FILM
     if film.is_file():
         downloads.append(Download("Film (MP4)", f"files/{FILM}", _size(film)))
-    handoff = (folder / HANDOFF).is_dir()
+    # Every kept cut has its package: written after the cut is published, or when first asked
+    # for (handoff.ensure), so the links are there either way.
+    handoff = film.is_file()
     if handoff:
         # The package is what an editor needs; its timeline files alone point at its media/.
         downloads.append(Download("Editor's hand-off (zip: timelines and original media)",
                                   f"{HANDOFF}.zip", None))
-    labels = {"otio": "OpenTimelineIO (.otio)", "fcpxml": "Premiere / Resolve (FCP XML)",
-              "edl": "Edit decision list (EDL)"}
-    for kind, path in editorial.files(folder / HANDOFF).items():
-        if path.is_file():
+        labels = {"otio": "OpenTimelineIO (.otio)", "fcpxml": "Premiere / Resolve (FCP XML)",
+                  "edl": "Edit decision list (EDL)"}
+        for kind, path in editorial.files(folder / HANDOFF).items():
             downloads.append(Download(labels.get(kind, kind), f"{HANDOFF}/{path.name}",
                                       _size(path)))
     for name, label in (("changelog.md", "Changelog"), ("credits.txt", "Credits")):
@@ -227,23 +228,27 @@ async def cut_file(studio: Studio, prod: Production, version: int, name: str) ->
 
 async def handoff_file(studio: Studio, prod: Production, version: int, name: str) -> Path:
     """One file at the top of a published cut's hand-off (its timelines, its README)."""
-    _, folder = await _published(studio, prod, version)
-    if not (folder / HANDOFF).is_dir() or (folder / HANDOFF).is_symlink():
-        raise NotFound(f"cut {version} has no editor's hand-off")
-    return _inside(folder / HANDOFF, name)
+    home = await _handed_off(studio, prod, version)
+    return _inside(home, name)
 
 
 async def handoff_zip(studio: Studio, prod: Production, version: int) -> Path:
     """The cut's hand-off folder as one zip, made once (a published cut never changes)."""
-    _, folder = await _published(studio, prod, version)
-    source = folder / HANDOFF
-    if not source.is_dir() or source.is_symlink():
-        raise NotFound(f"cut {version} has no editor's hand-off")
+    source = await _handed_off(studio, prod, version)
     target = studio.settings.cache_path / "handoff" / f"{prod.id}-{version:04d}.zip"
     async with _zipping:
         if not target.is_file():
             await asyncio.to_thread(_zip, source, target, f"cut-{version:04d}-{HANDOFF}")
     return target
+
+
+async def _handed_off(studio: Studio, prod: Production, version: int) -> Path:
+    """The published cut's package folder, written first if it is not yet."""
+    await _published(studio, prod, version)
+    _, home = await handoff.ensure(studio, prod, version)
+    if home.is_symlink() or not home.is_dir():
+        raise NotFound(f"cut {version} has no editor's hand-off")
+    return home
 
 
 def _zip(source: Path, target: Path, top: str) -> None:

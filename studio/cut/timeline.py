@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from fractions import Fraction
 from math import lcm
 
@@ -167,6 +167,23 @@ class Timeline:
                 "entries": [asdict(e) for e in self.entries],
                 "stems": [asdict(s) for s in self.stems],
                 "credits": self.credits, "stem_tracks": self.stem_tracks}
+
+    @classmethod
+    def from_json(cls, data: dict) -> Timeline:
+        """A published cut's timeline read back (its timeline.json); fields a later release
+        added take their defaults, fields it dropped are ignored."""
+        def known(kind: type, row: dict) -> dict:
+            names = {f.name for f in fields(kind)}
+            return {k: v for k, v in row.items() if k in names}
+
+        shape = data["profile"]
+        profile = Profile(int(shape["width"]), int(shape["height"]), Fraction(shape["fps"]),
+                          float(shape.get("lufs", -14.0)))
+        return cls(str(data["title"]), profile,
+                   [Entry(**known(Entry, e)) for e in data.get("entries", [])],
+                   [StemEntry(**known(StemEntry, s)) for s in data.get("stems", [])],
+                   [(str(r), str(n)) for r, n in data.get("credits", [])],
+                   bool(data.get("stem_tracks", False)))
 
     def digest(self) -> str:
         return hashlib.sha256(json.dumps(self.to_json(), sort_keys=True).encode()).hexdigest()
