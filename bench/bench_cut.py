@@ -222,8 +222,9 @@ async def main() -> None:
         start, cpu = time.perf_counter(), machine_cpu()
         full = await build.build(studio, prod)
         full_s, full_cpu = time.perf_counter() - start, cpu_since(cpu)
+        cpu = machine_cpu()
         assert await build.handed_off(full) is not None
-        handoffs = [time.perf_counter() - start - full_s]
+        handoffs, handoff_cpu = [time.perf_counter() - start - full_s], cpu_since(cpu)
         floor_full_s = floor_concat(full.directory / "segments.txt", root / "floor1.mp4")
         required = required_work(paths[:count], read_concat_list(full.directory / "segments.txt"),
                                  full.film, full.timeline.profile)
@@ -272,7 +273,8 @@ async def main() -> None:
           f"the full build, {statistics.median(handoffs[1:]):.2f} s after a night (median)")
     if full_cpu is not None:
         print(f"  full build CPU: {full_cpu:.1f} s on {cores} cores "
-              f"({100 * full_cpu / full_s:.0f}% of one core's time)")
+              f"({100 * full_cpu / full_s:.0f}% of one core's time)"
+              + (f"; its hand-off after: {handoff_cpu:.1f} s" if handoff_cpu is not None else ""))
     required_s = sum(required.values())
     bound_s = required_s / (cores or 1)
     print(f"  the issue's work alone: {required_s:.1f} CPU-s ("
