@@ -359,6 +359,20 @@ async def test_a_package_lost_after_publication_is_written_again_from_the_cut(
         n for n, _, _ in expected_record(cut)]
 
 
+async def test_the_next_start_writes_the_package_the_bot_did_not_finish(
+    studio: Studio, cut: CutResult
+) -> None:
+    package = package_of(cut)
+    xml = (package / "cut.xml").read_bytes()
+    shutil.rmtree(package)
+    (cut.directory / ".handoff-partial-999999-0000").mkdir()  # the writer killed with the bot
+    await build.at_start(studio)
+    await handoff.settle()  # started in the background: the bot's start waits for none of it
+    assert (package / "cut.xml").read_bytes() == xml
+    assert len(list((package / "media").iterdir())) == 8
+    assert [p.name for p in cut.directory.iterdir() if p.name.startswith(".handoff")] == []
+
+
 async def test_an_old_cuts_package_resolves_after_six_newer_cuts(
     studio: Studio, prod: Production, producer: Actor, cut: CutResult, tmp_path: Path
 ) -> None:

@@ -132,8 +132,9 @@ def build_lock(settings: Settings, production_id: int) -> Iterator[None]:
 
 
 async def at_start(studio: Studio) -> None:
-    """At start-up: the earlier shared layout moved into productions' folders, and each cut a
-    crash left finished but unrecorded published (a production building now does it itself)."""
+    """At start-up: the earlier shared layout moved into productions' folders, each cut a
+    crash left finished but unrecorded published (a production building now does it itself),
+    and each latest cut's package written if the bot stopped before it was."""
     await publish.upgrade_layout(studio)
     for production_id in await cuts.production_ids(studio.db.reader):
         if not layout.cuts_home(studio.settings, production_id).is_dir():
@@ -143,6 +144,9 @@ async def at_start(studio: Studio) -> None:
                 await publish.recover(studio, production_id)
         except CutBusy:
             continue
+        latest = await cuts.latest(studio.db.reader, production_id)
+        if latest is not None:
+            handoff.resume(studio, production_id, latest.version)
 
 
 

@@ -361,6 +361,19 @@ async def ensure(studio: Studio, prod: Production, version: int | None) -> tuple
     return found, home
 
 
+def resume(studio: Studio, production_id: int, version: int) -> None:
+    """Start writing a kept cut's package in the background if it is missing (at start-up:
+    the bot stopped between publishing the cut and finishing its package)."""
+    folder = layout.cut_dir(studio.settings, production_id, version)
+    if not (folder / FILM).is_file() or (folder / HANDOFF).is_dir() or folder in _writing:
+        return
+    _sweep(folder)
+    try:
+        _from_record(studio, folder, version, production_id)
+    except NotFound as exc:
+        log.warning("%s", exc.reason)
+
+
 async def settle(folder: Path | None = None) -> None:
     """Wait for the packages being written (those under `folder`, or all): a build waits for
     the previous cut's, a closing studio for every one."""
