@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, TypeVar
@@ -31,8 +32,14 @@ def now() -> str:
 def to(cls: type[T], row: aiosqlite.Row | None) -> T | None:
     if row is None:
         return None
-    names = {f.name for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+    names = _field_names(cls)
     return cls(**{k: row[k] for k in row.keys() if k in names})
+
+
+@functools.cache
+def _field_names(cls: type) -> frozenset[str]:
+    """A row type's fields, looked up once: a feature film's plan reads thousands of rows."""
+    return frozenset(f.name for f in dataclasses.fields(cls))
 
 
 def to_all(cls: type[T], rows: list[aiosqlite.Row] | Any) -> list[T]:

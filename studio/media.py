@@ -198,16 +198,25 @@ async def run_ffmpeg(
     return err
 
 
-def concat_line(path: Path) -> str:
-    """One line of a concat demuxer list: absolute path, each ' written as '\\''."""
-    text = str(Path(path).resolve())
+def concat_line(path: Path, folders: dict[Path, Path] | None = None) -> str:
+    """One line of a concat demuxer list: absolute path, each ' written as '\\''.
+    `folders`: folders already resolved (a film's thousand segments share a few)."""
+    path = Path(path)
+    if folders is None:
+        text = str(path.resolve())
+    else:
+        if path.parent not in folders:
+            folders[path.parent] = path.parent.resolve()
+        text = str(folders[path.parent] / path.name)
     if "\n" in text or "\r" in text:
         raise InvalidInput("a media path holds a line break")
     return "file '" + text.replace("'", "'\\''") + "'"
 
 
 def write_concat_list(paths: list[Path], target: Path) -> Path:
-    target.write_text("ffconcat version 1.0\n" + "".join(concat_line(p) + "\n" for p in paths),
+    folders: dict[Path, Path] = {}
+    target.write_text("ffconcat version 1.0\n"
+                      + "".join(concat_line(p, folders) + "\n" for p in paths),
                       encoding="utf-8")
     return target
 

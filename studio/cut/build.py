@@ -356,7 +356,8 @@ async def _build(studio: Studio, prod: Production, cut: Cut, line: Timeline, sta
     log_text = changelog(line, previous, cut.version, broken, left_out)
     (staging / "changelog.md").write_text(log_text, encoding="utf-8")
     data = line.to_json()
-    (staging / "timeline.json").write_text(json.dumps(data, indent=1), encoding="utf-8")
+    # Compact: json's indenting encoder is pure Python, a feature film's night pays for it.
+    (staging / "timeline.json").write_text(json.dumps(data), encoding="utf-8")
     # Publish: the folder appears whole under its version name with what its row will say
     # (publish.recover finishes the job if we crash now), then the row, then `latest`.
     final = cut_dir(settings, prod.id, cut.version)
