@@ -59,15 +59,15 @@ async def stitch(line: Timeline, segments: list[Path], staging: Path, film: Path
 
 
 
-def _write_film(line: Timeline, made: list[reels.BuiltReel], tracks: list[list[bytes]],
+def _write_film(line: Timeline, made: list[reels.BuiltReel], tracks: list[soundtrack.Joined],
                 film: Path) -> int:
     p = line.profile
     picture = mp4.VideoTrack(p.width, p.height, p.timescale,
                              int(Fraction(p.timescale) / p.fps), made[0].delay, made[0].avcc,
                              [r.samples for r in made])
-    sound = [mp4.audio_track(frames, track_title(track), priming=PRIMING,
-                             default=n == 0)
-             for n, (track, frames) in enumerate(zip(soundtrack.tracks_of(line), tracks,
+    sound = [mp4.audio_track(joined.header, joined.data, joined.sizes, track_title(track),
+                             priming=PRIMING, default=n == 0)
+             for n, (track, joined) in enumerate(zip(soundtrack.tracks_of(line), tracks,
                                                      strict=True))]
     try:
         return mp4.write(film, picture, sound, line.production_title)

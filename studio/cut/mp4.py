@@ -12,10 +12,11 @@ from __future__ import annotations
 
 import struct
 import zlib
-from array import array
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+
+import numpy as np
 
 MOVIE_TIMESCALE = 1000
 UINT32 = 0xFFFFFFFF
@@ -55,17 +56,23 @@ class VideoTrack:
 
 @dataclass
 class AudioTrack:
-    """An AAC track: raw access units (no ADTS headers) and what the decoder needs."""
+    """An AAC track: raw access units (no ADTS headers) end to end in `data`, each one's size,
+    and what the decoder needs."""
 
     title: str
     config: bytes  # AudioSpecificConfig
     sample_rate: int
     channels: int
-    units: list[bytes]
+    data: bytes
+    sizes: np.ndarray
     priming: int  # samples the edit list skips at the start
     default: bool = False
     samples_per_unit: int = 1024
     spans: list[int] = field(default_factory=list)  # units in each reel's chunk
+
+    @property
+    def units(self) -> int:
+        return len(self.sizes)
 
     @property
     def bitrate(self) -> tuple[int, int]:
@@ -73,10 +80,9 @@ class AudioTrack:
         if not self.units:
             return 0, 0
         per_second = max(1, round(self.sample_rate / self.samples_per_unit))
-        sizes = [len(u) for u in self.units]
-        peak = max(sum(sizes[i:i + per_second]) for i in range(0, len(sizes), per_second))
-        seconds = len(sizes) * self.samples_per_unit / self.sample_rate
-        return peak * 8, round(sum(sizes) * 8 / seconds)
+        peak = int(np.add.reduceat(self.sizes, np.arange(0, self.units, per_second)).max())
+        seconds = self.units * self.samples_per_unit / self.sample_rate
+        return peak * 8, round(int(self.sizes.sum()) * 8 / seconds)
 
 
 def box(kind: bytes, *parts: bytes) -> bytes:
@@ -88,26 +94,28 @@ def full_box(kind: bytes, version: int, flags: int, *parts: bytes) -> bytes:
     return box(kind, struct.pack(">I", (version << 24) | flags), *parts)
 
 
-def _big_endian(values: Iterable[int], code: str = "I") -> bytes:
-    table = array(code, values)
-    if struct.pack("=I", 1) != struct.pack(">I", 1):
-        table.byteswap()
-    return table.tobytes()
+def _big_endian(values: Iterable[int] | np.ndarray, code: str = "I") -> bytes:
+    """Unsigned 32-bit (or, code "Q", 64-bit) big-endian entries, as the tables store them."""
+    table = np.asarray(values if isinstance(values, np.ndarray | Sequence) else list(values),
+                       dtype=np.int64).ravel()
+    if len(table) and (int(table.min()) < 0 or int(table.max()) >= 1 << (64 if code == "Q"
+                                                                      else 32)):
+        raise OverflowError("a table entry does not fit its field")
+    return table.astype(">u8" if code == "Q" else ">u4").tobytes()
 
 
-def _runs(values: Sequence[int]) -> list[tuple[int, int]]:
-    """Run-length pairs (count, value), as stts and ctts store them."""
-    runs: list[tuple[int, int]] = []
-    for value in values:
-        if runs and runs[-1][1] == value:
-            runs[-1] = (runs[-1][0] + 1, value)
-        else:
-            runs.append((1, value))
-    return runs
+def _runs(values: Sequence[int] | np.ndarray) -> np.ndarray:
+    """Run-length pairs (count, value), as stts and ctts store them, one pair a row."""
+    v = np.asarray(values, dtype=np.int64)
+    if not len(v):
+        return np.zeros((0, 2), dtype=np.int64)
+    starts = np.flatnonzero(np.concatenate(([True], v[1:] != v[:-1])))
+    counts = np.diff(np.append(starts, len(v)))
+    return np.column_stack((counts, v[starts]))
 
 
-def _pairs(runs: list[tuple[int, int]]) -> bytes:
-    return _big_endian(v for pair in runs for v in pair)
+def _pairs(runs: np.ndarray | list[tuple[int, int]]) -> bytes:
+    return _big_endian(np.asarray(runs, dtype=np.int64))
 
 
 def needs_co64(end_of_file: int) -> bool:
@@ -179,12 +187,12 @@ def _movie(ticks: int, timescale: int) -> int:
 
 
 def _video_trak(v: VideoTrack, track_id: int, chunks: list[int], wide: bool) -> bytes:
-    sizes = [s for reel in v.reels for s in reel.sizes]
-    offsets = [o for reel in v.reels for o in reel.offsets]
-    keys, at = [], 0
-    for reel in v.reels:
-        keys += [at + k + 1 for k in reel.keys]
-        at += len(reel.sizes)
+    sizes = np.concatenate([np.asarray(r.sizes, dtype=np.int64) for r in v.reels])
+    offsets = np.concatenate([np.asarray(r.offsets, dtype=np.int64) for r in v.reels])
+    firsts = np.cumsum([0] + [len(r.sizes) for r in v.reels[:-1]])
+    keys = np.concatenate([np.asarray(r.keys, dtype=np.int64) + at + 1
+                           for r, at in zip(v.reels, firsts, strict=True)])
+    composition = _runs(offsets)
     media = len(sizes) * v.frame_ticks
     shown = _movie(media, v.timescale)
     avc1 = box(b"avc1", struct.pack(">6xH16xHHIIIH", 1, v.width, v.height, 0x480000, 0x480000,
@@ -194,8 +202,8 @@ def _video_trak(v: VideoTrack, track_id: int, chunks: list[int], wide: bool) -> 
                full_box(b"stts", 0, 0, struct.pack(">I", 1), _pairs([(len(sizes),
                                                                       v.frame_ticks)])),
                full_box(b"stss", 0, 0, struct.pack(">I", len(keys)), _big_endian(keys)),
-               full_box(b"ctts", 0, 0, struct.pack(">I", len(_runs(offsets))),
-                        _pairs(_runs(offsets))),
+               full_box(b"ctts", 0, 0, struct.pack(">I", len(composition)),
+                        _pairs(composition)),
                _sample_to_chunk([len(r.sizes) for r in v.reels]), _sizes(sizes),
                chunk_offsets(chunks, wide))
     minf = box(b"minf", full_box(b"vmhd", 0, 1, bytes(8)), _dinf(), stbl)
@@ -206,7 +214,7 @@ def _video_trak(v: VideoTrack, track_id: int, chunks: list[int], wide: bool) -> 
 
 
 def _audio_trak(a: AudioTrack, track_id: int, chunks: list[int], wide: bool) -> bytes:
-    sizes = [len(u) for u in a.units]
+    sizes = a.sizes
     media = len(sizes) * a.samples_per_unit
     shown = _movie(media - a.priming, a.sample_rate)
     mp4a = box(b"mp4a", struct.pack(">6xH8xHHHHI", 1, a.channels, 16, 0, 0, a.sample_rate << 16),
@@ -238,13 +246,21 @@ def _split(track: AudioTrack, ends: list[float]) -> list[int]:
     """Units in each reel's chunk: those that start before the reel ends (the last takes the
     rest)."""
     spans, taken = [], 0
+    rate, per, priming = track.sample_rate, track.samples_per_unit, track.priming
+
+    def before(unit: int) -> bool:
+        return (unit * per - priming) / rate < end
+
     for n, end in enumerate(ends):
         if n == len(ends) - 1:
-            upto = len(track.units)
+            upto = track.units
         else:
-            upto = taken
-            while upto < len(track.units) and \
-                    (upto * track.samples_per_unit - track.priming) / track.sample_rate < end:
+            # Jump near the first unit that starts at the reel's end, then step as ever: the
+            # same float comparison decides the unit on the edge.
+            upto = min(track.units, max(taken, int((end * rate + priming) / per) - 1))
+            while upto > taken and not before(upto - 1):
+                upto -= 1
+            while upto < track.units and before(upto):
                 upto += 1
         spans.append(upto - taken)
         taken = upto
@@ -265,22 +281,22 @@ def write(path: Path, video: VideoTrack, audio: list[AudioTrack], title: str) ->
     # Each chunk's place inside the mdat's payload, reel by reel.
     relative: list[list[int]] = [[] for _ in range(1 + len(audio))]
     cursor = 0
-    firsts = [0] * len(audio)
+    # Where each reel's span of each track starts and ends in its data.
+    bounds = [np.concatenate(([0], np.cumsum(t.sizes)))[np.cumsum([0, *t.spans])]
+              for t in audio]
     for n, reel in enumerate(video.reels):
         relative[0].append(cursor)
-        cursor += sum(reel.sizes)
-        for t, track in enumerate(audio):
+        cursor += int(np.sum(reel.sizes, dtype=np.int64))
+        for t in range(len(audio)):
             relative[t + 1].append(cursor)
-            count = track.spans[n]
-            cursor += sum(len(u) for u in track.units[firsts[t]:firsts[t] + count])
-            firsts[t] += count
+            cursor += int(bounds[t][n + 1] - bounds[t][n])
     payload = cursor
     ftyp = box(b"ftyp", b"isom", struct.pack(">I", 0x200), b"isomiso2avc1mp41")
 
     def moov(base: int, wide: bool) -> bytes:
         chunks = [[base + r for r in rel] for rel in relative]
         duration = max([_movie(sum(reel_ticks), video.timescale)] + [
-            _movie(len(a.units) * a.samples_per_unit - a.priming, a.sample_rate) for a in audio])
+            _movie(a.units * a.samples_per_unit - a.priming, a.sample_rate) for a in audio])
         mvhd = full_box(b"mvhd", 0, 0, struct.pack(">IIII", 0, 0, MOVIE_TIMESCALE, duration),
                         struct.pack(">IH10x", 0x10000, 0x100), MATRIX, bytes(24),
                         struct.pack(">I", 2 + len(audio)))
@@ -303,7 +319,6 @@ def write(path: Path, video: VideoTrack, audio: list[AudioTrack], title: str) ->
             out.write(struct.pack(">I4sQ", 1, b"mdat", 16 + payload))
         else:
             out.write(struct.pack(">I4s", 8 + payload, b"mdat"))
-        firsts = [0] * len(audio)
         for n, reel in enumerate(video.reels):
             copied = 0
             with reel.data.open("rb") as source:
@@ -313,9 +328,7 @@ def write(path: Path, video: VideoTrack, audio: list[AudioTrack], title: str) ->
             if reel.crc is not None and copied != reel.crc:
                 raise SamplesChanged(reel.data)
             for t, track in enumerate(audio):
-                count = track.spans[n]
-                out.write(b"".join(track.units[firsts[t]:firsts[t] + count]))
-                firsts[t] += count
+                out.write(memoryview(track.data)[int(bounds[t][n]):int(bounds[t][n + 1])])
         if out.tell() != len(ftyp) + size + header + payload:
             raise OSError(f"the film is {out.tell()} bytes, its tables say "
                           f"{len(ftyp) + size + header + payload}: a reel changed while read")
@@ -326,15 +339,16 @@ ADTS_RATES = (96000, 88200, 64000, 48000, 44100, 32000, 24000, 22050, 16000, 120
               7350)
 
 
-def audio_track(adts_frames: list[bytes], title: str, *, priming: int,
+def audio_track(header: bytes, data: bytes, sizes: np.ndarray, title: str, *, priming: int,
                 default: bool = False) -> AudioTrack:
-    """An AudioTrack from ADTS frames: their headers give the decoder config, then go."""
-    if not adts_frames:
+    """An AudioTrack from raw AAC frames (`data`, each one's `sizes`) and the first frame's
+    ADTS header, which gives the decoder config."""
+    if not len(sizes):
         raise ValueError(f"the {title} track has no AAC frames")
-    head = adts_frames[0]
+    head = header
     profile = head[2] >> 6
     rate_index = (head[2] >> 2) & 0x0F
     channels = ((head[2] & 0x01) << 2) | (head[3] >> 6)
     config = struct.pack(">H", ((profile + 1) << 11) | (rate_index << 7) | (channels << 3))
-    units = [f[7 if f[1] & 0x01 else 9:] for f in adts_frames]
-    return AudioTrack(title, config, ADTS_RATES[rate_index], channels, units, priming, default)
+    return AudioTrack(title, config, ADTS_RATES[rate_index], channels, data, sizes, priming,
+                      default)

@@ -799,35 +799,73 @@ def _gains_over(runs: list[Run], gains: dict[str, Measured], lo: int, hi: int
     return found
 
 
-def join(line: Timeline, built: list[Sound | Measured]) -> list[list[bytes]]:
-    """The film's tracks (in tracks_of order), each its pieces' ADTS frames end to end."""
+@dataclass(frozen=True)
+class Joined:
+    """One track of the film: its AAC frames end to end (ADTS headers off, as an MP4 stores
+    them), each frame's size, and the first frame's ADTS header (the decoder's config)."""
+
+    header: bytes
+    data: bytes
+    sizes: np.ndarray
+
+
+# Each piece's frame sizes as last read, by its content-named file: a night reads the film's
+# pieces again, and checks them against these at once instead of walking every frame.
+_KNOWN_SIZES: OrderedDict[str, np.ndarray] = OrderedDict()
+KEPT_SIZES = 16384  # pieces remembered (a few bytes a frame: a feature film's is ~1 MiB)
+_sizes_lock = threading.Lock()  # two productions' builds join in two threads at once
+
+
+def join(line: Timeline, built: list[Sound | Measured]) -> list[Joined]:
+    """The film's tracks (in tracks_of order), each its pieces' frames end to end."""
     tracks = []
     silent: dict[Path, bytes] = {}
     for track in tracks_of(line):
-        frames: list[bytes] = []
+        header = b""
+        datas: list[bytes] = []
+        sizes: list[np.ndarray] = []
         for sound in built:
             if isinstance(sound, Sound) and sound.track == track:
                 if sound.path.name.startswith("silence-"):
                     if sound.path not in silent:
                         silent[sound.path] = _cached(sound.path, "the silent frame")
-                    frames += [silent[sound.path]] * sound.piece.frames
+                    frame = silent[sound.path]
+                    data = frame * sound.piece.frames
+                    lengths = np.full(sound.piece.frames, len(frame), dtype=np.int64)
                 else:
-                    frames += _piece_frames(sound)
-        tracks.append(frames)
+                    data, lengths = _piece_frames(sound)
+                if not len(lengths):
+                    continue
+                header = header or data[:7]
+                raw, units = adts.payloads(data, lengths)
+                datas.append(raw)
+                sizes.append(units)
+        tracks.append(Joined(header, b"".join(datas),
+                             np.concatenate(sizes) if sizes else np.zeros(0, np.int64)))
+        datas.clear()  # the joined copy is the one kept
     return tracks
 
 
-def _piece_frames(sound: Sound) -> list[bytes]:
-    """A cached piece's frames: exactly its own number, or CacheDamaged."""
+def _piece_frames(sound: Sound) -> tuple[bytes, np.ndarray]:
+    """A cached piece's ADTS bytes and frame sizes: exactly its own number, or CacheDamaged."""
+    name = sound.path.name
     try:
-        frames = adts.frames_of(_read(sound.path))
+        data = _read(sound.path)
+        with _sizes_lock:
+            known = _KNOWN_SIZES.get(name)
+        lengths = adts.frame_sizes(data, known)
     except (OSError, adts.BadADTS, seal.Broken) as exc:
         raise CacheDamaged(str(sound.path), f"a piece of the {sound.track} track cannot be "
                                             f"read ({type(exc).__name__})") from None
-    if len(frames) != sound.piece.frames:
+    if len(lengths) != sound.piece.frames:
         raise CacheDamaged(str(sound.path), f"a piece of the {sound.track} track holds "
-                                            f"{len(frames)} frames, not {sound.piece.frames}")
-    return frames
+                                            f"{len(lengths)} frames, not {sound.piece.frames}")
+    with _sizes_lock:
+        _KNOWN_SIZES[name] = lengths
+        _KNOWN_SIZES.move_to_end(name)
+        while len(_KNOWN_SIZES) > KEPT_SIZES:
+            _KNOWN_SIZES.popitem(last=False)
+    return data, lengths
 
 
 def frames_total(built: list[Sound | Measured]) -> int:
