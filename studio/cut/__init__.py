@@ -9,10 +9,10 @@ A build runs these stages, in this order (build.py calls them):
   soundtrack.py   the sound: stems and takes mixed per chapter, loudness.py's two passes,
                   encoded to AAC pieces (adts.py)
   film.py         the film written from reels and sound (mp4.py), verified, a preview made
-  handoff.py      the editor's package: the original media and editorial.py's OTIO, FCP XML
-                  and EDL, once the sound has its gains
   publish.py      the folder renamed into place, recorded, then `latest`; retention;
                   changelog.py
+  handoff.py      then, beside the published cut: the editor's package, the original media
+                  and editorial.py's OTIO, FCP XML and EDL (with the gains the mix was made at)
 layout.py says where each production's cuts and caches live; liveness.py settles a build whose
 process died.
 previews.py makes takes' thumbnails and short previews for Discord; screening.py is what the

@@ -12,6 +12,10 @@ package outlives the store's garbage collection), copies otherwise. Names are re
 safe for every filesystem (letters of any script kept, separators and control characters not),
 unique (case-insensitively), with the extension of the file's probed format. Every path in the
 timeline files is relative to the package (editorial.py writes them).
+
+The package is written once its cut is published (the night's film waits for none of it),
+whole or not at all; one the bot did not finish is written again from the cut's own record at
+the next start, or when someone asks for it.
 """
 
 from __future__ import annotations
