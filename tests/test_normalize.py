@@ -159,32 +159,18 @@ async def test_warm_starts_every_worker_and_the_next_segments_are_made_by_them(
         assert sum(1 for _ in container.decode(video=0)) == 10
 
 
-def _segment_packets(frames: int) -> tuple[av.CodecContext, list[av.Packet]]:
-    """A real segment's picture packets, as the encoder gives them."""
-    shape = normalize.shape_of(PROFILE, frames)
-    encoder = av.CodecContext.create("libx264", "w")
-    segment_encode.configure(encoder, shape)
-    packets: list[av.Packet] = []
-    for n, picture in enumerate(segment_encode._black(shape)):
-        picture.pts = n
-        packets += encoder.encode(picture)
-    return encoder, packets + encoder.encode(None)
-
-
 def test_the_decode_check_passes_a_whole_segment_and_names_a_missing_picture() -> None:
-    encoder, packets = _segment_packets(12)
-    whole = segment_encode.PictureCheck(normalize.shape_of(PROFILE, 12))
-    whole.feed(packets, encoder)
-    assert whole.finish() is None
-    short = segment_encode.PictureCheck(normalize.shape_of(PROFILE, 12))
-    short.feed(packets[:-1], encoder)  # the last picture lost on the way
-    assert short.finish() == "the normalized file decodes to 11 frames, not 12"
+    shape = normalize.shape_of(PROFILE, 12)
+    avcc, samples = segment_encode.black_samples(shape)
+    assert segment_encode.PictureCheck(shape, avcc).feed(samples) is None
+    # The last picture lost on the way.
+    assert segment_encode.PictureCheck(shape, avcc).feed(samples[:-1]) == (
+        "the normalized file decodes to 11 frames, not 12")
 
 
 def test_pictures_that_cannot_be_decoded_fail_the_check_with_a_reason() -> None:
-    encoder, packets = _segment_packets(12)
-    check = segment_encode.PictureCheck(normalize.shape_of(PROFILE, 12))
-    check.feed([av.Packet(b"\x00\x00\x00\x10" + bytes(range(16)) * 4) for _ in packets],
-               encoder)
-    reason = check.finish()
+    shape = normalize.shape_of(PROFILE, 12)
+    avcc, samples = segment_encode.black_samples(shape)
+    garbage = [av.Packet(b"\x00\x00\x00\x10" + bytes(range(16)) * 4) for _ in samples]
+    reason = segment_encode.PictureCheck(shape, avcc).feed(garbage)
     assert reason is not None and reason.startswith("the normalized file")
