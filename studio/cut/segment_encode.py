@@ -295,10 +295,11 @@ class _Batch:
             if owner is None:
                 raise RuntimeError("the encoder gave a picture no segment sent")
             for earlier in self.open[:self.open.index(owner)]:
-                # Still open: some of its packets would come after the next segment's IDR.
-                earlier.failure = earlier.failure or "its pictures cross into the next shot's"
+                if len(earlier.packets) < earlier.sent:
+                    # Some of its packets would come after the next segment's IDR.
+                    earlier.failure = earlier.failure or "its pictures cross into the next shot's"
             self._take(owner, packet)
-        self._write_complete()
+            self._write_complete()
 
     def _take(self, segment: _Segment, packet: av.Packet) -> None:
         if segment.failure is not None:
