@@ -189,7 +189,7 @@ def _first_sample(path: Path) -> av.Packet:
 async def test_a_batch_gives_segments_that_each_decode_alone_from_an_idr(
     tmp_path: Path,
 ) -> None:
-    sources = [  # (file, kind, has sound, frames): one worker, one encoder for all of them
+    sources = [  # (file, kind, has sound, frames): made by one worker in one trip
         (make_standin_take(tmp_path / "a.mp4", "a", seconds=0.5), "video", False, 12),
         (make_standin_take(tmp_path / "b.avi", "b", codec="mpeg4", audio=True, seconds=0.3),
          "video", True, 7),

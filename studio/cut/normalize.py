@@ -36,7 +36,7 @@ from studio.media import (
 from studio.ops import closing
 
 # Bump when the making of a segment changes: old cache entries then stop matching.
-RECIPE = "8-batched"  # 8: one encoder for a batch of segments, an IDR at each
+RECIPE = "7-synced"  # 7: the sound starts at the picture's first frame, not at its own
 
 _lock = threading.Lock()
 _pool: ProcessPoolExecutor | None = None
@@ -187,7 +187,8 @@ async def normalize(
     cache_dir: Path, key: str, source: Path, kind: str, has_audio: bool, frames: int,
     profile: Profile, on_progress: Callable[[float], None] | None = None,
 ) -> Segment:
-    """The cached segment for `key`, made from `source` when absent (written beside, renamed).
+    """The cached segment for `key`, made from `source` when absent (written beside, renamed;
+    the worker makes its folder).
 
     Raise FFmpegFailed with a short reason (no paths) when the source cannot be made into one,
     including when decoding it kills the worker process.
@@ -203,7 +204,7 @@ async def normalize(
 
 async def normalize_batch(cache_dir: Path, profile: Profile, wanted: Sequence[Wanted]
                           ) -> list[Segment | FFmpegFailed]:
-    """Each wanted segment from the cache, the missing ones made by one worker in one batch
+    """Each wanted segment from the cache, the missing ones made by one worker in one trip
     (segment_encode.make_batch); a take that cannot be made gets its FFmpegFailed (a short
     reason, no paths) and the others are made all the same. A take that kills the worker costs
     only itself: the batch's segments not yet made are then made one at a time, alone."""
@@ -215,7 +216,6 @@ async def normalize_batch(cache_dir: Path, profile: Profile, wanted: Sequence[Wa
         if target.exists():
             found[slot] = Segment(target, cached=True)
             continue
-        target.parent.mkdir(parents=True, exist_ok=True)
         jobs.append(Job(str(want.source), want.kind, want.has_audio,
                         shape_of(profile, want.frames), str(target)))
         slots.append(slot)

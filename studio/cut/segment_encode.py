@@ -1,16 +1,17 @@
-"""One segment made in-process through PyAV: decode, filter, encode, write, decode-check.
+"""Segments made in-process through PyAV, a batch a call: decode, filter, encode, decode-check,
+write, seal.
 
 This runs inside a worker process of studio/normalize.py's pool (user uploads are decoded
 here, so a libav crash kills a worker, not the bot). It imports only PyAV, the error type, the
-seal and the malloc tuning, so the pool's processes start light. Output: a .mov with H.264
-yuv420p (the same SPS/PPS for a profile, closed GOPs from an IDR, exactly `frames` pictures)
-and PCM s16le stereo 48 kHz (exactly `samples` samples), sealed with the CRC-32 of the
-picture packets that were decode-checked and of the PCM (studio/seal.py).
+seal, avc.py and the malloc tuning, so the pool's processes start light. Output: a .mov with
+H.264 yuv420p (the same SPS/PPS for a profile, closed GOPs from an IDR, exactly `frames`
+pictures) and PCM s16le stereo 48 kHz (exactly `samples` samples), sealed with the CRC-32 of
+the picture samples that were decode-checked and of the PCM (studio/seal.py), both computed
+from the bytes given to the muxer, which writes them as they are.
 """
 
 from __future__ import annotations
 
-import contextlib
 import io
 import os
 import secrets
@@ -18,14 +19,13 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 
 import av
 import av.filter
 from av.container import InputContainer
-from av.video.frame import PictureType
 
 from studio.cut import avc, seal
 from studio.media import FFmpegFailed
@@ -96,24 +96,43 @@ Outcome = bool | str
 
 
 def make_batch(jobs: list[Job]) -> list[Outcome]:
-    """Make each job's segment (written beside its target, checked, renamed into place) through
-    ONE encoder for the whole batch: an IDR at each segment's first picture, the packets split
-    back by their times. Opening and flushing x264 a segment cost a fifth of its encoding; this
-    way each segment still opens on an IDR that nothing before it is referenced across, with
-    the profile's one SPS/PPS. A take that cannot be made gets its reason; the others go on."""
-    outcomes: list[Outcome] = [False] * len(jobs)
-    if not jobs:
-        return outcomes
-    shape = jobs[0].shape
-    if any((j.shape.width, j.shape.height, j.shape.fps, j.shape.timescale)
-           != (shape.width, shape.height, shape.fps, shape.timescale) for j in jobs):
-        raise ValueError("a batch's segments share one profile")
-    with _Batch(shape) as batch:
-        for slot, job in enumerate(jobs):
-            batch.add(slot, job)
-        batch.end()
-        outcomes = [batch.outcomes.get(slot, False) for slot in range(len(jobs))]
-    return outcomes
+    """Make each job's segment in turn (written beside its target, checked, renamed into place):
+    one trip to the worker for several segments. A take that cannot be made gets its reason;
+    the others are made all the same.
+
+    Each segment has an encoder of its own. One encoder fed across a batch (an IDR forced at
+    each segment's first picture) was measured here: with the workers' malloc tuning an
+    encoder opens in 2 ms, and a continuous encoder's lookahead reads past each segment's end
+    (a flushed one stops there), so it cost as much or more (bench_cut prints both)."""
+    with _Templates() as templates:
+        return [_make(job, templates) for job in jobs]
+
+
+def _make(job: Job, templates: _Templates) -> Outcome:
+    final = Path(job.target)
+    if final.exists():
+        return False
+    # Named with this worker's pid: an operator (or a test) can see who is writing what.
+    partial = final.with_name(f".partial-{os.getpid()}-{secrets.token_hex(4)}-{final.name}")
+    try:
+        partial.touch()
+    except FileNotFoundError:  # the first segment of its folder
+        final.parent.mkdir(parents=True, exist_ok=True)
+        partial.touch()
+    try:
+        try:
+            encoder, pcm = _encode(job)
+        except FFmpegFailed as exc:
+            return str(exc)
+        problem = encoder.problem() or PictureCheck(job.shape, encoder.avcc).feed(
+            encoder.samples)
+        if problem is not None:
+            return problem
+        _write(partial, job.shape, encoder, pcm, templates.of(job.shape))
+        os.replace(partial, final)
+        return True
+    finally:
+        partial.unlink(missing_ok=True)
 
 
 def rehearse() -> None:
@@ -127,18 +146,12 @@ def rehearse() -> None:
 
 
 def black_samples(shape: Shape) -> tuple[bytes, list[av.Packet]]:
-    """A black segment's picture samples, as a batch writes them, and their avcC record."""
-    batch = _Batch(shape)
-    try:
-        segment = _Segment(Job("", "audio", False, shape, ""), 0, Path(), 0)
-        batch.open.append(segment)
-        for picture in _black(shape):
-            batch.send(segment, picture)
-        batch.encoder_done()
-        return batch.avcc, segment.packets
-    finally:
-        batch.open.clear()
-        batch.host.close()
+    """A black segment's picture samples, as they are written, and their avcC record."""
+    encoder = _Encoder(shape)
+    for picture in _black(shape):
+        encoder.send(picture)
+    encoder.flush()
+    return encoder.avcc, encoder.samples
 
 
 def configure(ctx: av.CodecContext, shape: Shape) -> None:
@@ -154,8 +167,9 @@ def configure(ctx: av.CodecContext, shape: Shape) -> None:
 
 
 class PictureCheck:
-    """A segment's pictures decoded alone from its own samples, by a decoder of its own (as a
-    reader meets them): exactly its frames, at its size (the cut's "decodes end to end")."""
+    """A segment's pictures decoded from its own samples, as written, by a decoder of its own
+    (as a reader meets them): exactly its frames, at its size (the cut's "decodes end to
+    end")."""
 
     def __init__(self, shape: Shape, avcc: bytes) -> None:
         self.shape = shape
@@ -163,15 +177,14 @@ class PictureCheck:
         self.pictures = 0
         self.wrong_size = 0
 
-    def feed(self, packets: list[av.Packet]) -> str | None:
-        """Decode `packets` (length-prefixed, as written) and flush; why the segment is
-        unusable, or None."""
+    def feed(self, samples: list[av.Packet]) -> str | None:
+        """Decode `samples` (length-prefixed) and flush; why the segment is unusable, or None."""
         try:
             decoder = av.CodecContext.create("h264", "r")
             decoder.extradata = self.avcc
             decoder.thread_count = 1  # as the source's decoder: the pool fills the cores
-            for packet in [*packets, None]:
-                self._count(decoder.decode(packet))
+            for sample in [*samples, None]:
+                self._count(decoder.decode(sample))
         except Exception as exc:  # PyAV raises many kinds; any of them means unusable
             return f"the normalized file cannot be read ({type(exc).__name__})"
         if self.pictures != self.shape.frames:
@@ -187,170 +200,110 @@ class PictureCheck:
                 self.wrong_size += 1
 
 
-@dataclass(eq=False)
-class _Segment:
-    """One job on its way through the batch's encoder."""
-
-    job: Job
-    slot: int
-    partial: Path
-    start: int  # the number, in the batch's stream, of its first picture
-    sent: int = 0  # pictures given to the encoder
-    closed: bool = False  # every picture sent (or the take failed)
-    packets: list[av.Packet] = field(default_factory=list)  # as they go in the file
-    picture_crc: int = 0  # of those packets' bytes, as they go in the file
-    pcm: bytes = b""
-    failure: str | None = None
-
-    def owns(self, pts: int) -> bool:
-        return self.start <= pts < self.start + self.sent
-
-
-class _Batch:
-    """One libx264 encoder for a batch of segments. Its packets come out in decode order, a
-    picture each; a closed GOP puts each segment's before the next one's IDR, so a segment is
-    complete when it has one packet per picture sent, and is then checked and written."""
+class _Encoder:
+    """A segment's libx264 encoder (its SPS/PPS apart, in its extradata), and its pictures as
+    MP4 samples: length-prefixed here, so the muxer writes these very bytes (avc.py), the
+    bytes that are decode-checked and sealed."""
 
     def __init__(self, shape: Shape) -> None:
         self.shape = shape
-        # The encoder opened in a stream of a file in memory that is never written: its
-        # parameters (colours, aspect, headers) are the template of every segment's stream.
-        self.host = av.open(io.BytesIO(), "w", format="mov")
-        self.template = self.host.add_stream("libx264", rate=shape.fps,
-                                             options=encoder_options(shape.fps))
-        self.encoder = self.template.codec_context
-        configure(self.encoder, shape)
-        self.host.start_encoding()
-        self.avcc = avc.avcc_record(bytes(self.encoder.extradata or b""))
-        self.numbered = 0  # pictures sent so far: the next one's number
-        self.open: list[_Segment] = []  # in the order they were sent
-        self.outcomes: dict[int, Outcome] = {}
+        self.ctx = av.CodecContext.create("libx264", "w")
+        configure(self.ctx, shape)
+        self.ctx.flags |= av.codec.context.Flags.global_header
+        self.ctx.open()
+        self.avcc = avc.avcc_record(bytes(self.ctx.extradata or b""))
+        self.base = self.ctx.time_base
+        self.sent = 0
+        self.samples: list[av.Packet] = []
+        self.crc = 0  # of the samples' bytes
 
-    def __enter__(self) -> _Batch:
+    def send(self, picture: av.VideoFrame) -> None:
+        # Counted here, not by a setpts: a held frame is sent again with the next number.
+        picture.pts, picture.time_base = self.sent, self.base
+        self.sent += 1
+        self._keep(self.ctx.encode(picture))
+
+    def flush(self) -> None:
+        self._keep(self.ctx.encode(None))
+
+    def problem(self) -> str | None:
+        if len(self.samples) != self.sent:
+            return f"the encoder gave {len(self.samples)} pictures, not {self.sent}"
+        first = self.samples[0] if self.samples else None
+        if first is None or not (first.is_keyframe
+                                 and avc.IDR in avc.sample_nal_types(bytes(first))):
+            return "the normalized picture does not start on an IDR"
+        return None
+
+    def _keep(self, packets: list[av.Packet]) -> None:
+        for packet in packets:
+            data = avc.length_prefixed(bytes(packet))
+            sample = av.Packet(data)
+            sample.pts, sample.dts, sample.duration = packet.pts, packet.dts, packet.duration
+            sample.time_base, sample.is_keyframe = self.base, packet.is_keyframe
+            self.crc = seal.crc(data, self.crc)
+            self.samples.append(sample)
+
+
+def _encode(job: Job) -> tuple[_Encoder, bytes]:
+    """The take's pictures encoded, and its sound for the segment's length; FFmpegFailed."""
+    shape = job.shape
+    if job.kind != "audio" or job.has_audio:
+        _readable(Path(job.source))
+    encoder = _Encoder(shape)
+    with _source(Path(job.source), job.kind, job.has_audio) as container:
+        sound = _Sound(container, shape.samples) if job.has_audio and container else None
+        for n, picture in enumerate(_pictures(container, job.kind, shape, sound)):
+            if n >= shape.frames:
+                break
+            encoder.send(picture)
+        # A take with no sound gets silence for its length.
+        pcm = sound.rest() if sound is not None else bytes(shape.samples * 4)
+    encoder.flush()
+    return encoder, pcm
+
+
+class _Templates:
+    """Each profile's picture stream parameters (size, colours, aspect, profile), for the
+    segments of a batch: an encoder's, opened in a file in memory that is never written."""
+
+    def __init__(self) -> None:
+        self.hosts: dict[tuple[int, int, Fraction], av.container.OutputContainer] = {}
+
+    def __enter__(self) -> _Templates:
         return self
 
     def __exit__(self, *_: object) -> None:
-        for segment in self.open:  # a batch that stopped half-way leaves nothing behind
-            segment.partial.unlink(missing_ok=True)
-        with contextlib.suppress(Exception):
-            self.host.close()
+        for host in self.hosts.values():
+            host.close()
 
-    def add(self, slot: int, job: Job) -> None:
-        final = Path(job.target)
-        if final.exists():
-            self.outcomes[slot] = False
-            return
-        # Named with this worker's pid from the start: an operator (or a test) can see who
-        # is writing what, for as long as the take is being read.
-        partial = final.with_name(f".partial-{os.getpid()}-{secrets.token_hex(4)}-{final.name}")
-        partial.touch()
-        segment = _Segment(job, slot, partial, self.numbered)
-        self.open.append(segment)
-        try:
-            segment.pcm = self._pictures_of(segment)
-        except FFmpegFailed as exc:
-            segment.failure = str(exc)  # what it sent is encoded, and dropped
-        segment.closed = True
-        self._write_complete()
-
-    def end(self) -> None:
-        """Flush the encoder: the last segments' packets; every segment finished."""
-        self.encoder_done()
-        for segment in list(self.open):
-            if segment.failure is None and len(segment.packets) != segment.sent:
-                segment.failure = (f"the encoder gave {len(segment.packets)} pictures, "
-                                   f"not {segment.sent}")
-            self._finish(segment)
-
-    def send(self, segment: _Segment, picture: av.VideoFrame) -> None:
-        # Counted here, not by a setpts: a held frame is sent again with the next number.
-        picture.pts, picture.time_base = self.numbered, self.encoder.time_base
-        # The segment's first picture forced to a key frame: an IDR (open-gop=0), which
-        # libx264 places after every picture of the segment before in decode order.
-        picture.pict_type = PictureType.I if segment.sent == 0 else PictureType.NONE
-        self.numbered += 1
-        segment.sent += 1
-        self._route(self.encoder.encode(picture))
-
-    def encoder_done(self) -> None:
-        self._route(self.encoder.encode(None))
-
-    def _pictures_of(self, segment: _Segment) -> bytes:
-        """Send the take's pictures to the encoder; its sound, for the segment's length."""
-        job, shape = segment.job, segment.job.shape
-        if job.kind != "audio" or job.has_audio:
-            _readable(Path(job.source))
-        with _source(Path(job.source), job.kind, job.has_audio) as container:
-            sound = _Sound(container, shape.samples) if job.has_audio and container else None
-            for n, picture in enumerate(_pictures(container, job.kind, shape, sound)):
-                if n >= shape.frames:
-                    break
-                self.send(segment, picture)
-            # A take with no sound gets silence for its length.
-            return sound.rest() if sound is not None else bytes(shape.samples * 4)
-
-    def _route(self, packets: list[av.Packet]) -> None:
-        for packet in packets:
-            owner = next((s for s in self.open if s.owns(packet.pts)), None)
-            if owner is None:
-                raise RuntimeError("the encoder gave a picture no segment sent")
-            for earlier in self.open[:self.open.index(owner)]:
-                if len(earlier.packets) < earlier.sent:
-                    # Some of its packets would come after the next segment's IDR.
-                    earlier.failure = earlier.failure or "its pictures cross into the next shot's"
-            self._take(owner, packet)
-            self._write_complete()
-
-    def _take(self, segment: _Segment, packet: av.Packet) -> None:
-        if segment.failure is not None:
-            segment.packets.append(packet)  # counted only: the segment is not written
-            return
-        # Length-prefixed here, so the muxer writes these very bytes (avc.py).
-        data = avc.length_prefixed(bytes(packet))
-        if not segment.packets and not (packet.is_keyframe
-                                        and avc.IDR in avc.sample_nal_types(data)):
-            segment.failure = "the normalized picture does not start on an IDR"
-        sample = av.Packet(data)
-        sample.pts, sample.dts = packet.pts - segment.start, packet.dts - segment.start
-        sample.duration, sample.time_base = packet.duration, packet.time_base
-        sample.is_keyframe = packet.is_keyframe
-        segment.picture_crc = seal.crc(data, segment.picture_crc)
-        segment.packets.append(sample)
-
-    def _write_complete(self) -> None:
-        while self.open and self.open[0].closed and (
-                len(self.open[0].packets) == self.open[0].sent):
-            self._finish(self.open[0])
-
-    def _finish(self, segment: _Segment) -> None:
-        self.open.remove(segment)
-        try:
-            problem = segment.failure or PictureCheck(segment.job.shape, self.avcc).feed(
-                segment.packets)
-            if problem is None:
-                _write(segment, self.template, self.avcc)
-                os.replace(segment.partial, segment.job.target)
-            self.outcomes[segment.slot] = problem or True
-        finally:
-            segment.partial.unlink(missing_ok=True)
+    def of(self, shape: Shape) -> av.video.stream.VideoStream:
+        key = (shape.width, shape.height, shape.fps)
+        if key not in self.hosts:
+            host = av.open(io.BytesIO(), "w", format="mov")
+            stream = host.add_stream("libx264", rate=shape.fps,
+                                     options=encoder_options(shape.fps))
+            configure(stream.codec_context, shape)
+            host.start_encoding()
+            self.hosts[key] = host
+        return self.hosts[key].streams.video[0]
 
 
-def _write(segment: _Segment, template: av.video.stream.VideoStream, avcc: bytes) -> None:
+def _write(partial: Path, shape: Shape, encoder: _Encoder, pcm: bytes,
+           template: av.video.stream.VideoStream) -> None:
     """The segment's file: its picture samples and its PCM, then the seal of both."""
-    shape = segment.job.shape
-    with av.open(str(segment.partial), "w", format="mov",
+    with av.open(str(partial), "w", format="mov",
                  options={"video_track_timescale": str(shape.timescale)}) as output:
         output.metadata.clear()
         # The encoder's parameters with the avcC record: no codec opened, and the muxer
         # writes the length-prefixed samples as they are.
         video = output.add_stream_from_template(template)
-        video.codec_context.extradata = avcc
+        video.codec_context.extradata = encoder.avcc
         audio = output.add_stream("pcm_s16le", rate=SAMPLE_RATE, layout="stereo")
         audio.codec_context.format = "s16"
-        for packet in segment.packets:
-            packet.stream = video
-            output.mux_one(packet)
-        pcm = segment.pcm
+        for sample in encoder.samples:
+            sample.stream = video
+            output.mux_one(sample)
         for start in range(0, shape.samples, PCM_CHUNK):
             chunk = pcm[start * 4:(start + PCM_CHUNK) * 4]
             frame = av.AudioFrame(format="s16", layout="stereo", samples=len(chunk) // 4)
@@ -362,8 +315,8 @@ def _write(segment: _Segment, template: av.video.stream.VideoStream, avcc: bytes
         output.mux(audio.encode(None))
     # PCM is written as it is given, the pictures as they were length-prefixed: the CRCs of
     # what a reader demuxes, with no second read of the file.
-    with segment.partial.open("ab") as out:
-        out.write(seal.segment_box(segment.picture_crc, seal.crc(pcm)))
+    with partial.open("ab") as out:
+        out.write(seal.segment_box(encoder.crc, seal.crc(pcm)))
 
 
 def seal_segment(segment: Path) -> None:

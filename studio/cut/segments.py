@@ -1,6 +1,6 @@
 """The segments: every entry of the timeline normalized (cached) to the segment its plan names;
 a take that cannot be read becomes a slate and is reported. The work is normalize.py's, in
-its worker processes, a batch of consecutive segments at a time (one encoder each).
+its worker processes, a batch of consecutive segments a trip.
 """
 
 from __future__ import annotations
@@ -24,8 +24,8 @@ from studio.media import (
 
 log = logging.getLogger(__name__)
 
-# A batch's pictures at most (four seconds at 24 fps): enough segments through one encoder
-# to spare most of its opening and flushing, few enough that the chapters' sound starts soon.
+# A batch's pictures at most (four seconds at 24 fps): enough short segments a trip to spare
+# the pool most of its round trips, few enough that the chapters' sound starts soon.
 MOST_FRAMES = 96
 
 
