@@ -90,15 +90,17 @@ async def make_all(studio: Studio, line: Timeline, staging: Path, report: OnProg
         want(i, key, _exists(segment_path(cache, key)), cards / f"{slate.code}.png", "image",
              False, card=slate, first=True)
 
+    sources = [mediastore.path_for(settings.media_path, e.media_sha256)
+               if e.kind == "take" and e.media_sha256 else None for e in line.entries]
     present = _all_present(planned)
+    original = _all_present(sources)
     for i, entry in enumerate(line.entries):
-        key = planned[i].stem
+        key, source = planned[i].stem, sources[i]
         if entry.kind != "take":
             want(i, key, present[i], cards / f"{entry.code}.png", "image", False, card=entry)
             continue
-        assert entry.media_sha256 and entry.take_kind and entry.take_id
-        source = mediastore.path_for(settings.media_path, entry.media_sha256)
-        if not present[i] and not _exists(source):
+        assert source and entry.take_kind and entry.take_id
+        if not original[i]:  # even if its segment is cached: the hand-off needs the original
             broke(i, "its file is missing from the media store")
             continue
         want(i, key, present[i], source, entry.take_kind, entry.media_has_audio)
@@ -152,8 +154,8 @@ def _draw(line: Timeline, cards: list[Entry], folder: Path) -> None:
         draw_card(line, card, folder)
 
 
-def _all_present(paths: list[Path]) -> list[bool]:
-    return [path.exists() for path in paths]
+def _all_present(paths: list[Path | None]) -> list[bool]:
+    return [path is not None and path.exists() for path in paths]
 
 
 def _exists(path: Path) -> bool:
