@@ -678,6 +678,23 @@ async def built_with_two_shots(studio: Studio, film: Production, producer: Actor
         shot.media_sha256, shot.take_kind, shot.frames, first.timeline.profile))
 
 
+async def test_a_take_lost_from_the_media_store_is_a_slate_though_its_segment_is_cached(
+    studio: Studio, film: Production, producer: Actor, tmp_path: Path
+) -> None:
+    segment = await built_with_two_shots(studio, film, producer, tmp_path)
+    line = await plan.timeline_of(studio, film)
+    lost = next(e for e in line.entries if e.code == "1.1")
+    assert lost.media_sha256 and lost.take_id
+    mediastore.path_for(studio.settings.media_path, lost.media_sha256).unlink()
+
+    again = await build.build(studio, film)
+
+    assert segment.exists()  # its segment is still cached: the cut does not use it
+    assert [(b.code, b.take_id) for b in again.broken] == [("1.1", lost.take_id)]
+    assert "missing from the media store" in again.broken[0].reason
+    assert [e.code for e in again.timeline.approved] == ["1.2"]
+
+
 async def test_a_cached_segment_damaged_on_disk_is_made_again(
     studio: Studio, film: Production, producer: Actor, tmp_path: Path
 ) -> None:
