@@ -550,6 +550,34 @@ async def test_sound_stays_in_sync_with_the_picture_over_many_shots(
         assert sum(1 for a, b in itertools.pairwise([False, *loud]) if b and not a) == len(shots_)
 
 
+async def test_a_corrupt_take_among_many_short_shots_slates_only_itself(
+    studio: Studio, prod: Production, producer: Actor, tmp_path: Path
+) -> None:
+    # Thirty short shots: the workers make them several to a trip, the bad take among them.
+    count, bad = 30, 3
+    rows = ["chapter,chapter_title,shot,description,duration"]
+    rows += [f"1,One,{s},Shot,0.5" for s in range(1, count + 1)]
+    await shotlist.import_shots(studio.db, prod, producer, ("\n".join(rows) + "\n").encode(),
+                                "short.csv")
+    ids = {}
+    for s in range(1, count + 1):
+        take = (make_standin_take(tmp_path / f"{s}.mp4", f"1.{s}", seconds=0.5) if s == bad
+                else make_still(tmp_path / f"{s}.png", f"1.{s}", size=(160, 90)))
+        ids[f"1.{s}"] = await approve(studio, prod, producer, f"1.{s}", take)
+    sha = (await takes.takes_of(studio, prod, f"1.{bad}"))[0].media_sha256
+    corrupt(studio.settings, sha)
+
+    result = await build.build(studio, prod)
+
+    assert [(b.code, b.take_id) for b in result.broken] == [(f"1.{bad}", ids[f"1.{bad}"])]
+    line = result.timeline
+    assert [e.code for e in line.approved] == [c for c in ids if c != f"1.{bad}"]
+    assert line.entries[bad - 1].kind == "slate"
+    assert result.cut.state == "published"
+    with av.open(str(result.film)) as container:
+        assert sum(1 for _ in container.decode(video=0)) == line.frames
+
+
 async def test_a_killed_build_leaves_the_last_good_cut_and_the_next_build_succeeds(
     studio: Studio, film: Production, producer: Actor, tmp_path: Path
 ) -> None:
@@ -649,6 +677,23 @@ async def built_with_two_shots(studio: Studio, film: Production, producer: Actor
     cache = layout.cache_home(studio.settings, film.id) / "segments"
     return normalize.segment_path(cache, normalize.cache_key(
         shot.media_sha256, shot.take_kind, shot.frames, first.timeline.profile))
+
+
+async def test_a_take_lost_from_the_media_store_is_a_slate_though_its_segment_is_cached(
+    studio: Studio, film: Production, producer: Actor, tmp_path: Path
+) -> None:
+    segment = await built_with_two_shots(studio, film, producer, tmp_path)
+    line = await plan.timeline_of(studio, film)
+    lost = next(e for e in line.entries if e.code == "1.1")
+    assert lost.media_sha256 and lost.take_id
+    mediastore.path_for(studio.settings.media_path, lost.media_sha256).unlink()
+
+    again = await build.build(studio, film)
+
+    assert segment.exists()  # its segment is still cached: the cut does not use it
+    assert [(b.code, b.take_id) for b in again.broken] == [("1.1", lost.take_id)]
+    assert "missing from the media store" in again.broken[0].reason
+    assert [e.code for e in again.timeline.approved] == ["1.2"]
 
 
 async def test_a_cached_segment_damaged_on_disk_is_made_again(

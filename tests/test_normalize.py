@@ -12,7 +12,7 @@ from pathlib import Path
 import av
 import pytest
 
-from studio.cut import normalize, segment_encode
+from studio.cut import avc, normalize, seal, segment_encode
 from studio.cut.timeline import Profile
 from studio.generation.standin import make_standin_take, make_still, make_tone
 from studio.media import FFmpegFailed, ffmpeg_exe, write_concat_list
@@ -105,7 +105,7 @@ BOT_KILLED = """
 import asyncio, os, signal, sys
 from fractions import Fraction
 from pathlib import Path
-from studio.cut import normalize, segment_encode
+from studio.cut import avc, normalize, seal, segment_encode
 from studio.cut.timeline import Profile
 
 async def main() -> None:
@@ -159,32 +159,139 @@ async def test_warm_starts_every_worker_and_the_next_segments_are_made_by_them(
         assert sum(1 for _ in container.decode(video=0)) == 10
 
 
-def _segment_packets(frames: int) -> tuple[av.CodecContext, list[av.Packet]]:
-    """A real segment's picture packets, as the encoder gives them."""
-    shape = normalize.shape_of(PROFILE, frames)
-    encoder = av.CodecContext.create("libx264", "w")
-    segment_encode.configure(encoder, shape)
-    packets: list[av.Packet] = []
-    for n, picture in enumerate(segment_encode._black(shape)):
-        picture.pts = n
-        packets += encoder.encode(picture)
-    return encoder, packets + encoder.encode(None)
-
-
 def test_the_decode_check_passes_a_whole_segment_and_names_a_missing_picture() -> None:
-    encoder, packets = _segment_packets(12)
-    whole = segment_encode.PictureCheck(normalize.shape_of(PROFILE, 12))
-    whole.feed(packets, encoder)
-    assert whole.finish() is None
-    short = segment_encode.PictureCheck(normalize.shape_of(PROFILE, 12))
-    short.feed(packets[:-1], encoder)  # the last picture lost on the way
-    assert short.finish() == "the normalized file decodes to 11 frames, not 12"
+    shape = normalize.shape_of(PROFILE, 12)
+    avcc, samples = segment_encode.black_samples(shape)
+    assert segment_encode.PictureCheck(shape, avcc).feed(samples) is None
+    # The last picture lost on the way.
+    assert segment_encode.PictureCheck(shape, avcc).feed(samples[:-1]) == (
+        "the normalized file decodes to 11 frames, not 12")
 
 
 def test_pictures_that_cannot_be_decoded_fail_the_check_with_a_reason() -> None:
-    encoder, packets = _segment_packets(12)
-    check = segment_encode.PictureCheck(normalize.shape_of(PROFILE, 12))
-    check.feed([av.Packet(b"\x00\x00\x00\x10" + bytes(range(16)) * 4) for _ in packets],
-               encoder)
-    reason = check.finish()
+    shape = normalize.shape_of(PROFILE, 12)
+    avcc, samples = segment_encode.black_samples(shape)
+    garbage = [av.Packet(b"\x00\x00\x00\x10" + bytes(range(16)) * 4) for _ in samples]
+    reason = segment_encode.PictureCheck(shape, avcc).feed(garbage)
     assert reason is not None and reason.startswith("the normalized file")
+
+
+def _pictures(path: Path) -> list[bytes]:
+    with av.open(str(path)) as container:
+        return [frame.to_ndarray().tobytes() for frame in container.decode(video=0)]
+
+
+def _first_sample(path: Path) -> av.Packet:
+    with av.open(str(path)) as container:
+        return next(p for p in container.demux(container.streams.video[0]) if p.size)
+
+
+async def test_a_batch_gives_segments_that_each_decode_alone_from_an_idr(
+    tmp_path: Path,
+) -> None:
+    sources = [  # (file, kind, has sound, frames): made by one worker in one trip
+        (make_standin_take(tmp_path / "a.mp4", "a", seconds=0.5), "video", False, 12),
+        (make_standin_take(tmp_path / "b.avi", "b", codec="mpeg4", audio=True, seconds=0.3),
+         "video", True, 7),
+        (make_still(tmp_path / "c.png", "c"), "image", False, 30),
+        (make_standin_take(tmp_path / "d.mkv", "d", codec="mjpeg", fps="30"), "video", False,
+         5),
+        (make_tone(tmp_path / "e.wav", 0.4), "audio", True, 10),
+    ]
+    wanted = [normalize.Wanted(f"{n:064x}", path, kind, sound, frames)
+              for n, (path, kind, sound, frames) in enumerate(sources)]
+    segments = await normalize.normalize_batch(tmp_path / "cache", PROFILE, wanted)
+    assert [isinstance(s, normalize.Segment) and not s.cached for s in segments] == [True] * 5
+    paths = [s.path for s in segments if isinstance(s, normalize.Segment)]
+    alone = []
+    for path, (*_, frames) in zip(paths, sources, strict=True):
+        first = _first_sample(path)
+        # Its first sample is an IDR picture: nothing before it is referenced.
+        assert first.is_keyframe and avc.IDR in avc.sample_nal_types(bytes(first))
+        alone.append(_pictures(path))  # decoded alone, by a reader of its own
+        assert len(alone[-1]) == frames
+        # Sealed with what a reader demuxes, though the worker never read the file back.
+        copy = tmp_path / "copy.mov"
+        copy.write_bytes(path.read_bytes()[:-seal.BOX.size])
+        segment_encode.seal_segment(copy)
+        assert seal.segment_seals(copy) == seal.segment_seals(path)
+    # Joined, the film shows the very pictures each segment shows alone: no picture of one
+    # segment was predicted from another's.
+    listing = write_concat_list(paths, tmp_path / "list.txt")
+    joined = tmp_path / "joined.mov"
+    subprocess_done = await asyncio.create_subprocess_exec(
+        ffmpeg_exe(), "-v", "error", "-f", "concat", "-safe", "0", "-i", str(listing),
+        "-c", "copy", str(joined))
+    assert await subprocess_done.wait() == 0
+    assert _pictures(joined) == [picture for pictures in alone for picture in pictures]
+
+
+async def test_a_take_that_fails_in_a_batch_fails_alone_and_the_others_are_made(
+    tmp_path: Path,
+) -> None:
+    garbage = tmp_path / "garbage.mp4"
+    garbage.write_bytes(b"not a video at all" * 100)
+    silent = make_standin_take(tmp_path / "silent.mp4", "s", seconds=0.5)
+    sources = [
+        (make_standin_take(tmp_path / "a.mp4", "a", seconds=0.5), "video", False, 12),
+        (garbage, "video", False, 12),  # cannot be opened
+        # Its pictures are encoded before its sound is found missing: they are dropped.
+        (silent, "video", True, 12),
+        (make_standin_take(tmp_path / "b.mov", "b", audio=True, seconds=0.5), "video", True,
+         12),
+    ]
+    wanted = [normalize.Wanted(f"{n:064x}", path, kind, sound, frames)
+              for n, (path, kind, sound, frames) in enumerate(sources)]
+    cache = tmp_path / "cache"
+    made = await normalize.normalize_batch(cache, PROFILE, wanted)
+    assert isinstance(made[1], FFmpegFailed) and "cannot read it" in str(made[1])
+    assert isinstance(made[2], FFmpegFailed) and "no sound" in str(made[2])
+    for segment in (made[0], made[3]):
+        assert isinstance(segment, normalize.Segment)
+        assert avc.IDR in avc.sample_nal_types(bytes(_first_sample(segment.path)))
+        assert len(_pictures(segment.path)) == 12
+    assert sorted(p.name for p in cache.rglob("*") if p.is_file()) == sorted(
+        f"{n:064x}.mov" for n in (0, 3))  # nothing half-written left of the failed two
+
+
+async def test_a_take_that_kills_the_worker_in_a_batch_costs_only_that_take(
+    tmp_path: Path,
+) -> None:
+    # A big take is slow enough to be caught mid-segment; the others are ordinary.
+    big = make_standin_take(tmp_path / "big.mp4", "big", seconds=1.5, size=(1280, 720),
+                            fps="30")
+    small = make_standin_take(tmp_path / "small.mp4", "small", seconds=0.5)
+    sources = [small, big, small, small]
+    wanted = [normalize.Wanted(f"{n:064x}", path, "video", False, 12)
+              for n, path in enumerate(sources)]
+    cache = tmp_path / "cache"
+    guilty = normalize.segment_path(cache, wanted[1].key)
+    killed: list[int] = []
+
+    async def kill_whoever_makes_it() -> None:
+        # Every worker that starts writing the big take's segment is SIGKILLed, as a libav
+        # crash on a hostile file would end it: the batch's worker, then the one alone.
+        while True:
+            for partial in guilty.parent.glob(f".partial-*-{guilty.name}"):
+                pid = int(partial.name.split("-")[1])
+                if pid not in killed:
+                    os.kill(pid, signal.SIGKILL)
+                    killed.append(pid)
+            await asyncio.sleep(0.001)
+
+    killer = asyncio.ensure_future(kill_whoever_makes_it())
+    try:
+        made = await normalize.normalize_batch(cache, PROFILE, wanted)
+    finally:
+        killer.cancel()
+    assert len(killed) == 2
+    assert isinstance(made[1], FFmpegFailed) and "crashed" in str(made[1])
+    for n in (0, 2, 3):
+        segment = made[n]
+        assert isinstance(segment, normalize.Segment) and not segment.cached
+        assert len(_pictures(segment.path)) == 12
+    assert not list(cache.rglob(".partial-*"))
+    # The pool is whole again: the next batch makes the big take.
+    again = await normalize.normalize_batch(cache, PROFILE, wanted)
+    assert [isinstance(s, normalize.Segment) and s.cached for s in again] == [
+        True, False, True, True]

@@ -20,7 +20,7 @@ import multiprocessing
 import os
 import threading
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
@@ -28,7 +28,7 @@ from pathlib import Path
 
 import av
 
-from studio.cut.segment_encode import Shape, make, start_worker
+from studio.cut.segment_encode import Job, Outcome, Shape, make_batch, start_worker
 from studio.cut.timeline import Profile
 from studio.media import (
     FFmpegFailed,
@@ -165,54 +165,121 @@ def shape_of(profile: Profile, frames: int) -> Shape:
                  profile.samples(frames))
 
 
-async def _run(executor: ProcessPoolExecutor, *args: object) -> bool:
-    return await asyncio.wrap_future(executor.submit(make, *args))
+@dataclass(frozen=True)
+class Wanted:
+    """A segment asked for: its cache key, and the take (or card) it is made from."""
+
+    key: str
+    source: Path
+    kind: str
+    has_audio: bool
+    frames: int
+
+
+CRASHED = "decoding it crashed the worker process: the file is damaged or hostile"
+
+
+async def _run(executor: ProcessPoolExecutor, jobs: list[Job]) -> list[Outcome]:
+    return await asyncio.wrap_future(executor.submit(make_batch, jobs))
 
 
 async def normalize(
     cache_dir: Path, key: str, source: Path, kind: str, has_audio: bool, frames: int,
     profile: Profile, on_progress: Callable[[float], None] | None = None,
 ) -> Segment:
-    """The cached segment for `key`, made from `source` when absent (written beside, renamed).
+    """The cached segment for `key`, made from `source` when absent (written beside, renamed;
+    the worker makes its folder).
 
     Raise FFmpegFailed with a short reason (no paths) when the source cannot be made into one,
     including when decoding it kills the worker process.
     """
-    target = segment_path(cache_dir, key)
-    if target.exists():
-        return Segment(target, cached=True)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    args = (str(source), kind, has_audio, shape_of(profile, frames), str(target))
-    try:
-        executor = pool()
-        try:
-            made = await _run(executor, *args)
-        except BrokenProcessPool:
-            # A worker died: this take or another beside it. A fresh solitary worker tells
-            # which: the take that kills that one too is the one that broke.
-            await asyncio.to_thread(_discard, executor)
-            made = await _alone(*args)
-    except BaseException:
-        _sweep(target)
-        raise
+    made = (await normalize_batch(cache_dir, profile,
+                                  [Wanted(key, source, kind, has_audio, frames)]))[0]
+    if isinstance(made, FFmpegFailed):
+        raise made
     if on_progress:
         on_progress(1.0)
-    return Segment(target, cached=not made)
+    return made
 
 
-async def _alone(*args: object) -> bool:
+async def normalize_batch(cache_dir: Path, profile: Profile, wanted: Sequence[Wanted]
+                          ) -> list[Segment | FFmpegFailed]:
+    """Each wanted segment from the cache, the missing ones made by one worker in one trip
+    (segment_encode.make_batch); a take that cannot be made gets its FFmpegFailed (a short
+    reason, no paths) and the others are made all the same. A take that kills the worker costs
+    only itself: the batch's segments not yet made are then made one at a time, alone."""
+    found: list[Segment | FFmpegFailed | None] = [None] * len(wanted)
+    jobs: list[Job] = []
+    slots: list[int] = []
+    for slot, want in enumerate(wanted):
+        target = segment_path(cache_dir, want.key)
+        if target.exists():
+            found[slot] = Segment(target, cached=True)
+            continue
+        jobs.append(Job(str(want.source), want.kind, want.has_audio,
+                        shape_of(profile, want.frames), str(target)))
+        slots.append(slot)
+    if jobs:
+        crashed = False
+        try:
+            executor = pool()
+            try:
+                outcomes = await _run(executor, jobs)
+            except BrokenProcessPool:
+                # A worker died: a take of this batch, or of another beside it. Alone, one
+                # at a time, each take shows whether it is the one that kills.
+                crashed = True
+                await asyncio.to_thread(_discard, executor)
+                outcomes = await _alone(jobs)
+        except BaseException:
+            for job in jobs:
+                _sweep(Path(job.target))
+            raise
+        for slot, job, outcome in zip(slots, jobs, outcomes, strict=True):
+            if crashed:
+                _sweep(Path(job.target))
+            found[slot] = (FFmpegFailed(outcome) if isinstance(outcome, str)
+                           else Segment(Path(job.target), cached=not outcome))
+    return [f for f in found if f is not None]
+
+
+async def _alone(jobs: list[Job]) -> list[Outcome]:
+    """Each job not made yet, in a solitary worker: one that dies names its take (a fresh
+    worker then takes the next). A segment already in place was made by the broken batch."""
+    outcomes: list[Outcome] = []
+    solitary: ProcessPoolExecutor | None = None
+    try:
+        for job in jobs:
+            if _in_place(job):
+                outcomes.append(True)  # made (the batch skipped what was cached before it)
+                continue
+            if solitary is None:
+                solitary = await _solitary()
+            try:
+                outcomes += await _run(solitary, [job])
+            except BrokenProcessPool:
+                outcomes.append(CRASHED)
+                broken, solitary = solitary, None
+                await asyncio.to_thread(broken.shutdown, True, cancel_futures=True)
+    finally:
+        if solitary is not None:
+            await asyncio.to_thread(solitary.shutdown, True, cancel_futures=True)
+    return outcomes
+
+
+async def _solitary() -> ProcessPoolExecutor:
+    """A pool of one worker, started: a worker that cannot even start is the machine's fault."""
     solitary = _new_pool(1)
     try:
-        try:
-            await asyncio.wrap_future(solitary.submit(os.getpid))
-        except BrokenProcessPool:
-            raise WorkersUnavailable("the segment worker processes cannot start") from None
-        return await _run(solitary, *args)
+        await asyncio.wrap_future(solitary.submit(os.getpid))
     except BrokenProcessPool:
-        raise FFmpegFailed("decoding it crashed the worker process: the file is damaged "
-                           "or hostile") from None
-    finally:
         await asyncio.to_thread(solitary.shutdown, True, cancel_futures=True)
+        raise WorkersUnavailable("the segment worker processes cannot start") from None
+    return solitary
+
+
+def _in_place(job: Job) -> bool:
+    return Path(job.target).exists()
 
 
 def _sweep(target: Path) -> None:

@@ -1,15 +1,18 @@
-"""One segment made in-process through PyAV: decode, filter, encode, write, decode-check.
+"""Segments made in-process through PyAV, a batch a call: decode, filter, encode, decode-check,
+write, seal.
 
 This runs inside a worker process of studio/normalize.py's pool (user uploads are decoded
 here, so a libav crash kills a worker, not the bot). It imports only PyAV, the error type, the
-seal and the malloc tuning, so the pool's processes start light. Output: a .mov with H.264
-yuv420p (the same SPS/PPS for a profile, closed GOPs from an IDR, exactly `frames` pictures)
-and PCM s16le stereo 48 kHz (exactly `samples` samples), sealed with the CRC-32 of the
-picture packets that were decode-checked and of the PCM (studio/seal.py).
+seal, avc.py and the malloc tuning, so the pool's processes start light. Output: a .mov with
+H.264 yuv420p (the same SPS/PPS for a profile, closed GOPs from an IDR, exactly `frames`
+pictures) and PCM s16le stereo 48 kHz (exactly `samples` samples), sealed with the CRC-32 of
+the picture samples that were decode-checked and of the PCM (studio/seal.py), both computed
+from the bytes given to the muxer, which writes them as they are.
 """
 
 from __future__ import annotations
 
+import io
 import os
 import secrets
 import threading
@@ -24,7 +27,7 @@ import av
 import av.filter
 from av.container import InputContainer
 
-from studio.cut import seal
+from studio.cut import avc, seal
 from studio.media import FFmpegFailed
 from studio.ops.memory import keep_freed_memory
 
@@ -77,37 +80,78 @@ def start_worker(parent_pid: int) -> None:
     rehearse()
 
 
-def make(source: str, kind: str, has_audio: bool, shape: Shape, target: str) -> bool:
-    """Write the segment beside `target`, check it, rename it into place; False if it was there."""
-    final = Path(target)
+@dataclass(frozen=True)
+class Job:
+    """One segment to make: from which file, what kind of take, to what shape, to where."""
+
+    source: str
+    kind: str
+    has_audio: bool
+    shape: Shape
+    target: str
+
+
+# What became of a job: True made now, False already there, or why its take cannot be made.
+Outcome = bool | str
+
+
+def make_batch(jobs: list[Job]) -> list[Outcome]:
+    """Make each job's segment in turn (written beside its target, checked, renamed into place):
+    one trip to the worker for several segments. A take that cannot be made gets its reason;
+    the others are made all the same.
+
+    Each segment has an encoder of its own. One encoder fed across a batch (an IDR forced at
+    each segment's first picture) was measured here: with the workers' malloc tuning an
+    encoder opens in 2 ms, and a continuous encoder's lookahead reads past each segment's end
+    (a flushed one stops there), so it cost as much or more (bench_cut prints both)."""
+    with _Templates() as templates:
+        return [_make(job, templates) for job in jobs]
+
+
+def _make(job: Job, templates: _Templates) -> Outcome:
+    final = Path(job.target)
     if final.exists():
         return False
     # Named with this worker's pid: an operator (or a test) can see who is writing what.
     partial = final.with_name(f".partial-{os.getpid()}-{secrets.token_hex(4)}-{final.name}")
     try:
-        problem = _write(Path(source), kind, has_audio, shape, partial)
-        if problem:
-            raise FFmpegFailed(problem)
+        partial.touch()
+    except FileNotFoundError:  # the first segment of its folder
+        final.parent.mkdir(parents=True, exist_ok=True)
+        partial.touch()
+    try:
+        try:
+            encoder, pcm = _encode(job)
+        except FFmpegFailed as exc:
+            return str(exc)
+        problem = encoder.problem() or PictureCheck(job.shape, encoder.avcc).feed(
+            encoder.samples)
+        if problem is not None:
+            return problem
+        _write(partial, job.shape, encoder, pcm, templates.of(job.shape))
         os.replace(partial, final)
+        return True
     finally:
         partial.unlink(missing_ok=True)
-    return True
 
 
 def rehearse() -> None:
     """A worker's first act: a tiny segment in memory, so libx264 and the filters are loaded."""
     try:
         shape = Shape(64, 36, Fraction(24), 24, 2, 0)
-        encoder = av.CodecContext.create("libx264", "w")
-        configure(encoder, shape)
-        black = next(_black(shape))
-        picture = PictureCheck(shape)
-        for n in range(shape.frames):
-            black.pts = n
-            picture.feed(encoder.encode(black), encoder)
-        picture.feed(encoder.encode(None), encoder)
+        avcc, samples = black_samples(shape)
+        PictureCheck(shape, avcc).feed(samples)
     except Exception:  # a warm-up only: the real segment reports its own failure
         return
+
+
+def black_samples(shape: Shape) -> tuple[bytes, list[av.Packet]]:
+    """A black segment's picture samples, as they are written, and their avcC record."""
+    encoder = _Encoder(shape)
+    for picture in _black(shape):
+        encoder.send(picture)
+    encoder.flush()
+    return encoder.avcc, encoder.samples
 
 
 def configure(ctx: av.CodecContext, shape: Shape) -> None:
@@ -123,40 +167,26 @@ def configure(ctx: av.CodecContext, shape: Shape) -> None:
 
 
 class PictureCheck:
-    """The new segment's pictures decoded from its packets as they are encoded: exactly its
-    frames, at its size, every one a real decode (the cut's "decodes end to end")."""
+    """A segment's pictures decoded from its own samples, as written, by a decoder of its own
+    (as a reader meets them): exactly its frames, at its size (the cut's "decodes end to
+    end")."""
 
-    def __init__(self, shape: Shape) -> None:
+    def __init__(self, shape: Shape, avcc: bytes) -> None:
         self.shape = shape
-        self.decoder: av.CodecContext | None = None
+        self.avcc = avcc
         self.pictures = 0
         self.wrong_size = 0
-        self.failure: str | None = None
 
-    def feed(self, packets: list[av.Packet], encoder: av.CodecContext) -> None:
-        """Decode `packets` (before they are muxed: muxing empties them); [] after the last."""
-        if self.failure is not None:
-            return
+    def feed(self, samples: list[av.Packet]) -> str | None:
+        """Decode `samples` (length-prefixed) and flush; why the segment is unusable, or None."""
         try:
-            if self.decoder is None:
-                # Opened once the encoder is: its SPS/PPS (global header) are the decoder's too.
-                self.decoder = av.CodecContext.create("h264", "r")
-                self.decoder.extradata = encoder.extradata
-                self.decoder.thread_count = 1  # as the source's decoder: the pool fills the cores
-            for packet in packets:
-                self._count(self.decoder.decode(packet))
+            decoder = av.CodecContext.create("h264", "r")
+            decoder.extradata = self.avcc
+            decoder.thread_count = 1  # as the source's decoder: the pool fills the cores
+            for sample in [*samples, None]:
+                self._count(decoder.decode(sample))
         except Exception as exc:  # PyAV raises many kinds; any of them means unusable
-            self.failure = f"the normalized file cannot be read ({type(exc).__name__})"
-
-    def finish(self) -> str | None:
-        """Flush the decoder's delayed pictures; the reason the segment is unusable, or None."""
-        if self.failure is None and self.decoder is not None:
-            try:
-                self._count(self.decoder.decode(None))
-            except Exception as exc:  # as in feed
-                self.failure = f"the normalized file cannot be read ({type(exc).__name__})"
-        if self.failure is not None:
-            return self.failure
+            return f"the normalized file cannot be read ({type(exc).__name__})"
         if self.pictures != self.shape.frames:
             return f"the normalized file decodes to {self.pictures} frames, not {self.shape.frames}"
         if self.wrong_size:
@@ -170,37 +200,110 @@ class PictureCheck:
                 self.wrong_size += 1
 
 
-def _write(source: Path, kind: str, has_audio: bool, shape: Shape, out: Path) -> str | None:
-    """Write the segment to `out`; the reason it is unusable (its decode-check), or None."""
-    if kind != "audio" or has_audio:
-        _readable(source)
-    with av.open(str(out), "w", format="mov",
+class _Encoder:
+    """A segment's libx264 encoder (its SPS/PPS apart, in its extradata), and its pictures as
+    MP4 samples: length-prefixed here, so the muxer writes these very bytes (avc.py), the
+    bytes that are decode-checked and sealed."""
+
+    def __init__(self, shape: Shape) -> None:
+        self.shape = shape
+        self.ctx = av.CodecContext.create("libx264", "w")
+        configure(self.ctx, shape)
+        self.ctx.flags |= av.codec.context.Flags.global_header
+        self.ctx.open()
+        self.avcc = avc.avcc_record(bytes(self.ctx.extradata or b""))
+        self.base = self.ctx.time_base
+        self.sent = 0
+        self.samples: list[av.Packet] = []
+        self.crc = 0  # of the samples' bytes
+
+    def send(self, picture: av.VideoFrame) -> None:
+        # Counted here, not by a setpts: a held frame is sent again with the next number.
+        picture.pts, picture.time_base = self.sent, self.base
+        self.sent += 1
+        self._keep(self.ctx.encode(picture))
+
+    def flush(self) -> None:
+        self._keep(self.ctx.encode(None))
+
+    def problem(self) -> str | None:
+        if len(self.samples) != self.sent:
+            return f"the encoder gave {len(self.samples)} pictures, not {self.sent}"
+        first = self.samples[0] if self.samples else None
+        if first is None or not (first.is_keyframe
+                                 and avc.IDR in avc.sample_nal_types(bytes(first))):
+            return "the normalized picture does not start on an IDR"
+        return None
+
+    def _keep(self, packets: list[av.Packet]) -> None:
+        for packet in packets:
+            data = avc.length_prefixed(bytes(packet))
+            sample = av.Packet(data)
+            sample.pts, sample.dts, sample.duration = packet.pts, packet.dts, packet.duration
+            sample.time_base, sample.is_keyframe = self.base, packet.is_keyframe
+            self.crc = seal.crc(data, self.crc)
+            self.samples.append(sample)
+
+
+def _encode(job: Job) -> tuple[_Encoder, bytes]:
+    """The take's pictures encoded, and its sound for the segment's length; FFmpegFailed."""
+    shape = job.shape
+    if job.kind != "audio" or job.has_audio:
+        _readable(Path(job.source))
+    encoder = _Encoder(shape)
+    with _source(Path(job.source), job.kind, job.has_audio) as container:
+        sound = _Sound(container, shape.samples) if job.has_audio and container else None
+        for n, picture in enumerate(_pictures(container, job.kind, shape, sound)):
+            if n >= shape.frames:
+                break
+            encoder.send(picture)
+        # A take with no sound gets silence for its length.
+        pcm = sound.rest() if sound is not None else bytes(shape.samples * 4)
+    encoder.flush()
+    return encoder, pcm
+
+
+class _Templates:
+    """Each profile's picture stream parameters (size, colours, aspect, profile), for the
+    segments of a batch: an encoder's, opened in a file in memory that is never written."""
+
+    def __init__(self) -> None:
+        self.hosts: dict[tuple[int, int, Fraction], av.container.OutputContainer] = {}
+
+    def __enter__(self) -> _Templates:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        for host in self.hosts.values():
+            host.close()
+
+    def of(self, shape: Shape) -> av.video.stream.VideoStream:
+        key = (shape.width, shape.height, shape.fps)
+        if key not in self.hosts:
+            host = av.open(io.BytesIO(), "w", format="mov")
+            stream = host.add_stream("libx264", rate=shape.fps,
+                                     options=encoder_options(shape.fps))
+            configure(stream.codec_context, shape)
+            host.start_encoding()
+            self.hosts[key] = host
+        return self.hosts[key].streams.video[0]
+
+
+def _write(partial: Path, shape: Shape, encoder: _Encoder, pcm: bytes,
+           template: av.video.stream.VideoStream) -> None:
+    """The segment's file: its picture samples and its PCM, then the seal of both."""
+    with av.open(str(partial), "w", format="mov",
                  options={"video_track_timescale": str(shape.timescale)}) as output:
         output.metadata.clear()
-        video = output.add_stream("libx264", rate=shape.fps, options=encoder_options(shape.fps))
-        ctx = video.codec_context
-        configure(ctx, shape)
+        # The encoder's parameters with the avcC record: no codec opened, and the muxer
+        # writes the length-prefixed samples as they are.
+        video = output.add_stream_from_template(template)
+        video.codec_context.extradata = encoder.avcc
         audio = output.add_stream("pcm_s16le", rate=SAMPLE_RATE, layout="stereo")
         audio.codec_context.format = "s16"
-        check = PictureCheck(shape)
-        with _source(source, kind, has_audio) as container:
-            sound = _Sound(container, shape.samples) if has_audio and container else None
-            pictures = _pictures(container, kind, shape, sound)
-            base = ctx.time_base
-            for n, frame in enumerate(pictures):
-                if n >= shape.frames:
-                    break
-                # Counted here, not by a setpts: a held frame is sent again with the next number.
-                frame.pts, frame.time_base = n, base
-                packets = video.encode(frame)
-                check.feed(packets, ctx)
-                output.mux(packets)
-            packets = video.encode(None)
-            check.feed(packets, ctx)
-            output.mux(packets)
-            # A take with no sound gets silence for its length.
-            pcm = sound.rest() if sound is not None else bytes(shape.samples * 4)
-        written = 0
+        for sample in encoder.samples:
+            sample.stream = video
+            output.mux_one(sample)
         for start in range(0, shape.samples, PCM_CHUNK):
             chunk = pcm[start * 4:(start + PCM_CHUNK) * 4]
             frame = av.AudioFrame(format="s16", layout="stereo", samples=len(chunk) // 4)
@@ -208,19 +311,17 @@ def _write(source: Path, kind: str, has_audio: bool, shape: Shape, out: Path) ->
             frame.sample_rate = SAMPLE_RATE
             frame.pts = start
             frame.time_base = Fraction(1, SAMPLE_RATE)
-            written += frame.samples
             output.mux(audio.encode(frame))
         output.mux(audio.encode(None))
-    seal_segment(out)
-    problem = check.finish()
-    if problem is None and written != shape.samples:
-        problem = f"the normalized file holds {written} samples, not the shot's length"
-    return problem
+    # PCM is written as it is given, the pictures as they were length-prefixed: the CRCs of
+    # what a reader demuxes, with no second read of the file.
+    with partial.open("ab") as out:
+        out.write(seal.segment_box(encoder.crc, seal.crc(pcm)))
 
 
 def seal_segment(segment: Path) -> None:
-    """Append the seal: the CRC-32 of the picture packets and of the PCM as a reader demuxes
-    them (the muxer rewrites H.264 into length-prefixed NAL units on the way to the file)."""
+    """Append the seal to a segment made elsewhere: the CRC-32 of the picture packets and of
+    the PCM as a reader demuxes them."""
     found = {"video": 0, "audio": 0}
     with av.open(str(segment)) as container:
         for packet in container.demux():
