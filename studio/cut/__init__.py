@@ -4,7 +4,8 @@ A build runs these stages, in this order (build.py calls them):
   plan.py         the production read into a timeline (timeline.py: its plain types), where each
                   segment will be, slates and credits cards (slates.py)
   segments.py     each entry normalized once to the profile, cached (segment_encode.py does it
-                  in worker processes; seal.py seals each cache entry)
+                  in worker processes, several segments a trip; avc.py converts its H.264 to
+                  the MP4 form; seal.py seals each cache entry)
   reels.py        each chapter's pictures read once into H.264 samples
   soundtrack.py   the sound: stems and takes mixed per chapter, loudness.py's two passes,
                   encoded to AAC pieces (adts.py)

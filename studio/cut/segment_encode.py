@@ -101,14 +101,13 @@ def make_batch(jobs: list[Job]) -> list[Outcome]:
     the others are made all the same.
 
     Each segment has an encoder of its own. One encoder fed across a batch (an IDR forced at
-    each segment's first picture) was measured here: with the workers' malloc tuning an
-    encoder opens in 2 ms, and a continuous encoder's lookahead reads past each segment's end
-    (a flushed one stops there), so it cost as much or more (bench_cut prints both)."""
-    with _Templates() as templates:
-        return [_make(job, templates) for job in jobs]
+    each segment's first picture) was measured and not kept: with the workers' malloc tuning
+    an encoder opens in 2 ms, x264 alone was 2% cheaper that way, and a worker's segments as
+    dear or dearer (bench_cut prints the two x264 figures)."""
+    return [_make(job) for job in jobs]
 
 
-def _make(job: Job, templates: _Templates) -> Outcome:
+def _make(job: Job) -> Outcome:
     final = Path(job.target)
     if final.exists():
         return False
@@ -124,11 +123,12 @@ def _make(job: Job, templates: _Templates) -> Outcome:
             encoder, pcm = _encode(job)
         except FFmpegFailed as exc:
             return str(exc)
-        problem = encoder.problem() or PictureCheck(job.shape, encoder.avcc).feed(
-            encoder.samples)
-        if problem is not None:
-            return problem
-        _write(partial, job.shape, encoder, pcm, templates.of(job.shape))
+        with encoder:
+            problem = encoder.problem() or PictureCheck(job.shape, encoder.avcc).feed(
+                encoder.samples)
+            if problem is not None:
+                return problem
+            _write(partial, job.shape, encoder, pcm)
         os.replace(partial, final)
         return True
     finally:
@@ -147,11 +147,11 @@ def rehearse() -> None:
 
 def black_samples(shape: Shape) -> tuple[bytes, list[av.Packet]]:
     """A black segment's picture samples, as they are written, and their avcC record."""
-    encoder = _Encoder(shape)
-    for picture in _black(shape):
-        encoder.send(picture)
-    encoder.flush()
-    return encoder.avcc, encoder.samples
+    with _Encoder(shape) as encoder:
+        for picture in _black(shape):
+            encoder.send(picture)
+        encoder.flush()
+        return encoder.avcc, encoder.samples
 
 
 def configure(ctx: av.CodecContext, shape: Shape) -> None:
@@ -201,21 +201,33 @@ class PictureCheck:
 
 
 class _Encoder:
-    """A segment's libx264 encoder (its SPS/PPS apart, in its extradata), and its pictures as
-    MP4 samples: length-prefixed here, so the muxer writes these very bytes (avc.py), the
-    bytes that are decode-checked and sealed."""
+    """A segment's libx264 encoder, opened in a stream of a file in memory that is never
+    written: that stream's parameters (size, colours, aspect, profile) are the template of the
+    segment's own. Its pictures are kept as MP4 samples, length-prefixed here so that the
+    muxer writes these very bytes (avc.py): the bytes that are decode-checked and sealed."""
 
     def __init__(self, shape: Shape) -> None:
         self.shape = shape
-        self.ctx = av.CodecContext.create("libx264", "w")
+        self.host = av.open(io.BytesIO(), "w", format="mov")
+        self.template = self.host.add_stream("libx264", rate=shape.fps,
+                                             options=encoder_options(shape.fps))
+        self.ctx = self.template.codec_context
         configure(self.ctx, shape)
-        self.ctx.flags |= av.codec.context.Flags.global_header
-        self.ctx.open()
+        self.host.start_encoding()  # opens the encoder: its SPS/PPS apart, in its extradata
         self.avcc = avc.avcc_record(bytes(self.ctx.extradata or b""))
         self.base = self.ctx.time_base
         self.sent = 0
         self.samples: list[av.Packet] = []
         self.crc = 0  # of the samples' bytes
+
+    def __enter__(self) -> _Encoder:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self.host.close()
 
     def send(self, picture: av.VideoFrame) -> None:
         # Counted here, not by a setpts: a held frame is sent again with the next number.
@@ -251,53 +263,30 @@ def _encode(job: Job) -> tuple[_Encoder, bytes]:
     if job.kind != "audio" or job.has_audio:
         _readable(Path(job.source))
     encoder = _Encoder(shape)
-    with _source(Path(job.source), job.kind, job.has_audio) as container:
-        sound = _Sound(container, shape.samples) if job.has_audio and container else None
-        for n, picture in enumerate(_pictures(container, job.kind, shape, sound)):
-            if n >= shape.frames:
-                break
-            encoder.send(picture)
-        # A take with no sound gets silence for its length.
-        pcm = sound.rest() if sound is not None else bytes(shape.samples * 4)
-    encoder.flush()
+    try:
+        with _source(Path(job.source), job.kind, job.has_audio) as container:
+            sound = _Sound(container, shape.samples) if job.has_audio and container else None
+            for n, picture in enumerate(_pictures(container, job.kind, shape, sound)):
+                if n >= shape.frames:
+                    break
+                encoder.send(picture)
+            # A take with no sound gets silence for its length.
+            pcm = sound.rest() if sound is not None else bytes(shape.samples * 4)
+        encoder.flush()
+    except BaseException:
+        encoder.close()
+        raise
     return encoder, pcm
 
 
-class _Templates:
-    """Each profile's picture stream parameters (size, colours, aspect, profile), for the
-    segments of a batch: an encoder's, opened in a file in memory that is never written."""
-
-    def __init__(self) -> None:
-        self.hosts: dict[tuple[int, int, Fraction], av.container.OutputContainer] = {}
-
-    def __enter__(self) -> _Templates:
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        for host in self.hosts.values():
-            host.close()
-
-    def of(self, shape: Shape) -> av.video.stream.VideoStream:
-        key = (shape.width, shape.height, shape.fps)
-        if key not in self.hosts:
-            host = av.open(io.BytesIO(), "w", format="mov")
-            stream = host.add_stream("libx264", rate=shape.fps,
-                                     options=encoder_options(shape.fps))
-            configure(stream.codec_context, shape)
-            host.start_encoding()
-            self.hosts[key] = host
-        return self.hosts[key].streams.video[0]
-
-
-def _write(partial: Path, shape: Shape, encoder: _Encoder, pcm: bytes,
-           template: av.video.stream.VideoStream) -> None:
+def _write(partial: Path, shape: Shape, encoder: _Encoder, pcm: bytes) -> None:
     """The segment's file: its picture samples and its PCM, then the seal of both."""
     with av.open(str(partial), "w", format="mov",
                  options={"video_track_timescale": str(shape.timescale)}) as output:
         output.metadata.clear()
         # The encoder's parameters with the avcC record: no codec opened, and the muxer
         # writes the length-prefixed samples as they are.
-        video = output.add_stream_from_template(template)
+        video = output.add_stream_from_template(encoder.template)
         video.codec_context.extradata = encoder.avcc
         audio = output.add_stream("pcm_s16le", rate=SAMPLE_RATE, layout="stereo")
         audio.codec_context.format = "s16"
