@@ -279,18 +279,22 @@ async def write_package(studio: Studio, folder: Path, line: Timeline, segments: 
     home = folder / HANDOFF
     partial = folder / f"{_PARTIAL}{os.getpid()}-{secrets.token_hex(4)}"
     loop = asyncio.get_running_loop()
+    # Its own processes, gone when it is written: the segment workers keep none of its memory.
+    executor = normalize.passing_pool(len(editorial.PARTS))
     try:
         try:
-            placed = await loop.run_in_executor(normalize.pool(), place_media, line, package,
-                                                origins, stem_origins, partial, probes)
+            placed = await loop.run_in_executor(executor, place_media, line, package, origins,
+                                                stem_origins, partial, probes)
             placed = replace(placed, gains=gains)
             # The FCP XML costs about what the other two do: written in two workers at once.
             await asyncio.gather(*(
-                loop.run_in_executor(normalize.pool(), write_timelines, line, placed, partial,
-                                     kinds) for kinds in editorial.PARTS))
-        except BrokenProcessPool:  # a take's crash took the pool down meanwhile: written here
+                loop.run_in_executor(executor, write_timelines, line, placed, partial, kinds)
+                for kinds in editorial.PARTS))
+        except BrokenProcessPool:  # a worker died (the machine's memory?): written here
             await asyncio.to_thread(write, line, package, origins, stem_origins, gains, partial,
                                     probes)
+        finally:
+            await asyncio.to_thread(executor.shutdown, True)
         add_mix(folder / FILM, partial, package.mix.name)
         try:
             os.rename(partial, home)

@@ -28,7 +28,7 @@ from pathlib import Path
 
 import av
 
-from studio.cut.segment_encode import Job, Outcome, Shape, make_batch, start_worker
+from studio.cut.segment_encode import Job, Outcome, Shape, make_batch, start_worker, watch_parent
 from studio.cut.timeline import Profile
 from studio.media import (
     FFmpegFailed,
@@ -64,13 +64,25 @@ def cache_key(source_sha256: str, kind: str, frames: int, profile: Profile) -> s
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def _new_pool(size: int) -> ProcessPoolExecutor:
+def _context() -> multiprocessing.context.ForkServerContext:
     # forkserver: workers fork from a clean server that has PyAV loaded, never from the bot.
     ctx = multiprocessing.get_context("forkserver")
-    # The editorial files are written here too (cut._editorial): OpenTimelineIO loaded once.
+    # The editor's hand-off is written from there too: OpenTimelineIO loaded once.
     ctx.set_forkserver_preload(["studio.cut.segment_encode", "studio.cut.editorial"])
-    return ProcessPoolExecutor(max_workers=size, mp_context=ctx,
+    return ctx
+
+
+def _new_pool(size: int) -> ProcessPoolExecutor:
+    return ProcessPoolExecutor(max_workers=size, mp_context=_context(),
                                initializer=start_worker, initargs=(os.getpid(),))
+
+
+def passing_pool(size: int) -> ProcessPoolExecutor:
+    """Worker processes for one job, shut down after it: what the job held leaves with them
+    (a feature film's editorial timelines take a worker from 60 to 165 MiB, which a segment
+    worker would keep for the bot's lifetime)."""
+    return ProcessPoolExecutor(max_workers=size, mp_context=_context(),
+                               initializer=watch_parent, initargs=(os.getpid(),))
 
 
 def workers() -> int:
