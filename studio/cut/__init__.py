@@ -17,7 +17,8 @@ A build runs these stages, in this order (build.py calls them):
 layout.py says where each production's cuts and caches live; liveness.py settles a build whose
 process died.
 previews.py makes takes' thumbnails and short previews for Discord; screening.py is what the
-screening room shows (read-only).
+screening room shows (read-only, but that a cut's package not written yet is written when asked
+for).
 May import storage/, studio's shared modules and studio.ops; only screening.py reads review's
 tallies and generation's take files (neither imports the cut's build).
 """
