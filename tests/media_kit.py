@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import os
+import signal
 import subprocess
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 from studio.media import ffmpeg_exe
@@ -73,3 +78,26 @@ def huge_png(path: Path, width: int, height: int) -> Path:
                      + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0))
                      + chunk(b"IDAT", body) + chunk(b"IEND", b""))
     return path
+
+
+@contextlib.asynccontextmanager
+async def killing_whoever_writes(segment: Path) -> AsyncIterator[list[int]]:
+    """Every worker that starts writing `segment` is SIGKILLed, as a libav crash on a hostile
+    file would end it (the pool's worker, then the one that retries it alone); yields the
+    pids killed so far."""
+    killed: list[int] = []
+
+    async def kill() -> None:
+        while True:
+            for partial in segment.parent.glob(f".partial-*-{segment.name}"):
+                pid = int(partial.name.split("-")[1])
+                if pid not in killed:
+                    os.kill(pid, signal.SIGKILL)
+                    killed.append(pid)
+            await asyncio.sleep(0.001)
+
+    killer = asyncio.ensure_future(kill())
+    try:
+        yield killed
+    finally:
+        killer.cancel()

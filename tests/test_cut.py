@@ -36,6 +36,7 @@ from studio.media import (
 from studio.ops.settings import Settings, load_settings
 from studio.production import claims, shotlist
 from studio.production.people import Actor, actor
+from tests.media_kit import killing_whoever_writes
 
 BOT = Path(__file__).resolve().parent.parent / "bot.py"
 SHOT_LIST = """chapter,chapter_title,shot,description,duration,notes
@@ -922,32 +923,17 @@ async def test_a_worker_killed_mid_segment_fails_only_that_take_and_the_next_bui
     entry = next(e for e in line.entries if e.code == "1.3")
     assert entry.media_sha256 and entry.take_kind
     key = normalize.cache_key(entry.media_sha256, entry.take_kind, entry.frames, line.profile)
-    folder = layout.cache_home(studio.settings, film.id) / "segments" / key[:2]
-    killed: list[int] = []
-
-    async def kill_whoever_makes_it() -> None:
-        # Every worker that starts writing this take's segment is SIGKILLed, as a libav crash
-        # on a hostile file would end it: the pool's worker, then the one that retries it alone.
-        while True:
-            for partial in folder.glob(f".partial-*-{key}.mov"):
-                pid = int(partial.name.split("-")[1])
-                if pid not in killed:
-                    os.kill(pid, signal.SIGKILL)
-                    killed.append(pid)
-            await asyncio.sleep(0.001)
-
-    killer = asyncio.ensure_future(kill_whoever_makes_it())
-    try:
+    guilty = normalize.segment_path(layout.cache_home(studio.settings, film.id) / "segments",
+                                    key)
+    async with killing_whoever_writes(guilty) as killed:
         result = await build.build(studio, film)
-    finally:
-        killer.cancel()
     assert len(killed) == 2
     assert [(b.code, b.take_id) for b in result.broken] == [("1.3", slow)]
     assert "crashed" in result.broken[0].reason and "/" not in result.broken[0].reason
     assert result.cut.state == "published"
     assert [e.code for e in result.timeline.approved] == ["1.1", "2.2"]
     assert "BROKEN: shot 1.3" in result.changelog
-    assert not list(folder.glob(".partial-*"))
+    assert not list(guilty.parent.glob(".partial-*"))
     # The next build makes the take (the pool was recreated) and shows it in the film.
     again = await build.build(studio, film)
     assert again.broken == []

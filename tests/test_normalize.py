@@ -16,6 +16,7 @@ from studio.cut import avc, normalize, seal, segment_encode
 from studio.cut.timeline import Profile
 from studio.generation.standin import make_standin_take, make_still, make_tone
 from studio.media import FFmpegFailed, ffmpeg_exe, write_concat_list
+from tests.media_kit import killing_whoever_writes
 
 PROFILE = Profile(320, 180, Fraction(24000, 1001))
 
@@ -266,24 +267,8 @@ async def test_a_take_that_kills_the_worker_in_a_batch_costs_only_that_take(
               for n, path in enumerate(sources)]
     cache = tmp_path / "cache"
     guilty = normalize.segment_path(cache, wanted[1].key)
-    killed: list[int] = []
-
-    async def kill_whoever_makes_it() -> None:
-        # Every worker that starts writing the big take's segment is SIGKILLed, as a libav
-        # crash on a hostile file would end it: the batch's worker, then the one alone.
-        while True:
-            for partial in guilty.parent.glob(f".partial-*-{guilty.name}"):
-                pid = int(partial.name.split("-")[1])
-                if pid not in killed:
-                    os.kill(pid, signal.SIGKILL)
-                    killed.append(pid)
-            await asyncio.sleep(0.001)
-
-    killer = asyncio.ensure_future(kill_whoever_makes_it())
-    try:
+    async with killing_whoever_writes(guilty) as killed:
         made = await normalize.normalize_batch(cache, PROFILE, wanted)
-    finally:
-        killer.cancel()
     assert len(killed) == 2
     assert isinstance(made[1], FFmpegFailed) and "crashed" in str(made[1])
     for n in (0, 2, 3):
