@@ -52,14 +52,14 @@ async def start(conn: Conn, production_id: int, trigger: str) -> Cut:
 
 
 async def publish(
-    conn: Conn, cut_id: int, *, timeline: dict, path: str, duration: float, verdict: str,
+    conn: Conn, cut_id: int, *, timeline: str, path: str, duration: float, verdict: str,
     changelog: str, shots_total: int, shots_approved: int, broken: list[dict],
 ) -> None:
     await conn.execute(
         "UPDATE cut SET state = 'published', timeline = ?, path = ?, duration = ?, verdict = ?,"
         " changelog = ?, shots_total = ?, shots_approved = ?, broken = ?, finished_at = ?"
         " WHERE id = ?",
-        (json.dumps(timeline, sort_keys=True), path, duration, verdict, changelog, shots_total,
+        (timeline, path, duration, verdict, changelog, shots_total,
          shots_approved, json.dumps(broken), now(), cut_id))
 
 
@@ -89,6 +89,23 @@ async def published(conn: Conn, production_id: int) -> list[Cut]:
     return await fetch_all(conn, Cut, "SELECT * FROM cut WHERE production_id = ?"
                                       " AND state = 'published' ORDER BY version DESC",
                            (production_id,))
+
+
+async def published_versions(conn: Conn, production_id: int) -> list[int]:
+    """The production's published versions, newest first (retention needs no timelines)."""
+    rows = await conn.execute_fetchall("SELECT version FROM cut WHERE production_id = ?"
+                                       " AND state = 'published' ORDER BY version DESC",
+                                       (production_id,))
+    return [int(row[0]) for row in rows]
+
+
+async def latest_timeline(conn: Conn, production_id: int) -> tuple[str, str] | None:
+    """The latest published cut's timeline text and its broken takes' JSON: all the nightly
+    check needs, without the rest of the row."""
+    rows = list(await conn.execute_fetchall(
+        "SELECT timeline, broken FROM cut WHERE production_id = ? AND state = 'published'"
+        " ORDER BY version DESC LIMIT 1", (production_id,)))
+    return (str(rows[0][0] or ""), str(rows[0][1] or "[]")) if rows else None
 
 
 async def set_path(conn: Conn, cut_id: int, path: str) -> None:

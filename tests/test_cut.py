@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import array
 import asyncio
+import dataclasses
 import itertools
 import json
 import os
@@ -890,24 +891,52 @@ async def test_a_bit_flipped_in_a_cached_entry_is_caught_and_the_film_comes_out_
     assert again.film.read_bytes() == first.film.read_bytes()
 
 
-async def test_a_truncated_or_damaged_film_fails_verification(
-    studio: Studio, film: Production, producer: Actor, tmp_path: Path
+async def test_a_truncated_or_misindexed_film_fails_verification(
+    studio: Studio, film: Production, producer: Actor, tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    await approve(studio, film, producer, "1.1", make_standin_take(tmp_path / "a.mp4", "1.1",
-                                                                   audio=True))
+    for code in ("1.1", "2.1"):
+        await approve(studio, film, producer, code,
+                      make_standin_take(tmp_path / f"{code}.mp4", code, audio=True))
+    checked: list[tuple] = []
+    real_verify = build.verify
+
+    async def recording(*args: object) -> str | None:  # what the build wrote, kept to reuse
+        checked.append(args)
+        return await real_verify(*args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(build, "verify", recording)
     result = await build.build(studio, film)
+    [(_, line, audio_frames, written)] = checked
+    assert len({p.stream for p in written.probes}) == 2  # the picture and the one mix
     whole = result.film.read_bytes()
-    with av.open(str(result.film)) as container:
-        audio_frames = container.streams.audio[0].frames
-    assert await build.verify(result.film, result.timeline, audio_frames) is None
+    assert await real_verify(result.film, line, audio_frames, written) is None
+
+    # Its last third lost, the size written not known to the check: the index's samples are
+    # not there.
     cut_short = tmp_path / "short.mp4"
     cut_short.write_bytes(whole[:len(whole) * 2 // 3])
-    verdict = await build.verify(cut_short, result.timeline, audio_frames)
+    shorter = dataclasses.replace(written, size=len(whole) * 2 // 3)
+    verdict = await real_verify(cut_short, line, audio_frames, shorter)
     assert verdict and "demux" in verdict, verdict
-    # Its last sound packets lost (past the last picture): the bytes written are missing.
+    # Its last sound packets lost: the bytes written are missing.
     cut_short.write_bytes(whole[:-40])
-    verdict = await build.verify(cut_short, result.timeline, audio_frames, len(whole))
+    verdict = await real_verify(cut_short, line, audio_frames, written)
     assert verdict and f"{len(whole)} were written" in verdict, verdict
+
+    # Every picture chunk after the first placed 4 bytes late by its index (a muxer's slip):
+    # the samples ffmpeg reads there are not the ones written.
+    at = whole.index(b"stco") + 12  # past its version, flags and entry count
+    count = int.from_bytes(whole[at - 4:at], "big")
+    assert count >= 3  # a reel a chapter and the credits'
+    slipped = bytearray(whole)
+    for k in range(1, count):
+        offset = int.from_bytes(whole[at + 4 * k:at + 4 * k + 4], "big")
+        slipped[at + 4 * k:at + 4 * k + 4] = (offset + 4).to_bytes(4, "big")
+    misindexed = tmp_path / "misindexed.mp4"
+    misindexed.write_bytes(bytes(slipped))
+    verdict = await real_verify(misindexed, line, audio_frames, written)
+    assert verdict and "not what was written" in verdict, verdict
 
 
 async def test_a_worker_killed_mid_segment_fails_only_that_take_and_the_next_build_works(

@@ -190,17 +190,21 @@ async def nightly(studio: Studio, prod: Production,
                   on_progress: OnProgress | None = None) -> CutResult | None:
     """The nightly build: skipped (None) when nothing changed since the last published cut."""
     line = await timeline_of(studio, prod)
-    last = await cuts.latest(studio.db.reader, prod.id)
-    if not line.shots or (last is not None and not last.broken_takes
-                          and last.timeline_data == json.loads(json.dumps(line.to_json()))):
+    last = await cuts.latest_timeline(studio.db.reader, prod.id)
+    text = line.to_text()
+    if not line.shots or (last is not None and json.loads(last[1]) == [] and last[0] == text):
         return None
-    return await build(studio, prod, trigger="nightly", on_progress=on_progress)
+    # Planned once: the build takes this timeline and its text, not a second reading.
+    return await build(studio, prod, trigger="nightly", on_progress=on_progress,
+                       planned=(line, text))
 
 
 
 async def build(studio: Studio, prod: Production, *, trigger: str = "manual",
-                on_progress: OnProgress | None = None) -> CutResult:
-    """Build, verify and publish the next cut; raise CutBusy or CutFailed (nothing replaced)."""
+                on_progress: OnProgress | None = None,
+                planned: tuple[Timeline, str] | None = None) -> CutResult:
+    """Build, verify and publish the next cut; raise CutBusy or CutFailed (nothing replaced).
+    `planned`: the production's timeline and its text, when the caller has just read it."""
     settings = studio.settings
     await publish.upgrade_layout(studio)
     with build_lock(settings, prod.id):
@@ -208,7 +212,7 @@ async def build(studio: Studio, prod: Production, *, trigger: str = "manual",
         await publish.recover(studio, prod.id)
         # The previous cut's package is still being written: it finishes first.
         await handoff.settle(layout.cuts_home(settings, prod.id))
-        line = await timeline_of(studio, prod)
+        line, text = planned or await _planned(studio, prod)
         if not line.shots:
             raise InvalidInput("the production has no shots yet: import a shot list first")
         async with studio.db.transaction() as tx:
@@ -228,14 +232,14 @@ async def build(studio: Studio, prod: Production, *, trigger: str = "manual",
         try:
             attempts = _Attempts()
             try:
-                result = await _build(studio, prod, cut, line, staging, report, attempts)
+                result = await _build(studio, prod, cut, line, text, staging, report, attempts)
             except CacheDamaged as damaged:
                 # Checked when it was made, so the disk damaged it since: made again, once.
                 log.warning("cut %s: %s; making it again", cut.version, damaged.reason)
                 with contextlib.suppress(FileNotFoundError):
                     os.remove(damaged.path)
                 shutil.rmtree(staging, ignore_errors=True)
-                result = await _build(studio, prod, cut, line, staging, report, attempts)
+                result = await _build(studio, prod, cut, line, text, staging, report, attempts)
         except BaseException as exc:
             shutil.rmtree(staging, ignore_errors=True)
             verdict = _verdict(exc, settings)
@@ -248,7 +252,7 @@ async def build(studio: Studio, prod: Production, *, trigger: str = "manual",
             raise CutFailed(f"cut {cut.version} failed: {verdict}"[:300]) from exc
         finally:
             RUNNING.pop(prod.id, None)
-        retain(settings, prod.id, await cuts.published(studio.db.reader, prod.id))
+        retain(settings, prod.id, await cuts.published_versions(studio.db.reader, prod.id))
         from studio.ops import metrics
 
         metrics.cut_built((datetime.now(UTC) - state.started).total_seconds())
@@ -272,8 +276,14 @@ def _verdict(exc: BaseException, settings: Settings) -> str:
 
 
 
-async def _build(studio: Studio, prod: Production, cut: Cut, line: Timeline, staging: Path,
-                 report: OnProgress, attempts: _Attempts) -> CutResult:
+async def _planned(studio: Studio, prod: Production) -> tuple[Timeline, str]:
+    line = await timeline_of(studio, prod)
+    return line, line.to_text()
+
+
+
+async def _build(studio: Studio, prod: Production, cut: Cut, line: Timeline, text: str,
+                 staging: Path, report: OnProgress, attempts: _Attempts) -> CutResult:
     settings = studio.settings
     os.makedirs(staging)
     report("normalizing", 0.0)
@@ -321,7 +331,7 @@ async def _build(studio: Studio, prod: Production, cut: Cut, line: Timeline, sta
     try:
         while True:
             try:
-                runs, size = await stitch(line, segments, staging, film, report, sound,
+                runs, written = await stitch(line, segments, staging, film, report, sound,
                                            picture)
                 break
             except soundtrack.StemUnreadable as exc:
@@ -336,7 +346,7 @@ async def _build(studio: Studio, prod: Production, cut: Cut, line: Timeline, sta
                 sound = _sound(studio, prod, line, segments, stem_files, report, None)
                 picture = reels.start(line, segments, cache / "reels")
         report("verifying", 0.0)
-        verdict = await verify(film, line, soundtrack.frames_total(runs), size)
+        verdict = await verify(film, line, soundtrack.frames_total(runs), written)
         if verdict:
             raise CutFailed(f"cut {cut.version} did not verify: {verdict}")
         report("preview", 0.0)
@@ -355,20 +365,19 @@ async def _build(studio: Studio, prod: Production, cut: Cut, line: Timeline, sta
     previous = await cuts.latest(studio.db.reader, prod.id)
     log_text = changelog(line, previous, cut.version, broken, left_out)
     (staging / "changelog.md").write_text(log_text, encoding="utf-8")
-    data = line.to_json()
-    # Compact: json's indenting encoder is pure Python, a feature film's night pays for it.
-    (staging / "timeline.json").write_text(json.dumps(data), encoding="utf-8")
+    if broken or left_out:  # the film's timeline is not the one planned
+        text = line.to_text()
     # Publish: the folder appears whole under its version name with what its row will say
     # (publish.recover finishes the job if we crash now), then the row, then `latest`.
     final = cut_dir(settings, prod.id, cut.version)
-    record = dict(timeline=data, duration=line.duration, verdict="verified",
+    record = dict(duration=line.duration, verdict="verified",
                   changelog=log_text, shots_total=len(line.shots),
                   shots_approved=len(line.approved),
                   broken=[dataclasses.asdict(b) for b in [*broken, *left_out]])
-    write_record(staging, record)
+    write_record(staging, record, text)
     os.replace(staging, final)
     async with studio.db.transaction() as tx:
-        await cuts.publish(tx, cut.id, path=str(final), **record)
+        await cuts.publish(tx, cut.id, path=str(final), timeline=text, **record)
         await audit.record(tx, prod.id, None, "cut", cut.id, "publish",
                            after={"version": cut.version, "duration": round(line.duration, 3)})
     point_latest(settings, final)

@@ -5,11 +5,12 @@ then verified against its timeline, and a preview small enough to post.
 from __future__ import annotations
 
 import asyncio
+from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 
 import av
-from av.stream import Discard
+import numpy as np
 
 from studio.cut import mp4, reels, soundtrack
 from studio.cut.adts import PRIMING
@@ -37,7 +38,7 @@ async def stitch(line: Timeline, segments: list[Path], staging: Path, film: Path
                   report: OnProgress,
                   sound: asyncio.Future[list[soundtrack.Sound | soundtrack.Measured]],
                   picture: asyncio.Future[list[reels.BuiltReel]]
-                  ) -> tuple[list[soundtrack.Sound | soundtrack.Measured], int]:
+                  ) -> tuple[list[soundtrack.Sound | soundtrack.Measured], Written]:
     """Write the film from the reels' pictures (`picture`, being read) and the sound's pieces
     (`sound`, being made): nothing is re-encoded."""
     write_concat_list(segments, staging / "segments.txt")
@@ -53,14 +54,32 @@ async def stitch(line: Timeline, segments: list[Path], staging: Path, film: Path
     (staging / "reels.txt").write_text("".join(f"{r.key}\n" for r in made), encoding="utf-8")
     report("stitching", 0.0)
     tracks = await asyncio.to_thread(soundtrack.join, line, runs)
-    size = await asyncio.to_thread(_write_film, line, made, tracks, film)
+    written = await asyncio.to_thread(_write_film, line, made, tracks, film)
     report("stitching", 1.0)
-    return runs, size
+    return runs, written
 
+
+
+@dataclass(frozen=True)
+class Probe:
+    """A sample the film must hold where its index says: the stream, its place in decode
+    order, and its bytes as written."""
+
+    stream: int  # 0 the picture, n the nth sound track
+    sample: int
+    data: bytes
+
+
+@dataclass(frozen=True)
+class Written:
+    """The film as written: its size, and the samples verify reads back through ffmpeg."""
+
+    size: int
+    probes: list[Probe]
 
 
 def _write_film(line: Timeline, made: list[reels.BuiltReel], tracks: list[soundtrack.Joined],
-                film: Path) -> int:
+                film: Path) -> Written:
     p = line.profile
     picture = mp4.VideoTrack(p.width, p.height, p.timescale,
                              int(Fraction(p.timescale) / p.fps), made[0].delay, made[0].avcc,
@@ -70,30 +89,57 @@ def _write_film(line: Timeline, made: list[reels.BuiltReel], tracks: list[soundt
              for n, (track, joined) in enumerate(zip(soundtrack.tracks_of(line), tracks,
                                                      strict=True))]
     try:
-        return mp4.write(film, picture, sound, line.production_title)
+        size = mp4.write(film, picture, sound, line.production_title)
     except mp4.SamplesChanged as exc:
         # Its tables go: the reel is read again from its segments.
         raise CacheDamaged(str(exc.data.with_suffix(".json")), "the picture of a chapter's "
                            "reel changed on disk since it was read from its shots") from None
+    return Written(size, _probes(picture, sound))
 
 
+def _probes(picture: mp4.VideoTrack, sound: list[mp4.AudioTrack]) -> list[Probe]:
+    """Each chunk's first and last sample in every track: if ffmpeg's index finds each of them
+    where it was written, every chunk's offset and every sample's size between them agree."""
+    probes: list[Probe] = []
+    at = 0
+    for reel in picture.reels:
+        sizes = np.asarray(reel.sizes, dtype=np.int64)
+        with reel.data.open("rb") as source:
+            first = source.read(int(sizes[0]))
+            source.seek(-int(sizes[-1]), 2)
+            last = source.read()
+        probes += [Probe(0, at, first), Probe(0, at + len(sizes) - 1, last)]
+        at += len(sizes)
+    for n, track in enumerate(sound, start=1):
+        ends = np.cumsum(track.sizes)
+        unit = 0
+        for span in track.spans:
+            for k in {unit, unit + span - 1} if span else ():
+                probes.append(Probe(n, k, bytes(track.data[int(ends[k] - track.sizes[k]):
+                                                           int(ends[k])])))
+            unit += span
+    return probes
 
-async def verify(film: Path, line: Timeline, audio_frames: int,
-                 size: int | None = None) -> str | None:
-    """None when the film matches its timeline: duration, every stream, every packet.
+
+async def verify(film: Path, line: Timeline, audio_frames: int, written: Written) -> str | None:
+    """None when the film matches its timeline: its size, its streams, its index, and each
+    chunk's first and last sample found where it was written.
 
     Every segment and every sound piece was decoded end to end when it was made (cached ones
-    when they were cached); the film is their bitstreams copied, so here the file holds every
-    byte written (`size`), the index counts a frame for each of the timeline's frames and
-    every AAC frame of every track, and every picture packet is demuxed."""
-    if size is not None and (found := _size(film)) != size:
-        return f"the film is {found} bytes; {size} were written: it was cut short or changed"
-    return await asyncio.to_thread(_inspect, film, line, audio_frames)
+    when they were cached), and the film is their bitstreams copied. So here the file holds
+    every byte written, ffmpeg's index counts a frame for each of the timeline's frames and
+    every AAC frame of every track, and ffmpeg reads back, byte for byte, each chunk's first
+    and last sample of every track (`written.probes`): the work grows with the chapters, not
+    with the film's 100,000 packets."""
+    if (found := _size(film)) != written.size:
+        return (f"the film is {found} bytes; {written.size} were written: it was cut short "
+                f"or changed")
+    return await asyncio.to_thread(_inspect, film, line, audio_frames, written.probes)
 
 
 
-def _inspect(film: Path, line: Timeline, audio_frames: int) -> str | None:
-    """verify's reading of the film, opened once: its streams, its index and its pictures."""
+def _inspect(film: Path, line: Timeline, audio_frames: int, probes: list[Probe]) -> str | None:
+    """verify's reading of the film, opened once: its streams, its index and its samples."""
     try:
         container = av.open(str(film))
     except Exception as exc:  # any PyAV error means the film is unreadable
@@ -112,31 +158,22 @@ def _inspect(film: Path, line: Timeline, audio_frames: int) -> str | None:
         if len(audio) != expected:
             return f"it has {len(audio)} audio tracks; expected {expected}"
         try:
-            return _index_problem(container, line, audio_frames)
+            return _index_problem(container, line, audio_frames) \
+                or _misplaced(container, probes)
         except Exception as exc:  # PyAV raises many kinds; any of them means a broken film
             return f"it does not demux end to end ({type(exc).__name__}: {short_reason(str(exc))})"
 
 
 
 def _index_problem(container: av.container.InputContainer, line: Timeline,
-                  audio_frames: int) -> str | None:
-    """The film's index and its pictures: a picture for each of the timeline's frames, each
-    picture packet read, every AAC frame of every track, and the sound ending with the
-    picture (within a frame and the last AAC frame)."""
-    streams = list(container.streams)
+                   audio_frames: int) -> str | None:
+    """The film's index: a picture for each of the timeline's frames, every AAC frame of every
+    track, and the sound ending with the picture (within a frame and the last AAC frame)."""
     found = [(s.type, s.frames, float((s.start_time or 0) + (s.duration or 0))
-              * float(s.time_base or 0)) for s in streams]
-    # The sound's packets are skipped unread (every byte's presence is the size check's; each
-    # piece was decoded when made): reading them would triple this pass.
-    for stream in container.streams.audio:
-        stream.discard = Discard.all
-    read = sum(1 for packet in container.demux(video=0) if packet.size)
+              * float(s.time_base or 0)) for s in container.streams]
     picture = next(f for f in found if f[0] == "video")
     if picture[1] != line.frames:
         return f"it holds {picture[1]} picture frames; the timeline has {line.frames}"
-    if read != picture[1]:
-        return (f"it does not demux end to end: {read} of {picture[1]} picture packets "
-                f"could be read")
     slack = line.profile.seconds(1) + 2 * 1024 / SAMPLE_RATE
     for n, (kind, count, end) in enumerate(f for f in found if f[0] == "audio"):
         assert kind == "audio"
@@ -144,6 +181,34 @@ def _index_problem(container: av.container.InputContainer, line: Timeline,
             return f"audio track {n} holds {count} AAC frames, not {audio_frames}"
         if abs(end - picture[2]) > slack:
             return f"audio track {n} ends at {end:.3f}s, the picture at {picture[2]:.3f}s"
+    return None
+
+
+
+def _misplaced(container: av.container.InputContainer, probes: list[Probe]) -> str | None:
+    """Each probe's sample as ffmpeg reads it (a seek to the sync sample before it, then
+    packets in decode order), compared with the bytes written."""
+    streams = [container.streams.video[0], *container.streams.audio]
+    # Each stream's samples are evenly spaced in decode order (stts holds one duration).
+    first_dts, step = {}, {}
+    for n, stream in enumerate(streams):
+        packets = container.demux(stream)
+        one, two = next(packets), next(packets, None)
+        first_dts[n] = one.dts
+        step[n] = (two.dts - one.dts) if two is not None and two.dts is not None else 1
+    for probe in probes:
+        stream, wanted = streams[probe.stream], first_dts[probe.stream] \
+            + probe.sample * step[probe.stream]
+        container.seek(wanted, stream=stream, backward=True, any_frame=False)
+        packet = next((p for p in container.demux(stream)
+                       if p.dts is None or p.dts >= wanted), None)
+        what = "picture" if probe.stream == 0 else f"audio track {probe.stream - 1}"
+        if packet is None or packet.dts != wanted:
+            return (f"it does not demux end to end: the {what}'s sample {probe.sample} "
+                    f"cannot be read")
+        if bytes(packet) != probe.data:
+            return (f"the {what}'s sample {probe.sample} is not what was written there: "
+                    f"the film's index and its samples disagree")
     return None
 
 

@@ -21,18 +21,15 @@ from pathlib import Path
 from urllib.parse import quote
 
 from storage import cuts
-from storage.cuts import Cut
 from studio.app import Studio
 from studio.cut import layout
 from studio.cut.film import FILM
-from studio.media import (
-    read_concat_list,
-)
 from studio.ops.settings import Settings
 
 log = logging.getLogger(__name__)
 
 RECORD = "record.json"  # what the cut's row says once published, written before the rename
+TIMELINE = "timeline.json"  # the cut's timeline as its row keeps it (Timeline.to_text)
 CACHES = ("segments", "reels", "soundtrack")
 
 
@@ -60,17 +57,25 @@ def point_latest(settings: Settings, final: Path) -> None:
     os.replace(temp, link)
 
 
-def write_record(staging: Path, record: dict) -> None:
-    """What cuts.publish will be given, kept in the folder so a crash loses none of it."""
+def write_record(staging: Path, record: dict, timeline: str) -> None:
+    """What cuts.publish will be given, kept in the folder so a crash loses none of it: the
+    timeline in timeline.json, the rest in record.json."""
+    (staging / TIMELINE).write_text(timeline, encoding="utf-8")
     (staging / RECORD).write_text(json.dumps(record, sort_keys=True), encoding="utf-8")
 
 
 def read_record(folder: Path) -> dict | None:
+    """A finished folder's record, its timeline's text included (record.json held the
+    timeline itself before it had a file of its own)."""
     try:
         data = json.loads((folder / RECORD).read_text(encoding="utf-8"))
+        if isinstance(data, dict) and isinstance(data.get("timeline"), dict):
+            data["timeline"] = json.dumps(data["timeline"], sort_keys=True)
+        elif isinstance(data, dict):
+            data["timeline"] = (folder / TIMELINE).read_text(encoding="utf-8")
     except (OSError, ValueError):
         return None
-    return data if isinstance(data, dict) and "timeline" in data else None
+    return data if isinstance(data, dict) else None
 
 
 async def recover(studio: Studio, production_id: int) -> list[int]:
@@ -97,49 +102,81 @@ async def recover(studio: Studio, production_id: int) -> list[int]:
     return found
 
 
-def retain(settings: Settings, production_id: int, published: list[Cut]) -> None:
-    """Keep the production's newest N published cuts' folders; older ones lose their files,
-    not their row. Only this production's folders and cache are looked at.
+def retain(settings: Settings, production_id: int, published: list[int]) -> None:
+    """Keep the production's newest N published cuts' folders (`published`: its versions,
+    newest first); older ones lose their files, not their row. Only this production's folders
+    and cache are looked at.
 
     Normalized segments and sound runs no kept cut uses (its film, its editorial files) leave
-    the production's cache too.
+    the production's cache too. A feature film's cache is thousands of files, swept every
+    night: names are compared as strings, folders listed with scandir.
     """
     home = layout.cuts_home(settings, production_id)
     cache = layout.cache_home(settings, production_id)
-    keep = {layout.version_folder(c.version) for c in published[:settings.cut_keep]}
-    for folder in home.iterdir():
-        if folder.is_dir() and not folder.is_symlink() and folder.name.isdigit() \
+    keep = {layout.version_folder(v) for v in published[:settings.cut_keep]}
+    for folder in _entries(home):
+        if folder.is_dir(follow_symlinks=False) and folder.name.isdigit() \
                 and folder.name not in keep:
-            shutil.rmtree(folder, ignore_errors=True)
+            shutil.rmtree(folder.path, ignore_errors=True)
+
     def listed(listing: str) -> set[str]:
         """What the kept cuts' listings name: segment and reel hashes, sound run names."""
         found: set[str] = set()
         for name in keep:
-            path = home / name / listing
-            if path.exists():
-                found |= set(path.read_text(encoding="utf-8").split()) \
-                    if listing != "segments.txt" else {p.stem for p in read_concat_list(path)}
+            try:
+                text = (home / name / listing).read_text(encoding="utf-8")
+            except FileNotFoundError:
+                continue
+            found |= set(text.split()) if listing != "segments.txt" else {
+                _stem(line) for line in text.splitlines() if line.startswith("file '")}
         return found
 
     used = listed("segments.txt")
-    for segment in (cache / "segments").glob("*/*.mov"):
-        if segment.stem not in used:
-            segment.unlink(missing_ok=True)
+    for segment in _files(cache / "segments"):
+        if segment.name.endswith(".mov") and segment.name[:-4] not in used:
+            _remove(segment.path)
     kept_reels = listed("reels.txt")
     # A killed build's half-read reels (.partial-*) go too: no kept cut lists them.
-    for reel in (cache / "reels").glob("*/*"):
-        if reel.stem not in kept_reels:
-            reel.unlink(missing_ok=True)
+    for reel in _files(cache / "reels"):
+        if reel.name.split(".", 1)[0] not in kept_reels:
+            _remove(reel.path)
     sounds = listed("soundtrack.txt")
     # A killed build's half-made entries (.partial-*) go too: no kept cut lists them.
-    for entry in (cache / "soundtrack").glob("*/*"):
+    for entry in _files(cache / "soundtrack"):
         if entry.name not in sounds:
-            if entry.is_dir():  # a whole-chapter run of the earlier recipe
-                shutil.rmtree(entry, ignore_errors=True)
+            if entry.is_dir(follow_symlinks=False):  # a whole-chapter run of the earlier recipe
+                shutil.rmtree(entry.path, ignore_errors=True)
             else:
-                entry.unlink(missing_ok=True)
-    for partial in (cache / "soundtrack").glob(".partial-*"):
-        partial.unlink(missing_ok=True)
+                _remove(entry.path)
+    for partial in _entries(cache / "soundtrack"):
+        if partial.name.startswith(".partial-"):
+            _remove(partial.path)
+
+
+def _stem(line: str) -> str:
+    """The file name, less its extension, a concat list's line names (write_concat_list)."""
+    name = line[6:-1].replace("'\\''", "'").rsplit("/", 1)[-1]
+    return name.rsplit(".", 1)[0] if "." in name else name
+
+
+def _entries(folder: Path) -> list[os.DirEntry[str]]:
+    try:
+        with os.scandir(folder) as found:
+            return list(found)
+    except (FileNotFoundError, NotADirectoryError):
+        return []
+
+
+def _files(cache: Path) -> Iterator[os.DirEntry[str]]:
+    """Every entry one folder down (the caches shard their files by a hash's first bytes)."""
+    for shard in _entries(cache):
+        if shard.is_dir(follow_symlinks=False) and not shard.name.startswith("."):
+            yield from _entries(Path(shard.path))
+
+
+def _remove(path: str) -> None:
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(path)
 
 
 @contextlib.contextmanager

@@ -170,6 +170,11 @@ class Timeline:
                 "stems": [{n: getattr(s, n) for n in _STEM_FIELDS} for s in self.stems],
                 "credits": self.credits, "stem_tracks": self.stem_tracks}
 
+    def to_text(self) -> str:
+        """The one form a cut keeps its timeline in (its row and timeline.json): written once a
+        night, and compared as text with the last cut's to see whether anything changed."""
+        return json.dumps(self.to_json(), sort_keys=True)
+
     @classmethod
     def from_json(cls, data: dict) -> Timeline:
         """A published cut's timeline read back (its timeline.json); fields a later release
