@@ -25,25 +25,23 @@ def test_an_adts_header_gives_the_decoder_config() -> None:
     # AAC-LC, 48 kHz (index 3), stereo, no CRC: the header ffmpeg's encoder writes.
     frame = adts.header(2) + b"\x21\x10"
     assert frame[:4] == bytes([0xFF, 0xF1, 0x4C, 0x80])
-    sizes = adts.frame_sizes(frame * 3)
-    assert sizes.tolist() == [9, 9, 9]
-    data, units = adts.payloads(frame * 3, sizes)
-    assert (data, units.tolist()) == (b"\x21\x10" * 3, [2, 2, 2])  # the headers taken off
-    track = mp4.audio_track(frame[:7], data, units, "Mix", priming=1024)
+    data, units = adts.unpack(adts.pack([frame] * 3))
+    assert (bytes(data), units.tolist()) == (b"\x21\x10" * 3, [2, 2, 2])  # the headers off
+    track = mp4.audio_track(adts.header(0), bytes(data), units, "Mix", priming=1024)
     assert track.config == bytes([0x11, 0x90])  # what the esds of ffmpeg's films holds
     assert (track.sample_rate, track.channels, track.units) == (48000, 2, 3)
 
 
-def test_frame_sizes_known_from_a_last_read_are_checked_against_the_bytes() -> None:
+def test_a_packed_piece_keeps_each_frame_and_refuses_sizes_that_do_not_add_up() -> None:
     frame = adts.header(2) + b"\x21\x10"
     other = adts.header(3) + b"\x21\x10\x07"
-    known = adts.frame_sizes(frame + other)
-    assert known.tolist() == [9, 10]
-    assert adts.frame_sizes(frame + other, known) is known  # agreed: not walked again
-    # The same length in other frames, or a sync word gone: walked again, or refused.
-    assert adts.frame_sizes(other + frame, known).tolist() == [10, 9]
-    with pytest.raises(adts.BadADTS):
-        adts.frame_sizes(b"\x00" + (frame + other)[1:], known)
+    packed = adts.pack([frame, other, frame])
+    data, sizes = adts.unpack(packed)
+    assert sizes.tolist() == [2, 3, 2]
+    assert bytes(data) == b"\x21\x10" + b"\x21\x10\x07" + b"\x21\x10"
+    for broken in (packed[:-1], packed + b"\x00", packed[:5]):
+        with pytest.raises(adts.BadADTS):
+            adts.unpack(broken)
 
 
 def test_a_film_written_from_samples_plays_with_its_title_and_tracks(tmp_path: Path) -> None:

@@ -6,6 +6,8 @@ the MP4 edit list skips; every piece keeps exactly the frames covering its stret
 
 from __future__ import annotations
 
+import struct
+
 import numpy as np
 
 SAMPLES_PER_FRAME = 1024
@@ -41,35 +43,30 @@ def frames_of(data: bytes) -> list[bytes]:
     return frames
 
 
-def frame_sizes(data: bytes, known: np.ndarray | None = None) -> np.ndarray:
-    """Each ADTS frame's length in `data` (header included); raise BadADTS on a broken stream.
-
-    `known`: the lengths found when these bytes were last read. Every frame's sync word and
-    length field are then checked against them at once, instead of walked frame by frame (a
-    feature film's sound is 225,000 frames: the walk costs a second a night)."""
-    if known is not None and _agrees(data, known):
-        return known
-    return np.fromiter((len(f) for f in frames_of(data)), dtype=np.int64)
-
-
-def _agrees(data: bytes, sizes: np.ndarray) -> bool:
-    if not len(sizes) or int(sizes.sum()) != len(data) or int(sizes.min()) < 7:
-        return False
-    b = np.frombuffer(data, np.uint8)
-    at = np.cumsum(sizes) - sizes
-    sync = (b[at] == 0xFF) & ((b[at + 1] & 0xF6) == 0xF0)
-    length = ((b[at + 3].astype(np.int64) & 0x03) << 11) | (b[at + 4].astype(np.int64) << 3) \
-        | (b[at + 5].astype(np.int64) >> 5)
-    return bool(sync.all() and (length == sizes).all())
+def pack(frames: list[bytes]) -> bytes:
+    """ADTS frames as a sound piece's cache entry keeps them, in the MP4's own form: their
+    count, each raw frame's size (2 bytes), then the raw frames end to end, headers off (7
+    bytes, 9 with a CRC). A night then joins a feature film's 225,000 frames by reading sizes
+    and copying bytes, never walking a frame."""
+    raw = [f[7 if f[1] & 0x01 else 9:] for f in frames]
+    sizes = np.fromiter((len(r) for r in raw), dtype=">u2", count=len(raw))
+    return _COUNT.pack(len(raw)) + sizes.tobytes() + b"".join(raw)
 
 
-def payloads(data: bytes, sizes: np.ndarray) -> tuple[bytes, np.ndarray]:
-    """The raw AAC frames end to end, their ADTS headers (7 bytes, 9 with a CRC) taken off,
-    and each one's size: what an MP4 stores."""
-    b = np.frombuffer(data, np.uint8)
-    at = np.cumsum(sizes) - sizes
-    head = np.where(b[at + 1] & 0x01, 7, 9)
-    keep = np.ones(len(b), dtype=bool)
-    columns = np.arange(9)
-    keep[(at[:, None] + columns)[columns < head[:, None]]] = False
-    return b[keep].tobytes(), sizes - head
+def unpack(entry: bytes | memoryview) -> tuple[memoryview, np.ndarray]:
+    """A packed piece's raw frames and their sizes; BadADTS when they do not add up."""
+    view = memoryview(entry)
+    if len(view) < _COUNT.size:
+        raise BadADTS("a piece shorter than its frame count")
+    (count,) = _COUNT.unpack_from(view)
+    data = _COUNT.size + 2 * count
+    if len(view) < data:
+        raise BadADTS("a piece shorter than its frame sizes")
+    sizes = np.frombuffer(view[_COUNT.size:data], dtype=">u2").astype(np.int64)
+    if int(sizes.sum()) != len(view) - data:
+        raise BadADTS(f"a piece's frames add up to {int(sizes.sum())} bytes; it holds "
+                      f"{len(view) - data}")
+    return view[data:], sizes
+
+
+_COUNT = struct.Struct(">I")

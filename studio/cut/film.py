@@ -67,6 +67,7 @@ class Probe:
 
     stream: int  # 0 the picture, n the nth sound track
     sample: int
+    ticks: int  # each sample's duration in the stream's timescale (stts holds one)
     data: bytes
 
 
@@ -108,15 +109,17 @@ def _probes(picture: mp4.VideoTrack, sound: list[mp4.AudioTrack]) -> list[Probe]
             first = source.read(int(sizes[0]))
             source.seek(-int(sizes[-1]), 2)
             last = source.read()
-        probes += [Probe(0, at, first), Probe(0, at + len(sizes) - 1, last)]
+        probes += [Probe(0, at, picture.frame_ticks, first),
+                   Probe(0, at + len(sizes) - 1, picture.frame_ticks, last)]
         at += len(sizes)
     for n, track in enumerate(sound, start=1):
         ends = np.cumsum(track.sizes)
         unit = 0
         for span in track.spans:
-            for k in {unit, unit + span - 1} if span else ():
-                probes.append(Probe(n, k, bytes(track.data[int(ends[k] - track.sizes[k]):
-                                                           int(ends[k])])))
+            for k in sorted({unit, unit + span - 1}) if span else ():
+                start = int(ends[k] - track.sizes[k])
+                probes.append(Probe(n, k, track.samples_per_unit,
+                                    bytes(track.data[start:int(ends[k])])))
             unit += span
     return probes
 
@@ -189,16 +192,14 @@ def _misplaced(container: av.container.InputContainer, probes: list[Probe]) -> s
     """Each probe's sample as ffmpeg reads it (a seek to the sync sample before it, then
     packets in decode order), compared with the bytes written."""
     streams = [container.streams.video[0], *container.streams.audio]
-    # Each stream's samples are evenly spaced in decode order (stts holds one duration).
-    first_dts, step = {}, {}
+    first_dts = {}
     for n, stream in enumerate(streams):
-        packets = container.demux(stream)
-        one, two = next(packets), next(packets, None)
-        first_dts[n] = one.dts
-        step[n] = (two.dts - one.dts) if two is not None and two.dts is not None else 1
+        # Before the first sample: the demuxer starts the stream at its first.
+        container.seek(-(1 << 40), stream=stream, backward=True, any_frame=False)
+        first_dts[n] = next(container.demux(stream)).dts
     for probe in probes:
-        stream, wanted = streams[probe.stream], first_dts[probe.stream] \
-            + probe.sample * step[probe.stream]
+        stream = streams[probe.stream]
+        wanted = first_dts[probe.stream] + probe.sample * probe.ticks
         container.seek(wanted, stream=stream, backward=True, any_frame=False)
         packet = next((p for p in container.demux(stream)
                        if p.dts is None or p.dts >= wanted), None)

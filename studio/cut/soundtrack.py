@@ -45,7 +45,7 @@ from studio.cut.timeline import SAMPLE_RATE, StemEntry, Timeline
 from studio.media import UNREADABLE, CacheDamaged
 
 # Bump when the encoding below changes: old cached pieces then stop matching.
-RECIPE = "9"
+RECIPE = "10"
 PRE = 2 * SAMPLES_PER_FRAME  # pre-roll before a piece: the encoder settles before `a`
 POST = 3 * SAMPLES_PER_FRAME  # after `b`: the frames up to b are encoded as in a longer stream
 BLOCK = 2 * SAMPLES_PER_FRAME  # what a frame's MDCT block codes: its own samples and the next's
@@ -400,7 +400,8 @@ def _stretches(pcm: np.ndarray, lo: int, k0: int, k1: int) -> list[tuple[int, in
 
 def _pieces_frames(pcm: np.ndarray, lo: int, run: list[Piece], silence: bytes
                    ) -> list[bytes]:
-    """Adjacent pieces' frames from their padded input (starting at `lo`): each stretch that
+    """Adjacent pieces' frames (each piece packed, adts.pack) from their padded input
+    (starting at `lo`): each stretch that
     hears sound is encoded from its own input (_stretches), keeping exactly its frames (the
     priming frame too); the rest are the silent frame. The stretches go through one encoder
     end to end, so it starts once: each stretch's kept frames follow its own pre-roll, and
@@ -428,7 +429,7 @@ def _pieces_frames(pcm: np.ndarray, lo: int, run: list[Piece], silence: bytes
     out = []
     for piece in run:
         k = piece.a // SAMPLES_PER_FRAME - piece.first
-        out.append(b"".join(frames.get(n, silence) for n in range(k, k + piece.frames)))
+        out.append(adts.pack([frames.get(n, silence) for n in range(k, k + piece.frames)]))
     return out
 
 
@@ -802,18 +803,11 @@ def _gains_over(runs: list[Run], gains: dict[str, Measured], lo: int, hi: int
 @dataclass(frozen=True)
 class Joined:
     """One track of the film: its AAC frames end to end (ADTS headers off, as an MP4 stores
-    them), each frame's size, and the first frame's ADTS header (the decoder's config)."""
+    them), each frame's size, and an ADTS header of the encoder's (the decoder's config)."""
 
     header: bytes
     data: bytes
     sizes: np.ndarray
-
-
-# Each piece's frame sizes as last read, by its content-named file: a night reads the film's
-# pieces again, and checks them against these at once instead of walking every frame.
-_KNOWN_SIZES: OrderedDict[str, np.ndarray] = OrderedDict()
-KEPT_SIZES = 16384  # pieces remembered (a few bytes a frame: a feature film's is ~1 MiB)
-_sizes_lock = threading.Lock()  # two productions' builds join in two threads at once
 
 
 def join(line: Timeline, built: list[Sound | Measured]) -> list[Joined]:
@@ -821,50 +815,38 @@ def join(line: Timeline, built: list[Sound | Measured]) -> list[Joined]:
     tracks = []
     silent: dict[Path, bytes] = {}
     for track in tracks_of(line):
-        header = b""
-        datas: list[bytes] = []
+        datas: list[bytes | memoryview] = []
         sizes: list[np.ndarray] = []
         for sound in built:
             if isinstance(sound, Sound) and sound.track == track:
                 if sound.path.name.startswith("silence-"):
                     if sound.path not in silent:
-                        silent[sound.path] = _cached(sound.path, "the silent frame")
-                    frame = silent[sound.path]
-                    data = frame * sound.piece.frames
-                    lengths = np.full(sound.piece.frames, len(frame), dtype=np.int64)
+                        silent[sound.path] = adts.pack([_cached(sound.path, "the silent frame")])
+                    frame, size = adts.unpack(silent[sound.path])
+                    data = bytes(frame) * sound.piece.frames
+                    lengths = np.full(sound.piece.frames, int(size[0]), dtype=np.int64)
                 else:
                     data, lengths = _piece_frames(sound)
-                if not len(lengths):
-                    continue
-                header = header or data[:7]
-                raw, units = adts.payloads(data, lengths)
-                datas.append(raw)
-                sizes.append(units)
-        tracks.append(Joined(header, b"".join(datas),
+                if len(lengths):
+                    datas.append(data)
+                    sizes.append(lengths)
+        tracks.append(Joined(adts.header(0), b"".join(datas),
                              np.concatenate(sizes) if sizes else np.zeros(0, np.int64)))
         datas.clear()  # the joined copy is the one kept
     return tracks
 
 
-def _piece_frames(sound: Sound) -> tuple[bytes, np.ndarray]:
-    """A cached piece's ADTS bytes and frame sizes: exactly its own number, or CacheDamaged."""
-    name = sound.path.name
+def _piece_frames(sound: Sound) -> tuple[memoryview, np.ndarray]:
+    """A cached piece's raw AAC frames and their sizes: exactly its own number, or
+    CacheDamaged."""
     try:
-        data = _read(sound.path)
-        with _sizes_lock:
-            known = _KNOWN_SIZES.get(name)
-        lengths = adts.frame_sizes(data, known)
+        data, lengths = adts.unpack(_read(sound.path))
     except (OSError, adts.BadADTS, seal.Broken) as exc:
         raise CacheDamaged(str(sound.path), f"a piece of the {sound.track} track cannot be "
                                             f"read ({type(exc).__name__})") from None
     if len(lengths) != sound.piece.frames:
         raise CacheDamaged(str(sound.path), f"a piece of the {sound.track} track holds "
                                             f"{len(lengths)} frames, not {sound.piece.frames}")
-    with _sizes_lock:
-        _KNOWN_SIZES[name] = lengths
-        _KNOWN_SIZES.move_to_end(name)
-        while len(_KNOWN_SIZES) > KEPT_SIZES:
-            _KNOWN_SIZES.popitem(last=False)
     return data, lengths
 
 
