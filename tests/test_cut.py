@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import array
 import asyncio
+import contextlib
 import dataclasses
 import itertools
 import json
@@ -23,7 +24,7 @@ from storage import audit, cuts, shots
 from storage.productions import Production
 from studio import mediastore
 from studio.app import Studio
-from studio.cut import build, changelog, layout, loudness, normalize, plan
+from studio.cut import adts, build, changelog, layout, loudness, normalize, plan, seal
 from studio.errors import SlateError
 from studio.generation import takes
 from studio.generation.standin import make_standin_take, make_still, make_tone
@@ -754,8 +755,14 @@ def picture_count(film: Path) -> int:
 
 
 def sound_pieces(studio: Studio) -> list[Path]:
-    return [p for p in cache_files(studio, "soundtrack", b"\xff\xf1")  # ADTS
-            if not p.name.startswith("silence-")]
+    """The sound pieces' entries: packed AAC frames (adts.pack), not the silent frame."""
+    found = []
+    for path in cache_files(studio, "soundtrack", b""):
+        with contextlib.suppress(adts.BadADTS, seal.Broken):
+            adts.unpack(seal.unseal(path.read_bytes()))
+            if not path.name.startswith("silence-"):
+                found.append(path)
+    return found
 
 
 def reel_samples(studio: Studio) -> list[Path]:
