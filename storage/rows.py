@@ -43,7 +43,12 @@ def _field_names(cls: type) -> frozenset[str]:
 
 
 def to_all(cls: type[T], rows: list[aiosqlite.Row] | Any) -> list[T]:
-    return [to(cls, row) for row in rows]  # type: ignore[misc]
+    rows = list(rows)
+    if not rows:
+        return []
+    # One query's rows share their columns: which of them are fields is found once.
+    wanted = [(n, k) for n, k in enumerate(rows[0].keys()) if k in _field_names(cls)]
+    return [cls(**{k: row[n] for n, k in wanted}) for row in rows]
 
 
 # One trip to aiosqlite's thread per query (execute + fetch separately would be two).

@@ -15,7 +15,7 @@ CHUNK = 1024 * 1024
 
 
 def path_for(media_dir: Path, sha256: str) -> Path:
-    return media_dir / sha256[:2] / sha256
+    return Path(f"{media_dir}/{sha256[:2]}/{sha256}")  # one Path made: asked of every shot
 
 
 def sha256_of(path: Path) -> str:

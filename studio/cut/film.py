@@ -189,8 +189,8 @@ def _index_problem(container: av.container.InputContainer, line: Timeline,
 
 
 def _misplaced(container: av.container.InputContainer, probes: list[Probe]) -> str | None:
-    """Each probe's sample as ffmpeg reads it (a seek to the sync sample before it, then
-    packets in decode order), compared with the bytes written."""
+    """Each probe's sample as ffmpeg reads it (its index's entry sought, sync or not),
+    compared with the bytes written."""
     streams = [container.streams.video[0], *container.streams.audio]
     first_dts = {}
     for n, stream in enumerate(streams):
@@ -200,7 +200,7 @@ def _misplaced(container: av.container.InputContainer, probes: list[Probe]) -> s
     for probe in probes:
         stream = streams[probe.stream]
         wanted = first_dts[probe.stream] + probe.sample * probe.ticks
-        container.seek(wanted, stream=stream, backward=True, any_frame=False)
+        container.seek(wanted, stream=stream, backward=True, any_frame=True)
         packet = next((p for p in container.demux(stream)
                        if p.dts is None or p.dts >= wanted), None)
         what = "picture" if probe.stream == 0 else f"audio track {probe.stream - 1}"

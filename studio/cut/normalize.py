@@ -169,7 +169,7 @@ def worker_pids() -> list[int]:
 
 def segment_path(cache_dir: Path, key: str) -> Path:
     """Where the segment for `key` is kept (whether made yet or not)."""
-    return cache_dir / key[:2] / f"{key}.mov"
+    return Path(f"{cache_dir}/{key[:2]}/{key}.mov")  # one Path made: asked of every entry
 
 
 def shape_of(profile: Profile, frames: int) -> Shape:

@@ -175,10 +175,13 @@ class Sources:
         self.takes = [(starts[i], starts[i + 1] - starts[i], segments[i])
                       for i, e in enumerate(line.entries) if e.kind == "take"
                       and e.media_has_audio]
-        self.stems = [(p.samples(s.start_frame), p.samples(s.frames), stem_files[k], s)
-                      for k, s in enumerate(line.stems)]
+        # By start, as the takes are: found by bisection too.
+        self.stems = sorted(((p.samples(s.start_frame), p.samples(s.frames), stem_files[k], s)
+                             for k, s in enumerate(line.stems)), key=lambda t: t[0])
         self._take_starts = [start for start, _, _ in self.takes]  # sorted: timeline order
         self._longest = max((length for _, length, _ in self.takes), default=0)
+        self._stem_starts = [start for start, _, _, _ in self.stems]
+        self._longest_stem = max((length for _, length, _, _ in self.stems), default=0)
         # The sources read lately, kept up to KEPT_PCM bytes: a film's pieces are made roughly
         # in its order, so its length does not grow what the build holds.
         self._pcm: OrderedDict[Path, np.ndarray] = OrderedDict()
@@ -195,8 +198,10 @@ class Sources:
             found += [["take", seg.name, start - lo, length]
                       for start, length, seg in self.takes[first:last]
                       if start < hi and start + length > lo]
+        first = bisect.bisect_left(self._stem_starts, lo - self._longest_stem)
+        last = bisect.bisect_left(self._stem_starts, hi)
         found += [["stem", s.media_sha256, s.kind, start - lo, length]
-                  for start, length, _, s in self.stems
+                  for start, length, _, s in self.stems[first:last]
                   if (track == "mix" or s.kind == track) and start < hi and start + length > lo]
         return found
 
@@ -627,6 +632,7 @@ async def _build(line: Timeline, segments: list[Path], stem_files: list[Path], c
     loop = asyncio.get_running_loop()
     sources = Sources(line, segments, stem_files)
     runs = plan(line)
+    run_starts = [run.start for run in runs]
     before = _previous_gains(previous)
     gains: dict[str, Measured] = {}  # each run's, once measured
 
@@ -682,7 +688,7 @@ async def _build(line: Timeline, segments: list[Path], stem_files: list[Path], c
             return Sound(silence.name, True, piece, track, silence)
         part: list[object] = [line.profile.key, track, piece.a, piece.b, piece.first, inputs]
         if track == "mix":
-            part.append(_gains_over(runs, gains, lo, hi))
+            part.append(_gains_over(runs, run_starts, gains, lo, hi))
         key = _key(*part)
         path = _entry(cache, key)
         return Sound(key, path.exists(), piece, track, path)
@@ -748,10 +754,9 @@ async def _build(line: Timeline, segments: list[Path], stem_files: list[Path], c
         (name, asyncio.ensure_future(track_of(name, every, []))) for name in names
         if name != "mix"]
     # Each mix piece goes with the run it starts in; it waits for every run its input spans.
-    starts = [run.start for run in runs]
     by_run: list[list[Piece]] = [[] for _ in runs]
     for piece in every:
-        by_run[max(0, bisect.bisect_right(starts, piece.a) - 1)].append(piece)
+        by_run[max(0, bisect.bisect_right(run_starts, piece.a) - 1)].append(piece)
     for chosen in filter(None, by_run):
         lo, hi = heard(chosen[0], chosen[-1])
         after = [m for run, m in zip(runs, measuring, strict=True)
@@ -787,12 +792,14 @@ def _groups(found: list[Sound]) -> list[list[Sound]]:
     return groups
 
 
-def _gains_over(runs: list[Run], gains: dict[str, Measured], lo: int, hi: int
-                ) -> list[object]:
+def _gains_over(runs: list[Run], starts: list[int], gains: dict[str, Measured], lo: int,
+                hi: int) -> list[object]:
     """The gains of the runs a mix piece's input spans; a limited run's whole content too, as
-    the limiter's state carries along the chapter."""
+    the limiter's state carries along the chapter. `starts`: the runs' (in order, end to end),
+    so the few a piece spans are found by bisection: asked of every piece of the film."""
     found: list[object] = []
-    for run in runs:
+    first = max(0, bisect.bisect_right(starts, lo) - 1)
+    for run in runs[first:bisect.bisect_left(starts, hi)]:
         if run.start < hi and run.end > lo:
             gain = gains[run.label]
             found.append([run.start - lo, run.end - lo, gain.gain.db, gain.gain.limit,

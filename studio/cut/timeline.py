@@ -7,6 +7,7 @@ from the production).
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from dataclasses import dataclass, field, fields
@@ -48,12 +49,17 @@ class Profile:
         # A track timescale in which every frame lasts a whole number of ticks.
         return lcm(self.fps.numerator, 90000)
 
+    # Exact (Fraction), and remembered: a feature film's plan asks them of its thousand shots,
+    # most of which last the same few seconds.
+    @functools.lru_cache(maxsize=4096)  # noqa: B019 (a Profile is a small frozen value)
     def frames(self, seconds: float) -> int:
         return max(1, round(Fraction(seconds) * self.fps))
 
+    @functools.lru_cache(maxsize=4096)  # noqa: B019
     def seconds(self, frames: int) -> float:
         return float(Fraction(frames) / self.fps)
 
+    @functools.lru_cache(maxsize=4096)  # noqa: B019
     def samples(self, frames: int) -> int:
         return round(Fraction(frames) / self.fps * SAMPLE_RATE)
 
