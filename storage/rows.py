@@ -48,6 +48,9 @@ def to_all(cls: type[T], rows: list[aiosqlite.Row] | Any) -> list[T]:
         return []
     # One query's rows share their columns: which of them are fields is found once.
     wanted = [(n, k) for n, k in enumerate(rows[0].keys()) if k in _field_names(cls)]
+    names = [k for _, k in wanted]
+    if len(wanted) == len(rows[0]):
+        return [cls(**dict(zip(names, row, strict=True))) for row in rows]
     return [cls(**{k: row[n] for n, k in wanted}) for row in rows]
 
 

@@ -81,6 +81,20 @@ async def of_chapter(conn: Conn, chapter_id: int, *, include_omitted: bool = Tru
     )
 
 
+async def by_chapter(conn: Conn, production_id: int, *, include_omitted: bool = True
+                     ) -> dict[int, list[Shot]]:
+    """Every chapter's shots in one query (a feature film's plan would otherwise ask fifty
+    times), each chapter's in order."""
+    where = "" if include_omitted else " AND s.status != 'omitted'"
+    found: dict[int, list[Shot]] = {}
+    for shot in await fetch_all(
+            conn, Shot, "SELECT s.* FROM shot s JOIN chapter c ON c.id = s.chapter_id"
+                        f" WHERE c.production_id = ?{where} ORDER BY s.chapter_id, s.number",
+            (production_id,)):
+        found.setdefault(shot.chapter_id, []).append(shot)
+    return found
+
+
 async def of_production(conn: Conn, production_id: int) -> list[ShotRef]:
     rows = await conn.execute_fetchall(
         f"{_REF_SQL} WHERE c.production_id = ? ORDER BY c.number, s.number", (production_id,)

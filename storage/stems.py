@@ -27,6 +27,17 @@ async def active_of_chapter(conn: Conn, chapter_id: int) -> list[Stem]:
     )
 
 
+async def active_by_chapter(conn: Conn, production_id: int) -> dict[int, list[Stem]]:
+    """Every chapter's active stems in one query, each chapter's by kind."""
+    found: dict[int, list[Stem]] = {}
+    for stem in await fetch_all(
+            conn, Stem, "SELECT st.* FROM stem st JOIN chapter c ON c.id = st.chapter_id"
+                        " WHERE c.production_id = ? AND st.active = 1"
+                        " ORDER BY st.chapter_id, st.kind", (production_id,)):
+        found.setdefault(stem.chapter_id, []).append(stem)
+    return found
+
+
 async def replace(
     conn: Conn, chapter_id: int, kind: str, media_sha256: str, creator_id: int | None
 ) -> Stem:

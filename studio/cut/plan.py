@@ -31,8 +31,10 @@ async def timeline_of(studio: Studio, prod: Production) -> Timeline:
     all_chapters = await chapters.all_of(conn, prod.id)
     owners = await members.many(conn, [c.owner_id for c in all_chapters if c.owner_id])
     kept = [c for c in all_chapters if c.status != "omitted"]
-    shots_of = {c.id: await shots.of_chapter(conn, c.id, include_omitted=False) for c in kept}
-    stems_of = {c.id: await stems.active_of_chapter(conn, c.id) for c in kept}
+    every_shot = await shots.by_chapter(conn, prod.id, include_omitted=False)
+    every_stem = await stems.active_by_chapter(conn, prod.id)
+    shots_of = {c.id: every_shot.get(c.id, []) for c in kept}
+    stems_of = {c.id: every_stem.get(c.id, []) for c in kept}
     # Every approved take, its file and its creator in a few queries, not three per shot.
     approved = await takes.many(conn, [s.approved_take_id for shots_ in shots_of.values()
                                        for s in shots_ if s.approved_take_id])

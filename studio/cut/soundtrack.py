@@ -310,7 +310,7 @@ def _key(*parts: object) -> str:
 
 
 def _entry(cache: Path, key: str) -> Path:
-    return cache / key[:2] / key
+    return Path(f"{cache}/{key[:2]}/{key}")  # one Path made: asked of every piece
 
 
 def _write(path: Path, data: bytes) -> None:
