@@ -5,6 +5,7 @@ a crash but never recorded is published at the next start instead of deleted."""
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import shutil
 import sys
@@ -231,3 +232,28 @@ async def test_the_next_build_recovers_the_crashed_cut_itself(
     row = await cuts.get(studio.db.reader, stuck.id)
     assert row is not None and row.state == "published"
     assert layout.cut_dir(settings, tide.id, 2).is_dir()
+
+
+async def test_a_crashed_cut_recorded_by_an_earlier_release_is_published_with_its_timeline(
+    studio: Studio, settings: Settings
+) -> None:
+    tide = await production(studio, 1, "Low Tide")
+    await retitle_shot(studio, tide, "Wide of the flats at dawn")
+    await build.build(studio, tide)
+    async with studio.db.transaction() as tx:
+        stuck = await cuts.start(tx, tide.id, "shell")
+    folder = layout.cut_dir(settings, tide.id, 2)
+    shutil.copytree(layout.cut_dir(settings, tide.id, 1), folder)
+    # Earlier releases kept the timeline inside record.json (and a compact timeline.json).
+    record = json.loads((folder / "record.json").read_text(encoding="utf-8"))
+    record["timeline"] = json.loads((folder / "timeline.json").read_text(encoding="utf-8"))
+    (folder / "record.json").write_text(json.dumps(record), encoding="utf-8")
+    (folder / "timeline.json").write_text(json.dumps(record["timeline"], separators=(",", ":")),
+                                          encoding="utf-8")
+
+    await build.at_start(studio)
+
+    row = await cuts.get(studio.db.reader, stuck.id)
+    assert row is not None and row.state == "published"
+    assert row.timeline_data["entries"][0]["description"] == "Wide of the flats at dawn"
+    assert row.timeline_data == record["timeline"]

@@ -212,6 +212,7 @@ async def build(studio: Studio, prod: Production, *, trigger: str = "manual",
         await publish.recover(studio, prod.id)
         # The previous cut's package is still being written: it finishes first.
         await handoff.settle(layout.cuts_home(settings, prod.id))
+        await publish.settle(layout.cuts_home(settings, prod.id))  # last build's retired cuts
         line, text = planned or await _planned(studio, prod)
         if not line.shots:
             raise InvalidInput("the production has no shots yet: import a shot list first")
@@ -421,7 +422,9 @@ def _sound(studio: Studio, prod: Production, line: Timeline, segments: list[Path
 
 async def handed_off(result: CutResult) -> Path | None:
     """The cut's editor's package once written; None if it could not be (it is written again
-    from the cut's record when someone asks for it: handoff.ensure)."""
+    from the cut's record when someone asks for it: handoff.ensure). The cuts the build
+    retired are gone from the disk by then too: all its work after publication is done."""
+    await publish.settle(result.directory.parent)
     if result.handoff is None:
         return None
     try:

@@ -10,11 +10,13 @@ shared layout (`cuts/<version>/`) into their production's folder once.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import fcntl
 import json
 import logging
 import os
+import secrets
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -24,10 +26,13 @@ from storage import cuts
 from studio.app import Studio
 from studio.cut import layout
 from studio.cut.film import FILM
+from studio.ops import closing
 from studio.ops.settings import Settings
 
 log = logging.getLogger(__name__)
 
+RETIRED = ".retired-"  # a cut folder past retention, renamed out of sight, then removed
+_removing: dict[Path, set[asyncio.Task[None]]] = {}  # by the production's cuts folder
 RECORD = "record.json"  # what the cut's row says once published, written before the rename
 TIMELINE = "timeline.json"  # the cut's timeline as its row keeps it (Timeline.to_text)
 CACHES = ("segments", "reels", "soundtrack")
@@ -117,7 +122,9 @@ def retain(settings: Settings, production_id: int, published: list[int]) -> None
     for folder in _entries(home):
         if folder.is_dir(follow_symlinks=False) and folder.name.isdigit() \
                 and folder.name not in keep:
-            shutil.rmtree(folder.path, ignore_errors=True)
+            # Out of sight at once, removed after (a feature film's cut is a thousand files).
+            os.rename(folder.path, home / f"{RETIRED}{folder.name}-{secrets.token_hex(4)}")
+    _remove_retired(home)
 
     def listed(listing: str) -> set[str]:
         """What the kept cuts' listings name: segment and reel hashes, sound run names."""
@@ -151,6 +158,39 @@ def retain(settings: Settings, production_id: int, published: list[int]) -> None
     for partial in _entries(cache / "soundtrack"):
         if partial.name.startswith(".partial-"):
             _remove(partial.path)
+
+
+def _remove_retired(home: Path) -> None:
+    """Remove the production's retired cut folders (and any a crash left) in a thread, or here
+    when no event loop runs; `settle` waits for it."""
+    retired = [e.path for e in _entries(home) if e.name.startswith(RETIRED)]
+    if not retired:
+        return
+
+    def remove() -> None:
+        for path in retired:
+            shutil.rmtree(path, ignore_errors=True)
+
+    try:
+        loop = asyncio.get_running_loop()
+    except RuntimeError:
+        remove()
+        return
+    task = loop.create_task(asyncio.to_thread(remove))
+    _removing.setdefault(home, set()).add(task)
+    task.add_done_callback(_removing[home].discard)
+
+
+async def settle(home: Path | None = None) -> None:
+    """Wait until the retired folders being removed (of `home`, or every production's) are
+    gone: the next build of the production does, and so does a closing studio."""
+    waiting = [t for h, tasks in list(_removing.items()) for t in list(tasks)
+               if home is None or h == home]
+    if waiting:
+        await asyncio.gather(*waiting, return_exceptions=True)
+
+
+closing.before_close(settle)
 
 
 def _stem(line: str) -> str:

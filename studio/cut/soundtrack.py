@@ -847,7 +847,7 @@ def _piece_frames(sound: Sound) -> tuple[memoryview, np.ndarray]:
     """A cached piece's raw AAC frames and their sizes: exactly its own number, or
     CacheDamaged."""
     try:
-        data, lengths = adts.unpack(_read(sound.path))
+        data, lengths = adts.unpack(seal.unsealed(sound.path.read_bytes()))
     except (OSError, adts.BadADTS, seal.Broken) as exc:
         raise CacheDamaged(str(sound.path), f"a piece of the {sound.track} track cannot be "
                                             f"read ({type(exc).__name__})") from None
