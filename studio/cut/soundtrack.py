@@ -746,16 +746,17 @@ async def _build(line: Timeline, segments: list[Path], stem_files: list[Path], c
     jobs: list[tuple[str, asyncio.Future[list[Sound]]]] = [
         (name, asyncio.ensure_future(track_of(name, every, []))) for name in names
         if name != "mix"]
-    # Each mix piece goes with the run it starts in; it waits for every run its input spans.
-    starts = [run.start for run in runs]
-    by_run: list[list[Piece]] = [[] for _ in runs]
-    for piece in every:
-        by_run[max(0, bisect.bisect_right(starts, piece.a) - 1)].append(piece)
-    for chosen in filter(None, by_run):
-        lo, hi = heard(chosen[0], chosen[-1])
-        after = [m for run, m in zip(runs, measuring, strict=True)
-                 if run.start < hi and run.end > lo]
-        jobs.append(("mix", asyncio.ensure_future(track_of("mix", chosen, after))))
+    # Each mix piece waits for every run its input spans: most for their own chapter's
+    # measurement alone, those at its edges for a neighbour's too. Adjacent pieces that wait
+    # for the same go together, so a chapter's mix does not wait for the next one's
+    # segments (the last chapter's would be a whole chapter's encode after the last segment).
+    def spanned(piece: Piece) -> tuple[int, ...]:
+        lo, hi = heard(piece, piece)
+        return tuple(k for k, run in enumerate(runs) if run.start < hi and run.end > lo)
+
+    for needs, alike in itertools.groupby(every, key=spanned):
+        after = [measuring[k] for k in needs]
+        jobs.append(("mix", asyncio.ensure_future(track_of("mix", list(alike), after))))
     everything = [*measuring, *(job for _, job in jobs)]
     try:
         measured = list(await asyncio.gather(*measuring))
@@ -773,16 +774,26 @@ async def _build(line: Timeline, segments: list[Path], stem_files: list[Path], c
 
 
 def _groups(found: list[Sound]) -> list[list[Sound]]:
-    """The new ones of a track's adjacent pieces: neighbours together, GROUP at most."""
-    groups: list[list[Sound]] = []
+    """The new ones of a track's adjacent pieces: neighbours together, GROUP at most, a run
+    of neighbours split evenly (20 as 10 and 10, not 16 and 4: the two encode side by side,
+    and the last chapter's, which the build waits for, ends sooner)."""
+    runs: list[list[Sound]] = []
     for sound in found:
         if sound.cached:
             continue
-        last = groups[-1][-1] if groups else None
-        if last is not None and last.piece.b == sound.piece.a and len(groups[-1]) < GROUP:
-            groups[-1].append(sound)
+        last = runs[-1][-1] if runs else None
+        if last is not None and last.piece.b == sound.piece.a:
+            runs[-1].append(sound)
         else:
-            groups.append([sound])
+            runs.append([sound])
+    groups: list[list[Sound]] = []
+    for run in runs:
+        count = -(-len(run) // GROUP)
+        size, extra = divmod(len(run), count)
+        at = 0
+        for n in range(count):
+            groups.append(run[at:at + size + (n < extra)])
+            at += size + (n < extra)
     return groups
 
 
