@@ -12,13 +12,13 @@ import hashlib
 import json
 import os
 import secrets
-from concurrent.futures.process import BrokenProcessPool
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 from typing import BinaryIO
 
-from studio.cut import normalize, seal, segment_read
+from studio.cut import seal, segment_read
 from studio.cut.mp4 import VideoReel
 from studio.cut.timeline import Timeline
 from studio.media import UNREADABLE, CacheDamaged, FFmpegFailed, ffmpeg_version
@@ -165,31 +165,25 @@ def _reel(line: Timeline, reel: Reel, segments: list[Path], target: Path) -> Bui
     return _load(target, tables, cached=False)
 
 
-def start(line: Timeline, segments: list[Path], cache: Path) -> asyncio.Future[list[BuiltReel]]:
-    """Each reel, in order, from the cache where its segments are unchanged; the new ones are
-    handed to the segment pool at once (before whatever is queued there next)."""
-    loop = asyncio.get_running_loop()
+def start(line: Timeline, segments: list[Path], cache: Path,
+          ready: Callable[[int, int], Awaitable[None]] | None = None
+          ) -> asyncio.Future[list[BuiltReel]]:
+    """Each reel, in order, from the cache where its segments are unchanged, else read from
+    them (in a thread: a segment is read by its own tables, little Python) as soon as they
+    are made: `ready(i, j)` waits until the segments of entries i..j-1 are (as the sound's)."""
     jobs: list[asyncio.Future[BuiltReel]] = []
     for reel in plan(line):
         key = reel_key(line, reel, segments)
         target = cache / key[:2] / f"{key}.json"
-        if target.exists():
-            jobs.append(asyncio.ensure_future(
-                asyncio.to_thread(_reel, line, reel, segments, target)))
-            continue
-        # A new reel is read in the pool: its per-packet Python leaves this process's lock
-        # to the sound, which is being made meanwhile.
-        jobs.append(asyncio.ensure_future(_new(loop, line, reel, segments, target)))
+        jobs.append(asyncio.ensure_future(_when_made(line, reel, segments, target, ready)))
     return asyncio.ensure_future(_all(jobs))
 
 
-async def _new(loop: asyncio.AbstractEventLoop, line: Timeline, reel: Reel,
-               segments: list[Path], target: Path) -> BuiltReel:
-    pending = loop.run_in_executor(normalize.pool(), _reel, line, reel, segments, target)
-    try:
-        return await pending
-    except BrokenProcessPool:  # a take's crash took the pool down meanwhile: read it here
-        return await asyncio.to_thread(_reel, line, reel, segments, target)
+async def _when_made(line: Timeline, reel: Reel, segments: list[Path], target: Path,
+                     ready: Callable[[int, int], Awaitable[None]] | None) -> BuiltReel:
+    if ready is not None:  # a cached reel too: damaged, it is read again from its segments
+        await ready(reel.first, reel.last)
+    return await asyncio.to_thread(_reel, line, reel, segments, target)
 
 
 async def _all(jobs: list[asyncio.Future[BuiltReel]]) -> list[BuiltReel]:
