@@ -12,7 +12,7 @@ from pathlib import Path
 import av
 import pytest
 
-from studio.cut import avc, normalize, seal, segment_encode
+from studio.cut import avc, normalize, seal, segment_encode, segment_read
 from studio.cut.timeline import Profile
 from studio.generation.standin import make_standin_take, make_still, make_tone
 from studio.media import FFmpegFailed, ffmpeg_exe, write_concat_list
@@ -106,7 +106,7 @@ BOT_KILLED = """
 import asyncio, os, signal, sys
 from fractions import Fraction
 from pathlib import Path
-from studio.cut import avc, normalize, seal, segment_encode
+from studio.cut import avc, normalize, seal, segment_encode, segment_read
 from studio.cut.timeline import Profile
 
 async def main() -> None:
@@ -175,6 +175,56 @@ def test_pictures_that_cannot_be_decoded_fail_the_check_with_a_reason() -> None:
     garbage = [av.Packet(b"\x00\x00\x00\x10" + bytes(range(16)) * 4) for _ in samples]
     reason = segment_encode.PictureCheck(shape, avcc).feed(garbage)
     assert reason is not None and reason.startswith("the normalized file")
+
+
+async def test_a_segment_read_by_its_own_tables_holds_what_a_demuxer_reads(
+    tmp_path: Path,
+) -> None:
+    sources = [  # (file, kind, has sound, frames)
+        (make_standin_take(tmp_path / "a.avi", "a", codec="mpeg4", audio=True, seconds=0.6,
+                           fps="24000/1001"), "video", True, 14),
+        (make_still(tmp_path / "b.png", "b"), "image", False, 30),
+        (make_tone(tmp_path / "c.wav", 0.4), "audio", True, 10),
+    ]
+    wanted = [normalize.Wanted(f"{n:064x}", path, kind, sound, frames)
+              for n, (path, kind, sound, frames) in enumerate(sources)]
+    made = await normalize.normalize_batch(tmp_path / "cache", PROFILE, wanted)
+    paths = [s.path for s in made if isinstance(s, normalize.Segment)]
+    assert len(paths) == 3
+    for path in paths:
+        with av.open(str(path)) as container:
+            stream = container.streams.video[0]
+            avcc, base = bytes(stream.codec_context.extradata or b""), stream.time_base
+            packets = [p for p in container.demux(stream) if p.size]
+        with av.open(str(path)) as container:
+            sound = b"".join(bytes(p) for p in container.demux(audio=0) if p.size)
+        read = segment_read.pictures(path)
+        assert read.avcc == avcc and Fraction(1, read.timescale) == base
+        assert read.data == b"".join(bytes(p) for p in packets)
+        assert read.sizes == [p.size for p in packets]
+        assert read.first_dts == packets[0].dts < 0  # the B-frames' decode delay
+        assert read.offsets == [p.pts - p.dts for p in packets]
+        assert read.keys == [n for n, p in enumerate(packets) if p.is_keyframe] and read.keys
+        assert segment_read.pcm(path) == sound and len(sound) > 0
+    # Damaged on disk: a bit of a picture or of the sound, the tables cut short.
+    whole = paths[0].read_bytes()
+    for kind, read_back in (("video", segment_read.pictures), ("audio", segment_read.pcm)):
+        damaged = bytearray(whole)
+        damaged[_middle(paths[0], kind)] ^= 0x10
+        paths[0].write_bytes(bytes(damaged))
+        with pytest.raises(seal.Broken, match="changed on disk"):
+            read_back(paths[0])
+    paths[0].write_bytes(whole[:len(whole) - 300])
+    for read_back in (segment_read.pictures, segment_read.pcm):
+        with pytest.raises(seal.Broken):
+            read_back(paths[0])
+
+
+def _middle(segment: Path, kind: str) -> int:
+    """Where in the segment's file the middle of its first `kind` packet lies."""
+    with av.open(str(segment)) as container:
+        return next(p.pos + p.size // 2 for p in container.demux()
+                    if p.stream.type == kind and p.size and p.pos is not None)
 
 
 def _pictures(path: Path) -> list[bytes]:

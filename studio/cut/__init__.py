@@ -6,7 +6,8 @@ A build runs these stages, in this order (build.py calls them):
   segments.py     each entry normalized once to the profile, cached (segment_encode.py does it
                   in worker processes, several segments a trip; avc.py converts its H.264 to
                   the MP4 form; seal.py seals each cache entry)
-  reels.py        each chapter's pictures read once into H.264 samples
+  reels.py        each chapter's pictures read once into H.264 samples, as soon as its
+                  segments are made (segment_read.py reads a segment by its own tables)
   soundtrack.py   the sound: stems and takes mixed per chapter, loudness.py's two passes,
                   encoded to AAC pieces (adts.py)
   film.py         the film written from reels and sound (mp4.py), verified, a preview made

@@ -301,19 +301,23 @@ async def _build(studio: Studio, prod: Production, cut: Cut, line: Timeline, tex
     # The sound starts with the segments: each chapter is measured, and its pieces encoded,
     # once the segments it hears are made.
     sound = _sound(studio, prod, line, planned, stem_files, report, ready)
+    # So do the reels: each chapter's is read once its segments are made.
+    picture = reels.start(line, planned, cache / "reels", ready)
     try:
         segments, broken, encoded = await make_all(studio, line, staging, report, planned,
                                                     made, cache / "segments")
         attempts.encoded |= encoded
     except BaseException:
-        sound.cancel()
-        await asyncio.gather(sound, return_exceptions=True)
+        for task in (sound, picture):
+            task.cancel()
+        await asyncio.gather(sound, picture, return_exceptions=True)
         raise
     shutil.rmtree(staging / "cards", ignore_errors=True)  # drawn to be encoded; now in segments
     if broken:
-        # A broken take is a slate now: the sound is made again.
-        sound.cancel()
-        await asyncio.gather(sound, return_exceptions=True)
+        # A broken take is a slate now: the sound and the reels are made again.
+        for task in (sound, picture):
+            task.cancel()
+        await asyncio.gather(sound, picture, return_exceptions=True)
         line = dataclasses.replace(line, entries=[
             as_slate(e, next(b for b in broken if b.take_id == e.take_id))
             if any(b.take_id == e.take_id for b in broken) else e for e in line.entries])
@@ -325,9 +329,8 @@ async def _build(studio: Studio, prod: Production, cut: Cut, line: Timeline, tex
                                           "reason": b.reason})
         attempts.audited.update(b.take_id for b in fresh)
         sound = _sound(studio, prod, line, segments, stem_files, report, None)
+        picture = reels.start(line, segments, cache / "reels")
     film = staging / FILM
-    # New reels are read in the segment pool while the sound is mixed here.
-    picture = reels.start(line, segments, cache / "reels")
     left_out: list[BrokenStem] = []
     try:
         while True:

@@ -12,15 +12,13 @@ import hashlib
 import json
 import os
 import secrets
-from concurrent.futures.process import BrokenProcessPool
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 from typing import BinaryIO
 
-import av
-
-from studio.cut import normalize, seal
+from studio.cut import seal, segment_read
 from studio.cut.mp4 import VideoReel
 from studio.cut.timeline import Timeline
 from studio.media import UNREADABLE, CacheDamaged, FFmpegFailed, ffmpeg_version
@@ -56,8 +54,9 @@ def reel_key(line: Timeline, reel: Reel, segments: list[Path]) -> str:
 
 
 def _read(line: Timeline, reel: Reel, segments: list[Path], data: Path) -> dict:
-    """Demux the reel's segments (no decoding: each was decoded when made) into `data`, and
-    return the reel's tables. A segment that cannot be read back is CacheDamaged."""
+    """The reel's segments' samples (no decoding: each was decoded when made, and each is read
+    by its own tables: segment_read.py) into `data`, and return the reel's tables. A segment
+    that cannot be read back is CacheDamaged."""
     tables = _Tables(line.profile.timescale)
     with data.open("wb") as out:
         for entry, segment in zip(line.entries[reel.first:reel.last],
@@ -88,49 +87,36 @@ class _Tables:
         self.crc = 0  # of the reel's samples, as written
 
     def add(self, segment: Path, shot: str, frames: int, out: BinaryIO) -> None:
-        sizes, offsets, keys = self.sizes, self.offsets, self.keys
         try:
-            sealed, _ = seal.segment_seals(segment)
+            found = segment_read.pictures(segment)
         except seal.Broken as exc:
             raise FFmpegFailed(f"the normalized picture of {shot} cannot be trusted: "
                                f"{exc}") from None
-        picture = 0
-        with av.open(str(segment)) as container:
-            stream = container.streams.video[0]
-            extradata = bytes(stream.codec_context.extradata or b"")
-            if self.avcc is None:
-                self.avcc = extradata
-            elif extradata != self.avcc:
-                raise FFmpegFailed(f"the normalized picture of {shot} was encoded with "
-                                   f"other settings than the rest of its chapter")
-            base = len(sizes)
-            scale = Fraction(stream.time_base) * self.ticks
-            first_dts: int | None = None
-            for packet in container.demux(stream):
-                if packet.size == 0 or packet.pts is None or packet.dts is None:
-                    continue  # the demuxer's end-of-stream packet
-                dts, pts = packet.dts * scale, packet.pts * scale
-                if first_dts is None:
-                    first_dts = int(dts)
-                data = bytes(packet)
-                picture = seal.crc(data, picture)
-                self.crc = seal.crc(data, self.crc)
-                out.write(data)
-                sizes.append(packet.size)
-                offsets.append(int(pts - dts))
-                if packet.is_keyframe:
-                    keys.append(len(sizes) - 1)
-        if picture != sealed:
-            raise FFmpegFailed(f"the normalized picture of {shot} changed on disk since it "
-                               f"was checked")
-        count = len(sizes) - base
+        if self.avcc is None:
+            self.avcc = found.avcc
+        elif found.avcc != self.avcc:
+            raise FFmpegFailed(f"the normalized picture of {shot} was encoded with "
+                               f"other settings than the rest of its chapter")
+        base = len(self.sizes)
+        if found.timescale == self.ticks:
+            offsets, first_dts = found.offsets, found.first_dts
+        else:  # a segment in other ticks than the reel's (made elsewhere)
+            scale = Fraction(self.ticks, found.timescale)
+            offsets = [int(offset * scale) for offset in found.offsets]
+            first_dts = int(found.first_dts * scale)
+        self.crc = seal.crc(found.data, self.crc)
+        out.write(found.data)
+        self.sizes += found.sizes
+        self.offsets += offsets
+        self.keys += [base + key for key in found.keys]
+        count = len(found.sizes)
         if count != frames:
             raise FFmpegFailed(f"the normalized picture of {shot} holds {count} frames, "
                                f"not {frames}")
-        if base not in keys:
+        if not found.keys or found.keys[0] != 0:
             raise FFmpegFailed(f"the normalized picture of {shot} does not start on a "
                                f"key frame")
-        shift = -(first_dts or 0)
+        shift = -first_dts
         if self.delay is None:
             self.delay = shift
         elif shift != self.delay:
@@ -179,31 +165,25 @@ def _reel(line: Timeline, reel: Reel, segments: list[Path], target: Path) -> Bui
     return _load(target, tables, cached=False)
 
 
-def start(line: Timeline, segments: list[Path], cache: Path) -> asyncio.Future[list[BuiltReel]]:
-    """Each reel, in order, from the cache where its segments are unchanged; the new ones are
-    handed to the segment pool at once (before whatever is queued there next)."""
-    loop = asyncio.get_running_loop()
+def start(line: Timeline, segments: list[Path], cache: Path,
+          ready: Callable[[int, int], Awaitable[None]] | None = None
+          ) -> asyncio.Future[list[BuiltReel]]:
+    """Each reel, in order, from the cache where its segments are unchanged, else read from
+    them (in a thread: a segment is read by its own tables, little Python) as soon as they
+    are made: `ready(i, j)` waits until the segments of entries i..j-1 are (as the sound's)."""
     jobs: list[asyncio.Future[BuiltReel]] = []
     for reel in plan(line):
         key = reel_key(line, reel, segments)
         target = cache / key[:2] / f"{key}.json"
-        if target.exists():
-            jobs.append(asyncio.ensure_future(
-                asyncio.to_thread(_reel, line, reel, segments, target)))
-            continue
-        # A new reel is read in the pool: its per-packet Python leaves this process's lock
-        # to the sound, which is being made meanwhile.
-        jobs.append(asyncio.ensure_future(_new(loop, line, reel, segments, target)))
+        jobs.append(asyncio.ensure_future(_when_made(line, reel, segments, target, ready)))
     return asyncio.ensure_future(_all(jobs))
 
 
-async def _new(loop: asyncio.AbstractEventLoop, line: Timeline, reel: Reel,
-               segments: list[Path], target: Path) -> BuiltReel:
-    pending = loop.run_in_executor(normalize.pool(), _reel, line, reel, segments, target)
-    try:
-        return await pending
-    except BrokenProcessPool:  # a take's crash took the pool down meanwhile: read it here
-        return await asyncio.to_thread(_reel, line, reel, segments, target)
+async def _when_made(line: Timeline, reel: Reel, segments: list[Path], target: Path,
+                     ready: Callable[[int, int], Awaitable[None]] | None) -> BuiltReel:
+    if ready is not None:  # a cached reel too: damaged, it is read again from its segments
+        await ready(reel.first, reel.last)
+    return await asyncio.to_thread(_reel, line, reel, segments, target)
 
 
 async def _all(jobs: list[asyncio.Future[BuiltReel]]) -> list[BuiltReel]:

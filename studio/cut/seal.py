@@ -61,8 +61,16 @@ def segment_seals(path: Path) -> tuple[int, int]:
     try:
         with path.open("rb") as f:
             f.seek(-BOX.size, os.SEEK_END)
-            size, kind, magic, picture, sound = BOX.unpack(f.read(BOX.size))
-    except (OSError, struct.error):
+            return box_seals(f.read(BOX.size))
+    except OSError:
+        raise Broken("it is shorter than its seal") from None
+
+
+def box_seals(tail: bytes) -> tuple[int, int]:
+    """The two CRC-32 of a segment's seal box (its file's last BOX.size bytes), or Broken."""
+    try:
+        size, kind, magic, picture, sound = BOX.unpack(tail)
+    except struct.error:
         raise Broken("it is shorter than its seal") from None
     if (size, kind, magic) != (BOX.size, b"free", MAGIC):
         raise Broken("it carries no seal")

@@ -398,6 +398,7 @@ class _Sound:
         self.sound_start: Fraction | None = None
         self.picture_start: Fraction | None = None
         self.unanchored = False  # no picture to follow (a sound-only take): starts as it starts
+        self.lead: int | None = None
 
     def anchor(self, picture_start: Fraction) -> None:
         """The presentation time of the take's first picture: the segment's zero."""
@@ -408,9 +409,10 @@ class _Sound:
         None while the two starts are not both known."""
         if self.unanchored:
             return 0
-        if self.picture_start is None or self.sound_start is None:
-            return None
-        return round((self.picture_start - self.sound_start) * SAMPLE_RATE)
+        if self.lead is None and self.picture_start is not None \
+                and self.sound_start is not None:  # both set once: worked out once (Fractions)
+            self.lead = round((self.picture_start - self.sound_start) * SAMPLE_RATE)
+        return self.lead
 
     def _enough(self) -> bool:
         lead = self._lead()
