@@ -94,92 +94,49 @@ def _chain(gain: Gain, ceiling: float) -> str:
     return chain
 
 
-class _Filtering:
-    """PCM pushed through FFmpeg's filters in pieces of any length: the filters get the same
-    frames (_CHUNK samples each, the rest at the end) as from one push of the whole, so the
-    output is the same to the last bit (the filters' arithmetic depends on their frames)."""
-
-    def __init__(self, filters: list[tuple[str, str]],
-                 each: Callable[[np.ndarray], None] | None = None, *, guard: bool = False
-                 ) -> None:
-        self.graph = graph = av.filter.Graph()
-        node = graph.add_abuffer(format="fltp", sample_rate=SAMPLE_RATE, layout="stereo",
-                                 time_base=f"1/{SAMPLE_RATE}")
-        chain = [node, *(graph.add(name, args) for name, args in filters),
-                 graph.add("abuffersink")]
-        for left, right in itertools.pairwise(chain):
-            left.link_to(right)
-        graph.configure()
-        self.each = each
-        self.out: list[np.ndarray] = []
-        self.meta: dict[str, str] = {}
-        self.at = 0  # samples sent to the filters so far
-        self.waiting: list[np.ndarray] = []  # pushed, short of a whole frame
-        self.held = 0
-        # Every frame starts at a multiple of _CHUNK (even): the tone runs on unbroken.
-        self.tone = np.where(np.arange(_CHUNK) % 2 == 0, GUARD, -GUARD).astype(np.float32) \
-            if guard else None
-
-    def push(self, pcm: np.ndarray) -> None:
-        start = 0
-        if self.held:
-            start = min(pcm.shape[1], _CHUNK - self.held)
-            self.waiting.append(pcm[:, :start])
-            self.held += start
-            if self.held < _CHUNK:
-                return
-            self._send(np.concatenate(self.waiting, axis=1))
-            self.waiting, self.held = [], 0
-        for at in range(start, pcm.shape[1], _CHUNK):
-            chunk = pcm[:, at:at + _CHUNK]
-            if chunk.shape[1] == _CHUNK:
-                self._send(chunk)
-            else:
-                self.waiting, self.held = [chunk], chunk.shape[1]
-
-    def _send(self, chunk: np.ndarray) -> None:
-        chunk = chunk + self.tone[:chunk.shape[1]] if self.tone is not None \
-            else np.ascontiguousarray(chunk)
-        frame = av.AudioFrame.from_ndarray(chunk, format="fltp", layout="stereo")
-        frame.sample_rate = SAMPLE_RATE
-        frame.pts = self.at
-        self.graph.push(frame)
-        self.at += chunk.shape[1]
-        self._pull()
-
-    def close(self) -> tuple[np.ndarray, dict[str, str]]:
-        """The output samples (none with `each`) and the last frame's metadata."""
-        if self.held:
-            self._send(np.concatenate(self.waiting, axis=1))
-            self.waiting, self.held = [], 0
-        self.graph.push(None)
-        self._pull()
-        samples = np.concatenate(self.out, axis=1) if self.out else np.zeros((2, 0), np.float32)
-        return samples, self.meta
-
-    def _pull(self) -> None:
-        while True:
-            try:
-                frame = self.graph.pull()
-            except (av.error.BlockingIOError, av.error.EOFError):
-                return
-            samples = frame.to_ndarray().reshape(2, -1)
-            if self.each is None:
-                self.out.append(samples)
-            else:
-                self.each(samples)
-            self.meta.update(dict(frame.metadata))
-
-
 def _run(pcm: np.ndarray, filters: list[tuple[str, str]],
          each: Callable[[np.ndarray], None] | None = None, *, guard: bool = False
          ) -> tuple[np.ndarray, dict[str, str]]:
     """Push `pcm` through the filters; the output samples and the last frame's metadata.
     With `each`, every output frame's samples go to it instead (none are returned); with
     `guard`, the GUARD tone is added to what goes in."""
-    filtering = _Filtering(filters, each, guard=guard)
-    filtering.push(pcm)
-    return filtering.close()
+    graph = av.filter.Graph()
+    node = graph.add_abuffer(format="fltp", sample_rate=SAMPLE_RATE, layout="stereo",
+                             time_base=f"1/{SAMPLE_RATE}")
+    chain = [node, *(graph.add(name, args) for name, args in filters), graph.add("abuffersink")]
+    for left, right in itertools.pairwise(chain):
+        left.link_to(right)
+    graph.configure()
+    out: list[np.ndarray] = []
+    meta: dict[str, str] = {}
+
+    def pull() -> None:
+        while True:
+            try:
+                frame = graph.pull()
+            except (av.error.BlockingIOError, av.error.EOFError):
+                return
+            samples = frame.to_ndarray().reshape(2, -1)
+            if each is None:
+                out.append(samples)
+            else:
+                each(samples)
+            meta.update(dict(frame.metadata))
+
+    tone = np.where(np.arange(_CHUNK) % 2 == 0, GUARD, -GUARD).astype(np.float32) if guard \
+        else None
+    for at in range(0, pcm.shape[1], _CHUNK):  # _CHUNK is even: the tone runs on unbroken
+        chunk = pcm[:, at:at + _CHUNK]
+        chunk = chunk + tone[:chunk.shape[1]] if tone is not None else np.ascontiguousarray(chunk)
+        frame = av.AudioFrame.from_ndarray(chunk, format="fltp", layout="stereo")
+        frame.sample_rate = SAMPLE_RATE
+        frame.pts = at
+        graph.push(frame)
+        pull()
+    graph.push(None)
+    pull()
+    samples = np.concatenate(out, axis=1) if out else np.zeros((2, 0), np.float32)
+    return samples, meta
 
 
 def measure(pcm: np.ndarray) -> Loudness | None:
@@ -196,16 +153,11 @@ def measure(pcm: np.ndarray) -> Loudness | None:
 
 def k_power(pcm: np.ndarray) -> np.ndarray:
     """Each sample's K-weighted power (both channels' squares, BS.1770's stereo weights)."""
-    return _whole(_k_power(pcm.shape[1]), pcm)
+    def power(weighted: np.ndarray, out: np.ndarray) -> None:
+        kept = weighted.astype(np.float64)
+        np.einsum("ij,ij->j", kept, kept, out=out)
 
-
-def _power(weighted: np.ndarray, out: np.ndarray) -> None:
-    kept = weighted.astype(np.float64)
-    np.einsum("ij,ij->j", kept, kept, out=out)
-
-
-def _k_power(size: int) -> _Reduced:
-    return _Reduced(K_WEIGHTING, size, np.float64, _power, guard=True)
+    return _reduced(pcm, K_WEIGHTING, pcm.shape[1], np.float64, power, guard=True)
 
 
 def hop_energies(power: np.ndarray, phase: int) -> np.ndarray:
@@ -241,63 +193,27 @@ def oversampled(pcm: np.ndarray) -> np.ndarray:
     index 4·i is sample i."""
     if not np.any(pcm):
         return np.zeros(4 * pcm.shape[1], np.float32)
-    return _whole(_oversampled(pcm.shape[1]), pcm)
+    return _reduced(pcm, [("aresample", str(4 * SAMPLE_RATE))], 4 * pcm.shape[1], np.float32,
+                    lambda up, out: np.maximum(np.abs(up[0]), np.abs(up[1]), out=out))
 
 
-def _louder(up: np.ndarray, out: np.ndarray) -> None:
-    np.maximum(np.abs(up[0]), np.abs(up[1]), out=out)
-
-
-def _oversampled(size: int) -> _Reduced:
-    return _Reduced([("aresample", str(4 * SAMPLE_RATE))], 4 * size, np.float32, _louder)
-
-
-class _Reduced:
+def _reduced(pcm: np.ndarray, filters: list[tuple[str, str]], size: int, dtype: type,
+             reduce: Callable[[np.ndarray, np.ndarray], object], *, guard: bool = False
+             ) -> np.ndarray:
     """The filters' output brought down to one value a sample, frame by frame (the output is
     never held whole): `reduce(samples, out)` writes a frame's into its slice of the result;
-    zeros past the output's end. Fed in pieces, it gives what one push of the whole does."""
+    zeros past the output's end."""
+    result = np.zeros(size, dtype)
+    at = 0
 
-    def __init__(self, filters: list[tuple[str, str]], size: int, dtype: type,
-                 reduce: Callable[[np.ndarray, np.ndarray], object], *, guard: bool = False
-                 ) -> None:
-        self.result = np.zeros(size, dtype)
-        self.at = 0
-        self.reduce = reduce
-        self.filtering = _Filtering(filters, self._keep, guard=guard)
+    def keep(samples: np.ndarray) -> None:
+        nonlocal at
+        n = min(samples.shape[1], size - at)
+        reduce(samples[:, :n], result[at:at + n])
+        at += n
 
-    def _keep(self, samples: np.ndarray) -> None:
-        n = min(samples.shape[1], self.result.size - self.at)
-        self.reduce(samples[:, :n], self.result[self.at:self.at + n])
-        self.at += n
-
-    def push(self, pcm: np.ndarray) -> None:
-        self.filtering.push(pcm)
-
-    def close(self) -> np.ndarray:
-        self.filtering.close()
-        return self.result
-
-
-def _whole(reduced: _Reduced, pcm: np.ndarray) -> np.ndarray:
-    reduced.push(pcm)
-    return reduced.close()
-
-
-class Measuring:
-    """A mix's K-weighted power and 4× peaks (k_power and oversampled) measured as it comes,
-    piece after piece in order (a chapter's shots as their segments are made): the same
-    arrays as the two functions give for the whole, with no pass left at its end."""
-
-    def __init__(self, size: int) -> None:
-        self.power = _k_power(size)
-        self.peaks = _oversampled(size)
-
-    def push(self, pcm: np.ndarray) -> None:
-        self.power.push(pcm)
-        self.peaks.push(pcm)
-
-    def close(self) -> tuple[np.ndarray, np.ndarray]:
-        return self.power.close(), self.peaks.close()
+    _run(pcm, filters, keep, guard=guard)
+    return result
 
 
 def true_peak(pcm: np.ndarray) -> float:

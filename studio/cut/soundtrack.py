@@ -227,11 +227,7 @@ class Sources:
                 out[:, a - lo:b - lo] += samples[:, a - start:b - start]
 
         if track in ("mix", "takes"):
-            # Only the takes starting in [lo - longest, hi) can overlap (as in overlapping):
-            # a chapter is measured shot by shot, and a feature film has a thousand takes.
-            first = bisect.bisect_left(self._take_starts, lo - self._longest)
-            last = bisect.bisect_left(self._take_starts, hi)
-            for start, length, seg in self.takes[first:last]:
+            for start, length, seg in self.takes:
                 if start < hi and start + length > lo:
                     place(start, length, self._load(seg, length))
         first = bisect.bisect_left(self._stem_starts, lo - self._longest_stem)
@@ -507,88 +503,42 @@ def _measured_part(part: ShotPart, power: np.ndarray, peaks: np.ndarray, at: int
     return energies, float(peaks[lo:hi].max(initial=0.0))
 
 
-class _Measuring:
-    """A run's loudness being measured: its cached record; else its shots' parts, the cached
-    ones read and the new ones measured. A chapter mostly new is measured in one pass, as its
-    shots' segments are made (push), so that its last segment leaves only its last shot to
-    measure; a few new shots are measured each from its own window, once all are made."""
-
-    def __init__(self, line: Timeline, run: Run, sources: Sources, cache: Path) -> None:
-        self.line, self.run, self.sources, self.cache = line, run, sources, cache
-        self.key = _key("loudness", line.profile.key,
-                        sources.overlapping("mix", run.start, run.end), run.end - run.start)
-        self.path = _entry(cache, self.key)
-        self.found = _kept_measure(self.path)
-        self.parts: list[ShotPart] = []
-        self.known: dict[str, tuple[np.ndarray, float]] = {}
-        if self.found is None:
-            self.parts = _shot_parts(line, run, sources, cache)
-            for part in self.parts:
-                kept = _kept_part(part.path, loudness.hop_count(part.e - part.s, part.phase))
-                if kept is not None:
-                    self.known[part.key] = kept
-        self.new = [part for part in self.parts if part.key not in self.known]
-        # Only a chapter that hears something is measured as it comes: a silent one (slates)
-        # is measured at once, and its silence is never oversampled.
-        self.streamed = len(self.new) > len(self.parts) // 2 and bool(
-            sources.overlapping("mix", run.start, run.end))
-        self.whole: loudness.Measuring | None = None
-        self.at = run.start  # where the mix measured so far ends
-
-    def stretches(self) -> list[tuple[int, int]]:
-        """(entry, end): the mix up to `end` can be measured once that entry's segment is
-        made (each take's sound spans its own shot exactly)."""
-        p = self.line.profile
-        ends = [p.samples(self.line.entries[i + 1].start_frame)
-                for i in range(self.run.first, self.run.last - 1)] + [self.run.end]
-        return list(zip(range(self.run.first, self.run.last), ends, strict=True))
-
-    def push(self, end: int) -> None:
-        """The run's mix from where it stopped to `end` into the one-pass measurement."""
-        if self.whole is None:  # made at the first push: a film's runs are not all held
-            self.whole = loudness.Measuring(self.run.end - self.run.start)
-        self.whole.push(self.sources.pcm("mix", self.at, end))
-        self.at = end
-
-    def result(self) -> tuple[Loudness | None, list[str]]:
-        """The run's integrated loudness and true peak, gated from its shots' parts (whose
-        keys come with it); the new parts and the run's record written to the cache."""
-        if self.found is not None:
-            return self.found
-        run, sources = self.run, self.sources
-        if self.streamed:
-            self.push(run.end)  # nothing left once every shot was pushed
-            assert self.whole is not None
-            power, peaks = self.whole.close()
-            for part in self.new:
-                self.known[part.key] = _measured_part(part, power, peaks, run.start)
-        elif len(self.new) > len(self.parts) // 2:
-            pcm = sources.pcm("mix", run.start, run.end)
-            power, peaks = loudness.k_power(pcm), loudness.oversampled(pcm)
-            for part in self.new:
-                self.known[part.key] = _measured_part(part, power, peaks, run.start)
-        else:
-            for part in self.new:
-                pcm = sources.pcm("mix", part.w0, part.w1)
-                self.known[part.key] = _measured_part(part, loudness.k_power(pcm),
-                                                      loudness.oversampled(pcm), part.w0)
-        for part in self.new:
-            energies, peak = self.known[part.key]
-            _write(part.path, np.concatenate([[peak], energies]).astype("<f8").tobytes())
-        length = run.end - run.start
-        energies = np.zeros(length // loudness.HOP + 2)
-        peak = 0.0
-        for part in self.parts:
-            shot, shot_peak = self.known[part.key]
-            at = (part.s - run.start) // loudness.HOP
-            energies[at:at + shot.size] += shot
-            peak = max(peak, shot_peak)
-        found = loudness.integrated(energies, length)
-        measured = None if found is None else Loudness(found, loudness.in_db(peak))
-        keys = [part.key for part in self.parts]
-        _write(self.path, json.dumps({"loudness": [measured.integrated, measured.true_peak]
-                                      if measured else None, "parts": keys}).encode())
-        return measured, keys
+def _run_loudness(line: Timeline, run: Run, sources: Sources, cache: Path
+                  ) -> tuple[Loudness | None, list[str]]:
+    """The run's integrated loudness and true peak, gated from its shots' cached parts (whose
+    keys come with it). A chapter mostly new is measured in one pass and shared out; a few
+    new shots are measured each from its own window."""
+    parts = _shot_parts(line, run, sources, cache)
+    known: dict[str, tuple[np.ndarray, float]] = {}
+    for part in parts:
+        kept = _kept_part(part.path, loudness.hop_count(part.e - part.s, part.phase))
+        if kept is not None:
+            known[part.key] = kept
+    new = [part for part in parts if part.key not in known]
+    if len(new) > len(parts) // 2:
+        pcm = sources.pcm("mix", run.start, run.end)
+        power, peaks = loudness.k_power(pcm), loudness.oversampled(pcm)
+        for part in new:
+            known[part.key] = _measured_part(part, power, peaks, run.start)
+    else:
+        for part in new:
+            pcm = sources.pcm("mix", part.w0, part.w1)
+            known[part.key] = _measured_part(part, loudness.k_power(pcm),
+                                             loudness.oversampled(pcm), part.w0)
+    for part in new:
+        energies, peak = known[part.key]
+        _write(part.path, np.concatenate([[peak], energies]).astype("<f8").tobytes())
+    length = run.end - run.start
+    energies = np.zeros(length // loudness.HOP + 2)
+    peak = 0.0
+    for part in parts:
+        shot, shot_peak = known[part.key]
+        at = (part.s - run.start) // loudness.HOP
+        energies[at:at + shot.size] += shot
+        peak = max(peak, shot_peak)
+    found = loudness.integrated(energies, length)
+    return (None if found is None else Loudness(found, loudness.in_db(peak))), \
+        [part.key for part in parts]
 
 
 def _kept_part(path: Path, hops: int) -> tuple[np.ndarray, float] | None:
@@ -610,19 +560,29 @@ def _kept_measure(path: Path) -> tuple[Loudness | None, list[str]] | None:
         return None
 
 
-def _measure(measuring: _Measuring, previous: Gain | None) -> Measured:
+def _measure(line: Timeline, run: Run, sources: Sources, cache: Path,
+             previous: Gain | None) -> Measured:
     """The run's loudness (cached by content) and its gain, keeping the previous one while it
     still holds the run within the hysteresis of the target, peaks under the ceiling."""
-    measured, parts = measuring.result()
-    target = measuring.line.profile.lufs
+    key = _key("loudness", line.profile.key,
+               sources.overlapping("mix", run.start, run.end), run.end - run.start)
+    path = _entry(cache, key)
+    found = _kept_measure(path)
+    cached = found is not None
+    if found is not None:
+        measured, parts = found
+    else:
+        measured, parts = _run_loudness(line, run, sources, cache)
+        _write(path, json.dumps({"loudness": [measured.integrated, measured.true_peak]
+                                 if measured else None, "parts": parts}).encode())
+    target = line.profile.lufs
     gain = loudness.gain_for(measured, target)
     if measured is not None and gain != loudness.UNITY and previous is not None \
             and not previous.limit \
             and abs(measured.integrated + previous.db - target) <= HYSTERESIS \
             and measured.true_peak + previous.db <= loudness.CEILING:
         gain = previous
-    return Measured(measuring.key, measuring.found is not None, measuring.run.label, measured,
-                    gain, tuple(parts))
+    return Measured(key, cached, run.label, measured, gain, tuple(parts))
 
 
 Ready = Callable[[int, int], Awaitable[None]]
@@ -671,14 +631,9 @@ async def _build(line: Timeline, segments: list[Path], stem_files: list[Path], c
     gains: dict[str, Measured] = {}  # each run's, once measured
 
     async def measure(run: Run) -> Measured:
-        begun = await loop.run_in_executor(pool, _Measuring, line, run, sources, cache)
-        if begun.streamed:
-            for entry, end in begun.stretches():
-                await ready(entry, entry + 1)
-                await loop.run_in_executor(pool, begun.push, end)
-        elif begun.found is None:
-            await ready(run.first, run.last)
-        found = await loop.run_in_executor(pool, _measure, begun, before.get(run.label))
+        await ready(run.first, run.last)
+        found = await loop.run_in_executor(pool, _measure, line, run, sources, cache,
+                                           before.get(run.label))
         gains[run.label] = found
         return found
 
