@@ -9,10 +9,11 @@ A build runs these stages, in this order (build.py calls them):
   reels.py        each chapter's pictures read once into H.264 samples, as soon as its
                   segments are made (segment_read.py reads a segment by its own tables)
   soundtrack.py   the sound: stems and takes mixed per chapter, loudness.py's two passes,
-                  encoded to AAC pieces (adts.py)
-  film.py         the film written from reels and sound (mp4.py), verified, a preview made
-  publish.py      the folder renamed into place, recorded, then `latest`; retention;
-                  changelog.py
+                  encoded to AAC pieces kept in the MP4's own form (adts.py)
+  film.py         the film written from reels and sound (mp4.py), verified (each chunk's
+                  first and last sample read back through ffmpeg), a preview made
+  publish.py      the folder renamed into place, recorded, then `latest`; retention (a cut
+                  past it renamed away, removed in a thread); changelog.py
   handoff.py      then, beside the published cut: the editor's package, the original media
                   and editorial.py's OTIO, FCP XML and EDL (with the gains the mix was made at)
 layout.py says where each production's cuts and caches live; liveness.py settles a build whose
