@@ -27,7 +27,7 @@ demo: $(STAMP) fonts
 
 test: $(STAMP) fonts
 	$(BIN)/ruff check .
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n 2 --dist loadscope
 
 # The benchmarks also compare with moviepy: the bench extra.
 $(BENCH_STAMP): $(STAMP)

@@ -19,9 +19,8 @@ if TYPE_CHECKING:
 
     from cogs.slate_bot import SlateBot
     from studio.app import Studio
+    from studio.ops import health
     from studio.ops.settings import Settings
-
-from studio.ops import backups, health
 
 log = logging.getLogger("slate.bot")
 
@@ -73,6 +72,7 @@ async def serve(settings: Settings) -> int:
     from cogs.common import drain
     from storage.db import SchemaTooNew
     from studio.app import Studio
+    from studio.ops import backups, health
 
     if settings.discord_token is None:
         print("slate: DISCORD_TOKEN is not set: create a bot at "

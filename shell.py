@@ -23,9 +23,8 @@ from storage.db import SchemaTooNew
 from storage.productions import Production
 from storage.stems import STEM_KINDS
 from studio.app import Studio
-from studio.cut import build, handoff, liveness, publish
+from studio.cut import layout
 from studio.errors import SlateError
-from studio.ops import backups
 from studio.ops.logging_setup import setup_logging
 from studio.ops.masking import mask
 from studio.ops.settings import Settings, SettingsError, load_settings
@@ -36,6 +35,7 @@ from studio.review import queue as review_queue
 from studio.review import rules as review_rules
 
 if TYPE_CHECKING:
+    from studio.cut.build import CutResult
     from studio.generation.lineage import TakeLine
 
 EXAMPLE_TITLE = "Low Tide"
@@ -219,7 +219,12 @@ async def _run(settings: Settings, fn: Command, args: argparse.Namespace) -> int
         print(f"slate: {exc}", file=sys.stderr)
         return 2
     try:
-        await build.at_start(studio)
+        if layout.anything_cut(settings):
+            # Loaded only when there is a cut to look after: most commands never need the
+            # media stack, and every command starts a process.
+            from studio.cut import build
+
+            await build.at_start(studio)
         return await fn(studio, args)
     except SlateError as exc:
         print(refusal(exc), file=sys.stderr)
@@ -330,6 +335,8 @@ async def cmd_due(studio: Studio, args: argparse.Namespace) -> int:
 
 @command("backup")
 async def cmd_backup(studio: Studio, args: argparse.Namespace) -> int:
+    from studio.ops import backups
+
     if args.path is None:
         target = await backups.backup_now(studio)
     else:
@@ -339,6 +346,8 @@ async def cmd_backup(studio: Studio, args: argparse.Namespace) -> int:
 
 
 def cmd_restore(settings: Settings, args: argparse.Namespace) -> int:
+    from studio.ops import backups
+
     # Not through Studio.open: opening would migrate and hold the database being replaced.
     try:
         report = backups.restore(settings, args.file, force=args.force)
@@ -353,6 +362,8 @@ def cmd_restore(settings: Settings, args: argparse.Namespace) -> int:
 
 @command("gc")
 async def cmd_gc(studio: Studio, args: argparse.Namespace) -> int:
+    from studio.ops import backups
+
     report = await backups.collect_garbage(studio, delete=args.delete, min_age=args.min_age)
     for path in report.unused_files:
         print(f"{'removed' if args.delete else 'unused'}: {path}")
@@ -384,7 +395,9 @@ class ProgressLine:
               file=sys.stderr, flush=True)
 
 
-def render_cut(settings: Settings, result: build.CutResult) -> str:
+def render_cut(settings: Settings, result: CutResult) -> str:
+    from studio.cut import publish
+
     lines = [f"cut {result.cut.version} published: {result.film}",
              f"  runtime {result.timeline.duration:.1f}s, "
              f"{len(result.timeline.approved)}/{len(result.timeline.shots)} shots approved, "
@@ -407,6 +420,8 @@ def render_cut(settings: Settings, result: build.CutResult) -> str:
 
 @command("cut")
 async def cmd_cut(studio: Studio, args: argparse.Namespace) -> int:
+    from studio.cut import build
+
     prod = await board.get(studio.db, args.guild)
     result = await build.build(studio, prod, trigger="shell",
                              on_progress=ProgressLine(not args.quiet))
@@ -419,6 +434,8 @@ async def cmd_cut(studio: Studio, args: argparse.Namespace) -> int:
 
 @command("cuts")
 async def cmd_cuts(studio: Studio, args: argparse.Namespace) -> int:
+    from studio.cut import build, liveness
+
     prod = await board.get(studio.db, args.guild)
     await liveness.settle_interrupted(studio, prod)  # a killed build is not `building`
     running, latest = await build.status(studio, prod)
@@ -441,6 +458,8 @@ async def cmd_serve(studio: Studio, args: argparse.Namespace) -> int:
 
 @command("handoff")
 async def cmd_handoff(studio: Studio, args: argparse.Namespace) -> int:
+    from studio.cut import handoff
+
     prod = await board.get(studio.db, args.guild)
     version, where = await handoff.export(studio, prod, args.version, args.dir)
     print(f"cut {version}'s hand-off is in {where} (open cut.xml in Premiere or Resolve, "
@@ -450,7 +469,7 @@ async def cmd_handoff(studio: Studio, args: argparse.Namespace) -> int:
 
 @command("notion-connect")
 async def cmd_notion_connect(studio: Studio, args: argparse.Namespace) -> int:
-    from studio.notion import NotionService
+    from studio.notion.sync import NotionService
 
     prod, who = await _shell_actor(studio, args)
     service = NotionService(studio.db, studio.settings)
@@ -467,7 +486,7 @@ async def cmd_notion_connect(studio: Studio, args: argparse.Namespace) -> int:
 
 @command("notion-sync")
 async def cmd_notion_sync(studio: Studio, args: argparse.Namespace) -> int:
-    from studio.notion import NotionService
+    from studio.notion.sync import NotionService
 
     prod, who = await _shell_actor(studio, args)
     service = NotionService(studio.db, studio.settings)
@@ -509,7 +528,7 @@ class DemoFace:
             self._progress = ProgressLine()
         self._progress(stage, fraction)
 
-    def cut(self, result: build.CutResult) -> None:
+    def cut(self, result: CutResult) -> None:
         print(render_cut(self.settings, result), flush=True)
 
     def board(self, title: str, rows: list[ChapterProgress]) -> None:

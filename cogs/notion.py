@@ -11,7 +11,7 @@ from discord.ext import commands
 
 from cogs.common import Answer, answer, context
 from storage.productions import Production
-from studio.notion import NotionService, SyncReport
+from studio.notion.sync import NotionService, SyncReport
 from studio.ops.masking import mask
 
 if TYPE_CHECKING:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import re
 import sqlite3
-from collections.abc import AsyncIterator, Callable, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from contextlib import asynccontextmanager
 from importlib import resources
 from pathlib import Path
@@ -135,16 +135,24 @@ class Database:
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[aiosqlite.Connection]:
-        """One atomic unit of work: committed on success, rolled back on any exception."""
+        """One atomic unit of work: committed on success, rolled back on any exception.
+
+        BEGIN, COMMIT and ROLLBACK run to their end even when the caller is cancelled while
+        awaiting them: aiosqlite's thread runs them anyway, and a BEGIN left behind a released
+        lock would fail the next transaction ("cannot start a transaction within a transaction").
+        """
         async with self._lock:
-            await self._writer.execute("BEGIN IMMEDIATE")
+            if await _finish(self._writer.execute("BEGIN IMMEDIATE")):
+                await _finish(self._writer.rollback())
+                raise asyncio.CancelledError
             try:
                 yield self._writer
             except BaseException:
-                await self._writer.rollback()
+                await _finish(self._writer.rollback())
                 raise
             else:
-                await self._writer.commit()
+                if await _finish(self._writer.commit()):
+                    raise asyncio.CancelledError  # committed, and still told it was cancelled
 
     async def schema_version(self) -> int:
         return await current_version(self.reader)
@@ -176,6 +184,22 @@ class Database:
             partial.unlink(missing_ok=True)
             raise
         return target
+
+
+async def _finish(statement: Awaitable[object]) -> bool:
+    """Await `statement` to its end even through cancellation; True if a cancel arrived.
+
+    The statement's own error is raised as usual."""
+    task = asyncio.ensure_future(statement)
+    cancelled = False
+    while True:
+        try:
+            await asyncio.shield(task)
+            return cancelled
+        except asyncio.CancelledError:
+            if task.done():  # the statement itself was cancelled, not us
+                raise
+            cancelled = True
 
 
 async def current_version(conn: aiosqlite.Connection) -> int:

@@ -8,7 +8,7 @@ from pydantic import SecretStr
 from storage import chapters, shots
 from storage.db import Database
 from storage.productions import Production
-from studio.notion import NotionService
+from studio.notion.sync import NotionService
 from studio.ops.settings import Settings
 from tests.fakes.notion.server import FakeNotion
 

@@ -13,8 +13,8 @@ from storage import chapters, notion_rows, shots
 from storage.productions import Production
 from studio.app import Studio
 from studio.errors import InvalidInput, NotPermitted, SlateError
-from studio.notion import NotionService
 from studio.notion.mapping import CHAPTER_FIELDS, SHOT_FIELDS
+from studio.notion.sync import NotionService
 from studio.production import schedule
 from studio.production import shots as production_shots
 from studio.production.people import Actor, actor

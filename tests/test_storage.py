@@ -128,3 +128,34 @@ async def test_a_read_in_progress_never_hides_a_later_commit(studio: Studio,
     found = await shots.get(studio.db.reader, first[0])
     assert found is not None and found.description == "changed"
     assert len(await listing.fetchall()) == 39  # the rest of the first read, as it began
+
+
+async def test_a_writer_cancelled_mid_statement_leaves_the_next_one_working(
+        tmp_path: Path) -> None:
+    """A lease renewal cancelled while its BEGIN or COMMIT is on aiosqlite's thread must not
+    leave the shared writer inside a transaction nobody owns."""
+    db = await Database.open(tmp_path / "slate.db")
+    try:
+        async with db.transaction() as tx:
+            await tx.execute("CREATE TABLE note (n INTEGER)")
+
+        async def write(n: int, hold: asyncio.Event | None = None) -> None:
+            async with db.transaction() as tx:
+                await tx.execute("INSERT INTO note VALUES (?)", (n,))
+                if hold is not None:
+                    hold.set()
+
+        for step in range(3):  # cancelled at its BEGIN, then at its INSERT, then at COMMIT
+            task = asyncio.create_task(write(step))
+            for _ in range(step + 1):
+                await asyncio.sleep(0)
+            task.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await task
+            await write(100 + step)  # raised "within a transaction" before the fix
+        rows = [r[0] for r in await db.reader.execute_fetchall("SELECT n FROM note ORDER BY n")]
+        assert rows[-3:] == [100, 101, 102]
+        # A cancelled write either committed whole or left nothing: never a stray row.
+        assert set(rows) - {100, 101, 102} <= {0, 1, 2}
+    finally:
+        await db.close()

@@ -20,6 +20,12 @@ from studio.ops.settings import Settings
 PREFIX = "production-"
 
 
+def anything_cut(settings: Settings) -> bool:
+    """Whether this data folder has ever held a cut or a cut's cache (in either layout): with
+    neither, a start has nothing to move, recover or resume."""
+    return settings.cuts_path.exists() or settings.cache_path.exists()
+
+
 def production_folder(production_id: int) -> str:
     return f"{PREFIX}{production_id}"
 

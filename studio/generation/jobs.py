@@ -273,6 +273,7 @@ class JobQueue:
                                   error=f"internal error: {type(exc).__name__}")
             finally:
                 renewal.cancel()
+                await asyncio.gather(renewal, return_exceptions=True)
             now = await self._reload(job.id)
             if not now.done and now.claimed_by == self.token:  # left open: free it for anyone
                 async def release() -> None:

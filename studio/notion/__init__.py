@@ -1,5 +1,6 @@
-"""The Notion sync: the schedule mirrored in Notion for producers, both ways."""
+"""The Notion sync: the schedule mirrored in Notion for producers, both ways.
 
-from studio.notion.sync import ConnectResult, NotionService, SyncReport
-
-__all__ = ["ConnectResult", "NotionService", "SyncReport"]
+mapping.py (what a chapter and a shot look like as Notion rows, light: production's rules use
+it) · schema.py (the databases Slate makes) · client.py (the API, its limits and retries) ·
+sync.py (NotionService: connect, pull, push, the automatic triggers).
+"""

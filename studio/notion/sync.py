@@ -338,7 +338,9 @@ class NotionService:
         try:
             yield
         finally:
+            # Stopped before the lease is dropped, so no renewal outlives it.
             renewer.cancel()
+            await asyncio.gather(renewer, return_exceptions=True)
             async with self.db.transaction() as tx:
                 await notion_rows.drop_sync_lease(tx, production.id, self._holder)
 
