@@ -138,7 +138,7 @@ async def test_workers_do_not_outlive_a_killed_bot(tmp_path: Path) -> None:
     assert await asyncio.wait_for(proc.wait(), 10) == -signal.SIGKILL
     workers = [int(pid) for pid in out.split()]
     assert workers  # the segment was made in a worker
-    for _ in range(100):
+    for _ in range(400):
         if not any(_running(pid) for pid in workers):
             break
         await asyncio.sleep(0.05)

@@ -448,7 +448,7 @@ async def test_changes_are_pushed_automatically_and_notion_pulled_periodically(
     try:
         link = await connected(service, fake, prod, producer)
         service.start()
-        for _ in range(100):
+        for _ in range(600):
             await asyncio.sleep(0.05)
             if len(fake.rows(link.shots_data_source_id)) == 4:
                 break
@@ -457,7 +457,7 @@ async def test_changes_are_pushed_automatically_and_notion_pulled_periodically(
         service.changed()
         fake.edit(page(fake, link, "shot 2.1")["id"],
                   {"Notes": {"rich_text": [{"text": {"content": "from Notion"}}]}})
-        for _ in range(100):
+        for _ in range(600):
             await asyncio.sleep(0.05)
             status = page(fake, link, "shot 1.2")["properties"]["Status"]["select"]["name"]
             notes = (await production_shots.shot(studio.db, prod, "2.1")).shot.notes

@@ -222,7 +222,7 @@ async def test_a_full_run_never_shows_a_secret(
             "SLATE_JOB_POLL_SECONDS": "0.2", "SLATE_JOB_BACKOFF_SECONDS": "0.2"})
         await eventually(fake.live_sessions, 30)
         health = httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}")
-        for _ in range(100):
+        for _ in range(300):
             ready = await health.get("/readyz")
             if ready.status_code == 200:
                 break

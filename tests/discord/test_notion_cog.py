@@ -61,7 +61,7 @@ async def test_automatic_sync_trouble_is_told_once_in_the_board_channel(
                 if int(m["channel_id"]) == stage.board.id and m.get("content")]
 
     async def posts_become(count: int) -> list[str]:
-        for _ in range(200):
+        for _ in range(1000):
             if len(board_posts()) >= count:
                 break
             await asyncio.sleep(0.02)
