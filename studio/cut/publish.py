@@ -26,6 +26,7 @@ from storage import cuts
 from studio.app import Studio
 from studio.cut import layout
 from studio.cut.film import FILM
+from studio.media import concat_names
 from studio.ops import closing
 from studio.ops.settings import Settings
 
@@ -135,7 +136,7 @@ def retain(settings: Settings, production_id: int, published: list[int]) -> None
             except FileNotFoundError:
                 continue
             found |= set(text.split()) if listing != "segments.txt" else {
-                _stem(line) for line in text.splitlines() if line.startswith("file '")}
+                _stem(name) for name in concat_names(text)}
         return found
 
     used = listed("segments.txt")
@@ -193,9 +194,9 @@ async def settle(home: Path | None = None) -> None:
 closing.before_close(settle)
 
 
-def _stem(line: str) -> str:
-    """The file name, less its extension, a concat list's line names (write_concat_list)."""
-    name = line[6:-1].replace("'\\''", "'").rsplit("/", 1)[-1]
+def _stem(path: str) -> str:
+    """A path's file name less its extension."""
+    name = path.rsplit("/", 1)[-1]
     return name.rsplit(".", 1)[0] if "." in name else name
 
 
