@@ -7,9 +7,10 @@ Our builds also normalize, mix and loudness-normalize (two passes per chapter) a
 sound of what changed, join the picture a chapter (reel) at a time and write the MP4 from the
 reels' and the sound's samples, verify the film (its size, its index, and the first and last
 sample of every chunk read back through ffmpeg; new segments and sound pieces are decoded when
-made): work the floor does not do. A build ends when its cut is published; the editor's hand-off (the original media linked,
-FCP XML, OTIO, EDL) is written after, and its time is printed beside (each is waited for
-before anything else is measured). `--without-moviepy` skips the (slow) comparison.
+made): work the floor does not do. A build ends when its cut is published; the editor's
+hand-off (the original media linked, FCP XML, OTIO, EDL) is written after, and its time is
+printed beside (each is waited for before anything else is measured). `--without-moviepy`
+skips the (slow) comparison.
 """
 
 from __future__ import annotations

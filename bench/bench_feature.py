@@ -216,55 +216,57 @@ async def one_size(count: int) -> dict[str, object]:
         settings = load_settings(data_dir=root / "data", cut_keep=2, take_max_seconds=600,
                                  cut_credits_seconds=4)
         studio = await Studio.open(settings)
-        warming = normalize.start_warming()  # as the bot does at start-up
-        prod = await board.setup(studio.db, 1, "Feature")
-        producer = await actor(studio.db, prod, "P", discord_id=1, is_producer=True)
-        await shotlist.import_shots(studio.db, prod, producer, shot_list(count), "feature.csv")
-        start = time.perf_counter()
-        codes = [f"{n // PER_CHAPTER + 1}.{n % PER_CHAPTER + 1}" for n in range(count)]
-        for n, code in enumerate(codes):
-            await approve(studio, prod, producer, code, take_path(n))
-        for c in range(1, -(-count // PER_CHAPTER) + 1):
-            for kind in ("vo", "music"):
-                await takes.add_stem(studio, prod, producer, c, kind, stem_path(c, kind))
-        print(f"[{count}] {count} takes and their stems uploaded in "
-              f"{time.perf_counter() - start:.1f} s", file=sys.stderr)
-        await asyncio.wait([warming])
-
-        cpu, start = cpu_seconds(), time.perf_counter()
-        full = await build.build(studio, prod)
-        full_s, full_cpu = time.perf_counter() - start, cpu_seconds() - cpu
-        # The editor's package is written once the cut is published: waited for (and timed)
-        # before anything else is measured, so no floor shares the machine with it.
-        handoffs = [await handed_off(full, start + full_s)]
-        assert full.encoded == len(full.timeline.entries), full.encoded
-        print(f"[{count}] full build {full_s:.1f} s, {full_cpu:.1f} CPU-s; "
-              f"film {full.film.stat().st_size / 2**20:.0f} MiB, "
-              f"{full.timeline.duration / 60:.1f} min", file=sys.stderr)
-        floors: list[float] = [floor_concat(full.directory / "segments.txt", root / "f0.mp4")]
-
-        start = time.perf_counter()
-        same = await build.build(studio, prod)
-        unchanged_s = time.perf_counter() - start
-        handoffs.append(await handed_off(same, start + unchanged_s))
-        assert same.encoded == 0 and same.sound_encoded == 0, same
-        floors.append(floor_concat(same.directory / "segments.txt", root / "f1.mp4"))
-
-        nights: list[float] = []
-        last = same
-        for k in range(NIGHTS):
-            await approve(studio, prod, producer, codes[_night_shot(count, k)],
-                          take_path(count + k))
+        try:  # closed on a failure too: its open connections would hold the exit
+            warming = normalize.start_warming()  # as the bot does at start-up
+            prod = await board.setup(studio.db, 1, "Feature")
+            producer = await actor(studio.db, prod, "P", discord_id=1, is_producer=True)
+            await shotlist.import_shots(studio.db, prod, producer, shot_list(count), "feature.csv")
             start = time.perf_counter()
-            nightly = await build.nightly(studio, prod)
-            nights.append(time.perf_counter() - start)
-            assert nightly is not None and nightly.encoded == 1, nightly
-            handoffs.append(await handed_off(nightly, start + nights[-1]))
-            last = nightly
-            floors.append(floor_concat(last.directory / "segments.txt",
-                                       root / f"f{k + 2}.mp4"))
-        workers = [peak_rss_mib(pid) for pid in normalize.worker_pids()]
-        await studio.close()
+            codes = [f"{n // PER_CHAPTER + 1}.{n % PER_CHAPTER + 1}" for n in range(count)]
+            for n, code in enumerate(codes):
+                await approve(studio, prod, producer, code, take_path(n))
+            for c in range(1, -(-count // PER_CHAPTER) + 1):
+                for kind in ("vo", "music"):
+                    await takes.add_stem(studio, prod, producer, c, kind, stem_path(c, kind))
+            print(f"[{count}] {count} takes and their stems uploaded in "
+                  f"{time.perf_counter() - start:.1f} s", file=sys.stderr)
+            await asyncio.wait([warming])
+
+            cpu, start = cpu_seconds(), time.perf_counter()
+            full = await build.build(studio, prod)
+            full_s, full_cpu = time.perf_counter() - start, cpu_seconds() - cpu
+            # The editor's package is written once the cut is published: waited for (and timed)
+            # before anything else is measured, so no floor shares the machine with it.
+            handoffs = [await handed_off(full, start + full_s)]
+            assert full.encoded == len(full.timeline.entries), full.encoded
+            print(f"[{count}] full build {full_s:.1f} s, {full_cpu:.1f} CPU-s; "
+                  f"film {full.film.stat().st_size / 2**20:.0f} MiB, "
+                  f"{full.timeline.duration / 60:.1f} min", file=sys.stderr)
+            floors: list[float] = [floor_concat(full.directory / "segments.txt", root / "f0.mp4")]
+
+            start = time.perf_counter()
+            same = await build.build(studio, prod)
+            unchanged_s = time.perf_counter() - start
+            handoffs.append(await handed_off(same, start + unchanged_s))
+            assert same.encoded == 0 and same.sound_encoded == 0, same
+            floors.append(floor_concat(same.directory / "segments.txt", root / "f1.mp4"))
+
+            nights: list[float] = []
+            last = same
+            for k in range(NIGHTS):
+                await approve(studio, prod, producer, codes[_night_shot(count, k)],
+                              take_path(count + k))
+                start = time.perf_counter()
+                nightly = await build.nightly(studio, prod)
+                nights.append(time.perf_counter() - start)
+                assert nightly is not None and nightly.encoded == 1, nightly
+                handoffs.append(await handed_off(nightly, start + nights[-1]))
+                last = nightly
+                floors.append(floor_concat(last.directory / "segments.txt",
+                                           root / f"f{k + 2}.mp4"))
+            workers = [peak_rss_mib(pid) for pid in normalize.worker_pids()]
+        finally:
+            await studio.close()
     floor_s = statistics.median(floors)
     return {"shots": count, "minutes": round(full.timeline.duration / 60, 1),
             "full_s": full_s, "full_cpu": full_cpu, "unchanged_s": unchanged_s,
@@ -292,9 +294,11 @@ async def approve(studio: Studio, prod: object, who: object, code: str, path: Pa
 
 def run_size(count: int) -> dict[str, object]:
     """One size in a fresh process: its peak memory is its own."""
-    done = subprocess.run([sys.executable, __file__, "--one", str(count)], check=True,
+    done = subprocess.run([sys.executable, __file__, "--one", str(count)],
                           capture_output=True, text=True)
-    sys.stderr.write(done.stderr)
+    sys.stderr.write(done.stderr)  # the child's progress, and its traceback if it failed
+    if done.returncode != 0:
+        raise SystemExit(f"bench_feature: the {count}-shot run failed (exit {done.returncode})")
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
