@@ -330,3 +330,38 @@ async def test_a_take_that_kills_the_worker_in_a_batch_costs_only_that_take(
     again = await normalize.normalize_batch(cache, PROFILE, wanted)
     assert [isinstance(s, normalize.Segment) and s.cached for s in again] == [
         True, False, True, True]
+
+
+async def test_a_take_that_never_finishes_decoding_is_stopped_and_named(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A take that holds its worker for ever (here: one picture, then 256 GB of sparse zeros
+    that the H.264 parser scans for a next picture) must not hold the build, and the
+    production's build lock, with it: its worker is stopped and the take named."""
+    endless = tmp_path / "endless.h264"
+    with av.open(str(endless), "w", format="h264") as out:
+        stream = out.add_stream("libx264", rate=24)
+        stream.width, stream.height, stream.pix_fmt = 64, 64, "yuv420p"
+        picture = av.VideoFrame(64, 64, "yuv420p")
+        for plane in picture.planes:
+            plane.update(bytes(plane.buffer_size))
+        for frame in (picture, None):
+            out.mux(stream.encode(frame))
+    with endless.open("r+b") as handle:
+        handle.truncate(1 << 38)
+    good = make_standin_take(tmp_path / "good.mp4", "good", seconds=0.5)
+    monkeypatch.setattr(normalize, "HANG_BASE_S", 2.0)  # the deadline, short for a test
+    monkeypatch.setattr(normalize, "HANG_PER_FRAME_S", 0.0)
+    wanted = [normalize.Wanted(f"{n:064x}", path, "video", False, 12)
+              for n, path in enumerate([good, endless, good])]
+    cache = tmp_path / "cache"
+    made = await normalize.normalize_batch(cache, PROFILE, wanted)
+    assert isinstance(made[1], FFmpegFailed) and "did not finish in time" in str(made[1])
+    for n in (0, 2):
+        assert isinstance(made[n], normalize.Segment)
+        assert len(_pictures(made[n].path)) == 12
+    assert not list(cache.rglob(".partial-*"))
+    # The pool is whole again for the next batch.
+    again = await normalize.normalize_batch(
+        cache, PROFILE, [normalize.Wanted("f" * 64, good, "video", False, 24)])
+    assert isinstance(again[0], normalize.Segment) and not again[0].cached

@@ -189,10 +189,49 @@ class Wanted:
 
 
 CRASHED = "decoding it crashed the worker process: the file is damaged or hostile"
+HUNG = "decoding it did not finish in time: the file is damaged or hostile"
+
+# A batch running longer than this is stopped (its worker killed): a take that hangs libav must
+# not hold the build, and the production's build lock, forever. Far above a normal batch's
+# time on a slow, busy machine; counted from when a worker takes the batch, not from queueing.
+HANG_BASE_S = 120.0
+HANG_PER_FRAME_S = 0.1
+_HANG_POLL_S = 0.5
+
+
+class Hung(BrokenProcessPool):
+    """The pool broken on purpose: a batch ran past its deadline and its workers were killed."""
+
+
+def deadline(jobs: Sequence[Job]) -> float:
+    """Seconds a batch may run once a worker has it."""
+    return HANG_BASE_S + HANG_PER_FRAME_S * sum(job.shape.frames for job in jobs)
 
 
 async def _run(executor: ProcessPoolExecutor, jobs: list[Job]) -> list[Outcome]:
-    return await asyncio.wrap_future(executor.submit(make_batch, jobs))
+    future = asyncio.wrap_future(done := executor.submit(make_batch, jobs))
+    allowed, started = deadline(jobs), None
+    loop = asyncio.get_running_loop()
+    while True:
+        try:
+            return await asyncio.wait_for(asyncio.shield(future), _HANG_POLL_S)
+        except asyncio.CancelledError:
+            future.cancel()  # as an unshielded wait would: a batch not yet started never runs
+            raise
+        except TimeoutError:
+            if started is None and done.running():
+                started = loop.time()
+            if started is not None and loop.time() - started > allowed:
+                break
+    log.warning("a segment batch ran past %.0f s: its worker processes are stopped", allowed)
+    # ProcessPoolExecutor names no way to stop one call: its processes (a documented-stable
+    # attribute since 3.8, though private) are killed, and the pool breaks as on a crash.
+    for process in list((getattr(executor, "_processes", None) or {}).values()):
+        process.kill()
+    try:
+        return await future
+    except BrokenProcessPool:
+        raise Hung(HUNG) from None
 
 
 async def normalize(
@@ -269,8 +308,8 @@ async def _alone(jobs: list[Job]) -> list[Outcome]:
                 solitary = await _solitary()
             try:
                 outcomes += await _run(solitary, [job])
-            except BrokenProcessPool:
-                outcomes.append(CRASHED)
+            except BrokenProcessPool as exc:
+                outcomes.append(HUNG if isinstance(exc, Hung) else CRASHED)
                 broken, solitary = solitary, None
                 await asyncio.to_thread(broken.shutdown, True, cancel_futures=True)
     finally:
