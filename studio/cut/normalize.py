@@ -101,16 +101,24 @@ def pool() -> ProcessPoolExecutor:
         return _pool
 
 
+WARM_ROUNDS = 8
+
+
 async def warm() -> None:
     """Start every worker of the pool now; each rehearses a tiny segment as it starts
     (segment_encode.start_worker), so the first cut after start-up waits for none of it."""
     executor = pool()
     try:
-        # A process starts per task submitted while none is idle: one task each. Submitted
+        # A process starts per task submitted while none is idle: one task each. A worker
+        # that has started and answered before the last task is submitted takes it instead
+        # (a busy machine), so the round is repeated until every worker is there. Submitted
         # from a thread: the first start waits for the fork server, not the bot's loop.
-        started = await asyncio.to_thread(
-            lambda: [executor.submit(os.getpid) for _ in range(workers())])
-        await asyncio.gather(*(asyncio.wrap_future(f) for f in started))
+        for _ in range(WARM_ROUNDS):
+            started = await asyncio.to_thread(
+                lambda: [executor.submit(os.getpid) for _ in range(workers())])
+            await asyncio.gather(*(asyncio.wrap_future(f) for f in started))
+            if len(worker_pids()) >= workers():
+                break
     except BrokenProcessPool:
         await asyncio.to_thread(_discard, executor)  # the first cut then tries a fresh one
         raise
