@@ -101,7 +101,7 @@ def pool() -> ProcessPoolExecutor:
         return _pool
 
 
-WARM_ROUNDS = 8
+WARM_ROUNDS = 8  # rounds of one task a worker; one is enough unless the machine is busy
 
 
 async def warm() -> None:
@@ -232,8 +232,8 @@ async def _run(executor: ProcessPoolExecutor, jobs: list[Job]) -> list[Outcome]:
             if started is not None and loop.time() - started > allowed:
                 break
     log.warning("a segment batch ran past %.0f s: its worker processes are stopped", allowed)
-    # ProcessPoolExecutor names no way to stop one call: its processes (a documented-stable
-    # attribute since 3.8, though private) are killed, and the pool breaks as on a crash.
+    # ProcessPoolExecutor has no way to stop one call: its processes (private, read as
+    # worker_pids() reads them) are killed, and the pool breaks as it does on a crash.
     for process in list((getattr(executor, "_processes", None) or {}).values()):
         process.kill()
     try:
