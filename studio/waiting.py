@@ -27,3 +27,11 @@ async def nudged(event: asyncio.Event, seconds: float | None) -> bool:
     except TimeoutError:
         return False
     return True
+
+
+async def stopped(*tasks: asyncio.Future[object]) -> None:
+    """Cancel `tasks` and wait until each has ended, whatever it ended with: nothing of them
+    outlives the caller (a lease renewed after it was dropped, a write after the close)."""
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)

@@ -42,6 +42,7 @@ from studio.media import (
     CacheDamaged,
 )
 from studio.ops.settings import Settings
+from studio.waiting import stopped
 
 log = logging.getLogger(__name__)
 
@@ -308,16 +309,12 @@ async def _build(studio: Studio, prod: Production, cut: Cut, line: Timeline, tex
                                                     made, cache / "segments")
         attempts.encoded |= encoded
     except BaseException:
-        for task in (sound, picture):
-            task.cancel()
-        await asyncio.gather(sound, picture, return_exceptions=True)
+        await stopped(sound, picture)
         raise
     shutil.rmtree(staging / "cards", ignore_errors=True)  # drawn to be encoded; now in segments
     if broken:
         # A broken take is a slate now: the sound and the reels are made again.
-        for task in (sound, picture):
-            task.cancel()
-        await asyncio.gather(sound, picture, return_exceptions=True)
+        await stopped(sound, picture)
         line = dataclasses.replace(line, entries=[
             as_slate(e, next(b for b in broken if b.take_id == e.take_id))
             if any(b.take_id == e.take_id for b in broken) else e for e in line.entries])

@@ -25,6 +25,7 @@ from studio.media import (
     write_concat_list,
 )
 from studio.ops.settings import Settings
+from studio.waiting import stopped
 
 FILM = "film.mp4"
 PREVIEW_MIN_KBPS = 150  # the least video bitrate a preview is worth making at
@@ -46,9 +47,7 @@ async def stitch(line: Timeline, segments: list[Path], staging: Path, film: Path
     try:
         runs, made = await asyncio.gather(sound, picture)
     except BaseException:
-        for task in (sound, picture):
-            task.cancel()
-        await asyncio.gather(sound, picture, return_exceptions=True)
+        await stopped(sound, picture)
         raise
     soundtrack.record(runs, staging)
     (staging / "reels.txt").write_text("".join(f"{r.key}\n" for r in made), encoding="utf-8")

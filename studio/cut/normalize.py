@@ -34,6 +34,7 @@ from studio.media import (
     FFmpegFailed,
 )
 from studio.ops import closing
+from studio.waiting import within
 
 # Bump when the making of a segment changes: old cache entries then stop matching.
 RECIPE = "7-synced"  # 7: the sound starts at the picture's first frame, not at its own
@@ -222,7 +223,7 @@ async def _run(executor: ProcessPoolExecutor, jobs: list[Job]) -> list[Outcome]:
     loop = asyncio.get_running_loop()
     while True:
         try:
-            return await asyncio.wait_for(asyncio.shield(future), _HANG_POLL_S)
+            return await within(asyncio.shield(future), _HANG_POLL_S)
         except asyncio.CancelledError:
             future.cancel()  # as an unshielded wait would: a batch not yet started never runs
             raise

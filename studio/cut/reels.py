@@ -22,6 +22,7 @@ from studio.cut import seal, segment_read
 from studio.cut.mp4 import VideoReel
 from studio.cut.timeline import Timeline
 from studio.media import UNREADABLE, CacheDamaged, FFmpegFailed, ffmpeg_version
+from studio.waiting import stopped
 
 # Bump when what a reel holds changes: old cached reels then stop matching.
 RECIPE = "3"
@@ -190,9 +191,7 @@ async def _all(jobs: list[asyncio.Future[BuiltReel]]) -> list[BuiltReel]:
     try:
         built = list(await asyncio.gather(*jobs))
     except BaseException:
-        for job in jobs:
-            job.cancel()
-        await asyncio.gather(*jobs, return_exceptions=True)
+        await stopped(*jobs)
         raise
     firsts = {b.avcc for b in built}
     if len(firsts) > 1:

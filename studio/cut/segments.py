@@ -21,6 +21,7 @@ from studio.cut.timeline import Entry, Timeline
 from studio.media import (
     FFmpegFailed,
 )
+from studio.waiting import stopped
 
 log = logging.getLogger(__name__)
 
@@ -129,9 +130,7 @@ async def make_all(studio: Studio, line: Timeline, staging: Path, report: OnProg
     try:
         await asyncio.gather(*runners)
     except BaseException:
-        for task in runners:
-            task.cancel()
-        await asyncio.gather(*runners, return_exceptions=True)
+        await stopped(*runners)
         raise
     return paths, broken, encoded
 

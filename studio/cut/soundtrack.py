@@ -43,6 +43,7 @@ from studio.cut.adts import SAMPLES_PER_FRAME
 from studio.cut.loudness import Gain, Loudness
 from studio.cut.timeline import SAMPLE_RATE, StemEntry, Timeline
 from studio.media import UNREADABLE, CacheDamaged
+from studio.waiting import stopped
 
 # Bump when the encoding below changes: old cached pieces then stop matching.
 RECIPE = "10"
@@ -766,9 +767,7 @@ async def _build(line: Timeline, segments: list[Path], stem_files: list[Path], c
         found = [await job for _, job in jobs]
     except BaseException:
         stop.set()  # encodes not started yet return at once; running ones finish
-        for task in everything:
-            task.cancel()
-        await asyncio.gather(*everything, return_exceptions=True)
+        await stopped(*everything)
         raise
     by_track: dict[str, list[Sound]] = {name: [] for name in names}
     for (name, _), sounds in zip(jobs, found, strict=True):

@@ -36,7 +36,7 @@ from studio.errors import InvalidInput, NotFound, NotPermitted
 from studio.generation.providers.base import Poll, Provider, ProviderError
 from studio.ops.logging_setup import log_context
 from studio.production.people import Actor
-from studio.waiting import nudged, within
+from studio.waiting import nudged, stopped, within
 
 log = logging.getLogger(__name__)
 
@@ -162,9 +162,7 @@ class JobQueue:
         for timer in self._timers:
             timer.cancel()
         tasks = [t for t in (self._loop_task, *self._in_flight.values()) if t is not None]
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        await stopped(*tasks)
         # A cancelled driver's write is shielded: it commits before the leases go.
         while self._writes:
             await asyncio.gather(*list(self._writes), return_exceptions=True)
@@ -272,8 +270,7 @@ class JobQueue:
                 await self._close(job.id, "failed",
                                   error=f"internal error: {type(exc).__name__}")
             finally:
-                renewal.cancel()
-                await asyncio.gather(renewal, return_exceptions=True)
+                await stopped(renewal)
             now = await self._reload(job.id)
             if not now.done and now.claimed_by == self.token:  # left open: free it for anyone
                 async def release() -> None:

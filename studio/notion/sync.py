@@ -48,7 +48,7 @@ from studio.notion.mapping import (
 )
 from studio.ops.settings import Settings
 from studio.production.people import Actor, require_producer
-from studio.waiting import nudged
+from studio.waiting import nudged, stopped
 
 log = logging.getLogger("slate.notion")
 
@@ -339,8 +339,7 @@ class NotionService:
             yield
         finally:
             # Stopped before the lease is dropped, so no renewal outlives it.
-            renewer.cancel()
-            await asyncio.gather(renewer, return_exceptions=True)
+            await stopped(renewer)
             async with self.db.transaction() as tx:
                 await notion_rows.drop_sync_lease(tx, production.id, self._holder)
 

@@ -24,6 +24,7 @@ import httpx
 from studio.generation.providers import http
 from studio.generation.providers.animatic import parse_ratio
 from studio.generation.providers.base import Poll, Provider, final, transient
+from studio.waiting import stopped
 
 SLOT = re.compile(r"^\{\{(\w+)\}\}$")
 LONG_SIDE = 1024  # 16:9 gives 1024×576, SVD's native frame
@@ -246,9 +247,7 @@ class ComfyUI(Provider):
             self._progress[data["prompt_id"]] = float(data["value"]) / float(data["max"])
 
     async def close(self) -> None:
-        for task in self._listeners.values():
-            task.cancel()
-        await asyncio.gather(*self._listeners.values(), return_exceptions=True)
+        await stopped(*self._listeners.values())
         await self.client.aclose()
 
 

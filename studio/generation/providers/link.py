@@ -20,6 +20,7 @@ from studio.generation import link_fetch
 from studio.generation.link_fetch import LinkRefused, LinkTrouble, Resolve
 from studio.generation.providers.base import LocalWork, Poll, final
 from studio.units import size_text
+from studio.waiting import stopped
 
 log = logging.getLogger(__name__)
 
@@ -158,9 +159,7 @@ class LinkFetcher(LocalWork):
                 pass
 
     async def close(self) -> None:
-        for task in self._tasks.values():
-            task.cancel()
-        await asyncio.gather(*self._tasks.values(), return_exceptions=True)
+        await stopped(*self._tasks.values())
         self._tasks.clear()
 
 
